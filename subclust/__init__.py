@@ -1,0 +1,18 @@
+"""subclust: subspace clustering and the diffusion models that learn it.
+
+Training a diffusion denoiser on samples of a mixture of low-rank Gaussians
+is subspace clustering of those samples: PCA for one component, K-subspaces
+for several (Wang et al., arXiv:2409.02426). subclust provides
+
+- a solver layer of subspace-clustering estimators with the scikit-learn API
+  (:class:`KSubspaces` and relatives in :mod:`subclust.cluster`);
+- a diffusion layer in PyTorch (:mod:`subclust.diffusion`, optional extra);
+- a bridge comparing the bases that each learns (:mod:`subclust.bridge`);
+- the experiments reproducing the paper's claims (:mod:`subclust.experiments`).
+"""
+
+__version__ = "0.1.0"
+
+from subclust.cluster import KSubspaces, k_subspaces
+
+__all__ = ["KSubspaces", "k_subspaces", "__version__"]

@@ -1,0 +1,86 @@
+"""K-subspaces benchmark: cost of one iteration, and recovery by initialization.
+
+``subclust bench kss`` prints two tables:
+
+1. the time of one K-subspaces iteration (assignment, scatter matrices and
+   eigendecompositions: one pass over ``X``) on float32 MoLRG data, against
+   one float32 GEMM of ``X`` with all bases stacked, measured in the same
+   run; the design target is a ratio of at most 3;
+2. how often each initialization recovers every subspace of a noiseless
+   MoLRG (n=48, K=3, d=6, N_k=2d) over many seeds.
+"""
+
+import numpy as np
+
+from subclust.bench._timing import best_time
+from subclust.cluster import KSubspaces
+from subclust.cluster._k_subspaces import _assign_and_accumulate, _Model, _row_norms_sq, _update
+from subclust.datasets import make_molrg, random_bases
+from subclust.metrics import subspace_recovery_error
+from subclust.tables import Table
+
+
+def add_arguments(parser):
+    parser.add_argument("--n-samples", type=int, default=200_000)
+    parser.add_argument("--n-features", type=int, default=128)
+    parser.add_argument("--n-clusters", type=int, default=10)
+    parser.add_argument("--dim", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=100, help="seeds of the recovery table")
+
+
+def iteration_table(n_samples=200_000, n_features=128, n_clusters=10, dim=8, repeats=5):
+    """Time one K-subspaces iteration against one GEMM of the same size."""
+    X, _, _ = make_molrg(
+        n_samples=n_samples, n_features=n_features, n_components=n_clusters, dims=dim,
+        noise=0.05, dtype=np.float32, random_state=0,
+    )
+    dims = [dim] * n_clusters
+    bases = random_bases(n_features, dims, random_state=1)
+    model = _Model(bases, None, X.dtype)
+    sq_norms = _row_norms_sq(X, 8192)
+
+    def iteration():
+        labels, min_res, stats = _assign_and_accumulate(X, sq_norms, model, 8192)
+        return _update(stats, dims, False, X, sq_norms, min_res)
+
+    t_iter = best_time(iteration, repeats)
+    t_gemm = best_time(lambda: X @ model.W, repeats)
+    table = Table(
+        title=f"One K-subspaces iteration, float32 X of {n_samples} x {n_features}, "
+        f"K={n_clusters}, d={dim} (best of {repeats})"
+    )
+    table.add_row(operation="GEMM X @ [U_1 ... U_K]", seconds=t_gemm, ratio_to_gemm=1.0)
+    table.add_row(operation="K-subspaces iteration", seconds=t_iter, ratio_to_gemm=t_iter / t_gemm)
+    table.notes.append("target: ratio_to_gemm <= 3")
+    return table
+
+
+def recovery_table(n_seeds=100, n_features=48, n_clusters=3, dim=6):
+    """Share of seeds in which every subspace is recovered (error < 1e-6), per init."""
+    table = Table(
+        title=f"Recovery of every subspace, noiseless MoLRG n={n_features}, K={n_clusters}, "
+        f"d={dim}, N_k={2 * dim}, over {n_seeds} seeds"
+    )
+    for init in ("nn", "random"):
+        for n_init in (1, 10):
+            errors = []
+            for seed in range(n_seeds):
+                X, _, true_bases = make_molrg(
+                    n_samples=[2 * dim] * n_clusters, n_features=n_features, dims=dim,
+                    random_state=seed,
+                )
+                kss = KSubspaces(n_clusters, dims=dim, init=init, n_init=n_init, random_state=seed)
+                errors.append(subspace_recovery_error(kss.fit(X).bases_, true_bases))
+            errors = np.array(errors)
+            table.add_row(
+                init=init, n_init=n_init, recovered=float(np.mean(errors < 1e-6)),
+                median_error=float(np.median(errors)),
+            )
+    return table
+
+
+def main(args):
+    print(iteration_table(args.n_samples, args.n_features, args.n_clusters, args.dim, args.repeats))
+    print()
+    print(recovery_table(args.seeds))

@@ -1,0 +1,314 @@
+"""Geometry of linear subspaces: bases, projections, angles and distances.
+
+Conventions used throughout subclust:
+
+- samples are rows: ``X`` has shape ``(n_samples, n_features)``;
+- a subspace is given by a basis ``U`` of shape ``(n_features, d)`` whose
+  columns are orthonormal, so the orthogonal projector is ``P = U U^T``;
+- a set of subspaces is a list of such bases, possibly of different ``d``.
+"""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = [
+    "orthonormal_basis",
+    "project",
+    "residuals",
+    "stack_bases",
+    "residuals_stacked",
+    "principal_angles",
+    "subspace_distance",
+    "match_subspaces",
+    "numerical_rank",
+]
+
+
+def orthonormal_basis(A, rank=None, rtol=None):
+    """Orthonormal basis of the column space of ``A``.
+
+    Parameters
+    ----------
+    A : array-like of shape (n_features, m)
+        Spanning vectors as columns.
+    rank : int, optional
+        Keep exactly this many directions (the leading left singular vectors).
+    rtol : float, optional
+        Relative tolerance used when ``rank`` is None: singular values below
+        ``rtol * s_max`` are treated as zero. Defaults to
+        ``max(A.shape) * eps`` of the dtype, as in :func:`numpy.linalg.matrix_rank`.
+
+    Returns
+    -------
+    U : ndarray of shape (n_features, r)
+        Orthonormal columns spanning the (numerical) range of ``A``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import orthonormal_basis
+    >>> A = np.array([[1.0, 2.0], [0.0, 0.0], [1.0, 2.0]])
+    >>> orthonormal_basis(A).shape
+    (3, 1)
+    """
+    A = np.asarray(A)
+    if A.ndim == 1:
+        A = A[:, None]
+    U, s, _ = np.linalg.svd(A, full_matrices=False)
+    if rank is None:
+        if rtol is None:
+            rtol = max(A.shape) * np.finfo(U.dtype).eps
+        rank = int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
+    return U[:, :rank]
+
+
+def project(X, U):
+    """Orthogonal projection of the rows of ``X`` onto ``span(U)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    U : ndarray of shape (n_features, d)
+        Orthonormal basis.
+
+    Returns
+    -------
+    X_proj : ndarray of shape (n_samples, n_features)
+        ``X U U^T``.
+    """
+    return (X @ U) @ U.T
+
+
+def residuals(X, bases, means=None, squared=True):
+    """Distances of every sample to every subspace, in one GEMM.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    bases : list of ndarray of shape (n_features, d_k)
+        Orthonormal bases, one per subspace.
+    means : ndarray of shape (n_subspaces, n_features), optional
+        Offsets of affine subspaces ``mu_k + span(U_k)``.
+    squared : bool, default=True
+        Return squared distances.
+
+    Returns
+    -------
+    R : ndarray of shape (n_samples, n_subspaces)
+        ``R[i, k] = ||x_i - mu_k||^2 - ||U_k^T (x_i - mu_k)||^2``, clipped
+        at zero against rounding (or its square root).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import residuals
+    >>> X = np.array([[1.0, 0.0, 0.0], [0.0, 3.0, 4.0]])
+    >>> residuals(X, [np.eye(3)[:, :1], np.eye(3)[:, 1:2]])
+    array([[ 0.,  1.],
+           [25., 16.]])
+    """
+    W, offsets = stack_bases(bases, means, dtype=X.dtype)
+    R = residuals_stacked(X, np.einsum("ij,ij->i", X, X), W, [U.shape[1] for U in bases], offsets)
+    return R if squared else np.sqrt(R)
+
+
+def stack_bases(bases, means=None, dtype=np.float64):
+    """Stack bases (and affine offsets) into one matrix for a single GEMM.
+
+    An affine subspace ``mu + span(U)`` is stored by its offset orthogonal to
+    ``span(U)``, ``m = mu - U U^T mu``; then
+    ``||x - mu||^2 - ||U^T (x - mu)||^2 = ||x||^2 - ||U^T x||^2 - 2 x.m + ||m||^2``,
+    so one product ``X [U_1 ... U_K m_1 ... m_K]`` gives every residual.
+
+    Returns
+    -------
+    W : ndarray of shape (n_features, sum(d_k) [+ K])
+    offsets : ndarray of shape (K, n_features) or None
+        The orthogonal offsets ``m_k``, or None for linear subspaces.
+    """
+    W = np.hstack([np.asarray(U, dtype=dtype) for U in bases])
+    if means is None:
+        return W, None
+    means = np.asarray(means, dtype=dtype)
+    offsets = np.stack([mu - U @ (U.T @ mu) for U, mu in zip(bases, means)])
+    return np.hstack([W, offsets.T]), offsets
+
+
+def residuals_stacked(X, sq_norms, W, dims, offsets=None):
+    """Squared residuals from a matrix built by :func:`stack_bases`.
+
+    The low-level kernel of :func:`residuals` and of the K-subspaces
+    iterations: one GEMM ``X W`` and a reduction over the blocks of columns.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sq_norms : ndarray of shape (n_samples,)
+        Squared row norms of ``X``.
+    W : ndarray from :func:`stack_bases`
+    dims : sequence of int
+        Dimension of each subspace (the column blocks of ``W``).
+    offsets : ndarray of shape (K, n_features) or None
+
+    Returns
+    -------
+    R : ndarray of shape (n_samples, K)
+    """
+    XW = X @ W
+    total = int(np.sum(dims))
+    P = XW[:, :total]
+    energy = np.add.reduceat(P * P, np.r_[0, np.cumsum(dims)[:-1]], axis=1)
+    R = sq_norms[:, None] - energy
+    if offsets is not None:
+        R -= 2 * XW[:, total:]
+        R += np.einsum("ij,ij->i", offsets, offsets).astype(R.dtype)
+    np.maximum(R, 0, out=R)
+    return R
+
+
+def _orthonormal(A):
+    """Orthonormalize the columns of a full-column-rank ``A`` (thin QR)."""
+    Q, _ = np.linalg.qr(np.asarray(A, dtype=np.result_type(A, np.float64)))
+    return Q
+
+
+def principal_angles(A, B):
+    """Principal angles between ``span(A)`` and ``span(B)``, in increasing order.
+
+    Uses the method of Knyazev and Argentati (SIAM J. Sci. Comput. 23(6),
+    2002): cosines from the SVD of ``Q_A^T Q_B`` for large angles, sines from
+    the SVD of ``Q_B - Q_A Q_A^T Q_B`` for small ones, so that angles near
+    zero are as accurate as those near pi/2. Note the order: SciPy's
+    :func:`scipy.linalg.subspace_angles` returns the same angles largest first.
+
+    Parameters
+    ----------
+    A : array-like of shape (n_features, p)
+    B : array-like of shape (n_features, q)
+        Spanning vectors as columns (need not be orthonormal; full column rank).
+
+    Returns
+    -------
+    theta : ndarray of shape (min(p, q),)
+        Angles in radians, in [0, pi/2], smallest first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import principal_angles
+    >>> A = np.eye(3)[:, :2]
+    >>> B = np.array([[1.0], [1.0], [0.0]])
+    >>> principal_angles(A, B)
+    array([0.])
+    """
+    QA, QB = _orthonormal(A), _orthonormal(B)
+    if QA.shape[1] < QB.shape[1]:
+        QA, QB = QB, QA
+    M = QA.T @ QB
+    cos = np.linalg.svd(M, compute_uv=False)[::-1]  # ascending cosines -> descending angles
+    sin = np.linalg.svd(QB - QA @ M, compute_uv=False)  # descending sines
+    theta_large = np.arccos(np.clip(cos, 0.0, 1.0))
+    theta_small = np.arcsin(np.clip(sin, 0.0, 1.0))
+    theta = np.where(cos**2 < 0.5, theta_large, theta_small)
+    return np.sort(theta)
+
+
+def subspace_distance(A, B):
+    """Normalized projection distance ``||P_A - P_B||_F / sqrt(d_A + d_B)``.
+
+    For equal dimensions ``d`` this is ``||P_A - P_B||_F / sqrt(2 d)``: 0 for
+    the same subspace, 1 for orthogonal ones. It is symmetric and is computed
+    from the sines of the principal angles,
+    ``||P_A - P_B||_F^2 = |d_A - d_B| + 2 sum_i sin^2(theta_i)``,
+    so it is accurate for nearly equal subspaces.
+
+    Parameters
+    ----------
+    A : array-like of shape (n_features, d_A)
+    B : array-like of shape (n_features, d_B)
+        Spanning vectors as columns.
+
+    Returns
+    -------
+    distance : float in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import subspace_distance
+    >>> subspace_distance(np.eye(4)[:, :2], np.eye(4)[:, 2:])
+    1.0
+    """
+    A, B = np.atleast_2d(np.asarray(A)), np.atleast_2d(np.asarray(B))
+    d_a, d_b = A.shape[1], B.shape[1]
+    sin = np.sin(principal_angles(A, B))
+    sq = abs(d_a - d_b) + 2.0 * float(np.sum(sin**2))
+    return float(np.sqrt(sq / (d_a + d_b)))
+
+
+def match_subspaces(As, Bs):
+    """Match two sets of subspaces by the Hungarian algorithm on their distances.
+
+    Parameters
+    ----------
+    As, Bs : list of array-like of shape (n_features, d)
+        Bases of the two sets (the sizes may differ).
+
+    Returns
+    -------
+    permutation : ndarray of int of shape (len(As),)
+        ``As[i]`` is matched with ``Bs[permutation[i]]``; -1 where no
+        partner is left (when ``len(As) > len(Bs)``).
+    distances : ndarray of shape (len(As),)
+        :func:`subspace_distance` of each matched pair; 1.0 for unmatched.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import match_subspaces
+    >>> E = np.eye(3)
+    >>> perm, dist = match_subspaces([E[:, :1], E[:, 1:2]], [E[:, 1:2], E[:, :1]])
+    >>> perm.tolist(), dist.tolist()
+    ([1, 0], [0.0, 0.0])
+    """
+    cost = np.array([[subspace_distance(A, B) for B in Bs] for A in As]).reshape(len(As), len(Bs))
+    rows, cols = linear_sum_assignment(cost)
+    permutation = np.full(len(As), -1, dtype=int)
+    distances = np.ones(len(As))
+    permutation[rows] = cols
+    distances[rows] = cost[rows, cols]
+    return permutation, distances
+
+
+def numerical_rank(singular_values, energy=0.99):
+    """Smallest ``r`` whose leading singular values hold ``energy`` of the norm.
+
+    The rank is the smallest ``r`` with
+    ``sqrt(sum_{i<=r} s_i^2) > energy * sqrt(sum_i s_i^2)``, the definition
+    used for the Jacobians of trained denoisers.
+
+    Parameters
+    ----------
+    singular_values : array-like of shape (m,)
+        Non-negative singular values (any order).
+    energy : float in (0, 1], default=0.99
+
+    Returns
+    -------
+    rank : int
+
+    Examples
+    --------
+    >>> from subclust.subspace import numerical_rank
+    >>> numerical_rank([10.0, 1.0, 1e-3])
+    2
+    """
+    if not 0 < energy <= 1:
+        raise ValueError(f"energy must lie in (0, 1], got {energy}.")
+    s = np.sort(np.abs(np.asarray(singular_values, dtype=np.float64)))[::-1]
+    total = np.sqrt(np.sum(s**2))
+    if total == 0:
+        return 0
+    cumulative = np.sqrt(np.cumsum(s**2))
+    above = np.nonzero(cumulative > energy * total)[0]
+    return int(above[0] + 1) if above.size else s.size

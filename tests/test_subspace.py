@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.linalg import subspace_angles
+from scipy.stats import ortho_group
+
+from subclust.datasets import random_bases
+from subclust.subspace import (
+    match_subspaces,
+    numerical_rank,
+    orthonormal_basis,
+    principal_angles,
+    project,
+    residuals,
+    subspace_distance,
+)
+
+
+def test_orthonormal_basis_spans_range_and_drops_rank():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((10, 3)) @ rng.standard_normal((3, 5))
+    U = orthonormal_basis(A)
+    assert U.shape == (10, 3)
+    np.testing.assert_allclose(U.T @ U, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(project(A.T, U), A.T, atol=1e-10)
+    assert orthonormal_basis(A, rank=2).shape == (10, 2)
+    assert orthonormal_basis(np.zeros((4, 2))).shape == (4, 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(3, 12), p=st.integers(1, 5), seed=st.integers(0, 2**31 - 1))
+def test_angles_to_rotated_copy_are_zero(n, p, seed):
+    p = min(p, n - 1)
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, p))
+    Q = ortho_group.rvs(p, random_state=seed) if p > 1 else np.array([[-1.0]])
+    np.testing.assert_allclose(principal_angles(A, A @ Q), 0, atol=1e-7)
+    assert subspace_distance(A, A @ Q) < 1e-7
+
+
+def test_principal_angles_match_scipy_in_increasing_order():
+    rng = np.random.default_rng(1)
+    A, B = rng.standard_normal((20, 4)), rng.standard_normal((20, 6))
+    theta = principal_angles(A, B)
+    assert theta.shape == (4,)
+    assert np.all(np.diff(theta) >= 0)
+    np.testing.assert_allclose(theta, np.sort(subspace_angles(A, B)), atol=1e-12)
+
+
+def test_small_angles_are_accurate():
+    # A plane tilted by 1e-10 rad: arccos of cosines alone would return 0 or ~1e-8.
+    eps = 1e-10
+    A = np.eye(3)[:, :2]
+    B = np.array([[1.0, 0.0], [0.0, np.cos(eps)], [0.0, np.sin(eps)]])
+    np.testing.assert_allclose(principal_angles(A, B), [0.0, eps], rtol=1e-6, atol=1e-20)
+    np.testing.assert_allclose(subspace_distance(A, B), eps / np.sqrt(2), rtol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(4, 15), p=st.integers(1, 3), q=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_subspace_distance_symmetric_bounded_and_equals_projector_norm(n, p, q, seed):
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal((n, p)), rng.standard_normal((n, q))
+    d_ab, d_ba = subspace_distance(A, B), subspace_distance(B, A)
+    assert d_ab == pytest.approx(d_ba, abs=1e-12)
+    assert 0 <= d_ab <= 1 + 1e-12
+    PA, PB = (lambda U: U @ U.T)(orthonormal_basis(A)), (lambda U: U @ U.T)(orthonormal_basis(B))
+    assert d_ab == pytest.approx(np.linalg.norm(PA - PB) / np.sqrt(p + q), abs=1e-9)
+
+
+def test_orthogonal_subspaces_have_distance_one():
+    E = np.eye(6)
+    assert subspace_distance(E[:, :2], E[:, 2:4]) == pytest.approx(1.0)
+    assert subspace_distance(E[:, :1], E[:, 1:4]) == pytest.approx(1.0)
+
+
+def test_match_subspaces_recovers_permutation():
+    bases = random_bases(30, [3, 4, 5, 2], random_state=0)
+    perm = np.array([2, 0, 3, 1])
+    shuffled = [bases[i] for i in np.argsort(perm)]
+    found, dist = match_subspaces(bases, shuffled)
+    np.testing.assert_array_equal(found, perm)
+    np.testing.assert_allclose(dist, 0, atol=1e-7)
+
+
+def test_match_subspaces_with_fewer_partners_marks_unmatched():
+    bases = random_bases(10, [2, 2, 2], random_state=0)
+    perm, dist = match_subspaces(bases, bases[:2])
+    assert sorted(perm.tolist()) == [-1, 0, 1]
+    assert dist[perm == -1] == 1.0
+
+
+def test_residuals_linear_and_affine_match_direct_computation():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 8))
+    bases = random_bases(8, [2, 3], random_state=1)
+    means = rng.standard_normal((2, 8))
+    R = residuals(X, bases, means)
+    for k, (U, mu) in enumerate(zip(bases, means)):
+        D = X - mu
+        np.testing.assert_allclose(R[:, k], np.sum((D - project(D, U)) ** 2, axis=1), atol=1e-10)
+    np.testing.assert_allclose(residuals(X, bases, squared=False) ** 2, residuals(X, bases))
+
+
+def test_residuals_keep_float32():
+    X = np.ones((4, 5), dtype=np.float32)
+    assert residuals(X, random_bases(5, [2], random_state=0)).dtype == np.float32
+
+
+def test_numerical_rank():
+    assert numerical_rank([3.0, 4.0, 0.0]) == 2
+    assert numerical_rank([1.0] * 5) == 5
+    assert numerical_rank([10.0, 1e-6, 1e-6], energy=0.99) == 1
+    assert numerical_rank([0.0, 0.0]) == 0
+    with pytest.raises(ValueError, match="energy"):
+        numerical_rank([1.0], energy=1.5)
