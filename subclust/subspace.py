@@ -157,8 +157,11 @@ def residuals_stacked(X, sq_norms, W, dims, offsets=None):
     XW = X @ W
     total = int(np.sum(dims))
     P = XW[:, :total]
-    energy = np.add.reduceat(P * P, np.r_[0, np.cumsum(dims)[:-1]], axis=1)
-    R = sq_norms[:, None] - energy
+    np.square(P, out=P)
+    # Summing the squared coordinates of each block is a GEMM with a 0/1 matrix.
+    block_sums = np.zeros((total, len(dims)), dtype=P.dtype)
+    block_sums[np.arange(total), np.repeat(np.arange(len(dims)), dims)] = 1
+    R = sq_norms[:, None] - P @ block_sums
     if offsets is not None:
         R -= 2 * XW[:, total:]
         R += np.einsum("ij,ij->i", offsets, offsets).astype(R.dtype)

@@ -14,7 +14,7 @@ import numpy as np
 
 from subclust.bench._timing import best_time
 from subclust.cluster import KSubspaces
-from subclust.cluster._k_subspaces import _assign_and_accumulate, _Model, _row_norms_sq, _update
+from subclust.cluster._k_subspaces import _Model, _pass, _row_norms_sq, _update
 from subclust.datasets import make_molrg, random_bases
 from subclust.metrics import subspace_recovery_error
 from subclust.tables import Table
@@ -41,7 +41,7 @@ def iteration_table(n_samples=200_000, n_features=128, n_clusters=10, dim=8, rep
     sq_norms = _row_norms_sq(X, 8192)
 
     def iteration():
-        labels, min_res, stats = _assign_and_accumulate(X, sq_norms, model, 8192)
+        labels, min_res, stats = _pass(X, sq_norms, model, 8192)
         return _update(stats, dims, False, X, sq_norms, min_res)
 
     t_iter = best_time(iteration, repeats)
