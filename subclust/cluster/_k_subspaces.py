@@ -16,7 +16,6 @@ data with only per-cluster ``n x n`` scatter matrices kept.
 """
 
 import numbers
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,14 +28,12 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from threadpoolctl import threadpool_info, threadpool_limits
 
+from subclust.cluster._row_source import as_row_source, is_out_of_core
 from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
 from subclust.subspace import residuals_stacked, stack_bases
 
 __all__ = ["KSubspaces", "k_subspaces"]
-
-_DEFAULT_CHUNK = 8192
 
 
 @dataclass
@@ -55,19 +52,12 @@ class _Model:
         return residuals_stacked(X, sq_norms, self.W, self.dims, self.offsets)
 
 
-def _chunks(n_samples, chunk_size):
-    for start in range(0, n_samples, chunk_size):
-        yield slice(start, min(start + chunk_size, n_samples))
+def _row_norms_sq(source):
+    (sq_norms,), _ = source.map_reduce(lambda Xc: ((np.einsum("ij,ij->i", Xc, Xc),), None))
+    return sq_norms
 
 
-def _row_norms_sq(X, chunk_size):
-    out = np.empty(X.shape[0], dtype=X.dtype)
-    for sl in _chunks(X.shape[0], chunk_size):
-        out[sl] = np.einsum("ij,ij->i", X[sl], X[sl])
-    return out
-
-
-def _seed_subspace(X, sq_norms, index, dim, affine):
+def _seed_subspace(source, sq_norms, index, dim, affine):
     """Subspace through point ``index`` and its nearest neighbours.
 
     Linear: the point and its ``dim - 1`` nearest neighbours by absolute
@@ -75,25 +65,25 @@ def _seed_subspace(X, sq_norms, index, dim, affine):
     a subspace through the origin. Affine: the point and its ``dim`` nearest
     neighbours by Euclidean distance, centred.
     """
-    x = X[index]
-    if affine:
-        score = -(sq_norms - 2 * (X @ x))  # -||x_i - x||^2 up to a constant
-        n_neighbours = dim + 1
-    else:
-        norms = np.sqrt(sq_norms)
+    x = source.rows([index])[0]
+    x_norm = max(np.sqrt(sq_norms[index]), np.finfo(source.dtype).tiny)
+
+    def similarity(Xc, sq_c):
+        if affine:
+            return (2 * (Xc @ x) - sq_c,), None  # -||x_i - x||^2 up to a constant
         with np.errstate(divide="ignore", invalid="ignore"):
-            score = np.abs(X @ x) / (norms * max(norms[index], np.finfo(X.dtype).tiny))
-        score[~np.isfinite(score)] = 0.0
-        n_neighbours = dim
+            cosine = np.abs(Xc @ x) / (np.sqrt(sq_c) * x_norm)
+        return (np.where(np.isfinite(cosine), cosine, 0.0),), None
+
+    (score,), _ = source.map_reduce(similarity, vectors=(sq_norms,))
     score[index] = np.inf
-    n_neighbours = min(n_neighbours, X.shape[0])
+    n_neighbours = min(dim + 1 if affine else dim, source.n_samples)
     neighbours = np.argpartition(-score, n_neighbours - 1)[:n_neighbours]
-    points = X[neighbours].astype(np.float64)
+    points = source.rows(np.sort(neighbours)).astype(np.float64)
     mean = points.mean(axis=0) if affine else None
     if affine:
         points = points - mean
-    basis = _top_basis(points.T @ points, dim)
-    return basis, mean
+    return _top_basis(points.T @ points, dim), mean
 
 
 def _top_basis(scatter, dim):
@@ -103,9 +93,9 @@ def _top_basis(scatter, dim):
     return vectors[:, ::-1]
 
 
-def _init_nn(X, sq_norms, dims, affine, rng, chunk_size):
+def _init_nn(source, sq_norms, dims, affine, rng):
     """Seed subspaces k-means++-style: next seed drawn by residual to the others."""
-    n_samples = X.shape[0]
+    n_samples = source.n_samples
     bases, means = [], []
     min_res = None
     for dim in dims:
@@ -113,21 +103,22 @@ def _init_nn(X, sq_norms, dims, affine, rng, chunk_size):
             index = rng.randint(n_samples)
         else:
             index = rng.choice(n_samples, p=min_res / min_res.sum())
-        basis, mean = _seed_subspace(X, sq_norms, index, dim, affine)
+        basis, mean = _seed_subspace(source, sq_norms, index, dim, affine)
         bases.append(basis)
         means.append(mean)
-        model = _Model([basis], np.array([mean]) if affine else None, np.float64)
-        _, res, _ = _pass(X, sq_norms, model, chunk_size, accumulate=False)
+        model = _Model([basis], np.array([mean]) if affine else None, source.dtype)
+        _, res, _ = _pass(source, sq_norms, model, accumulate=False)
         min_res = res if min_res is None else np.minimum(min_res, res)
     return bases, (np.array(means) if affine else None)
 
 
-def _init_random(X, dims, affine, rng):
+def _init_random(source, dims, affine, rng):
     """Uniformly random subspaces; affine offsets at random data points."""
-    n_features = X.shape[1]
-    bases = [np.linalg.qr(rng.standard_normal((n_features, d)))[0] for d in dims]
-    means = X[rng.choice(X.shape[0], len(dims), replace=False)].astype(np.float64) if affine else None
-    return bases, means
+    bases = [np.linalg.qr(rng.standard_normal((source.n_features, d)))[0] for d in dims]
+    if not affine:
+        return bases, None
+    indices = rng.choice(source.n_samples, len(dims), replace=False)
+    return bases, source.rows(indices).astype(np.float64)
 
 
 @dataclass
@@ -163,67 +154,38 @@ class _Statistics:
         self.counts += counts
 
     def merge(self, other):
+        """Add ``other`` into these statistics and return them."""
         self.counts += other.counts
         self.sums += other.sums
         self.scatters += other.scatters
         return self
 
 
-def _chunk_pass(Xc, sq_norms, model, stats=None):
-    """Assign one chunk of rows to ``model``; accumulate its statistics if asked.
+def _pass(source, sq_norms, model, accumulate=True):
+    """One pass over the data: labels, squared residuals and (optionally) statistics.
 
-    The map step of every K-subspaces pass (in memory, chunked, or on Dask).
+    The map step assigns each chunk of rows to its nearest subspaces and
+    accumulates the chunk's per-cluster statistics; the reduce step adds them.
     """
-    R = model.residuals(Xc, sq_norms)
-    labels = R.argmin(axis=1)
-    min_res = R[np.arange(R.shape[0]), labels]
-    if stats is not None:
-        stats.add(Xc, labels, with_sums=model.offsets is not None)
-    return labels, min_res
+    n_clusters, with_sums = len(model.dims), model.offsets is not None
 
+    def assign(Xc, sq_c):
+        R = model.residuals(Xc, sq_c)
+        labels = R.argmin(axis=1)
+        min_res = R[np.arange(R.shape[0]), labels].astype(np.float64)
+        if not accumulate:
+            return (labels, min_res), None
+        stats = _Statistics.zeros(n_clusters, Xc.shape[1])
+        stats.add(Xc, labels, with_sums=with_sums)
+        return (labels, min_res), stats
 
-def _n_threads():
-    """Threads for a pass: as many as the BLAS may use (honours ``threadpool_limits``)."""
-    blas = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
-    return max(blas, default=1)
-
-
-def _pass(X, sq_norms, model, chunk_size, accumulate=True):
-    """One pass over ``X``: labels, squared residuals and (optionally) statistics.
-
-    The chunks are split into contiguous blocks, one per thread, each thread
-    running single-threaded BLAS on its own chunks: the per-chunk work that
-    is not a GEMM (grouping rows, arg-min) then runs in parallel too. The
-    blocks are merged in a fixed order, so the result does not depend on
-    scheduling.
-    """
-    n_samples = X.shape[0]
-    labels = np.empty(n_samples, dtype=np.intp)
-    min_res = np.empty(n_samples, dtype=np.float64)
-    chunks = list(_chunks(n_samples, chunk_size))
-    n_threads = min(_n_threads(), len(chunks))
-    blocks = np.array_split(np.arange(len(chunks)), n_threads)
-
-    def run(block):
-        stats = _Statistics.zeros(len(model.dims), X.shape[1]) if accumulate else None
-        for i in block:
-            sl = chunks[i]
-            labels[sl], min_res[sl] = _chunk_pass(X[sl], sq_norms[sl], model, stats)
-        return stats
-
-    if n_threads == 1:
-        results = [run(blocks[0])]
-    else:
-        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
-            results = list(pool.map(run, blocks))
-    stats = results[0]
-    if accumulate:
-        for other in results[1:]:
-            stats.merge(other)
+    (labels, min_res), stats = source.map_reduce(
+        assign, vectors=(sq_norms,), reduce=_Statistics.merge
+    )
     return labels, min_res, stats
 
 
-def _update(stats, dims, affine, X, sq_norms, min_res):
+def _update(stats, dims, affine, source, sq_norms, min_res):
     """New subspaces from cluster statistics; empty clusters re-seeded.
 
     An empty cluster is re-seeded at the worst-fit point (largest residual),
@@ -235,7 +197,7 @@ def _update(stats, dims, affine, X, sq_norms, min_res):
     for k, dim in enumerate(dims):
         count = stats.counts[k]
         if count == 0:
-            basis, mean = _seed_subspace(X, sq_norms, worst[n_reseeded], dim, affine)
+            basis, mean = _seed_subspace(source, sq_norms, worst[n_reseeded], dim, affine)
             n_reseeded += 1
         else:
             scatter = stats.scatters[k]
@@ -248,14 +210,14 @@ def _update(stats, dims, affine, X, sq_norms, min_res):
     return bases, (np.array(means) if affine else None)
 
 
-def _k_subspaces_single(X, sq_norms, dims, bases, means, max_iter, tol, chunk_size, verbose):
+def _k_subspaces_single(source, sq_norms, dims, bases, means, max_iter, tol, verbose):
     """One run of K-subspaces from given initial subspaces."""
     affine = means is not None
     history = []
     labels = None
     for n_iter in range(1, max_iter + 1):
-        model = _Model(bases, means, X.dtype)
-        new_labels, min_res, stats = _pass(X, sq_norms, model, chunk_size)
+        model = _Model(bases, means, source.dtype)
+        new_labels, min_res, stats = _pass(source, sq_norms, model)
         objective = float(min_res.sum())
         history.append(objective)
         if verbose:
@@ -263,13 +225,12 @@ def _k_subspaces_single(X, sq_norms, dims, bases, means, max_iter, tol, chunk_si
         if labels is not None and np.array_equal(new_labels, labels):
             return bases, means, labels, history, n_iter
         labels = new_labels
-        bases, means = _update(stats, dims, affine, X, sq_norms, min_res)
+        bases, means = _update(stats, dims, affine, source, sq_norms, min_res)
         if len(history) > 1 and history[-2] - objective <= tol * max(history[-2], 1e-300):
             break
     # Make labels and objective consistent with the final subspaces.
-    labels, min_res, _ = _pass(
-        X, sq_norms, _Model(bases, means, X.dtype), chunk_size, accumulate=False
-    )
+    model = _Model(bases, means, source.dtype)
+    labels, min_res, _ = _pass(source, sq_norms, model, accumulate=False)
     history.append(float(min_res.sum()))
     return bases, means, labels, history, n_iter
 
@@ -316,9 +277,10 @@ def k_subspaces(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Validated float data (float32 stays float32). Any array supporting row
-        slicing works, so a ``np.memmap`` is read one chunk at a time.
+    X : ndarray, np.memmap, h5py.Dataset, zarr.Array or dask.array.Array
+        Float data of shape (n_samples, n_features); float32 stays float32.
+        Out-of-core arrays are read one chunk at a time and Dask arrays are
+        processed block by block as Dask tasks (see :mod:`subclust.cluster._row_source`).
     n_clusters : int
     dims : int or sequence of int
         Dimension of each subspace.
@@ -347,30 +309,21 @@ def k_subspaces(
     True
     """
     rng = check_random_state(random_state)
-    n_samples, n_features = X.shape
-    if n_samples < n_clusters:
-        raise ValueError(
-            f"n_samples={n_samples} should be >= n_clusters={n_clusters}: "
-            "each cluster needs at least one sample."
-        )
-    dims = check_dims(dims, n_clusters, n_features)
-    chunk_size = chunk_size or _DEFAULT_CHUNK
-    sq_norms = _row_norms_sq(X, chunk_size)
-
+    source = as_row_source(X, chunk_size)
+    dims = _check_problem(source, n_clusters, dims)
+    sq_norms = _row_norms_sq(source)
     given = not isinstance(init, str)
     if given:
-        fixed_init = _as_initial_subspaces(init, dims, n_features, affine)
+        fixed_init = _as_initial_subspaces(init, dims, source.n_features, affine)
     best = None
     for run in range(1 if given else n_init):
         if given:
             bases, means = fixed_init
         elif init == "nn":
-            bases, means = _init_nn(X, sq_norms, dims, affine, rng, chunk_size)
+            bases, means = _init_nn(source, sq_norms, dims, affine, rng)
         else:
-            bases, means = _init_random(X, dims, affine, rng)
-        result = _k_subspaces_single(
-            X, sq_norms, dims, bases, means, max_iter, tol, chunk_size, verbose
-        )
+            bases, means = _init_random(source, dims, affine, rng)
+        result = _k_subspaces_single(source, sq_norms, dims, bases, means, max_iter, tol, verbose)
         if verbose:
             print(f"K-subspaces run {run}: objective {result[3][-1]:.6g}")
         # Runs that agree up to rounding keep the earlier one, so that the
@@ -378,9 +331,19 @@ def k_subspaces(
         if best is None or result[3][-1] < best[3][-1] * (1 - 1e-9):
             best = result
     bases, means, labels, history, n_iter = best
-    bases = [U.astype(X.dtype) for U in bases]
-    means = None if means is None else means.astype(X.dtype)
+    bases = [U.astype(source.dtype) for U in bases]
+    means = None if means is None else means.astype(source.dtype)
     return bases, means, labels, history[-1], n_iter, history
+
+
+def _check_problem(source, n_clusters, dims):
+    """Check the sample count against ``n_clusters``; return the dimensions."""
+    if source.n_samples < n_clusters:
+        raise ValueError(
+            f"n_samples={source.n_samples} should be >= n_clusters={n_clusters}: "
+            "each cluster needs at least one sample."
+        )
+    return check_dims(dims, n_clusters, source.n_features)
 
 
 class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
@@ -508,7 +471,11 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data; float32 is kept as float32.
+            Training data; float32 is kept as float32. A ``np.memmap``, an
+            HDF5 or zarr array is read ``chunk_size`` rows at a time (memory
+            bounded by the chunk, never the data); a ``dask.array`` is
+            processed as Dask tasks, on the active ``dask.distributed``
+            client if there is one.
         y : Ignored
             Present for API consistency.
 
@@ -517,7 +484,7 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         self : KSubspaces
             The fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C")
+        X = self._validate_input(X, reset=True)
         bases, means, labels, objective, n_iter, history = k_subspaces(
             X,
             self.n_clusters,
@@ -534,13 +501,85 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         self.bases_, self.means_, self.labels_ = bases, means, labels
         self.objective_, self.n_iter_, self.objective_history_ = objective, n_iter, history
         self._n_features_out = self.n_clusters
+        self._online_stats = None  # partial_fit after fit starts from these subspaces
         return self
 
-    def _residuals(self, X):
+    @fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Update the subspaces with one batch of samples (online K-subspaces).
+
+        The first call initializes the subspaces from the batch (as ``fit``
+        does, with ``n_init`` runs); after ``fit``, the fitted subspaces are
+        the start. Every call assigns the batch to the
+        current subspaces, adds its per-cluster scatter matrices to those of
+        the earlier batches, and refits every subspace to all statistics seen
+        so far; memory stays ``n_clusters x n_features^2`` whatever the
+        number of batches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch.
+        y : Ignored
+
+        Returns
+        -------
+        self : KSubspaces
+        """
+        first = not hasattr(self, "bases_")
+        X = self._validate_input(X, reset=first)
+        if first:
+            self._online_random_state = check_random_state(self.random_state)
+            bases, means, *_ = k_subspaces(
+                X, self.n_clusters, self.dims, affine=self.affine, init=self.init,
+                n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
+                chunk_size=self.chunk_size, random_state=self._online_random_state,
+            )
+            self.bases_, self.means_ = bases, means
+        if first or self._online_stats is None:
+            self._online_stats = _Statistics.zeros(self.n_clusters, X.shape[1])
+            self.n_steps_ = 0
+        source = as_row_source(X, self.chunk_size)
+        dims = [U.shape[1] for U in self.bases_]
+        sq_norms = _row_norms_sq(source)
+        model = _Model(self.bases_, self.means_, source.dtype)
+        labels, min_res, stats = _pass(source, sq_norms, model)
+        self._online_stats.merge(stats)
+        bases, means = _update(self._online_stats, dims, self.affine, source, sq_norms, min_res)
+        self.bases_ = [U.astype(source.dtype) for U in bases]
+        self.means_ = None if means is None else means.astype(source.dtype)
+        self.labels_, self.objective_ = labels, float(min_res.sum())
+        self.n_steps_ += 1
+        self._n_features_out = self.n_clusters
+        return self
+
+    def _validate_input(self, X, reset):
+        """Validate in-memory input at once; out-of-core input while it is read."""
+        if not is_out_of_core(X):
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        if len(X.shape) != 2 or X.shape[0] == 0:
+            raise ValueError(
+                f"Expected a non-empty 2D array, got shape {tuple(X.shape)} "
+                "(0 samples or a wrong number of dimensions)."
+            )
+        if not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
+        if reset:
+            self.n_features_in_ = int(X.shape[1])
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but KSubspaces is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
+
+    def _pass(self, X):
+        """Labels and squared residuals of ``X`` under the fitted subspaces."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        model = _Model(self.bases_, self.means_, X.dtype)
-        return model.residuals(X, np.einsum("ij,ij->i", X, X))
+        source = as_row_source(self._validate_input(X, reset=False), self.chunk_size)
+        model = _Model(self.bases_, self.means_, source.dtype)
+        labels, min_res, _ = _pass(source, _row_norms_sq(source), model, accumulate=False)
+        return labels, min_res
 
     def predict(self, X):
         """Index of the nearest subspace of each sample.
@@ -548,12 +587,13 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In memory, out-of-core or Dask, as in ``fit``.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self._residuals(X).argmin(axis=1)
+        return self._pass(X)[0]
 
     def transform(self, X):
         """Distance of each sample to each subspace.
@@ -567,7 +607,10 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         distances : ndarray of shape (n_samples, n_clusters)
             Euclidean norm of the residual of each sample to each subspace.
         """
-        return np.sqrt(self._residuals(X))
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        model = _Model(self.bases_, self.means_, X.dtype)
+        return np.sqrt(model.residuals(X, np.einsum("ij,ij->i", X, X)))
 
     def score(self, X, y=None):
         """Opposite of the K-subspaces objective of ``X``.
@@ -582,7 +625,7 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         score : float
             ``-sum_i min_k dist(x_i, S_k)^2``; higher is better.
         """
-        return -float(self._residuals(X).min(axis=1).sum())
+        return -float(self._pass(X)[1].sum())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
