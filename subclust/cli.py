@@ -10,10 +10,11 @@ import sys
 
 from subclust import __version__
 
-#: Benchmarks: ``subclust bench NAME`` runs ``subclust.bench.NAME.main(args)``
-#: after ``subclust.bench.NAME.add_arguments(parser)``.
+#: Benchmarks: ``subclust bench NAME`` runs ``main(args)`` of the module
+#: ``subclust.bench.<NAME with - as _>`` after its ``add_arguments(parser)``.
 BENCHMARKS = {
     "kss": "K-subspaces iteration time against one GEMM of the same size",
+    "kss-scale": "K-subspaces on 1M points: in memory, memory-mapped, on Dask",
 }
 
 
@@ -27,9 +28,27 @@ def _demo(args):
     print(run_demo(random_state=args.random_state))
 
 
+def _datasets(args):
+    from subclust.datasets import get_data_home, list_datasets, verify_datasets
+
+    if args.action == "path":
+        print(get_data_home(args.data_home))
+    elif args.action == "list":
+        print(list_datasets())
+    else:
+        table = verify_datasets(args.data_home)
+        print(table)
+        bad = [row["file"] for row in table.rows if row["status"] != "ok"]
+        if bad:
+            raise CLIError(f"{len(bad)} of {len(table.rows)} data files are missing or corrupted.")
+
+
+def _bench_module(name):
+    return importlib.import_module(f"subclust.bench.{name.replace('-', '_')}")
+
+
 def _bench(args):
-    module = importlib.import_module(f"subclust.bench.{args.benchmark}")
-    module.main(args)
+    _bench_module(args.benchmark).main(args)
 
 
 def build_parser():
@@ -46,11 +65,22 @@ def build_parser():
     demo.add_argument("--random-state", type=int, default=0)
     demo.set_defaults(handler=_demo)
 
+    datasets = commands.add_parser(
+        "datasets", help="list the benchmark data files, verify them, or show the data home"
+    )
+    datasets.add_argument("action", choices=["list", "verify", "path"])
+    datasets.add_argument(
+        "--data-home",
+        default=None,
+        help="data directory (default: $SUBCLUST_DATA, else ~/subclust_data)",
+    )
+    datasets.set_defaults(handler=_datasets)
+
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     benches = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name, help_text in BENCHMARKS.items():
         sub = benches.add_parser(name, help=help_text)
-        importlib.import_module(f"subclust.bench.{name}").add_arguments(sub)
+        _bench_module(name).add_arguments(sub)
         sub.set_defaults(handler=_bench)
     return parser
 

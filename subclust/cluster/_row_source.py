@@ -59,9 +59,9 @@ def as_row_source(X, chunk_size=None):
     return ArraySource(X, chunk_size)
 
 
-def _concat_outputs(results):
+def _concat_rows(rows):
     """Concatenate per-chunk row outputs (tuples of arrays), field by field."""
-    return tuple(np.concatenate(parts) for parts in zip(*(rows for rows, _ in results)))
+    return tuple(np.concatenate(parts) for parts in zip(*rows))
 
 
 def _reduce_in_order(values, reduce):
@@ -75,7 +75,15 @@ def _reduce_in_order(values, reduce):
 
 
 class RowSource:
-    """Rows of a 2-D array read in chunks; see the module docstring."""
+    """Rows of a 2-D array read in chunks; see the module docstring.
+
+    Passes map chunks in parallel threads: the chunks are split into
+    contiguous blocks, one per thread, each thread running single-threaded
+    BLAS, so that the per-chunk work that is not a GEMM (reading, grouping
+    rows, arg-min) runs in parallel too. Extras are reduced within a block,
+    then across blocks in a fixed order, so results do not depend on
+    scheduling.
+    """
 
     def __init__(self, X, chunk_size):
         if len(X.shape) != 2:
@@ -126,23 +134,30 @@ class RowSource:
         row_outputs : tuple of ndarray
         extra : reduced extras, or None
         """
-        results = [func(self.read(sl), *(v[sl] for v in vectors)) for sl in self.slices()]
-        return _concat_outputs(results), _reduce_in_order([e for _, e in results], reduce)
+        slices = self.slices()
+        blas_threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        n_threads = min(max(blas_threads, default=1), len(slices))
+        blocks = np.array_split(np.arange(len(slices)), n_threads)
 
+        def run(block):
+            rows, extra = [], None
+            for i in block:
+                chunk_rows, chunk_extra = func(self.read(slices[i]), *(v[slices[i]] for v in vectors))
+                rows.append(chunk_rows)
+                extra = _reduce_in_order([extra, chunk_extra], reduce)
+            return rows, extra
 
-class ChunkedSource(RowSource):
-    """Out-of-core arrays (memmap, HDF5, zarr): one chunk in memory at a time."""
+        if n_threads == 1:
+            outputs = [run(blocks[0])]
+        else:
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
+                outputs = list(pool.map(run, blocks))
+        rows = [chunk_rows for block_rows, _ in outputs for chunk_rows in block_rows]
+        return _concat_rows(rows), _reduce_in_order([e for _, e in outputs], reduce)
 
 
 class ArraySource(RowSource):
-    """An in-memory array; chunks mapped in parallel threads.
-
-    The chunks are split into contiguous blocks, one per thread, each thread
-    running single-threaded BLAS: the per-chunk work that is not a GEMM
-    (grouping rows, arg-min) then runs in parallel too. Extras are reduced
-    within a block, then across blocks in a fixed order, so the result does
-    not depend on scheduling.
-    """
+    """An in-memory array, validated beforehand: chunks are views."""
 
     def read(self, sl):
         return self.X[sl]
@@ -150,27 +165,13 @@ class ArraySource(RowSource):
     def rows(self, indices):
         return self.X[np.asarray(indices)]
 
-    def map_reduce(self, func, vectors=(), reduce=None):
-        slices = self.slices()
-        blas_threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-        n_threads = min(max(blas_threads, default=1), len(slices))
-        blocks = np.array_split(np.arange(len(slices)), n_threads)
 
-        def run(block):
-            results, extra = [], None
-            for i in block:
-                rows, chunk_extra = func(self.X[slices[i]], *(v[slices[i]] for v in vectors))
-                results.append((rows, None))
-                extra = _reduce_in_order([extra, chunk_extra], reduce)
-            return results, extra
+class ChunkedSource(RowSource):
+    """Out-of-core arrays (memmap, HDF5, zarr): each thread holds one chunk at a time.
 
-        if n_threads == 1:
-            outputs = [run(blocks[0])]
-        else:
-            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
-                outputs = list(pool.map(run, blocks))
-        results = [r for block_results, _ in outputs for r in block_results]
-        return _concat_outputs(results), _reduce_in_order([e for _, e in outputs], reduce)
+    Chunks are read into memory, converted to float and checked for NaN and
+    infinity as they are read.
+    """
 
 
 class DaskSource(RowSource):
@@ -212,7 +213,7 @@ class DaskSource(RowSource):
             pairs = [extras[i : i + 2] for i in range(0, len(extras), 2)]
             extras = [dask.delayed(_reduce_in_order)(p, reduce) for p in pairs]
         rows, extra = dask.compute([rows for rows, _ in tasks], extras[0] if reduce else None)
-        return tuple(np.concatenate(parts) for parts in zip(*rows)), extra
+        return _concat_rows(rows), extra
 
 
 def _checked_chunk(chunk, start):

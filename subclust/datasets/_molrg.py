@@ -50,6 +50,7 @@ def make_molrg(
     orthogonal=False,
     shuffle=True,
     dtype=np.float64,
+    bases=None,
     random_state=None,
 ):
     """Draw samples from a mixture of low-rank Gaussians.
@@ -78,6 +79,10 @@ def make_molrg(
     shuffle : bool, default=True
         Shuffle the samples; otherwise they come ordered by component.
     dtype : numpy dtype, default=float64
+    bases : list of ndarray of shape (n_features, d_k), optional
+        Sample from these orthonormal bases instead of drawing new ones
+        (``n_components`` and ``dims`` then follow from them), e.g. to write
+        a large data set in chunks from one mixture.
     random_state : int, RandomState instance or None
         Seed for reproducible output.
 
@@ -97,6 +102,9 @@ def make_molrg(
     ((30, 8), (8, 2))
     """
     rng = check_random_state(random_state)
+    if bases is not None:
+        bases = [np.asarray(U, dtype=np.float64) for U in bases]
+        n_features, n_components, dims = bases[0].shape[0], len(bases), [U.shape[1] for U in bases]
     counts_given = not isinstance(n_samples, numbers.Integral)
     if counts_given:
         n_components = len(n_samples)
@@ -120,7 +128,8 @@ def make_molrg(
             raise ValueError(f"weights must be {n_components} non-negative numbers summing to 1.")
         counts = rng.multinomial(int(n_samples), pi)
 
-    bases = random_bases(n_features, dims, orthogonal=orthogonal, random_state=rng)
+    if bases is None:
+        bases = random_bases(n_features, dims, orthogonal=orthogonal, random_state=rng)
     X = np.vstack(
         [rng.standard_normal((c, d)) @ U.T for c, d, U in zip(counts, dims, bases)]
         or [np.empty((0, n_features))]
