@@ -137,21 +137,22 @@ class _Statistics:
             np.zeros((n_clusters, n_features, n_features)),
         )
 
-    def add(self, X, labels, with_sums=True):
+    def add(self, X, labels, with_sums=True, sign=1):
         """Accumulate a chunk: rows grouped by label, one ``X_k^T X_k`` each.
 
         The products run in the dtype of ``X`` (a float32 GEMM for float32
-        data) and are accumulated across chunks in float64.
+        data) and are accumulated across chunks in float64. ``sign=-1``
+        removes rows instead.
         """
         grouped = np.take(X, np.argsort(labels, kind="stable"), axis=0)
         counts = np.bincount(labels, minlength=len(self.counts))
         stops = np.cumsum(counts)
         for k in np.flatnonzero(counts):
             rows = grouped[stops[k] - counts[k] : stops[k]]
-            self.scatters[k] += rows.T @ rows
+            self.scatters[k] += sign * (rows.T @ rows)
             if with_sums:
-                self.sums[k] += rows.sum(axis=0, dtype=np.float64)
-        self.counts += counts
+                self.sums[k] += sign * rows.sum(axis=0, dtype=np.float64)
+        self.counts += sign * counts
 
     def merge(self, other):
         """Add ``other`` into these statistics and return them."""
@@ -161,27 +162,37 @@ class _Statistics:
         return self
 
 
-def _pass(source, sq_norms, model, accumulate=True):
+def _pass(source, sq_norms, model, accumulate=True, previous_labels=None):
     """One pass over the data: labels, squared residuals and (optionally) statistics.
 
     The map step assigns each chunk of rows to its nearest subspaces and
-    accumulates the chunk's per-cluster statistics; the reduce step adds them.
+    accumulates the chunk's per-cluster statistics; the reduce step adds
+    them. Given the labels of the previous pass, only the rows that changed
+    cluster are touched and the statistics returned are the change (rows
+    added to their new cluster, removed from their old one): after the first
+    iterations few points move, and the pass costs little more than its GEMM.
     """
     n_clusters, with_sums = len(model.dims), model.offsets is not None
+    vectors = (sq_norms,) if previous_labels is None else (sq_norms, previous_labels)
 
-    def assign(Xc, sq_c):
+    def assign(Xc, sq_c, previous=None):
         R = model.residuals(Xc, sq_c)
         labels = R.argmin(axis=1)
         min_res = R[np.arange(R.shape[0]), labels].astype(np.float64)
         if not accumulate:
             return (labels, min_res), None
         stats = _Statistics.zeros(n_clusters, Xc.shape[1])
-        stats.add(Xc, labels, with_sums=with_sums)
+        if previous is None:
+            stats.add(Xc, labels, with_sums=with_sums)
+        else:
+            moved = np.flatnonzero(labels != previous)
+            if moved.size:
+                rows = Xc[moved]
+                stats.add(rows, labels[moved], with_sums=with_sums)
+                stats.add(rows, previous[moved], with_sums=with_sums, sign=-1)
         return (labels, min_res), stats
 
-    (labels, min_res), stats = source.map_reduce(
-        assign, vectors=(sq_norms,), reduce=_Statistics.merge
-    )
+    (labels, min_res), stats = source.map_reduce(assign, vectors=vectors, reduce=_Statistics.merge)
     return labels, min_res, stats
 
 
@@ -214,10 +225,10 @@ def _k_subspaces_single(source, sq_norms, dims, bases, means, max_iter, tol, ver
     """One run of K-subspaces from given initial subspaces."""
     affine = means is not None
     history = []
-    labels = None
+    labels = stats = None
     for n_iter in range(1, max_iter + 1):
         model = _Model(bases, means, source.dtype)
-        new_labels, min_res, stats = _pass(source, sq_norms, model)
+        new_labels, min_res, change = _pass(source, sq_norms, model, previous_labels=labels)
         objective = float(min_res.sum())
         history.append(objective)
         if verbose:
@@ -225,6 +236,7 @@ def _k_subspaces_single(source, sq_norms, dims, bases, means, max_iter, tol, ver
         if labels is not None and np.array_equal(new_labels, labels):
             return bases, means, labels, history, n_iter
         labels = new_labels
+        stats = change if stats is None else stats.merge(change)
         bases, means = _update(stats, dims, affine, source, sq_norms, min_res)
         if len(history) > 1 and history[-2] - objective <= tol * max(history[-2], 1e-300):
             break
