@@ -83,7 +83,10 @@ def _seed_subspace(source, sq_norms, index, dim, affine):
     mean = points.mean(axis=0) if affine else None
     if affine:
         points = points - mean
-    return _top_basis(points.T @ points, dim), mean
+    # A few points: their SVD is cheaper than an eigendecomposition of n x n.
+    # Fewer points than ``dim`` (tiny clusters): complete the basis arbitrarily.
+    left, _, _ = np.linalg.svd(points.T, full_matrices=len(points) < dim)
+    return left[:, :dim], mean
 
 
 def _top_basis(scatter, dim):

@@ -93,6 +93,15 @@ class RowSource:
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         self.dtype = np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
+    def _n_threads(self):
+        """As many threads as the BLAS may use (so ``threadpool_limits`` applies)."""
+        if self.n_samples <= self.chunk_size:
+            return 1  # one chunk: skip the costly inspection of loaded libraries
+        if not hasattr(self, "_blas_threads"):
+            threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+            self._blas_threads = max(threads, default=1)
+        return self._blas_threads
+
     def slices(self):
         step = self.chunk_size
         return [slice(a, min(a + step, self.n_samples)) for a in range(0, self.n_samples, step)]
@@ -135,8 +144,7 @@ class RowSource:
         extra : reduced extras, or None
         """
         slices = self.slices()
-        blas_threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-        n_threads = min(max(blas_threads, default=1), len(slices))
+        n_threads = min(self._n_threads(), len(slices))
         blocks = np.array_split(np.arange(len(slices)), n_threads)
 
         def run(block):
