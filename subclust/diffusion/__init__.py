@@ -1,0 +1,110 @@
+"""The diffusion layer: schedules, exact and trainable denoisers, training and samplers (PyTorch).
+
+Needs the ``diffusion`` extra (``pip install "subclust[diffusion]"``: PyTorch
+and tqdm); ``import subclust`` itself never imports torch.
+
+A *denoiser* is a callable ``denoiser(x_t, t) -> x0_hat``: ``x_t`` a batch of
+noisy samples ``s(t) x_0 + g(t) eps`` (vectors or images), ``t`` the
+continuous time of a :class:`~subclust.diffusion.schedules.Schedule` as a
+tensor of shape ``(batch,)`` (or a scalar), ``x0_hat`` an estimate of ``x_0``.
+
+- :mod:`~subclust.diffusion.schedules`: VP linear and cosine, VE, EDM.
+- :mod:`~subclust.diffusion.exact`: the exact posterior-mean denoisers and
+  scores of an MoLRG and of a Gaussian mixture, and the memorizing denoiser.
+- :mod:`~subclust.diffusion.networks`: the paper's
+  :class:`LowRankMixtureDenoiser` and a generic :class:`MLPDenoiser`.
+- :mod:`~subclust.diffusion.training`: denoising score matching, checkpoints.
+- :mod:`~subclust.diffusion.sampling`: DDPM, DDIM, Euler and Heun samplers.
+- :mod:`~subclust.diffusion.quality`: how close samples are to an MoLRG.
+"""
+
+try:
+    import torch  # noqa: F401
+    import tqdm  # noqa: F401
+except ImportError as error:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        f"subclust.diffusion needs PyTorch and tqdm ({error}). Install the extra: "
+        'pip install "subclust[diffusion]"'
+    ) from error
+
+from subclust.diffusion._utils import append_dims
+from subclust.diffusion.exact import (
+    EmpiricalDenoiser,
+    GMMDenoiser,
+    MoLRGDenoiser,
+    empirical_denoise,
+    gmm_denoise,
+    gmm_log_density,
+    gmm_responsibilities,
+    gmm_score,
+    molrg_denoise,
+    molrg_log_density,
+    molrg_responsibilities,
+    molrg_score,
+    score_from_denoised,
+)
+from subclust.diffusion.networks import (
+    LowRankMixtureDenoiser,
+    MLPDenoiser,
+    orthonormalize,
+    tangent_projection,
+)
+from subclust.diffusion.quality import (
+    component_frequencies,
+    latent_covariance_error,
+    off_subspace_energy,
+    sample_quality,
+)
+from subclust.diffusion.sampling import (
+    SAMPLERS,
+    sample,
+    sample_ddim,
+    sample_ddpm,
+    sample_euler,
+    sample_heun,
+)
+from subclust.diffusion.schedules import (
+    EDM,
+    VE,
+    Schedule,
+    VPCosine,
+    VPLinear,
+    edm,
+    get_schedule,
+    karras_sigmas,
+    ve,
+    vp_cosine,
+    vp_linear,
+)
+from subclust.diffusion.training import (
+    NonFiniteLossError,
+    RiemannianSGD,
+    TrainResult,
+    dsm_loss,
+    load_checkpoint,
+    loss_weights,
+    sample_times,
+    save_checkpoint,
+    train_denoiser,
+)
+
+__all__ = [
+    "append_dims",
+    # schedules
+    "Schedule", "VPLinear", "VPCosine", "VE", "EDM", "get_schedule",
+    "vp_linear", "vp_cosine", "ve", "edm", "karras_sigmas",
+    # exact denoisers
+    "MoLRGDenoiser", "GMMDenoiser", "EmpiricalDenoiser",
+    "molrg_denoise", "molrg_score", "molrg_log_density", "molrg_responsibilities",
+    "gmm_denoise", "gmm_score", "gmm_log_density", "gmm_responsibilities",
+    "empirical_denoise", "score_from_denoised",
+    # networks
+    "LowRankMixtureDenoiser", "MLPDenoiser", "orthonormalize", "tangent_projection",
+    # training
+    "dsm_loss", "sample_times", "loss_weights", "train_denoiser", "TrainResult",
+    "RiemannianSGD", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
+    # sampling
+    "sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "sample", "SAMPLERS",
+    # sample quality
+    "off_subspace_energy", "component_frequencies", "latent_covariance_error", "sample_quality",
+]

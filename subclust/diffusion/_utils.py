@@ -1,0 +1,86 @@
+"""Small tensor helpers shared by the diffusion modules."""
+
+import numpy as np
+import torch
+
+__all__ = ["append_dims", "as_generator", "as_tensor", "per_sample", "schedule_coefficients"]
+
+
+def append_dims(x, target_dims):
+    """Append trailing singleton dimensions to ``x`` until it has ``target_dims`` dimensions.
+
+    Lets per-sample quantities of shape ``(batch,)`` broadcast against
+    vectors ``(batch, n)`` and images ``(batch, c, h, w)`` alike.
+
+    Examples
+    --------
+    >>> append_dims(torch.ones(4), 3).shape
+    torch.Size([4, 1, 1])
+    """
+    missing = target_dims - x.ndim
+    if missing < 0:
+        raise ValueError(f"x has {x.ndim} dimensions, more than target_dims={target_dims}.")
+    return x[(...,) + (None,) * missing]
+
+
+def as_tensor(X, dtype=None, device=None, name="X"):
+    """A floating tensor from an array or tensor (float32 and float64 kept), checked finite."""
+    if isinstance(X, torch.Tensor):
+        T = X
+    else:
+        T = torch.as_tensor(np.asarray(X))
+    if not T.is_floating_point():
+        T = T.to(torch.get_default_dtype() if dtype is None else dtype)
+    if dtype is not None or device is not None:
+        T = T.to(dtype=dtype or T.dtype, device=device)
+    if T.dtype not in (torch.float32, torch.float64):
+        T = T.to(torch.float32)
+    if not bool(torch.isfinite(T).all()):
+        raise ValueError(f"{name} contains NaN or infinity; remove or impute those values first.")
+    return T
+
+
+def per_sample(value, batch, like):
+    """A per-sample tensor of shape ``(batch,)`` in the dtype and device of ``like``."""
+    if isinstance(value, torch.Tensor):
+        value = value.to(like.device)
+    else:  # Python numbers keep double precision (a float32 round-off of t moves s(t), g(t))
+        value = torch.as_tensor(value, dtype=torch.float64, device=like.device)
+    if value.ndim == 0:
+        value = value.expand(batch)
+    elif value.shape != (batch,):
+        raise ValueError(
+            f"t must be a scalar or have shape ({batch},) to match the batch, "
+            f"got {tuple(value.shape)}."
+        )
+    return value
+
+
+def schedule_coefficients(schedule, t, x):
+    """``(s(t), g(t))`` as per-sample tensors of shape ``(batch,)`` in the dtype of ``x``.
+
+    The schedule is evaluated in float64 and then cast, so float32 inputs keep
+    float32 arithmetic without losing accuracy at small ``t``.
+    """
+    t = per_sample(t, x.shape[0], x).to(torch.float64)
+    s, g = schedule.s_and_g(t)
+    return s.to(x.dtype), g.to(x.dtype)
+
+
+def as_generator(generator, device=None):
+    """A ``torch.Generator`` from a generator, an int seed, or None (fresh OS entropy).
+
+    Never touches torch's global random state.
+    """
+    if isinstance(generator, torch.Generator):
+        return generator
+    if generator is None:
+        seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+    elif isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        seed = int(generator)
+    else:
+        raise ValueError(
+            "generator must be a torch.Generator, an int seed or None, "
+            f"got {type(generator).__name__}."
+        )
+    return torch.Generator(device=device or "cpu").manual_seed(seed)

@@ -1,0 +1,369 @@
+"""Trainable denoisers ``D(x_t, t) -> x0_hat``: the paper's low-rank mixture network and an MLP.
+
+:class:`LowRankMixtureDenoiser` is the parameterization of Wang et al.
+(arXiv:2409.02426): the exact MoLRG posterior mean (see
+:mod:`subclust.diffusion.exact`) with learnable orthonormal bases
+``theta = {U_k}``,
+
+    x_theta(x_t, t) = sum_k w_k(x_t) c_t U_k U_k^T x_t,       c_t = s / (s^2 + g^2),
+    w_k = softmax_k(log pi_k - (d_k/2) log((s^2 + g^2) / g^2)
+                    + s^2 ||U_k^T x_t||^2 / (2 g^2 (s^2 + g^2)))      (soft), or
+    w   = one-hot of the largest logit, argmax_k ||U_k^T x_t|| for equal pi_k, d_k (hard).
+
+Training it by denoising score matching is PCA for one component and
+K-subspaces for several (DESIGN.md section 2). The bases stay on the Stiefel
+manifold: after every optimizer step :meth:`LowRankMixtureDenoiser.retract_`
+maps each ``U_k`` back to the nearest-in-QR-sense orthonormal basis (the QR
+retraction, with the signs of ``R``'s diagonal fixed so that it is the
+identity on orthonormal input).
+
+:class:`MLPDenoiser` is a generic time-conditioned MLP for vectors, with the
+preconditioning of EDM (Karras et al., NeurIPS 2022) written in ``(s, g)``.
+"""
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from torch import nn
+
+from subclust.diffusion._utils import as_generator, schedule_coefficients
+from subclust.diffusion.exact import (
+    _check_log_weights,
+    _check_means,
+    _check_noise,
+    _check_variances,
+    _molrg_terms,
+    _MoLRGParams,
+)
+from subclust.diffusion.schedules import get_schedule
+
+__all__ = ["LowRankMixtureDenoiser", "MLPDenoiser", "orthonormalize", "tangent_projection"]
+
+
+def orthonormalize(U):
+    """The QR retraction: ``Q`` of ``U = QR`` with ``diag(R) >= 0``.
+
+    The sign fix makes it continuous and the identity on matrices that are
+    already orthonormal, so applying it after every step does not flip bases.
+    Works on a batch ``(..., n, d)``.
+    """
+    Q, R = torch.linalg.qr(U)
+    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return Q * signs.unsqueeze(-2)
+
+
+def tangent_projection(U, G):
+    """Project ``G`` onto the tangent space of the Stiefel manifold at ``U``: ``G - U sym(U^T G)``.
+
+    ``sym(A) = (A + A^T) / 2``. Applied to a Euclidean gradient it gives the
+    Riemannian gradient (for the metric inherited from the ambient space).
+    """
+    A = U.transpose(-2, -1) @ G
+    return G - U @ (0.5 * (A + A.transpose(-2, -1)))
+
+
+def _check_positive_int(value, name):
+    if not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+class LowRankMixtureDenoiser(nn.Module):
+    """The paper's low-rank mixture denoiser with learnable orthonormal bases.
+
+    Parameters
+    ----------
+    n_features : int
+        Ambient dimension ``n``.
+    n_components : int, default=1
+        Number of subspaces ``K``.
+    dims : int or sequence of int, default=1
+        Dimension of every subspace, or one per component (each < n_features).
+    schedule : Schedule or str, default=VPLinear()
+        Gives ``s(t)`` and ``g(t)``.
+    weighting : {'soft', 'hard'}, default='soft'
+        Posterior soft-max weights, or all weight on the largest logit.
+    init_bases : list of array-like of shape (n_features, d_k), optional
+        Initial bases (orthonormalized by QR); random orthonormal bases drawn
+        with ``generator`` by default.
+    weights : array-like of shape (K,), optional
+        Mixture weights ``pi_k`` (uniform by default).
+    learn_weights : bool, default=False
+        Learn the mixture weights too (as soft-max logits).
+    variances : optional
+        Per-component latent variances ``lambda_k`` (fixed; 1 by default),
+        as in :func:`subclust.diffusion.exact.molrg_denoise`.
+    means : array-like of shape (K, n_features), optional
+        Per-component means (fixed; 0 by default).
+    noise : float, default=0.0
+        Isotropic noise around the subspaces (fixed).
+    generator : torch.Generator, int or None
+        Randomness of the initial bases.
+    dtype : torch.dtype, default=torch.float32
+    device : torch.device or str, optional
+
+    Attributes
+    ----------
+    U : torch.nn.ParameterList
+        The learnable bases, each of shape (n_features, d_k).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from subclust.diffusion import LowRankMixtureDenoiser
+    >>> net = LowRankMixtureDenoiser(10, n_components=2, dims=[2, 3], generator=0)
+    >>> [tuple(U.shape) for U in net.bases]
+    [(10, 2), (10, 3)]
+    >>> net(torch.randn(4, 10, generator=torch.Generator().manual_seed(0)), 0.5).shape
+    torch.Size([4, 10])
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components=1,
+        dims=1,
+        schedule=None,
+        weighting="soft",
+        init_bases=None,
+        weights=None,
+        learn_weights=False,
+        variances=None,
+        means=None,
+        noise=0.0,
+        generator=None,
+        dtype=torch.float32,
+        device=None,
+    ):
+        super().__init__()
+        n_features = _check_positive_int(n_features, "n_features")
+        n_components = _check_positive_int(n_components, "n_components")
+        if isinstance(dims, numbers.Integral):
+            dims = [int(dims)] * n_components
+        dims = [int(d) for d in dims]
+        if len(dims) != n_components:
+            raise ValueError(f"dims has {len(dims)} entries for n_components={n_components}.")
+        if min(dims) < 1 or max(dims) >= n_features:
+            raise ValueError(f"Each of dims={dims} must lie in [1, n_features={n_features}).")
+        if weighting not in ("soft", "hard"):
+            raise ValueError(f"weighting must be 'soft' or 'hard', got {weighting!r}.")
+        self.n_features, self.n_components, self.dims = n_features, n_components, dims
+        self.schedule = get_schedule(schedule)
+        self.weighting = weighting
+        factory = {"dtype": dtype, "device": device}
+
+        initial = self._initial_bases(init_bases, generator, factory)
+        self.U = nn.ParameterList(nn.Parameter(orthonormalize(B)) for B in initial)
+        log_pi = _check_log_weights(weights, n_components).to(**factory)
+        if learn_weights:
+            self.weight_logits = nn.Parameter(log_pi.clamp(min=-30.0))
+        else:
+            self.register_buffer("log_weights", log_pi)
+        self.register_buffer("variances", _check_variances(variances, dims).to(**factory))
+        means = _check_means(means, n_components, n_features)
+        self.register_buffer("means", None if means is None else means.to(**factory))
+        self.noise = _check_noise(noise)
+
+    def _initial_bases(self, init_bases, generator, factory):
+        if init_bases is None:
+            gen = as_generator(generator)
+            return [
+                torch.randn(self.n_features, d, generator=gen, dtype=torch.float64).to(**factory)
+                for d in self.dims
+            ]
+        if len(init_bases) != self.n_components:
+            raise ValueError(
+                f"init_bases has {len(init_bases)} bases for n_components={self.n_components}."
+            )
+        out = []
+        for k, (B, d) in enumerate(zip(init_bases, self.dims)):
+            B = torch.as_tensor(B.detach() if isinstance(B, torch.Tensor) else np.asarray(B))
+            if tuple(B.shape) != (self.n_features, d):
+                raise ValueError(
+                    f"init_bases[{k}] has shape {tuple(B.shape)}, expected "
+                    f"(n_features={self.n_features}, d_k={d})."
+                )
+            if not bool(torch.isfinite(B).all()):
+                raise ValueError(f"init_bases[{k}] contains NaN or infinity.")
+            out.append(B.to(torch.float64).to(**factory))
+        return out
+
+    @property
+    def bases(self):
+        """The current bases ``U_k``: a list of detached tensors of shape (n_features, d_k)."""
+        return [U.detach().clone() for U in self.U]
+
+    @property
+    def mixture_weights(self):
+        """The mixture weights ``pi_k`` as a tensor of shape (K,)."""
+        return torch.exp(self._log_pi()).detach()
+
+    def _log_pi(self):
+        if hasattr(self, "weight_logits"):
+            return torch.log_softmax(self.weight_logits, dim=0)
+        return self.log_weights
+
+    def _params(self):
+        return _MoLRGParams(
+            torch.cat(list(self.U), dim=1), self.dims, self._log_pi(), self.variances,
+            self.means, self.noise,
+        )
+
+    def _terms(self, x_t, t, need_mean=True):
+        x = x_t.reshape(x_t.shape[0], -1)
+        s, g = schedule_coefficients(self.schedule, t, x)
+        return _molrg_terms(x, s, g, self._params(), self.weighting == "hard", need_mean)
+
+    def forward(self, x_t, t):
+        """The denoised estimate ``x0_hat`` (same shape as ``x_t``)."""
+        return self._terms(x_t, t)[2].reshape(x_t.shape)
+
+    def responsibilities(self, x_t, t):
+        """The weights ``w_k(x_t)`` of the components, shape ``(batch, K)``.
+
+        Soft-max posterior weights, or one-hot for ``weighting='hard'``; at low
+        noise their argmax is the nearest subspace (the cluster label).
+        """
+        return self._terms(x_t, t, need_mean=False)[1]
+
+    def stiefel_parameters(self):
+        """The parameters constrained to have orthonormal columns (the bases)."""
+        return list(self.U)
+
+    @torch.no_grad()
+    def project_gradients_(self):
+        """Replace the gradient of every basis by its Riemannian gradient (tangent projection).
+
+        The normal part of a Euclidean gradient is undone by the retraction,
+        but an adaptive optimizer (Adam) rescales coordinates and would turn
+        it into a spurious tangent step; projecting first keeps the fixed
+        points of the optimizer at the critical points of the loss on the manifold.
+        """
+        for U in self.U:
+            if U.grad is not None:
+                U.grad.copy_(tangent_projection(U, U.grad))
+        return self
+
+    @torch.no_grad()
+    def retract_(self):
+        """Map every basis back to orthonormal columns (QR retraction), in place."""
+        for U in self.U:
+            U.copy_(orthonormalize(U))
+        return self
+
+
+class MLPDenoiser(nn.Module):
+    """A time-conditioned MLP denoiser for vectors, with EDM preconditioning.
+
+    With ``sigma = g / s`` and the data scale ``sigma_data``, the network
+    ``F`` sees the input at unit variance and predicts a residual scaled so
+    that its target has unit variance (Karras et al., NeurIPS 2022, Table 1),
+    written for any schedule without dividing by ``s``:
+
+        D(x_t, t) = c_skip x_t + c_out F(c_in x_t, c_noise)
+        c_in   = 1 / sqrt(g^2 + s^2 sigma_data^2)
+        c_skip = s sigma_data^2 / (g^2 + s^2 sigma_data^2)
+        c_out  = g sigma_data / sqrt(g^2 + s^2 sigma_data^2)
+        c_noise = log(sigma) / 4, embedded by sinusoids.
+
+    ``F`` is ``depth`` hidden layers of width ``hidden`` with SiLU; the last
+    layer starts at zero, so the untrained denoiser is the optimal one for
+    Gaussian data of scale ``sigma_data``.
+
+    Parameters
+    ----------
+    n_features : int
+    schedule : Schedule or str, default=VPLinear()
+    hidden : int, default=128
+    depth : int, default=3
+        Number of hidden layers.
+    embedding_dim : int, default=32
+        Size of the sinusoidal embedding of the noise level (even).
+    sigma_data : float, default=0.5
+        Standard deviation of the data per coordinate (set it from the training data).
+    generator : torch.Generator, int or None
+        Randomness of the initial weights (torch's global generator is not used).
+    dtype : torch.dtype, default=torch.float32
+    device : torch.device or str, optional
+
+    Examples
+    --------
+    >>> import torch
+    >>> from subclust.diffusion import MLPDenoiser
+    >>> net = MLPDenoiser(48, generator=0)
+    >>> sum(p.numel() for p in net.parameters())
+    49584
+    """
+
+    def __init__(
+        self,
+        n_features,
+        schedule=None,
+        hidden=128,
+        depth=3,
+        embedding_dim=32,
+        sigma_data=0.5,
+        generator=None,
+        dtype=torch.float32,
+        device=None,
+    ):
+        super().__init__()
+        self.n_features = _check_positive_int(n_features, "n_features")
+        hidden = _check_positive_int(hidden, "hidden")
+        depth = _check_positive_int(depth, "depth")
+        embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
+        if embedding_dim % 2:
+            raise ValueError(
+                f"embedding_dim must be even (sines and cosines), got {embedding_dim}."
+            )
+        if not sigma_data > 0:
+            raise ValueError(f"sigma_data must be positive, got {sigma_data}.")
+        self.schedule = get_schedule(schedule)
+        self.sigma_data = float(sigma_data)
+        # Frequencies from 1 to 64 cover c_noise in about [-2, 2] from coarse to fine.
+        self.register_buffer(
+            "frequencies",
+            torch.exp(torch.linspace(0.0, math.log(64.0), embedding_dim // 2, dtype=torch.float64))
+            .to(dtype=dtype, device=device),
+        )
+        # Build on the meta device so that construction draws nothing from torch's global
+        # generator, then initialize every weight from ``generator``.
+        widths = [n_features + embedding_dim] + [hidden] * depth
+        layers = []
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(fan_in, fan_out, device="meta", dtype=dtype), nn.SiLU()]
+        layers.append(nn.Linear(hidden, n_features, device="meta", dtype=dtype))
+        self.net = nn.Sequential(*layers).to_empty(device=device or "cpu")
+        self.reset_parameters(generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator=None):
+        """Initialize the weights as :class:`torch.nn.Linear` does, drawing from ``generator``."""
+        gen = as_generator(generator)
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        for layer in linears[:-1]:
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
+            bound = 1 / math.sqrt(layer.in_features)
+            nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
+        nn.init.zeros_(linears[-1].weight)
+        nn.init.zeros_(linears[-1].bias)
+
+    def forward(self, x_t, t):
+        """The denoised estimate ``x0_hat`` of shape ``(batch, n_features)``."""
+        if x_t.ndim != 2 or x_t.shape[1] != self.n_features:
+            raise ValueError(
+                f"x_t must have shape (batch, n_features={self.n_features}), "
+                f"got {tuple(x_t.shape)}."
+            )
+        s, g = schedule_coefficients(self.schedule, t, x_t)
+        s, g = s[:, None], g[:, None]
+        scale = torch.sqrt(g**2 + (s * self.sigma_data) ** 2)
+        c_noise = 0.25 * (torch.log(g) - torch.log(s)).clamp(-12.0, 12.0)
+        angles = c_noise * self.frequencies
+        features = torch.cat([x_t / scale, torch.sin(angles), torch.cos(angles)], dim=1)
+        c_skip = s * self.sigma_data**2 / scale**2
+        c_out = g * self.sigma_data / scale
+        return c_skip * x_t + c_out * self.net(features)

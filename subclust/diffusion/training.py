@@ -1,0 +1,458 @@
+"""Denoising score matching: the loss, the training loop, checkpoints, Riemannian SGD.
+
+The loss (DESIGN.md section 2) is
+
+    L(theta) = E_t lambda(t) E_{x_0, eps} || D_theta(s(t) x_0 + g(t) eps, t) - x_0 ||^2,
+
+with ``t`` drawn by a *time sampling* rule and ``lambda(t)`` a *weighting*:
+
+- time sampling 'uniform': ``t ~ U[t_min, t_max]`` of the schedule;
+  'log-normal': ``log sigma ~ N(P_mean, P_std^2)`` (EDM's ``-1.2``, ``1.2``;
+  Karras et al., NeurIPS 2022), mapped to ``t = t(sigma)`` and clipped to the domain;
+- weighting 'uniform': ``lambda = 1`` (the paper's loss); 'snr':
+  ``lambda = s^2 / g^2 = 1 / sigma^2``, which makes the loss the usual noise
+  prediction loss ``||eps_hat - eps||^2``; 'edm': ``lambda = (sigma^2 +
+  sigma_data^2) / (sigma sigma_data)^2``.
+
+For the low-rank mixture network every choice has the same minimizer on
+one component (PCA), since the per-``t`` minimizer does not depend on ``t``.
+All randomness (times, noise, minibatches) comes from one explicit
+``torch.Generator``, which checkpoints save, so a resumed run continues
+exactly where it stopped.
+"""
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from subclust.diffusion._utils import append_dims, as_generator, as_tensor
+from subclust.diffusion.networks import orthonormalize, tangent_projection
+from subclust.diffusion.schedules import get_schedule
+
+__all__ = [
+    "sample_times",
+    "loss_weights",
+    "dsm_loss",
+    "RiemannianSGD",
+    "NonFiniteLossError",
+    "TrainResult",
+    "train_denoiser",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+TIME_SAMPLINGS = ("uniform", "log-normal")
+WEIGHTINGS = ("uniform", "snr", "edm")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+def sample_times(schedule, batch, time_sampling="uniform", generator=None, p_mean=-1.2, p_std=1.2):
+    """Draw ``batch`` training times (float64) by the given rule (see the module docstring)."""
+    device = _device(generator)
+    if time_sampling == "uniform":
+        u = torch.rand(batch, generator=generator, dtype=torch.float64, device=device)
+        return schedule.t_min + (schedule.t_max - schedule.t_min) * u
+    if time_sampling == "log-normal":
+        z = torch.randn(batch, generator=generator, dtype=torch.float64, device=device)
+        return schedule.clip(schedule.t_of_sigma(torch.exp(p_mean + p_std * z)))
+    raise ValueError(f"time_sampling must be one of {TIME_SAMPLINGS}, got {time_sampling!r}.")
+
+
+def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
+    """The weights ``lambda(t)`` (float64, shape of ``t``; see the module docstring)."""
+    if weighting == "uniform":
+        return torch.ones_like(torch.as_tensor(t, dtype=torch.float64))
+    sigma = schedule.sigma(t)
+    if weighting == "snr":
+        return sigma**-2
+    if weighting == "edm":
+        return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
+    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
+
+
+def dsm_loss(
+    denoiser, x0, schedule, time_sampling="uniform", weighting="uniform", generator=None,
+    sigma_data=0.5, antithetic=False,
+):
+    """Denoising score matching loss of one minibatch (a scalar tensor).
+
+    ``mean_i lambda(t_i) * mean_j (D(s_i x0_i + g_i eps_i, t_i) - x0_i)_j^2``,
+    so the value does not grow with the number of features. With
+    ``antithetic=True`` every sample is used twice, with ``eps`` and ``-eps``
+    at the same ``t``: the same expectation, and the part of the gradient
+    noise that is odd in ``eps`` cancels.
+    """
+    if antithetic:
+        x0 = torch.cat([x0, x0])
+    batch = x0.shape[0] // 2 if antithetic else x0.shape[0]
+    t = sample_times(schedule, batch, time_sampling, generator).to(x0.device)
+    eps = torch.randn((batch,) + x0.shape[1:], generator=generator, dtype=x0.dtype,
+                      device=_device(generator)).to(x0.device)
+    if antithetic:
+        t, eps = torch.cat([t, t]), torch.cat([eps, -eps])
+    s, g = (append_dims(v.to(x0.dtype), x0.ndim) for v in schedule.s_and_g(t))
+    x_t = s * x0 + g * eps
+    x0_hat = denoiser(x_t, t.to(x0.dtype))
+    lam = loss_weights(schedule, t, weighting, sigma_data).to(x0.dtype)
+    return (lam * ((x0_hat - x0) ** 2).flatten(1).mean(1)).mean()
+
+
+def _device(generator):
+    return "cpu" if generator is None else generator.device
+
+
+class RiemannianSGD(torch.optim.Optimizer):
+    """SGD on the Stiefel manifold for the parameter groups marked ``stiefel=True``.
+
+    For a basis ``U`` (orthonormal columns) with Euclidean gradient ``G``, the
+    Riemannian gradient is the tangent projection ``G - U sym(U^T G)``
+    (``sym(A) = (A + A^T)/2``); the step follows it and the QR retraction maps
+    the result back to the manifold. Momentum is carried over by projecting
+    it onto the new tangent space. Other groups take plain SGD steps.
+
+    Parameters
+    ----------
+    params : iterable of tensors or of dicts
+        Parameter groups; a dict with ``stiefel=True`` holds ``(n, d)`` bases.
+    lr : float
+    momentum : float, default=0.0
+
+    Examples
+    --------
+    >>> import torch
+    >>> from subclust.diffusion import LowRankMixtureDenoiser, RiemannianSGD
+    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
+    >>> opt = RiemannianSGD([{"params": net.stiefel_parameters(), "stiefel": True}], lr=0.1)
+    """
+
+    def __init__(self, params, lr=1e-2, momentum=0.0):
+        if not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr}.")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}.")
+        super().__init__(params, {"lr": lr, "momentum": momentum, "stiefel": False})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                direction = tangent_projection(p, p.grad) if group["stiefel"] else p.grad
+                if group["momentum"] > 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = direction.clone()
+                    else:
+                        if group["stiefel"]:
+                            buf = tangent_projection(p, buf)  # transport by projection
+                        buf.mul_(group["momentum"]).add_(direction)
+                    state["momentum_buffer"] = buf
+                    direction = buf
+                p.add_(direction, alpha=-group["lr"])
+                if group["stiefel"]:
+                    p.copy_(orthonormalize(p))
+        return loss
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_denoiser` did.
+
+    Attributes
+    ----------
+    losses : ndarray of shape (n_steps,)
+        The minibatch loss of every step run (including the steps of a resumed run).
+    steps : int
+        Total steps done.
+    seconds : float
+        Wall time of this call.
+    samples_per_second : float
+        Training samples processed per second in this call.
+    """
+
+    losses: np.ndarray = field(default_factory=lambda: np.empty(0))
+    steps: int = 0
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+
+
+class _BatchStream:
+    """Minibatches as consecutive slices of a stream of random permutations of the rows.
+
+    Every sample is seen equally often (up to one epoch), unlike sampling
+    with replacement, whose random per-batch counts reweight small training
+    sets and add gradient noise that no learning-rate decay removes quickly.
+    The unread rest of the current permutation is the stream's whole state.
+    """
+
+    def __init__(self, n_rows, generator, queue=None):
+        self.n_rows, self.generator = n_rows, generator
+        self.queue = torch.empty(0, dtype=torch.long) if queue is None else queue
+
+    def next(self, size):
+        parts, needed = [], size
+        while needed > 0:
+            if self.queue.numel() == 0:
+                self.queue = torch.randperm(
+                    self.n_rows, generator=self.generator, device=self.generator.device
+                ).cpu()
+            take = self.queue[:needed]
+            self.queue = self.queue[needed:]
+            parts.append(take)
+            needed -= take.numel()
+        return torch.cat(parts)
+
+
+def _make_optimizer(model, optimizer, lr, momentum):
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer == "rsgd":
+        stiefel = list(model.stiefel_parameters()) if hasattr(model, "stiefel_parameters") else []
+        ids = {id(p) for p in stiefel}
+        others = [p for p in model.parameters() if id(p) not in ids]
+        groups = [{"params": stiefel, "stiefel": True}] if stiefel else []
+        groups += [{"params": others}] if others else []
+        return RiemannianSGD(groups, lr=lr, momentum=momentum)
+    raise ValueError(
+        f"optimizer must be 'adam', 'rsgd' or a torch.optim.Optimizer, got {optimizer!r}."
+    )
+
+
+def _lr_factor(lr_schedule, step, steps):
+    if lr_schedule == "constant":
+        return 1.0
+    if lr_schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+    raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}.")
+
+
+def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=None, queue=None):
+    """Save the training state: state dicts and tensors, loadable with ``weights_only=True``.
+
+    Written to a temporary file and renamed, so an interrupted save never
+    leaves a truncated checkpoint.
+    """
+    state = {
+        "model": model.state_dict(),
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "step": int(step),
+        "generator": None if generator is None else generator.get_state(),
+        "losses": torch.as_tensor(np.asarray([] if losses is None else losses, dtype=np.float64)),
+        "batch_queue": torch.empty(0, dtype=torch.long) if queue is None else queue,
+    }
+    tmp = f"{path}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, model, optimizer=None, generator=None, map_location=None):
+    """Restore a checkpoint of :func:`save_checkpoint` into ``model`` (optimizer, generator).
+
+    Loads with ``torch.load(weights_only=True)``: only tensors and plain
+    containers are read, never arbitrary pickled objects.
+
+    Returns
+    -------
+    step : int
+        Steps done when the checkpoint was written.
+    losses : ndarray
+        Loss history up to that step.
+    """
+    step, losses, _ = _load(path, model, optimizer, generator, map_location)
+    return step, losses
+
+
+def _load(path, model, optimizer=None, generator=None, map_location=None):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No checkpoint at {path!r}.")
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    model.load_state_dict(state["model"])
+    if optimizer is not None and state["optimizer"] is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if generator is not None and state["generator"] is not None:
+        generator.set_state(state["generator"])
+    return int(state["step"]), state["losses"].numpy(), state.get("batch_queue")
+
+
+def train_denoiser(
+    model,
+    X,
+    steps=1000,
+    batch_size=256,
+    lr=1e-3,
+    optimizer="adam",
+    momentum=0.0,
+    lr_schedule="constant",
+    time_sampling="uniform",
+    weighting="uniform",
+    sigma_data=0.5,
+    antithetic=False,
+    schedule=None,
+    generator=None,
+    callback=None,
+    verbose=1,
+    checkpoint_path=None,
+    checkpoint_every=None,
+    resume=False,
+):
+    """Train a denoiser ``model(x_t, t) -> x0_hat`` on samples ``X`` by denoising score matching.
+
+    Every step takes the next minibatch of a stream of random permutations
+    of the rows (every sample equally often), draws times and noise from
+    ``generator`` and takes one optimizer step on :func:`dsm_loss`. For
+    models with orthonormal bases (:class:`LowRankMixtureDenoiser`) the
+    gradients of the bases are first projected onto the tangent space
+    (``project_gradients_``) and the bases retracted after the step (``retract_``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A denoiser; its ``schedule`` attribute is used unless ``schedule`` is given.
+    X : array-like or tensor of shape (N, ...)
+        Training samples as rows (converted to the dtype of the model's parameters).
+    steps : int, default=1000
+        Total optimizer steps (a resumed run continues up to this number).
+    batch_size : int, default=256
+    lr : float, default=1e-3
+    optimizer : {'adam', 'rsgd'} or torch.optim.Optimizer, default='adam'
+        Adam (on the Riemannian gradients of the bases, with QR retraction
+        after each step), Riemannian SGD (:class:`RiemannianSGD`), or an
+        optimizer over ``model.parameters()``.
+    momentum : float, default=0.0
+        Momentum of 'rsgd'.
+    lr_schedule : {'constant', 'cosine'}, default='constant'
+        'cosine' anneals the learning rate to zero at ``steps``.
+    time_sampling : {'uniform', 'log-normal'}, default='uniform'
+    weighting : {'uniform', 'snr', 'edm'}, default='uniform'
+    sigma_data : float, default=0.5
+        Data scale of the 'edm' weighting.
+    antithetic : bool, default=False
+        Pair every noise draw with its negative (:func:`dsm_loss`); each step
+        then uses ``batch_size // 2`` training samples twice.
+    schedule : Schedule or str, optional
+    generator : torch.Generator, int or None
+        The only source of randomness.
+    callback : callable, optional
+        Called after every step with a dict ``{'step', 'loss', 'model', 'optimizer'}``.
+    verbose : int, default=1
+        Show a tqdm progress bar (0: none).
+    checkpoint_path : str, optional
+        Where to save the training state every ``checkpoint_every`` steps and at the end.
+    checkpoint_every : int, optional
+        Default: only at the end.
+    resume : bool, default=False
+        Start from ``checkpoint_path`` if it exists (model, optimizer, step,
+        generator state, loss history).
+
+    Returns
+    -------
+    result : TrainResult
+
+    Raises
+    ------
+    NonFiniteLossError
+        When a loss is NaN or infinite (the model is left at its last finite state).
+
+    Examples
+    --------
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.diffusion import LowRankMixtureDenoiser, train_denoiser
+    >>> X, _, _ = make_molrg(n_samples=[8], n_features=6, dims=2, random_state=0)
+    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
+    >>> result = train_denoiser(net, X, steps=20, generator=0, verbose=0)
+    >>> result.steps
+    20
+    """
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr}.")
+    if checkpoint_every is not None and (
+        not isinstance(checkpoint_every, int) or checkpoint_every < 1
+    ):
+        raise ValueError(f"checkpoint_every must be a positive int, got {checkpoint_every!r}.")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs checkpoint_path.")
+    schedule = get_schedule(schedule if schedule is not None else getattr(model, "schedule", None))
+    if time_sampling not in TIME_SAMPLINGS:
+        raise ValueError(f"time_sampling must be one of {TIME_SAMPLINGS}, got {time_sampling!r}.")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
+    _lr_factor(lr_schedule, 0, max(steps, 1))
+    param = next(model.parameters(), None)
+    X = as_tensor(
+        X, dtype=None if param is None else param.dtype,
+        device=None if param is None else param.device, name="X",
+    )
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(f"X must hold at least one sample as rows, got shape {tuple(X.shape)}.")
+    generator = as_generator(generator)
+    opt = _make_optimizer(model, optimizer, lr, momentum)
+    project = getattr(model, "project_gradients_", None)
+    retract = getattr(model, "retract_", None)
+
+    step, losses, stream = 0, [], _BatchStream(X.shape[0], generator)
+    if resume and os.path.exists(checkpoint_path):
+        step, previous, stream.queue = _load(checkpoint_path, model, opt, generator)
+        losses = previous.tolist()
+    start_step, start = step, time.perf_counter()
+    model.train()
+    with tqdm(total=steps, initial=min(step, steps), disable=verbose == 0, desc="training") as bar:
+        while step < steps:
+            for group in opt.param_groups:
+                group["lr"] = lr * _lr_factor(lr_schedule, step, steps)
+            rows = max(batch_size // 2, 1) if antithetic else batch_size
+            index = stream.next(rows)
+            loss = dsm_loss(
+                model, X[index.to(X.device)], schedule, time_sampling, weighting, generator,
+                sigma_data, antithetic,
+            )
+            if not bool(torch.isfinite(loss)):
+                raise NonFiniteLossError(
+                    f"The training loss became {float(loss.detach())} at step {step}. Lower "
+                    f"the learning rate (lr={lr}), check X for huge values, or raise the "
+                    "schedule's t_min (denoisers are ill-conditioned at vanishing noise)."
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if project is not None:
+                project()
+            opt.step()
+            if retract is not None:
+                retract()
+            step += 1
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            if verbose and step % 50 == 0:
+                bar.set_postfix(loss=f"{losses[-1]:.4g}")
+            if checkpoint_path is not None and checkpoint_every and step % checkpoint_every == 0:
+                save_checkpoint(checkpoint_path, model, opt, step, generator, losses, stream.queue)
+            if callback is not None:
+                callback({"step": step, "loss": losses[-1], "model": model, "optimizer": opt})
+    if checkpoint_path is not None and step > start_step:
+        save_checkpoint(checkpoint_path, model, opt, step, generator, losses, stream.queue)
+    model.eval()
+    seconds = time.perf_counter() - start
+    done = step - start_step
+    return TrainResult(
+        losses=np.asarray(losses), steps=step, seconds=seconds,
+        samples_per_second=done * batch_size / seconds if seconds > 0 else float("nan"),
+    )

@@ -1,0 +1,72 @@
+"""The diffusion layer's optional dependency and its benchmarks (tiny configurations)."""
+
+import subprocess
+import sys
+
+import pytest
+
+# An import hook that makes torch look uninstalled (sys.modules["torch"] = None would break
+# scipy's and scikit-learn's array-API probes, which look torch up in sys.modules).
+BLOCK_TORCH = (
+    "import sys, importlib.abc\n"
+    "class NoTorch(importlib.abc.MetaPathFinder):\n"
+    "    def find_spec(self, name, path, target=None):\n"
+    "        if name.split('.')[0] == 'torch':\n"
+    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+    "sys.meta_path.insert(0, NoTorch())\n"
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_subclust_imports_without_torch_and_diffusion_names_the_extra():
+    result = _python(
+        BLOCK_TORCH + "import subclust, subclust.bench.diffusion_steps, "
+        "subclust.bench.diffusion_train; print('ok')"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+    result = _python(BLOCK_TORCH + "import subclust.diffusion")
+    assert result.returncode != 0
+    assert "ImportError" in result.stderr and "subclust[diffusion]" in result.stderr
+
+
+def test_benchmarks_are_registered():
+    from subclust.cli import BENCHMARKS, build_parser
+
+    assert {"diffusion-steps", "diffusion-train"} <= set(BENCHMARKS)
+    args = build_parser().parse_args(["bench", "diffusion-steps", "--n-features", "16", "32"])
+    assert args.n_features == [16, 32]
+
+
+def test_steps_benchmark_tables():
+    pytest.importorskip("torch")
+    from subclust.bench.diffusion_steps import steps_tables
+
+    errors, summary = steps_tables(n_features=(16, 32), steps=(5, 50), n_samples=500)
+    assert errors.column("steps") == ["5", "50", "exact"]
+    assert set(errors.columns) == {"steps", "n=16", "n=32"}
+    for column in ("n=16", "n=32"):
+        five, fifty, exact = errors.column(column)
+        assert five > fifty > exact  # more steps, smaller error, down to the Monte Carlo floor
+    assert summary.column("n") == [16, 32]
+
+
+def test_train_benchmark_table():
+    pytest.importorskip("torch")
+    from subclust.bench.diffusion_train import train_table
+
+    table = train_table(steps=5, batch_size=32)
+    assert table.column("parameters")[0] == 49_584
+    assert all(rate > 0 for rate in table.column("samples_per_s"))
