@@ -15,4 +15,14 @@ __version__ = "0.1.0"
 
 from subclust.cluster import KSubspaces, k_subspaces
 
-__all__ = ["KSubspaces", "k_subspaces", "__version__"]
+__all__ = ["KSubspaces", "k_subspaces", "DiffusionSubspaceClustering", "__version__"]
+
+
+def __getattr__(name):
+    # The diffusion estimator needs PyTorch: import it on first use only, so
+    # that ``import subclust`` stays light and works without the extra.
+    if name == "DiffusionSubspaceClustering":
+        from subclust.diffusion import DiffusionSubspaceClustering
+
+        return DiffusionSubspaceClustering
+    raise AttributeError(f"module 'subclust' has no attribute {name!r}")

@@ -15,6 +15,8 @@ tensor of shape ``(batch,)`` (or a scalar), ``x0_hat`` an estimate of ``x_0``.
   :class:`LowRankMixtureDenoiser` and a generic :class:`MLPDenoiser`.
 - :mod:`~subclust.diffusion.training`: denoising score matching, checkpoints.
 - :mod:`~subclust.diffusion.sampling`: DDPM, DDIM, Euler and Heun samplers.
+- :mod:`~subclust.diffusion.clustering`: :class:`DiffusionSubspaceClustering`,
+  subspace clustering by training the low-rank mixture denoiser.
 - :mod:`~subclust.diffusion.quality`: how close samples are to an MoLRG.
 """
 
@@ -87,8 +89,10 @@ from subclust.diffusion.training import (
     save_checkpoint,
     train_denoiser,
 )
+from subclust.diffusion.clustering import DiffusionSubspaceClustering
 
 __all__ = [
+    "DiffusionSubspaceClustering",
     "append_dims",
     # schedules
     "Schedule", "VPLinear", "VPCosine", "VE", "EDM", "get_schedule",

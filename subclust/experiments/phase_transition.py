@@ -21,31 +21,36 @@ from subclust.tables import Table
 __all__ = ["PhaseTransitionResult", "phase_transition", "METHODS"]
 
 
-def _fit_pca(X, n_components, dim, random_state):
-    """Top-``dim`` principal subspace (uncentred): the K = 1 optimum."""
+def _fit_pca(data_sets, n_components, dim, seeds):
+    """Top-``dim`` principal subspace (uncentred) of each data set: the K = 1 optimum."""
     if n_components != 1:
         raise ValueError("method 'pca' fits one subspace; use 'kss' for n_components > 1.")
-    _, _, Vt = np.linalg.svd(X, full_matrices=False)
-    basis = Vt[:dim].T
-    if basis.shape[1] < dim:  # fewer samples than dimensions: complete arbitrarily
-        basis = np.linalg.qr(np.hstack([basis, np.eye(X.shape[1])[:, : dim - basis.shape[1]]]))[0]
-    return [basis]
+    out = []
+    for X in data_sets:
+        _, _, Vt = np.linalg.svd(X, full_matrices=True)
+        out.append([Vt[:dim].T])  # with N < dim samples, completed by arbitrary directions
+    return out
 
 
-def _fit_kss(X, n_components, dim, random_state):
+def _fit_kss(data_sets, n_components, dim, seeds):
     from subclust.cluster import KSubspaces
 
-    return KSubspaces(n_components, dims=dim, random_state=random_state).fit(X).bases_
+    return [
+        KSubspaces(n_components, dims=dim, random_state=seed).fit(X).bases_
+        for X, seed in zip(data_sets, seeds)
+    ]
 
 
-def _fit_diffusion(X, n_components, dim, random_state):
-    from subclust.cluster import DiffusionSubspaceClustering
+def _fit_diffusion(data_sets, n_components, dim, seeds):
+    """The trained denoiser, every trial of a cell trained at once (see ``fit_bases_many``)."""
+    from subclust.diffusion import DiffusionSubspaceClustering
 
-    model = DiffusionSubspaceClustering(n_components, dims=dim, random_state=random_state)
-    return model.fit(X).bases_
+    model = DiffusionSubspaceClustering(n_components, dims=dim)
+    return model.fit_bases_many(data_sets, seeds)
 
 
-#: Methods compared by :func:`phase_transition`: name -> ``fit(X, K, d, seed) -> bases``.
+#: Methods compared by :func:`phase_transition`:
+#: name -> ``fit(data_sets, K, d, seeds) -> list of bases per data set``.
 METHODS = {"pca": _fit_pca, "kss": _fit_kss, "diffusion": _fit_diffusion}
 
 
@@ -206,17 +211,21 @@ def phase_transition(
     ]
     errors = {}
     for K, d, N in _progress(cells, progress):
-        for trial in range(n_trials):
-            seed = _trial_seed(random_state, K, d, N, trial)
-            X, _, true_bases = make_molrg(
-                n_samples=[N] * K, n_features=n_features, dims=d, noise=noise, random_state=seed
-            )
-            for method in methods:
-                if method == "pca" and K != 1:
-                    continue
-                bases = METHODS[method](X, K, d, seed)
-                error = subspace_recovery_error(bases, true_bases)
-                errors.setdefault((method, K, d, N), []).append(error)
+        seeds = [_trial_seed(random_state, K, d, N, trial) for trial in range(n_trials)]
+        trials = [
+            make_molrg(n_samples=[N] * K, n_features=n_features, dims=d, noise=noise,
+                       random_state=seed)
+            for seed in seeds
+        ]
+        data_sets = [X for X, _, _ in trials]
+        for method in methods:
+            if method == "pca" and K != 1:
+                continue
+            fitted = METHODS[method](data_sets, K, d, seeds)
+            errors[method, K, d, N] = [
+                subspace_recovery_error(bases, true_bases)
+                for bases, (_, _, true_bases) in zip(fitted, trials)
+            ]
 
     table = Table(
         title=f"Subspace recovery over (d, N_k): n={n_features}, {n_trials} trials per cell, "

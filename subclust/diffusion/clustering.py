@@ -1,0 +1,521 @@
+"""Subspace clustering by training the paper's diffusion denoiser.
+
+:class:`DiffusionSubspaceClustering` fits :class:`LowRankMixtureDenoiser` to
+the data by denoising score matching and reads the clusters off the trained
+network: the bases are its parameters ``U_k`` and the label of a point is the
+component with the largest posterior weight at low noise. Wang et al.
+(arXiv:2409.02426) show that this training problem is K-subspaces, so the
+result should match :class:`subclust.KSubspaces` (see
+:func:`subclust.bridge.equivalence_report`).
+"""
+
+import math
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
+from subclust.cluster._k_subspaces import _init_nn, _init_random, _row_norms_sq
+from subclust.cluster._row_source import as_row_source
+from subclust.diffusion.networks import LowRankMixtureDenoiser, orthonormalize, tangent_projection
+from subclust.diffusion.schedules import VPLinear
+from subclust.diffusion.training import NonFiniteLossError, _BatchStream, sample_times
+
+__all__ = ["DiffusionSubspaceClustering", "default_clustering_schedule"]
+
+
+def default_clustering_schedule():
+    """The noise levels used for training: VP linear up to ``t = 0.02`` (``sigma <= 0.07``).
+
+    Every noise level has the same optimum for one component, and the
+    soft-max weights approach the hard K-subspaces assignment as the noise
+    falls; low levels give the least noisy gradients.
+    """
+    return VPLinear(t_max=0.02)
+
+
+@contextmanager
+def _torch_threads(n_threads):
+    """Run with ``n_threads`` intra-op threads, restoring the previous setting.
+
+    Small networks train far faster on one thread: with more, the threads
+    spend their time synchronizing, worst on a loaded machine.
+    """
+    previous = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _seed_generator(rng):
+    return torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+
+
+class _StackedMixtures(nn.Module):
+    """Low-rank mixture denoisers for ``T`` data sets x ``I`` initializations, at once.
+
+    The paper's network (unit latent variances, no means, no noise: the
+    parameterization of :class:`LowRankMixtureDenoiser` with its defaults)
+    for ``T x I`` sets of bases stacked in one parameter ``W`` of shape
+    ``(T, I, n, D)``, ``D = sum_k d_k``; run ``(j, i)`` is trained on data set
+    ``j``. Restarts (and the trials of an experiment) then cost one batched
+    GEMM per step instead of many small ones, which is what makes ``n_init``
+    restarts and the phase-transition grid affordable. The runs share the
+    minibatch positions and the noise draws (common random numbers) and
+    nothing else: the loss is their sum, Adam is elementwise, and projection
+    and retraction act per run, so each run follows its own training.
+    """
+
+    def __init__(self, runs, dims, schedule, hard, dtype, device):
+        super().__init__()
+        W = torch.stack([
+            torch.stack([torch.as_tensor(np.hstack(bases)) for bases in data_set_runs])
+            for data_set_runs in runs
+        ])
+        self.W = nn.Parameter(W.to(dtype=dtype, device=device))
+        self.dims, self.schedule, self.hard = list(dims), schedule, hard
+        component = torch.repeat_interleave(torch.arange(len(dims)), torch.as_tensor(dims))
+        self.register_buffer("column_component", component.to(device))
+        self.register_buffer("M", nn.functional.one_hot(component).to(dtype).to(device))
+        self.register_buffer("d", torch.as_tensor(dims, dtype=dtype, device=device))
+        self.retract_()
+
+    def _blocks(self):
+        stops = np.cumsum(self.dims)
+        return [slice(int(b - d), int(b)) for b, d in zip(stops, self.dims)]
+
+    def logits(self, x_t, s, g):
+        """Posterior logits ``(T, I, B, K)`` of ``x_t`` of shape ``(T, B, n)``.
+
+        ``-(d_k / 2) log((s^2 + g^2) / g^2) + s^2 ||U_k^T x_t||^2 / (2 g^2 (s^2 + g^2))``,
+        with ``s, g`` of shape ``(B, 1)``; also returns ``P = U^T x_t`` stacked.
+        """
+        P = x_t[:, None] @ self.W
+        v = s**2 + g**2
+        return -0.5 * self.d * torch.log(v / g**2) + 0.5 * s**2 / (g**2 * v) * ((P * P) @ self.M), P
+
+    def forward(self, x_t, s, g):
+        """Denoised estimates ``(T, I, B, n)``: ``sum_k w_k c_t U_k U_k^T x_t``."""
+        logits, P = self.logits(x_t, s, g)
+        if self.hard:
+            w = nn.functional.one_hot(logits.argmax(-1), len(self.dims)).to(P.dtype)
+        else:
+            w = torch.softmax(logits, dim=-1)
+        c = s / (s**2 + g**2)
+        return (w[..., self.column_component] * c * P) @ self.W.transpose(-1, -2)
+
+    def losses(self, x0, t, eps):
+        """Denoising score matching loss (uniform weighting) of each run, shape ``(T, I)``."""
+        s, g = (v.to(x0.dtype)[:, None] for v in self.schedule.s_and_g(t))
+        x0_hat = self(s * x0 + g * eps, s, g)
+        return ((x0_hat - x0[:, None]) ** 2).mean(dim=-1).mean(dim=-1)
+
+    @torch.no_grad()
+    def project_gradients_(self):
+        for block in self._blocks():
+            self.W.grad[..., block] = tangent_projection(self.W[..., block], self.W.grad[..., block])
+
+    @torch.no_grad()
+    def retract_(self):
+        for block in self._blocks():
+            self.W[..., block] = orthonormalize(self.W[..., block])
+
+    def bases(self, data_set, run):
+        return [self.W[data_set, run, :, block].detach().cpu().numpy() for block in self._blocks()]
+
+
+def _train_stacked(model, x0, steps, batch_size, lr, generator, verbose):
+    """Adam on the Stiefel manifold with a cosine decay; returns the losses ``(steps, T, I)``."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    stream = _BatchStream(x0.shape[1], generator)
+    history = np.empty((steps,) + tuple(model.W.shape[:2]))
+    for step in tqdm(range(steps), disable=not verbose, desc="training"):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        batch = x0[:, stream.next(batch_size).to(x0.device)]
+        t = sample_times(model.schedule, batch_size, generator=generator).to(x0.device)
+        eps = torch.randn(batch.shape[1:], generator=generator, dtype=x0.dtype).to(x0.device)
+        losses = model.losses(batch, t, eps)
+        if not bool(torch.isfinite(losses).all()):
+            raise NonFiniteLossError(
+                f"The training loss became non-finite at step {step}; lower lr={lr} or "
+                "check X for huge values."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        model.project_gradients_()
+        optimizer.step()
+        model.retract_()
+        history[step] = losses.detach().cpu().numpy()
+    return history
+
+
+def _evaluation_losses(model, x0, n_draws=64, seed=0):
+    """Loss ``(T, I)`` over ``n_draws`` fixed (t, eps) draws per sample: common random numbers."""
+    generator = torch.Generator().manual_seed(seed)
+    total = torch.zeros(model.W.shape[:2], dtype=torch.float64)
+    with torch.no_grad():
+        for _ in range(n_draws):
+            t = sample_times(model.schedule, x0.shape[1], generator=generator).to(x0.device)
+            eps = torch.randn(x0.shape[1:], generator=generator, dtype=x0.dtype).to(x0.device)
+            total += model.losses(x0, t, eps).cpu().to(torch.float64)
+    return (total / n_draws).numpy()
+
+
+def _as_tensor(data, device):
+    """A tensor of ``data``, copied when the array is read-only (torch needs writable memory)."""
+    data = np.asarray(data)
+    return torch.as_tensor(data if data.flags.writeable else data.copy(), device=device)
+
+
+def _best_runs(losses):
+    """Per data set, the run of lowest loss; runs equal up to rounding keep the earlier one."""
+    return [int(np.flatnonzero(row <= row.min() * (1 + 1e-9))[0]) for row in losses]
+
+
+def _labels(model, x0, t):
+    """Argmax ``(T, N)`` of the posterior weights at time ``t`` for the noise-free input ``s_t x``."""
+    s, g = (v.to(x0.dtype) for v in model.schedule.s_and_g(torch.tensor([t], dtype=torch.float64)))
+    with torch.no_grad():
+        logits, _ = model.logits(s * x0, s, g)
+    return logits[:, 0].argmax(dim=-1).cpu().numpy()
+
+
+def fit_low_rank_mixtures(
+    data_sets, dims, initial_bases, *, weighting="soft", steps=300, batch_size=256, lr=0.01,
+    schedule=None, label_time=None, generator=None, device="cpu", verbose=0,
+):
+    """Train the low-rank mixture denoiser on several data sets of one shape at once.
+
+    The core of :class:`DiffusionSubspaceClustering` (which calls it with one
+    data set); experiments that repeat a fit over many trials of the same
+    shape call it once for all of them.
+
+    Parameters
+    ----------
+    data_sets : array-like of shape (T, N, n_features)
+    dims : sequence of int
+        Dimension of each component.
+    initial_bases : list (length T) of lists (length I) of lists of bases
+        ``I`` initializations per data set.
+    weighting, steps, batch_size, lr, schedule, label_time, device, verbose
+        See :class:`DiffusionSubspaceClustering`.
+    generator : torch.Generator
+        Minibatches, noise levels and noise.
+
+    Returns
+    -------
+    bases : list (length T) of lists of ndarray of shape (n_features, d_k)
+        The bases of the best run of each data set (lowest evaluation loss).
+    losses : ndarray of shape (T,)
+        Their evaluation losses.
+    histories : ndarray of shape (steps, T)
+        Their minibatch losses.
+    labels : ndarray of shape (T, N)
+    """
+    schedule = default_clustering_schedule() if schedule is None else schedule
+    x0 = _as_tensor(data_sets, device)
+    model = _StackedMixtures(initial_bases, dims, schedule, weighting == "hard", x0.dtype, device)
+    # Batches larger than a small data set repeat its points with fresh noise:
+    # averaging more noise draws is what lets SGD settle on the optimum.
+    history = _train_stacked(model, x0, steps, batch_size, lr, generator, verbose)
+    losses = _evaluation_losses(model, x0)
+    best = _best_runs(losses)
+    bases = [model.bases(j, i) for j, i in enumerate(best)]
+    chosen = _StackedMixtures([[b] for b in bases], dims, schedule, False, x0.dtype, device)
+    labels = _labels(chosen, x0, schedule.t_min if label_time is None else label_time)
+    rows = np.arange(len(best))
+    return bases, losses[rows, best], history[:, rows, best], labels
+
+
+class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
+    """Subspace clustering by training a low-rank mixture diffusion denoiser.
+
+    The network is the MoLRG posterior mean with learnable orthonormal bases
+    (Wang et al., arXiv:2409.02426),
+
+        x_theta(x_t, t) = sum_k w_k(x_t) c_t U_k U_k^T x_t,   c_t = s_t / (s_t^2 + g_t^2),
+
+    trained by denoising score matching,
+    ``min E_t E_{i, eps} ||x_theta(s_t x_i + g_t eps, t) - x_i||^2``, with Adam
+    on the Stiefel manifold (tangent projection, then QR retraction) and a
+    cosine learning-rate decay. For one component the optimum is PCA, for
+    several it is the K-subspaces objective.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of components ``K``.
+    dims : int or list of int, default=1
+        Dimension of each subspace.
+    weighting : {'soft', 'hard'}, default='soft'
+        Soft-max posterior weights (the paper's network) or hard-max.
+    init : {'nn', 'random'} or list of ndarray, default='nn'
+        Initial bases: the nearest-neighbour seeding of :class:`KSubspaces`
+        (a point and its ``d - 1`` nearest neighbours by absolute cosine,
+        seeds drawn k-means++-style), uniformly random subspaces, or given bases.
+    n_init : int, default=10
+        Trainings from different initial bases, run at once as one batched
+        network; the one with the lowest training loss (:meth:`training_loss`)
+        is kept.
+    steps : int, default=300
+        Optimizer steps per training.
+    batch_size : int, default=256
+        Samples per step; a smaller data set is repeated with fresh noise.
+    lr : float, default=0.01
+        Initial learning rate of Adam, decayed to zero by a cosine.
+    schedule : Schedule, optional
+        Noise schedule of the network and of training; default
+        :func:`default_clustering_schedule` (low noise levels).
+    label_time : float, optional
+        Time at which labels are read from the posterior weights; default
+        the schedule's smallest time.
+    n_threads : int or None, default=1
+        PyTorch threads while fitting (restored afterwards); None keeps
+        PyTorch's setting.
+    device : str or torch.device, default='cpu'
+    verbose : int, default=0
+        Show a progress bar per training.
+    random_state : int, RandomState instance or None, default=None
+
+    Attributes
+    ----------
+    bases_ : list of ndarray of shape (n_features, d_k)
+        The trained orthonormal bases.
+    labels_ : ndarray of shape (n_samples,)
+        Component with the largest posterior weight at low noise.
+    loss_history_ : ndarray of shape (n_epochs,)
+        Mean training loss of each epoch (pass over the data) of the kept run.
+    training_loss_ : float
+        :meth:`training_loss` of the kept run on the training data.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.diffusion import DiffusionSubspaceClustering
+    >>> from subclust.metrics import clustering_accuracy
+    >>> X, y, bases = make_molrg(n_samples=[40, 40], n_features=12, dims=2, random_state=0)
+    >>> model = DiffusionSubspaceClustering(2, dims=2, random_state=0).fit(X)
+    >>> clustering_accuracy(y, model.labels_)
+    1.0
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "weighting": [StrOptions({"soft", "hard"})],
+        "init": [StrOptions({"nn", "random"}), list, tuple],
+        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
+        "steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "schedule": [None, object],
+        "label_time": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, object],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        dims=1,
+        weighting="soft",
+        init="nn",
+        n_init=10,
+        steps=300,
+        batch_size=256,
+        lr=0.01,
+        schedule=None,
+        label_time=None,
+        n_threads=1,
+        device="cpu",
+        verbose=0,
+        random_state=None,
+    ):
+        self.n_clusters = n_clusters
+        self.dims = dims
+        self.weighting = weighting
+        self.init = init
+        self.n_init = n_init
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.schedule = schedule
+        self.label_time = label_time
+        self.n_threads = n_threads
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _schedule(self):
+        return default_clustering_schedule() if self.schedule is None else self.schedule
+
+    def make_denoiser(self, bases=None, dtype=torch.float64):
+        """The low-rank mixture denoiser with the fitted bases (or ``bases``).
+
+        Parameters
+        ----------
+        bases : list of array-like of shape (n_features, d_k), optional
+            Plug other bases into the same network, e.g. those of K-subspaces.
+        dtype : torch.dtype, default=torch.float64
+
+        Returns
+        -------
+        denoiser : LowRankMixtureDenoiser
+        """
+        bases = self.bases_ if bases is None else bases
+        return LowRankMixtureDenoiser(
+            bases[0].shape[0], len(bases), [B.shape[1] for B in bases],
+            schedule=self._schedule(), weighting=self.weighting, init_bases=bases,
+            dtype=dtype, device=self.device,
+        )
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the denoiser on ``X`` and read off bases and labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : DiffusionSubspaceClustering
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(
+                f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}: "
+                "each cluster needs at least one sample."
+            )
+        dims = check_dims(self.dims, self.n_clusters, X.shape[1])
+        rng = check_random_state(self.random_state)
+        runs = [self._initial_bases(X, dims, rng) for _ in range(self._n_runs())]
+        with _torch_threads(self.n_threads):
+            bases, losses, histories, labels = fit_low_rank_mixtures(
+                X[None], dims, [runs], weighting=self.weighting, steps=self.steps,
+                batch_size=self.batch_size, lr=self.lr, schedule=self._schedule(),
+                label_time=self.label_time, generator=_seed_generator(rng), device=self.device,
+                verbose=self.verbose,
+            )
+        self.bases_ = [B.astype(X.dtype) for B in bases[0]]
+        self.training_loss_ = float(losses[0])
+        self.loss_history_ = _epoch_means(histories[:, 0], max(X.shape[0] // self.batch_size, 1))
+        self.labels_ = labels[0]
+        return self
+
+    def fit_bases_many(self, data_sets, random_states):
+        """Bases fitted to each of several data sets of one shape, trained at once.
+
+        Equivalent to ``[clone(self).set_params(random_state=r).fit(X).bases_ ...]``
+        up to the shared minibatch and noise draws, at the cost of about one
+        fit: the experiments use it to repeat a fit over many trials.
+
+        Parameters
+        ----------
+        data_sets : sequence of ndarray of shape (N, n_features)
+        random_states : sequence of int
+            Seed of the initialization of each data set (the first also
+            seeds the shared draws).
+
+        Returns
+        -------
+        bases : list of lists of ndarray
+        """
+        data_sets = [validate_data(self, X, dtype=[np.float64, np.float32]) for X in data_sets]
+        dims = check_dims(self.dims, self.n_clusters, data_sets[0].shape[1])
+        rngs = [check_random_state(r) for r in random_states]
+        runs = [[self._initial_bases(X, dims, rng) for _ in range(self._n_runs())]
+                for X, rng in zip(data_sets, rngs)]
+        with _torch_threads(self.n_threads):
+            bases, *_ = fit_low_rank_mixtures(
+                np.stack(data_sets), dims, runs, weighting=self.weighting, steps=self.steps,
+                batch_size=self.batch_size, lr=self.lr, schedule=self._schedule(),
+                label_time=self.label_time, generator=_seed_generator(rngs[0]),
+                device=self.device,
+            )
+        return bases
+
+    def _n_runs(self):
+        return 1 if not isinstance(self.init, str) else self.n_init
+
+    def _initial_bases(self, X, dims, rng):
+        if not isinstance(self.init, str):
+            if len(self.init) != len(dims):
+                raise ValueError(f"init has {len(self.init)} bases for n_clusters={len(dims)}.")
+            return [np.asarray(B, dtype=np.float64) for B in self.init]
+        source = as_row_source(X)
+        if self.init == "random":
+            return _init_random(source, dims, False, rng)[0]
+        return _init_nn(source, _row_norms_sq(source), dims, False, rng)[0]
+
+    def _stacked(self, bases, X):
+        """The stacked network of one data set and one run with ``bases``."""
+        dims = [B.shape[1] for B in bases]
+        hard = self.weighting == "hard"
+        dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+        return _StackedMixtures([[bases]], dims, self._schedule(), hard, dtype, self.device)
+
+    def training_loss(self, X, bases=None):
+        """Denoising score matching loss of the network on ``X``.
+
+        Evaluated over 64 fixed draws of noise levels and noise per sample
+        (the same draws for every call, and those that chose among the
+        restarts in ``fit``), so that two sets of bases, e.g. the trained ones
+        and those of K-subspaces, are compared on equal terms.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        bases : list of array-like, optional
+            Bases to plug into the network instead of the fitted ones.
+
+        Returns
+        -------
+        loss : float
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        bases = self.bases_ if bases is None else [np.asarray(B) for B in bases]
+        with _torch_threads(self.n_threads):
+            model = self._stacked(bases, X)
+            return float(_evaluation_losses(model, _as_tensor(X[None], self.device))[0, 0])
+
+    def predict(self, X):
+        """Component with the largest posterior weight at low noise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        schedule = self._schedule()
+        t = schedule.t_min if self.label_time is None else self.label_time
+        with _torch_threads(self.n_threads):
+            model = self._stacked(self.bases_, X)
+            return _labels(model, _as_tensor(X[None], self.device), t)[0]
+
+
+def _epoch_means(losses, steps_per_epoch):
+    n_epochs = max(len(losses) // steps_per_epoch, 1)
+    return losses[: n_epochs * steps_per_epoch].reshape(n_epochs, -1).mean(axis=1)

@@ -1,0 +1,117 @@
+"""DiffusionSubspaceClustering and the equivalence with K-subspaces."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from subclust import DiffusionSubspaceClustering, KSubspaces  # noqa: E402
+from subclust.bridge import equivalence_report  # noqa: E402
+from subclust.datasets import make_molrg  # noqa: E402
+from subclust.diffusion import LowRankMixtureDenoiser  # noqa: E402
+from subclust.diffusion.clustering import _StackedMixtures, default_clustering_schedule  # noqa: E402
+from subclust.metrics import clustering_accuracy, subspace_recovery_error  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def molrg():
+    return make_molrg(n_samples=[60, 60, 60], n_features=48, dims=6, noise=0.01, random_state=0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_equivalence_with_k_subspaces(seed):
+    # Acceptance: n=48, K=3, d=6, N_k=60, noise 0.01, in 10 of 10 seeds.
+    X, _, _ = make_molrg(n_samples=[60] * 3, n_features=48, dims=6, noise=0.01, random_state=seed)
+    report = equivalence_report(X, 3, 6, random_state=seed)
+    assert report.max_principal_angle < 0.05
+    assert report.ari >= 0.99
+    assert abs(report.relative_loss_gap) < 0.01
+    assert report.trained_objective == pytest.approx(report.kss_objective, rel=0.01)
+
+
+def test_recovers_subspaces_labels_and_orthonormal_bases(molrg):
+    X, y, true_bases = molrg
+    model = DiffusionSubspaceClustering(3, dims=6, random_state=0).fit(X)
+    assert clustering_accuracy(y, model.labels_) == 1.0
+    assert subspace_recovery_error(model.bases_, true_bases) < 0.02
+    for U in model.bases_:
+        np.testing.assert_allclose(U.T @ U, np.eye(6), atol=1e-10)
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    assert model.loss_history_.ndim == 1 and np.all(np.isfinite(model.loss_history_))
+
+
+def test_one_component_is_pca():
+    X, _, _ = make_molrg(n_samples=[40], n_features=20, dims=3, noise=0.05, random_state=1)
+    model = DiffusionSubspaceClustering(1, dims=3, init="random", random_state=0).fit(X)
+    pca = np.linalg.svd(X, full_matrices=False)[2][:3].T
+    assert subspace_recovery_error(model.bases_, [pca]) < 5e-3
+
+
+def test_same_seed_same_result(molrg):
+    X = molrg[0][:90]
+    a = DiffusionSubspaceClustering(3, dims=6, steps=50, n_init=2, random_state=3).fit(X)
+    b = DiffusionSubspaceClustering(3, dims=6, steps=50, n_init=2, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    for U, V in zip(a.bases_, b.bases_):
+        np.testing.assert_array_equal(U, V)
+
+
+def test_kept_run_has_the_lowest_training_loss(molrg):
+    X = molrg[0]
+    model = DiffusionSubspaceClustering(3, dims=6, steps=100, n_init=4, random_state=2).fit(X)
+    assert model.training_loss(X) == pytest.approx(model.training_loss_, rel=1e-12)
+    kss = KSubspaces(3, dims=6, random_state=0).fit(X)
+    # K-subspaces is the optimum of the hard-assignment objective: no better than it by more than noise.
+    assert model.training_loss_ >= model.training_loss(X, kss.bases_) * (1 - 1e-3)
+
+
+def test_stacked_network_equals_the_low_rank_mixture_denoiser():
+    # The batched training network must compute exactly the paper's network.
+    X, _, bases = make_molrg(n_samples=[5, 5], n_features=10, dims=[2, 3], random_state=0)
+    schedule = default_clustering_schedule()
+    x_t = torch.as_tensor(X)
+    t = torch.full((10,), 0.01, dtype=torch.float64)
+    s, g = (v[:, None] for v in schedule.s_and_g(t))
+    for weighting in ("soft", "hard"):
+        net = LowRankMixtureDenoiser(10, 2, [2, 3], schedule=schedule, weighting=weighting,
+                                     init_bases=bases, dtype=torch.float64)
+        stacked = _StackedMixtures([[bases]], [2, 3], schedule, weighting == "hard",
+                                   torch.float64, "cpu")
+        with torch.no_grad():
+            np.testing.assert_allclose(stacked(x_t[None], s, g)[0, 0], net(x_t, t), atol=1e-12)
+
+
+def test_fit_bases_many_matches_separate_fits(molrg):
+    X = molrg[0]
+    model = DiffusionSubspaceClustering(3, dims=6, steps=60, n_init=2)
+    together = model.fit_bases_many([X[:90], X[90:]], [0, 1])
+    alone = model.set_params(random_state=0).fit(X[:90]).bases_
+    assert subspace_recovery_error(together[0], alone) < 1e-12
+
+
+def test_float32_is_kept():
+    X, _, _ = make_molrg(n_samples=[30, 30], n_features=8, dims=2, dtype=np.float32, random_state=0)
+    model = DiffusionSubspaceClustering(2, dims=2, steps=30, random_state=0).fit(X)
+    assert model.bases_[0].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "X, params, message",
+    [
+        (np.full((6, 4), np.nan), {}, "NaN"),
+        (np.ones((2, 4)), {"n_clusters": 3}, "n_samples=2 should be >= n_clusters=3"),
+        (np.ones((10, 4)), {"dims": 4}, "smaller than n_features=4"),
+    ],
+)
+def test_bad_input(X, params, message):
+    with pytest.raises(ValueError, match=message):
+        DiffusionSubspaceClustering(**{"n_clusters": 2, "steps": 5, **params}).fit(X)
+
+
+def test_report_table_and_plot(molrg):
+    pytest.importorskip("matplotlib")
+    X = molrg[0][:120]
+    report = equivalence_report(X, 3, 6, diffusion_params={"steps": 100, "n_init": 3})
+    assert "largest principal angle" in str(report)
+    assert len(report.principal_angles) == 3
+    assert len(report.plot().axes) == 2
