@@ -14,8 +14,20 @@ for several (Wang et al., arXiv:2409.02426). subclust provides
 __version__ = "0.1.0"
 
 from subclust.cluster import KSubspaces, k_subspaces
+from subclust.cluster import (
+    LeastSquaresSubspaceClustering,
+    SparseSubspaceClustering,
+    ThresholdedSubspaceClustering,
+    sparse_self_representation,
+)
 
 __all__ = ["KSubspaces", "k_subspaces", "DiffusionSubspaceClustering", "__version__"]
+__all__ += [
+    "LeastSquaresSubspaceClustering",
+    "SparseSubspaceClustering",
+    "ThresholdedSubspaceClustering",
+    "sparse_self_representation",
+]
 
 
 def __getattr__(name):

@@ -15,6 +15,7 @@ from subclust import __version__
 BENCHMARKS = {
     "kss": "K-subspaces iteration time against one GEMM of the same size",
     "kss-scale": "K-subspaces on 1M points: in memory, memory-mapped, on Dask",
+    "ssc": "SSC / EnSC / OMP / LSR / TSC with defaults on Yale B, COIL-20, MNIST; ADMM vs cvxpy",
     "diffusion-steps": "DDPM error against the number of steps for n = 16 ... 1024 (exact MoLRG denoiser)",
     "diffusion-train": "training rate of a 50k-parameter MLP denoiser at batch 256 on this CPU",
 }
@@ -43,6 +44,22 @@ def _datasets(args):
         bad = [row["file"] for row in table.rows if row["status"] != "ok"]
         if bad:
             raise CLIError(f"{len(bad)} of {len(table.rows)} data files are missing or corrupted.")
+
+
+# --- cluster / predict (issue 7): handlers live in subclust._cli_cluster ---------------
+def _cluster(args):
+    from subclust._cli_cluster import cluster_main
+
+    cluster_main(args)
+
+
+def _predict(args):
+    from subclust._cli_cluster import predict_main
+
+    predict_main(args)
+
+
+# --- end cluster / predict --------------------------------------------------------------
 
 
 def _bench_module(name):
@@ -78,6 +95,77 @@ def build_parser():
     )
     datasets.set_defaults(handler=_datasets)
 
+    # --- cluster / predict (issue 7) ---
+    from subclust._cli_cluster import add_cluster_arguments, add_predict_arguments
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="cluster embeddings, a folder of images or a data set; write labels, bases, "
+        "model, report and summary figure",
+    )
+    add_cluster_arguments(cluster)
+    cluster.set_defaults(handler=_cluster)
+    predict = commands.add_parser("predict", help="labels of new samples under a saved model")
+    add_predict_arguments(predict)
+    predict.set_defaults(handler=_predict)
+    # --- end cluster / predict ---
+
+    # --- experiments (issue 5): handlers live in subclust._cli_experiments ---
+    from subclust import _cli_experiments as experiments
+
+    equivalence = commands.add_parser(
+        "equivalence", help="K-subspaces against the trained diffusion denoiser on one MoLRG draw"
+    )
+    experiments.add_equivalence_arguments(equivalence)
+    equivalence.set_defaults(handler=experiments.equivalence_main)
+    phase = commands.add_parser(
+        "phase-transition", help="success rate of subspace recovery over (d, N_k); CSV and PNG"
+    )
+    experiments.add_phase_transition_arguments(phase)
+    phase.set_defaults(handler=experiments.phase_transition_main)
+    memorization = commands.add_parser(
+        "memorization",
+        help="share of generated samples that are new vs copies of training points, "
+        "against N_k / d; CSV and PNG",
+    )
+    experiments.add_memorization_arguments(memorization)
+    memorization.set_defaults(handler=experiments.memorization_main)
+    # --- end experiments ---
+
+    # --- generation from clustering (issue 9): handlers live in subclust._cli_generation ---
+    from subclust import _cli_generation as generation
+
+    generate = commands.add_parser(
+        "generate", help="generate Yale B faces or MNIST digits from a denoiser built by "
+        "clustering; image grid PNG and CSV"
+    )
+    generation.add_generate_arguments(generate)
+    generate.set_defaults(handler=generation.generate_main)
+    compare = commands.add_parser(
+        "compare-denoisers", help="denoisers built from a clustering vs trained by SGD "
+        "(low-rank mixture, MLP): held-out loss, time, samples"
+    )
+    generation.add_compare_arguments(compare)
+    compare.set_defaults(handler=generation.compare_main)
+    rate = commands.add_parser(
+        "wasserstein-rate", help="W1 of generated samples against N on unions of subspaces "
+        "with non-Gaussian latents (Wu & Cai's rate)"
+    )
+    generation.add_rate_arguments(rate)
+    rate.set_defaults(handler=generation.rate_main)
+    # --- end generation from clustering ---
+
+    # --- bridge on MNIST (issue 6): handlers live in subclust._cli_bridge ---
+    from subclust import _cli_bridge as bridge
+
+    bridge_mnist = commands.add_parser(
+        "bridge-mnist", help="U-Net denoiser on MNIST: Jacobian rank against noise, Jacobian "
+        "bases against class bases, attribute edits; tables and figures"
+    )
+    bridge.add_bridge_mnist_arguments(bridge_mnist)
+    bridge_mnist.set_defaults(handler=bridge.bridge_mnist_main)
+    # --- end bridge on MNIST ---
+
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     benches = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name, help_text in BENCHMARKS.items():
@@ -92,8 +180,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (CLIError, ValueError, FileNotFoundError) as error:
-        print(f"subclust {args.command}: error: {error}", file=sys.stderr)
+    except (CLIError, ValueError, OSError, ImportError) as error:
+        # One line, whatever the message: file names and values, never a traceback.
+        message = " ".join(str(error).split())
+        print(f"subclust {args.command}: error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -115,3 +115,18 @@ def test_report_table_and_plot(molrg):
     assert "largest principal angle" in str(report)
     assert len(report.principal_angles) == 3
     assert len(report.plot().axes) == 2
+
+
+def test_loss_in_basis_coordinates_equals_loss_of_the_output():
+    X, _, bases = make_molrg(n_samples=[6, 6], n_features=10, dims=[2, 3], random_state=1)
+    schedule = default_clustering_schedule()
+    gen = torch.Generator().manual_seed(0)
+    t = schedule.t_min + (schedule.t_max - schedule.t_min) * torch.rand(12, generator=gen,
+                                                                        dtype=torch.float64)
+    eps = torch.randn(12, 10, generator=gen, dtype=torch.float64)
+    x0 = torch.as_tensor(X)
+    stacked = _StackedMixtures([[bases]], [2, 3], schedule, False, torch.float64, "cpu")
+    s, g = (v[:, None] for v in schedule.s_and_g(t))
+    with torch.no_grad():
+        direct = ((stacked(s * x0[None] + g * eps, s, g) - x0) ** 2).mean()
+        assert float(stacked.losses(x0[None], t, eps)[0, 0]) == pytest.approx(float(direct), rel=1e-10)

@@ -1,5 +1,48 @@
 """Subspace-clustering estimators with the scikit-learn API."""
 
 from subclust.cluster._k_subspaces import KSubspaces, k_subspaces
+from subclust.cluster._least_squares import (
+    LeastSquaresSubspaceClustering,
+    least_squares_representation,
+)
+from subclust.cluster._self_representation import (
+    self_representation_admm,
+    self_representation_cvxpy,
+    self_representation_elastic_net,
+    self_representation_objective,
+    self_representation_omp,
+    sparse_self_representation,
+)
+from subclust.cluster._sparse_subspace import SparseSubspaceClustering
+from subclust.cluster._spectral import (
+    angular_affinity,
+    cluster_bases,
+    normalize_samples,
+    representation_affinity,
+    spectral_labels,
+)
+from subclust.cluster._thresholded import (
+    ThresholdedSubspaceClustering,
+    thresholded_representation,
+)
 
-__all__ = ["KSubspaces", "k_subspaces"]
+__all__ = [
+    "KSubspaces",
+    "k_subspaces",
+    "LeastSquaresSubspaceClustering",
+    "SparseSubspaceClustering",
+    "ThresholdedSubspaceClustering",
+    "angular_affinity",
+    "cluster_bases",
+    "least_squares_representation",
+    "normalize_samples",
+    "representation_affinity",
+    "self_representation_admm",
+    "self_representation_cvxpy",
+    "self_representation_elastic_net",
+    "self_representation_objective",
+    "self_representation_omp",
+    "sparse_self_representation",
+    "spectral_labels",
+    "thresholded_representation",
+]

@@ -18,6 +18,8 @@ tensor of shape ``(batch,)`` (or a scalar), ``x0_hat`` an estimate of ``x_0``.
 - :mod:`~subclust.diffusion.clustering`: :class:`DiffusionSubspaceClustering`,
   subspace clustering by training the low-rank mixture denoiser.
 - :mod:`~subclust.diffusion.quality`: how close samples are to an MoLRG.
+- :mod:`~subclust.diffusion.from_clustering`: denoisers built in closed form
+  from any fitted clusterer (:meth:`LowRankMixtureDenoiser.from_clustering`).
 """
 
 try:
@@ -90,6 +92,18 @@ from subclust.diffusion.training import (
     train_denoiser,
 )
 from subclust.diffusion.clustering import DiffusionSubspaceClustering
+from subclust.diffusion.from_clustering import (
+    MixtureEstimate,
+    SubspaceKDEDenoiser,
+    estimate_mixture,
+    mixture_from_clustering,
+)
+from subclust.diffusion.quality import (
+    copy_statistics,
+    nearest_neighbour_distances,
+    sliced_wasserstein1,
+    wasserstein1,
+)
 
 __all__ = [
     "DiffusionSubspaceClustering",
@@ -111,4 +125,7 @@ __all__ = [
     "sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "sample", "SAMPLERS",
     # sample quality
     "off_subspace_energy", "component_frequencies", "latent_covariance_error", "sample_quality",
+    "wasserstein1", "sliced_wasserstein1", "nearest_neighbour_distances", "copy_statistics",
+    # denoisers built from a fitted clustering
+    "MixtureEstimate", "estimate_mixture", "mixture_from_clustering", "SubspaceKDEDenoiser",
 ]

@@ -101,24 +101,42 @@ class _StackedMixtures(nn.Module):
         with ``s, g`` of shape ``(B, 1)``; also returns ``P = U^T x_t`` stacked.
         """
         P = x_t[:, None] @ self.W
+        return self._logits_from_projections(P, s, g), P
+
+    def _logits_from_projections(self, P, s, g):
         v = s**2 + g**2
-        return -0.5 * self.d * torch.log(v / g**2) + 0.5 * s**2 / (g**2 * v) * ((P * P) @ self.M), P
+        return -0.5 * self.d * torch.log(v / g**2) + 0.5 * s**2 / (g**2 * v) * ((P * P) @ self.M)
+
+    def _weights(self, logits, dtype):
+        if self.hard:
+            return nn.functional.one_hot(logits.argmax(-1), len(self.dims)).to(dtype)
+        return torch.softmax(logits, dim=-1)
 
     def forward(self, x_t, s, g):
         """Denoised estimates ``(T, I, B, n)``: ``sum_k w_k c_t U_k U_k^T x_t``."""
         logits, P = self.logits(x_t, s, g)
-        if self.hard:
-            w = nn.functional.one_hot(logits.argmax(-1), len(self.dims)).to(P.dtype)
-        else:
-            w = torch.softmax(logits, dim=-1)
+        w = self._weights(logits, P.dtype)
         c = s / (s**2 + g**2)
         return (w[..., self.column_component] * c * P) @ self.W.transpose(-1, -2)
 
     def losses(self, x0, t, eps):
-        """Denoising score matching loss (uniform weighting) of each run, shape ``(T, I)``."""
+        """Denoising score matching loss (uniform weighting) of each run, shape ``(T, I)``.
+
+        Computed in the ``D``-dimensional coordinates of the bases rather than
+        in ``R^n``: with ``Q = U^T x_0``, ``E = U^T eps``, ``P = U^T x_t = s Q + g E``
+        and the denoiser's output ``x0_hat = W a``,
+        ``||W a - x_0||^2 = a^T (W^T W) a - 2 Q . a + ||x_0||^2``.
+        This is the same loss as ``||forward(x_t) - x_0||^2 / n``, without
+        forming ``n``-dimensional outputs for every run.
+        """
         s, g = (v.to(x0.dtype)[:, None] for v in self.schedule.s_and_g(t))
-        x0_hat = self(s * x0 + g * eps, s, g)
-        return ((x0_hat - x0[:, None]) ** 2).mean(dim=-1).mean(dim=-1)
+        Q, E = x0[:, None] @ self.W, eps @ self.W
+        P = s * Q + g * E
+        a = self._weights(self._logits_from_projections(P, s, g), P.dtype)
+        a = a[..., self.column_component] * (s / (s**2 + g**2)) * P
+        gram = self.W.transpose(-1, -2) @ self.W
+        squared = ((a @ gram) * a).sum(-1) - 2 * (Q * a).sum(-1) + (x0 * x0).sum(-1)[:, None]
+        return squared.mean(dim=-1) / x0.shape[-1]
 
     @torch.no_grad()
     def project_gradients_(self):

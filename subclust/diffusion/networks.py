@@ -191,6 +191,121 @@ class LowRankMixtureDenoiser(nn.Module):
             out.append(B.to(torch.float64).to(**factory))
         return out
 
+    @classmethod
+    def from_clustering(
+        cls, estimator, X, *, dims=None, energy=None, center=None, latent_covariance="shrunk",
+        noise=0.0, clusters=None, schedule=None, weighting="soft", dtype=torch.float32,
+        device=None,
+    ):
+        """The trained denoiser defined by a fitted clusterer, built in closed form.
+
+        Training this network by denoising score matching is subspace
+        clustering (Wang et al., arXiv:2409.02426); conversely, the labels of
+        any fitted clusterer give its parameters without a gradient step:
+        per cluster the principal subspace of its samples, the latent
+        variances along it, the share of the samples, the mean (affine
+        subspaces) and optionally an off-subspace noise level. See
+        :mod:`subclust.diffusion.from_clustering` for the estimators.
+
+        Parameters
+        ----------
+        estimator : fitted clusterer
+            KSubspaces, SparseSubspaceClustering, LeastSquaresSubspaceClustering,
+            ThresholdedSubspaceClustering, DiffusionSubspaceClustering, or any
+            estimator with ``labels_`` (or ``predict``).
+        X : array-like of shape (n_samples, n_features)
+            The samples it clustered (labels are read from ``labels_``, or
+            from ``predict(X)`` if ``X`` holds other rows).
+        dims : int or list of int, optional
+            Subspace dimensions; default those of the estimator's ``bases_``.
+        energy : float in (0, 1], optional
+            Choose each dimension as the smallest rank holding this share of
+            the cluster's norm instead.
+        center : bool, optional
+            Affine subspaces through the cluster means; default when the
+            estimator has ``means_`` (``KSubspaces(affine=True)``).
+        latent_covariance : {'shrunk', 'diagonal', 'isotropic', 'unit'}, default='shrunk'
+            Diagonal latent covariance per cluster ('shrunk': Ledoit-Wolf
+            shrinkage of its eigenvalues toward their mean), one variance
+            per cluster, or 'unit', the paper's model.
+        noise : float or 'estimate', default=0.0
+            Isotropic off-subspace noise level.
+        clusters : sequence of int, optional
+            Keep only these clusters (class-conditional generation).
+        schedule, weighting, dtype, device
+            As in the constructor.
+
+        Returns
+        -------
+        denoiser : LowRankMixtureDenoiser
+            With the attribute ``cluster_ids``: the estimator's cluster of
+            each component (empty clusters are dropped).
+
+        Examples
+        --------
+        >>> from subclust import KSubspaces
+        >>> from subclust.datasets import make_molrg
+        >>> X, _, _ = make_molrg(n_samples=[40, 40], n_features=12, dims=2, random_state=0)
+        >>> kss = KSubspaces(n_clusters=2, dims=2, random_state=0).fit(X)
+        >>> net = LowRankMixtureDenoiser.from_clustering(kss, X)
+        >>> net.dims, net.cluster_ids
+        ([2, 2], [0, 1])
+        """
+        from subclust.diffusion.from_clustering import mixture_from_clustering
+
+        est = mixture_from_clustering(
+            estimator, X, dims=dims, energy=energy, center=center,
+            latent_covariance=latent_covariance, noise=noise, clusters=clusters,
+        )
+        net = cls(
+            est.bases[0].shape[0], len(est.bases), est.dims, schedule=schedule,
+            weighting=weighting, init_bases=est.bases, weights=est.weights,
+            variances=est.variances, means=est.means, noise=est.noise, dtype=dtype,
+            device=device,
+        )
+        net.cluster_ids = est.clusters.tolist()
+        return net
+
+    def select_components(self, components):
+        """A new denoiser restricted to some components, weights renormalized.
+
+        Restricting the mixture to one component generates from that cluster
+        only (class-conditional generation).
+
+        Parameters
+        ----------
+        components : sequence of int
+            Indices of the components to keep (into ``bases``).
+
+        Returns
+        -------
+        denoiser : LowRankMixtureDenoiser
+        """
+        components = [int(k) for k in components]
+        if not components or min(components) < 0 or max(components) >= self.n_components:
+            raise ValueError(
+                f"components must be a non-empty list of indices in 0..{self.n_components - 1}, "
+                f"got {components}."
+            )
+        pi = self.mixture_weights[components].to(torch.float64)
+        if not float(pi.sum()) > 0:
+            raise ValueError(f"components {components} all have zero weight.")
+        stops = np.cumsum([0] + self.dims)
+        lam = self.variances
+        param = self.U[0]
+        net = type(self)(
+            self.n_features, len(components), [self.dims[k] for k in components],
+            schedule=self.schedule, weighting=self.weighting,
+            init_bases=[self.U[k].detach() for k in components],
+            weights=(pi / pi.sum()).cpu().numpy(),
+            variances=[lam[stops[k]:stops[k + 1]].cpu() for k in components],
+            means=None if self.means is None else self.means[components].cpu(),
+            noise=self.noise, dtype=param.dtype, device=param.device,
+        )
+        if hasattr(self, "cluster_ids"):
+            net.cluster_ids = [self.cluster_ids[k] for k in components]
+        return net
+
     @property
     def bases(self):
         """The current bases ``U_k``: a list of detached tensors of shape (n_features, d_k)."""

@@ -1,5 +1,23 @@
 """Reproductions of the paper's claims, as functions returning tables and results."""
 
 from subclust.experiments.phase_transition import PhaseTransitionResult, phase_transition
+from subclust.experiments.memorization import (
+    MemorizationResult,
+    classify_samples,
+    memorization_shares,
+    memorization_sweep,
+)
 
 __all__ = ["PhaseTransitionResult", "phase_transition"]
+__all__ += ["MemorizationResult", "classify_samples", "memorization_shares", "memorization_sweep"]
+from subclust.experiments.generation import (
+    DenoiserComparison,
+    ImageGeneration,
+    compare_denoisers,
+    generate_images,
+    molrg_comparison,
+)
+from subclust.experiments.wasserstein_rate import RateResult, wasserstein_rate
+
+__all__ += ["DenoiserComparison", "ImageGeneration", "compare_denoisers", "generate_images",
+            "molrg_comparison", "RateResult", "wasserstein_rate"]

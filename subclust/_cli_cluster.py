@@ -1,0 +1,170 @@
+"""Arguments and handlers of ``subclust cluster`` and ``subclust predict``.
+
+Kept out of :mod:`subclust.cli` (which only registers them) so that the
+command line stays a thin layer over :mod:`subclust.workflow`. Handlers raise
+``ValueError`` / ``OSError`` with a one-line message; ``cli.main`` prints it
+and exits with code 2.
+"""
+
+import json
+import sys
+
+from subclust.pipeline import DEFAULT_METHOD, METHODS
+from subclust.tables import Table
+
+
+def _key_value(text):
+    """``KEY=VALUE`` with VALUE parsed as JSON when it is (numbers, true, null, lists)."""
+    if "=" not in text:
+        raise ValueError(f"--param expects KEY=VALUE, got {text!r}.")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _add_input_arguments(parser):
+    parser.add_argument(
+        "--key", default=None, help="array of an .npz file holding the embeddings"
+    )
+    parser.add_argument(
+        "--label-column", default=None,
+        help="column (CSV/Parquet) or array (.npz) holding ground-truth labels, for metrics",
+    )
+    parser.add_argument(
+        "--labels", default=None, metavar="FILE",
+        help="ground-truth labels (.npy, .npz, .csv, .txt; one per sample), for metrics",
+    )
+
+
+def add_cluster_arguments(parser):
+    parser.add_argument(
+        "input", nargs="?", default=None, metavar="INPUT",
+        help="embeddings (.npy, .npz, .csv, .parquet) or a folder of PNG/JPEG images "
+        "(one sub-folder per class gives labels)",
+    )
+    parser.add_argument(
+        "--dataset", default=None, metavar="NAME",
+        help="instead of INPUT, a data set of subclust.datasets (e.g. mnist), read from the "
+        "data home",
+    )
+    parser.add_argument(
+        "--method", default=DEFAULT_METHOD, choices=list(METHODS),
+        help=f"clustering method (default {DEFAULT_METHOD}): "
+        + "; ".join(f"{name}: {m.description}" for name, m in METHODS.items()),
+    )
+    parser.add_argument(
+        "--n-clusters", type=int, default=None, metavar="K",
+        help="number of clusters (default: the number of classes when labels are given)",
+    )
+    parser.add_argument("--dims", type=int, default=None, metavar="d", help="subspace dimension")
+    parser.add_argument(
+        "-o", "--outdir", required=True, metavar="OUTDIR",
+        help="directory for labels.csv, bases.npz, model.npz, summary.png, report.json",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument(
+        "--pca", type=int, default=None, metavar="N",
+        help="principal components kept before clustering (default: 500 for images, "
+        "none for embeddings; 0 for none)",
+    )
+    parser.add_argument(
+        "--pca-center", action="store_true",
+        help="centre the data before the projection (for affine subspaces; default: an "
+        "uncentred projection, which keeps linear subspaces linear)",
+    )
+    parser.add_argument(
+        "--no-normalize", action="store_true",
+        help="do not scale samples to unit norm before clustering",
+    )
+    parser.add_argument(
+        "--features", choices=["scattering", "pixels"], default="scattering",
+        help="features of images (default: the scattering transform)",
+    )
+    parser.add_argument(
+        "--n-samples", type=int, default=None, help="use the first N images of --dataset"
+    )
+    parser.add_argument("--data-home", default=None, help="data directory for --dataset")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="further parameter of the estimator, VALUE in JSON (repeatable), e.g. "
+        "--param n_init=20",
+    )
+    parser.add_argument("--random-state", type=int, default=0)
+    _add_input_arguments(parser)
+
+
+def cluster_main(args):
+    from subclust.workflow import (
+        check_output_dir,
+        cluster_inputs,
+        load_inputs,
+        write_cluster_outputs,
+    )
+
+    params = dict(_key_value(text) for text in args.param)
+    # Fail before the (possibly long) fit, not after it.
+    check_output_dir(args.outdir, args.force)
+    inputs = load_inputs(
+        args.input, dataset=args.dataset, key=args.key, label_column=args.label_column,
+        labels=args.labels, features=args.features, n_samples=args.n_samples,
+        data_home=args.data_home,
+    )
+    result = cluster_inputs(
+        inputs, method=args.method, n_clusters=args.n_clusters, dims=args.dims,
+        pca="auto" if args.pca is None else args.pca, center=args.pca_center,
+        normalize=not args.no_normalize,
+        random_state=args.random_state, params=params,
+    )
+    arguments = {k: v for k, v in vars(args).items() if k != "handler"}
+    report = write_cluster_outputs(args.outdir, result, inputs, force=args.force, command=arguments)
+    table = Table(title=f"subclust cluster: {report['estimator']} ({args.method})")
+    row = {
+        "samples": inputs.X.shape[0],
+        "features": inputs.X.shape[1],
+        "clusters": report["n_clusters"],
+    }
+    if report["objective"] is not None:
+        row["objective"] = report["objective"]
+    row.update(report["metrics"] or {})
+    row["fit_s"] = report["timings"]["seconds_fit"]
+    table.add_row(**row)
+    table.notes.append(f"results in {args.outdir}: " + ", ".join(report["outputs"]))
+    print(table)
+
+
+def add_predict_arguments(parser):
+    parser.add_argument("model", metavar="MODEL", help="model.npz written by `subclust cluster`")
+    parser.add_argument(
+        "input", metavar="INPUT", help="embedding file or image folder, like the training input"
+    )
+    parser.add_argument(
+        "-o", "--output", default=None, metavar="FILE",
+        help="write the labels CSV here (default: print it)",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    _add_input_arguments(parser)
+
+
+def predict_main(args):
+    from pathlib import Path
+
+    from subclust.io import write_atomic
+    from subclust.workflow import labels_csv, predict_inputs
+
+    if args.output is not None and Path(args.output).exists() and not args.force:
+        raise FileExistsError(f"{args.output} exists; pass --force to overwrite it.")
+    labels, inputs, metrics = predict_inputs(
+        args.model, args.input, key=args.key, label_column=args.label_column, labels=args.labels
+    )
+    text = labels_csv(labels, inputs)
+    summary = "" if metrics is None else ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    if args.output is None:
+        sys.stdout.write(text)
+        if summary:
+            print(summary, file=sys.stderr)
+    else:
+        write_atomic(args.output, lambda f: f.write(text.encode("utf-8")), force=args.force)
+        note = f"; {summary}" if summary else ""
+        print(f"{len(labels)} labels written to {args.output}{note}")

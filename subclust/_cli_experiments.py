@@ -1,0 +1,134 @@
+"""The ``subclust equivalence``, ``phase-transition`` and ``memorization`` commands."""
+
+from pathlib import Path
+
+from subclust.io import write_atomic
+
+
+def add_equivalence_arguments(parser):
+    parser.add_argument("--n-features", type=int, default=48)
+    parser.add_argument("--n-clusters", type=int, default=3)
+    parser.add_argument("--dim", type=int, default=6)
+    parser.add_argument("--samples-per-cluster", type=int, default=60)
+    parser.add_argument("--noise", type=float, default=0.01)
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--plot", metavar="PNG", help="also save the figure to this file")
+    parser.add_argument("--force", action="store_true", help="overwrite the figure if it exists")
+
+
+def equivalence_main(args):
+    """Fit K-subspaces and the diffusion denoiser on one MoLRG draw; print the report."""
+    from subclust.bridge import equivalence_report
+    from subclust.datasets import make_molrg
+
+    X, _, _ = make_molrg(
+        n_samples=[args.samples_per_cluster] * args.n_clusters, n_features=args.n_features,
+        dims=args.dim, noise=args.noise, random_state=args.random_state,
+    )
+    report = equivalence_report(X, args.n_clusters, args.dim, random_state=args.random_state)
+    print(report)
+    if args.plot:
+        _save_figure(report.plot(), Path(args.plot), args.force)
+
+
+def add_phase_transition_arguments(parser):
+    parser.add_argument("--methods", nargs="+", default=["pca", "kss", "diffusion"],
+                        choices=["pca", "kss", "diffusion"])
+    parser.add_argument("--dims", nargs=2, type=int, default=[2, 8], metavar=("MIN", "MAX"),
+                        help="range of intrinsic dimensions d (inclusive)")
+    parser.add_argument("--samples", nargs=2, type=int, default=[1, 16], metavar=("MIN", "MAX"),
+                        help="range of samples per component N_k (inclusive)")
+    parser.add_argument("--components", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--n-features", type=int, default=48)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--threshold", type=float, default=0.1)
+    parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="directory for phase_transition.csv and phase_transition.png")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def phase_transition_main(args):
+    """Run the grid, write CSV and heatmaps atomically, print the summary."""
+    from subclust.experiments import phase_transition
+
+    outdir = Path(args.output)
+    csv_path, png_path = outdir / "phase_transition.csv", outdir / "phase_transition.png"
+    for path in (csv_path, png_path):  # refuse before hours of work, not after
+        if path.exists() and not args.force:
+            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
+    outdir.mkdir(parents=True, exist_ok=True)
+    result = phase_transition(
+        methods=args.methods, dims=range(args.dims[0], args.dims[1] + 1),
+        samples_per_component=range(args.samples[0], args.samples[1] + 1),
+        n_components=args.components, n_features=args.n_features, n_trials=args.trials,
+        threshold=args.threshold, noise=args.noise, random_state=args.random_state,
+        progress=not args.quiet,
+    )
+    write_atomic(csv_path, lambda f: f.write(result.table.to_csv().encode()), force=args.force)
+    _save_figure(result.plot(), png_path, args.force)
+    print(result.summary())
+    print(f"wrote {csv_path} and {png_path}")
+
+
+def _save_figure(figure, path, force):
+    write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=120), force=force)
+
+
+# --- memorization (issue 5, item 4) ---
+def add_memorization_arguments(parser):
+    parser.add_argument("--ratios", nargs="+", type=float, default=[1, 2, 5, 10, 20, 50, 100],
+                        help="values of N_k / d (samples per component over intrinsic dimension)")
+    parser.add_argument("--models", nargs="+", default=["mlp", "empirical", "fresh"],
+                        choices=["mlp", "empirical", "fresh"])
+    parser.add_argument("--n-features", type=int, default=16)
+    parser.add_argument("--n-components", type=int, default=2)
+    parser.add_argument("--dim", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--generated", type=int, default=500,
+                        help="samples generated per model and training set")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps of the MLP")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--memorization-ratio", type=float, default=1 / 3,
+                        help="memorized: nearest training sample closer than this times the "
+                        "median nearest-neighbour gap of the training set")
+    parser.add_argument("--subspace-tolerance", type=float, default=0.1,
+                        help="on the subspaces: relative residual below this")
+    parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="directory for memorization.csv, memorization_trials.csv and "
+                        "memorization.png")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def memorization_main(args):
+    """Run the sweep, write the tables and the plot atomically, print table and crossing."""
+    from subclust.experiments import memorization_sweep
+
+    outdir = Path(args.output)
+    paths = [outdir / name for name in
+             ("memorization.csv", "memorization_trials.csv", "memorization.png")]
+    for path in paths:  # refuse before the work, not after
+        if path.exists() and not args.force:
+            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
+    outdir.mkdir(parents=True, exist_ok=True)
+    result = memorization_sweep(
+        ratios=args.ratios, models=args.models, n_features=args.n_features,
+        n_components=args.n_components, dim=args.dim, n_trials=args.trials,
+        n_generated=args.generated, steps=args.steps, hidden=args.hidden, depth=args.depth,
+        noise=args.noise, memorization_ratio=args.memorization_ratio,
+        subspace_tolerance=args.subspace_tolerance, random_state=args.random_state,
+        progress=not args.quiet,
+    )
+    for path, table in zip(paths, (result.table, result.trials)):
+        write_atomic(path, lambda f, t=table: f.write(t.to_csv().encode()), force=args.force)
+    _save_figure(result.plot(), paths[2], args.force)
+    print(result.table)
+    print(result.summary())
+    print("wrote " + ", ".join(str(p) for p in paths))
+# --- end memorization ---

@@ -1,0 +1,500 @@
+r"""Local bases of a denoiser: the singular vectors of its Jacobian ``d x_theta / d x_t``.
+
+For the exact denoiser of a mixture of low-rank Gaussians near component
+``k`` (its posterior weight close to 1) the Jacobian is
+``c_t U_k U_k^T`` with ``c_t = s / (s^2 + g^2)``: rank ``d_k``, its top
+singular vectors span ``U_k``. In general the Jacobian of a posterior mean
+is ``(s / g^2) Cov[x_0 | x_t]``, symmetric and positive semi-definite, and
+the Jacobian of a trained denoiser is found to be low-rank at moderate noise
+(the rank against the noise level is U-shaped: Wang et al., arXiv:2409.02426,
+section 5; Chen et al., "Exploring Low-Dimensional Subspaces in Diffusion
+Models for Controllable Image Editing", NeurIPS 2024, arXiv:2409.02374),
+its top singular vectors spanning the local subspace of the data.
+
+Two ways to get the singular vectors, both from automatic differentiation
+of a denoiser that treats every row of a batch on its own (MLPs, the exact
+denoisers, :class:`~subclust.diffusion.unet.UNetDenoiser`; not batch norm):
+
+- ``'full'``: the whole ``n x n`` Jacobian from ``n`` vector-Jacobian
+  products ``J^T e_j`` (reverse mode, batched over copies of ``x``), then an
+  SVD. Exact, and needed for the numerical rank, whose energy is a fraction
+  of ``||J||_F``.
+- ``'randomized'``: randomized subspace iteration (Halko, Martinsson, Tropp,
+  SIAM Review 53(2), 2011, algorithms 4.4 and 5.1) with ``rank +
+  oversample`` Gaussian probes: ``Y = J Omega`` by Jacobian-vector products
+  (forward mode), ``n_iter`` rounds of ``Q <- qr(J qr(J^T Q))``, then the SVD
+  of the small ``B = Q^T J``. About ``2 (n_iter + 1) (rank + oversample)``
+  products instead of ``n``. ``||J||_F^2`` is estimated from the first
+  sketch (``E ||J omega||^2 = ||J||_F^2`` for a standard Gaussian ``omega``),
+  so the numerical rank is estimated too, and capped at ``rank``.
+"""
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from subclust.subspace import numerical_rank
+from subclust.tables import Table
+
+__all__ = ["JacobianBasis", "RankProfile", "jacobian_basis", "jacobian_matrix", "rank_profile"]
+
+METHODS = ("auto", "full", "randomized")
+
+# Largest n for which 'auto' takes the full Jacobian when a rank is given.
+_FULL_MAX_FEATURES = 1024
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as error:  # pragma: no cover - exercised without the extra
+        raise ImportError(
+            f"Jacobians need PyTorch ({error}). Install the extra: pip install \"subclust[diffusion]\""
+        ) from error
+    return torch
+
+
+@dataclass
+class JacobianBasis:
+    """Top singular triplets of a denoiser's Jacobian at one point and time.
+
+    Attributes
+    ----------
+    singular_values : ndarray of shape (k,)
+        Decreasing.
+    right_vectors : ndarray of shape (n_features, k)
+        Input directions ``v_i`` (moving ``x_t`` along ``v_i`` moves the
+        output along ``s_i u_i``).
+    left_vectors : ndarray of shape (n_features, k)
+        Output directions ``u_i``.
+    rank : int
+        Numerical rank: the smallest ``r`` with
+        ``sqrt(sum_{i<=r} s_i^2) > energy ||J||_F``
+        (:func:`subclust.subspace.numerical_rank`); for ``'randomized'`` an
+        estimate, at most ``k``.
+    frobenius_norm : float
+        ``||J||_F`` (exact for ``'full'``, estimated for ``'randomized'``).
+    t : float
+        Time at which the Jacobian was taken.
+    method : str
+        ``'full'`` or ``'randomized'``.
+    energy : float
+        Energy of the numerical rank.
+    """
+
+    singular_values: np.ndarray
+    right_vectors: np.ndarray = field(repr=False)
+    left_vectors: np.ndarray = field(repr=False)
+    rank: int
+    frobenius_norm: float
+    t: float
+    method: str
+    energy: float = 0.99
+
+    @property
+    def basis(self):
+        """The right singular vectors of the numerical rank: ``right_vectors[:, :rank]``."""
+        return self.right_vectors[:, : self.rank]
+
+    def top(self, r):
+        """The top ``r`` right singular vectors, shape ``(n_features, r)``."""
+        if r > self.right_vectors.shape[1]:
+            raise ValueError(
+                f"Only {self.right_vectors.shape[1]} singular vectors were computed; "
+                f"ask jacobian_basis for rank >= {r}."
+            )
+        return self.right_vectors[:, :r]
+
+
+# --------------------------------------------------------------------------- products
+
+
+def _as_points(denoiser, X):
+    """``X`` as a float tensor of shape (B, n) in the dtype of the denoiser, and whether it was 1-D."""
+    torch = _torch()
+    single = False
+    if isinstance(X, torch.Tensor):
+        T = X.detach()
+    else:
+        T = torch.as_tensor(np.asarray(X))
+    if T.ndim == 1:
+        T, single = T[None], True
+    if T.ndim != 2 or T.shape[0] == 0 or T.shape[1] == 0:
+        raise ValueError(
+            f"x must be one point (n_features,) or points as rows (n_points, n_features), "
+            f"got shape {tuple(T.shape)}."
+        )
+    param = next(iter(getattr(denoiser, "parameters", lambda: iter(()))()), None)
+    dtype = param.dtype if param is not None else (
+        T.dtype if T.is_floating_point() else torch.float64
+    )
+    if not T.is_floating_point() or T.dtype != dtype:
+        T = T.to(dtype)
+    if not bool(torch.isfinite(T).all()):
+        raise ValueError("x contains NaN or infinity.")
+    n_features = getattr(denoiser, "n_features", None)
+    if n_features is not None and T.shape[1] != n_features:
+        raise ValueError(
+            f"x has {T.shape[1]} features but the denoiser takes n_features={n_features}."
+        )
+    return T, single
+
+
+def _check_time(t):
+    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not np.isfinite(t) or t <= 0:
+        raise ValueError(f"t must be a positive number (a time of the schedule), got {t!r}.")
+    return float(t)
+
+
+def _check_batch_size(batch_size):
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    return int(batch_size)
+
+
+class _Products:
+    """Jacobian products ``J_i V_i`` and ``J_i^T V_i`` at points ``x_i``, batched over copies.
+
+    ``V`` has shape (B, n, m): ``m`` vectors for each of ``B`` points. The
+    ``B m`` copies of the points run through the denoiser in chunks of at
+    most ``batch_size`` rows; rows are independent, so row ``(i, j)`` of the
+    product is ``J_i v_ij``.
+    """
+
+    def __init__(self, denoiser, X, t, batch_size):
+        torch = _torch()
+        self.torch, self.denoiser, self.X, self.t = torch, denoiser, X, t
+        self.batch_size = batch_size
+
+    def _apply(self, V, mode):
+        torch = self.torch
+        B, n, m = V.shape
+        rows = V.permute(0, 2, 1).reshape(B * m, n)
+        points = self.X.repeat_interleave(m, dim=0)
+        out = torch.empty_like(rows)
+        for start in range(0, B * m, self.batch_size):
+            stop = min(start + self.batch_size, B * m)
+            t = torch.full((stop - start,), self.t, dtype=torch.float64)
+
+            def f(Z, t=t):
+                return self.denoiser(Z, t)
+
+            if mode == "jvp":
+                _, out[start:stop] = torch.func.jvp(f, (points[start:stop],), (rows[start:stop],))
+            else:
+                _, pullback = torch.func.vjp(f, points[start:stop])
+                (out[start:stop],) = pullback(rows[start:stop])
+        return out.reshape(B, m, n).permute(0, 2, 1)
+
+    def J(self, V):
+        return self._apply(V, "jvp")
+
+    def JT(self, V):
+        return self._apply(V, "vjp")
+
+
+def _orthonormal(Y):
+    return _torch().linalg.qr(Y)[0]
+
+
+def _full(products, n):
+    """The full Jacobians (B, n, n) from n vector-Jacobian products each: rows ``e_j^T J``."""
+    torch = products.torch
+    B = products.X.shape[0]
+    eye = torch.eye(n, dtype=products.X.dtype).expand(B, n, n)
+    return products.JT(eye).transpose(1, 2)  # column j of J^T e_j is row j of J
+
+
+def _randomized(products, n, k, oversample, n_iter, generator):
+    torch = products.torch
+    B = products.X.shape[0]
+    m = min(k + oversample, n)
+    Omega = torch.randn(B, n, m, generator=generator, dtype=torch.float64).to(products.X.dtype)
+    Y = products.J(Omega)
+    frobenius_sq = (Y**2).sum(dim=(1, 2)) / m
+    Q = _orthonormal(Y)
+    for _ in range(n_iter):
+        Q = _orthonormal(products.J(_orthonormal(products.JT(Q))))
+    Bt = products.JT(Q)  # (B, n, m) = J^T Q = B^T
+    W, S, Zh = torch.linalg.svd(Bt, full_matrices=False)  # B^T = W S Z^T, so B = Z S W^T
+    left = Q @ Zh.transpose(1, 2)  # U = Q Z
+    return S[:, :k], W[:, :, :k], left[:, :, :k], torch.sqrt(frobenius_sq)
+
+
+def jacobian_matrix(denoiser, x, t, batch_size=256):
+    """The full Jacobian ``d x_theta / d x_t`` at ``x`` (``n`` vector-Jacobian products).
+
+    Parameters
+    ----------
+    denoiser : callable ``denoiser(x_t, t) -> x0_hat``
+        A torch module or function on rows ``(batch, n_features)`` that
+        treats every row on its own.
+    x : array-like of shape (n_features,) or (n_points, n_features)
+    t : float
+    batch_size : int, default=256
+        Rows per pass through the denoiser.
+
+    Returns
+    -------
+    J : ndarray of shape (n_features, n_features), or (n_points, n, n)
+        ``J[i, j] = d x0_hat_i / d x_t_j``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from subclust.bridge import jacobian_matrix
+    >>> J = jacobian_matrix(lambda z, t: 2 * z, np.ones(3), 0.5)
+    >>> np.allclose(J, 2 * np.eye(3))
+    True
+    """
+    torch = _torch()
+    X, single = _as_points(denoiser, x)
+    products = _Products(denoiser, X, _check_time(t), _check_batch_size(batch_size))
+    with torch.no_grad():
+        J = _full(products, X.shape[1]).double().numpy()
+    return J[0] if single else J
+
+
+def jacobian_basis(
+    denoiser,
+    x,
+    t,
+    rank=None,
+    method="auto",
+    energy=0.99,
+    oversample=10,
+    n_iter=1,
+    batch_size=256,
+    generator=None,
+):
+    """Top singular vectors and values of a denoiser's Jacobian, and its numerical rank.
+
+    Parameters
+    ----------
+    denoiser : callable ``denoiser(x_t, t) -> x0_hat``
+        A torch module or function on rows ``(batch, n_features)`` that
+        treats every row on its own (no batch normalization). Image
+        denoisers taking flat rows (as :class:`~subclust.diffusion.unet.UNetDenoiser`) qualify.
+    x : array-like or tensor of shape (n_features,) or (n_points, n_features)
+        The noisy point(s) ``x_t``.
+    t : float
+        Time of the denoiser's schedule.
+    rank : int, optional
+        How many singular triplets to return. Default: the numerical rank
+        (needs the full Jacobian).
+    method : {'auto', 'full', 'randomized'}, default='auto'
+        'auto' is 'full' when ``rank`` is None or ``n_features <= 1024``,
+        else 'randomized' (see the module docstring).
+    energy : float in (0, 1], default=0.99
+        Energy of the numerical rank.
+    oversample : int, default=10
+        Extra probes of 'randomized'.
+    n_iter : int, default=1
+        Power iterations of 'randomized' (each costs one more ``J`` and ``J^T`` pass).
+    batch_size : int, default=256
+        Rows per pass through the denoiser.
+    generator : torch.Generator, int or None
+        Randomness of the probes of 'randomized'.
+
+    Returns
+    -------
+    basis : JacobianBasis, or list of JacobianBasis (one per row of ``x``)
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from subclust.bridge import jacobian_basis
+    >>> P = torch.diag(torch.tensor([3.0, 1.0, 0.0, 0.0], dtype=torch.float64))
+    >>> jb = jacobian_basis(lambda z, t: z @ P, np.ones(4), 0.5)
+    >>> jb.rank, np.round(jb.singular_values, 6).tolist()
+    (2, [3.0, 1.0])
+    """
+    torch = _torch()
+    from subclust.diffusion._utils import as_generator
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    if not 0 < energy <= 1:
+        raise ValueError(f"energy must lie in (0, 1], got {energy}.")
+    X, single = _as_points(denoiser, x)
+    n = X.shape[1]
+    if rank is not None and (
+        not isinstance(rank, numbers.Integral) or isinstance(rank, bool) or not 1 <= rank <= n
+    ):
+        raise ValueError(f"rank must be an integer in [1, n_features={n}] or None, got {rank!r}.")
+    for value, name in ((oversample, "oversample"), (n_iter, "n_iter")):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    if method == "auto":
+        method = "full" if rank is None or n <= _FULL_MAX_FEATURES else "randomized"
+    if method == "randomized" and rank is None:
+        raise ValueError(
+            "method='randomized' needs rank (how many singular vectors); the numerical "
+            "rank over the whole spectrum needs method='full'."
+        )
+    t = _check_time(t)
+    products = _Products(denoiser, X, t, _check_batch_size(batch_size))
+    with torch.no_grad():
+        if method == "full":
+            U, S, Vh = torch.linalg.svd(_full(products, n).double())
+            V, frobenius = Vh.transpose(1, 2), torch.sqrt((S**2).sum(1))
+        else:
+            S, V, U, frobenius = _randomized(
+                products, n, rank, oversample, n_iter, as_generator(generator)
+            )
+    S, U, V, frobenius = (a.double().numpy() for a in (S, U, V, frobenius))
+    results = []
+    for i in range(X.shape[0]):
+        ranks = _rank(S[i], frobenius[i], energy)
+        k = ranks if rank is None else rank
+        results.append(JacobianBasis(
+            singular_values=S[i, :k], right_vectors=V[i, :, :k], left_vectors=U[i, :, :k],
+            rank=ranks, frobenius_norm=float(frobenius[i]), t=t, method=method, energy=energy,
+        ))
+    return results[0] if single else results
+
+
+def _rank(singular_values, frobenius, energy):
+    """Numerical rank against a (possibly estimated) total ``||J||_F``, capped at the values given."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    if frobenius <= 0 or s.size == 0:
+        return 0
+    if frobenius**2 <= float(np.sum(s**2)) * (1 + 1e-9):  # the whole spectrum is here
+        return numerical_rank(s, energy)
+    above = np.nonzero(np.sqrt(np.cumsum(s**2)) > energy * frobenius)[0]
+    return int(above[0] + 1) if above.size else int(s.size)
+
+
+# --------------------------------------------------------------------------- rank profile
+
+
+@dataclass
+class RankProfile:
+    """Numerical rank of the Jacobian against the noise level.
+
+    Attributes
+    ----------
+    ts : ndarray of shape (T,)
+    sigmas : ndarray of shape (T,)
+        Noise level ``g(t) / s(t)`` of each time (NaN if the denoiser has no schedule).
+    ranks : ndarray of int of shape (n_points, T)
+    n_features : int
+    energy : float
+    """
+
+    ts: np.ndarray
+    sigmas: np.ndarray
+    ranks: np.ndarray
+    n_features: int
+    energy: float = 0.99
+
+    @property
+    def relative_ranks(self):
+        """``ranks / n_features``, shape (n_points, T)."""
+        return self.ranks / self.n_features
+
+    @property
+    def minimum(self):
+        """The time and noise level of the lowest mean rank: ``(t, sigma, mean rank / n)``."""
+        mean = self.relative_ranks.mean(0)
+        j = int(np.argmin(mean))
+        return float(self.ts[j]), float(self.sigmas[j]), float(mean[j])
+
+    @property
+    def is_u_shaped(self):
+        """Whether the mean rank is higher at both ends of the sweep than at its minimum."""
+        mean = self.relative_ranks.mean(0)
+        j = int(np.argmin(mean))
+        return bool(0 < j < len(mean) - 1 and mean[0] > mean[j] and mean[-1] > mean[j])
+
+    def table(self):
+        table = Table(title=f"Numerical rank ({self.energy:g} energy) of the Jacobian against noise")
+        for j, (t, sigma) in enumerate(zip(self.ts, self.sigmas)):
+            ranks = self.ranks[:, j]
+            table.add_row(
+                t=float(t), sigma=float(sigma), mean_rank=float(ranks.mean()),
+                min_rank=int(ranks.min()), max_rank=int(ranks.max()),
+                rank_over_n=float(ranks.mean() / self.n_features),
+            )
+        t, sigma, low = self.minimum
+        table.notes.append(
+            f"lowest mean rank/n = {low:.4f} at t = {t:.3g} (sigma = {sigma:.3g}); "
+            f"U-shaped: {self.is_u_shaped}"
+        )
+        return table
+
+    def __str__(self):
+        return str(self.table())
+
+    def plot(self, ax=None):
+        """Rank / n against the noise level (log axis), mean and range over the points.
+
+        Returns
+        -------
+        figure : matplotlib.figure.Figure
+        """
+        from matplotlib.figure import Figure
+
+        fig = None
+        if ax is None:
+            fig = Figure(figsize=(5, 3.5), layout="constrained")
+            ax = fig.subplots()
+        x = self.sigmas if np.all(np.isfinite(self.sigmas)) else self.ts
+        rel = self.relative_ranks
+        ax.fill_between(x, rel.min(0), rel.max(0), alpha=0.25, label="range over points")
+        ax.plot(x, rel.mean(0), "o-", label="mean")
+        ax.set_xscale("log")
+        ax.set(xlabel="noise level sigma = g/s" if x is self.sigmas else "t",
+               ylabel="numerical rank / n", title="Jacobian rank against noise")
+        ax.legend(fontsize="small")
+        return fig if fig is not None else ax.figure
+
+
+def rank_profile(denoiser, X, ts, energy=0.99, batch_size=256):
+    """Numerical rank of the full Jacobian at every point of ``X`` and every time of ``ts``.
+
+    Parameters
+    ----------
+    denoiser : callable ``denoiser(x_t, t)``
+        See :func:`jacobian_basis`; its ``schedule`` attribute (if any) gives the noise levels.
+    X : array-like of shape (n_points, n_features)
+        The noisy points, one set per time, or clean points ``x_0``: see ``ts``.
+    ts : sequence of float
+        Times. The Jacobian at time ``t`` is taken at ``s(t) x + g(t) eps``
+        only if the caller noises the points; this function takes ``X`` as
+        given for every ``t``, unless ``X`` is a callable ``X(t) -> points``.
+    energy : float, default=0.99
+    batch_size : int, default=256
+
+    Returns
+    -------
+    profile : RankProfile
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from subclust.bridge import rank_profile
+    >>> P = torch.diag(torch.tensor([1.0, 1.0, 0.0, 0.0], dtype=torch.float64))
+    >>> rank_profile(lambda z, t: z @ P, np.ones((2, 4)), [0.1, 0.5]).ranks.tolist()
+    [[2, 2], [2, 2]]
+    """
+    ts = np.asarray(ts, dtype=np.float64).reshape(-1)
+    if ts.size == 0:
+        raise ValueError("ts must hold at least one time.")
+    schedule = getattr(denoiser, "schedule", None)
+    sigmas = (
+        np.array([float(schedule.sigma(float(t))) for t in ts]) if schedule is not None
+        else np.full(ts.shape, np.nan)
+    )
+    columns = []
+    n_features = None
+    for t in ts:
+        points = X(float(t)) if callable(X) else X
+        bases = jacobian_basis(denoiser, points, float(t), method="full", energy=energy,
+                               batch_size=batch_size)
+        bases = bases if isinstance(bases, list) else [bases]
+        n_features = bases[0].right_vectors.shape[0]
+        columns.append([b.rank for b in bases])
+    return RankProfile(ts=ts, sigmas=sigmas, ranks=np.array(columns, dtype=int).T,
+                       n_features=n_features, energy=energy)

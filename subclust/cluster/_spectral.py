@@ -1,0 +1,558 @@
+"""The spectral step shared by every self-expressive subspace-clustering method.
+
+A self-expressive method writes each sample as a combination of the others,
+``X ~ C @ X``, and clusters the graph whose weights come from ``C``. This
+module turns a representation matrix into an affinity and the affinity into
+labels; the labels themselves come from scikit-learn's
+:func:`sklearn.cluster.spectral_clustering`, which is reused rather than
+re-implemented. It also holds what every such estimator does after
+clustering: fit one subspace per cluster so that new samples can be assigned
+to the nearest one (``predict``).
+
+Two affinities are offered:
+
+- ``'symmetric'``: ``W = |C_n| + |C_n|^T`` with every row of ``C`` scaled to
+  a maximum of one (Elhamifar & Vidal, TPAMI 2013), optionally sparsified to
+  the ``n_neighbors`` largest weights of each row;
+- ``'angular'``: the post-processing of low-rank representation (Liu et al.,
+  TPAMI 2013): ``C_s = (C + C^T) / 2 = V L V^T`` restricted to its
+  ``r = dim_per_cluster * n_clusters + 1`` eigenpairs of largest magnitude,
+  ``Z = V |L|^{1/2}`` with unit rows, and ``W_ij = |z_i . z_j|^power``. The
+  rank-``r`` truncation keeps the directions shared by the samples of one
+  subspace and the power sharpens the contrast between subspaces; it is
+  what makes dense representations (least squares) cluster faces well.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import eigsh
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import spectral_clustering
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from subclust._validation import check_is_fitted, fit_context, validate_data
+from subclust.subspace import numerical_rank, residuals_stacked, stack_bases
+
+__all__ = [
+    "angular_affinity",
+    "cluster_bases",
+    "normalize_samples",
+    "representation_affinity",
+    "spectral_labels",
+]
+
+#: Above this many samples, eigenpairs of a representation come from ARPACK
+#: and the angular affinity is kept sparse (``n_neighbors`` per row).
+_DENSE_LIMIT = 4000
+
+
+def normalize_samples(X, name="X"):
+    """Scale every sample (row) to unit Euclidean norm.
+
+    Self-expressive models are scale-dependent: a sample of large norm is
+    cheap to use as a dictionary atom. Unit rows make ``alpha``-type
+    parameters comparable across data sets.
+
+    Raises
+    ------
+    ValueError
+        If a row is all zeros: it cannot be represented nor normalized.
+    """
+    norms = np.linalg.norm(X, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise ValueError(
+            f"{name} has {zero.size} all-zero sample(s) (rows {zero[:5].tolist()}"
+            f"{'...' if zero.size > 5 else ''}); a zero sample lies on every subspace. "
+            "Remove these rows before clustering."
+        )
+    return X / norms[:, None]
+
+
+def _row_max_normalize(C):
+    """Scale each row of a (sparse or dense) matrix to a largest magnitude of 1."""
+    if sp.issparse(C):
+        C = sp.csr_matrix(C, copy=True)
+        C.data = np.abs(C.data)
+        peak = C.max(axis=1).toarray().ravel()
+        peak[peak == 0] = 1.0
+        return sp.diags(1.0 / peak) @ C
+    A = np.abs(C)
+    peak = A.max(axis=1)
+    peak[peak == 0] = 1.0
+    return A / peak[:, None]
+
+
+def _keep_top(W, n_neighbors):
+    """Keep the ``n_neighbors`` largest entries of each row of a dense matrix (sparse result)."""
+    m, n = W.shape
+    k = max(1, min(n_neighbors, n - 1))
+    idx = np.argpartition(-W, k - 1, axis=1)[:, :k]
+    rows = np.repeat(np.arange(m), k)
+    values = np.take_along_axis(W, idx, axis=1).ravel()
+    return sp.csr_matrix((values, (rows, idx.ravel())), shape=W.shape)
+
+
+def _keep_top_sparse(W, n_neighbors):
+    W = sp.csr_matrix(W)
+    rows, cols, vals = [], [], []
+    for i in range(W.shape[0]):
+        start, stop = W.indptr[i], W.indptr[i + 1]
+        data = W.data[start:stop]
+        keep = np.argsort(-data)[:n_neighbors] if data.size > n_neighbors else slice(None)
+        cols.append(W.indices[start:stop][keep])
+        vals.append(data[keep])
+        rows.append(np.full(len(vals[-1]), i))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=W.shape
+    )
+
+
+def representation_affinity(C, *, n_neighbors=None, scale_rows=True):
+    """Symmetric affinity ``W = |C_n| + |C_n|^T`` of a representation matrix.
+
+    Parameters
+    ----------
+    C : ndarray or sparse matrix of shape (n_samples, n_samples)
+        Row ``i`` holds the coefficients of sample ``i`` (``X ~ C @ X``).
+    n_neighbors : int, optional
+        Keep only the ``n_neighbors`` largest weights of each row before
+        symmetrizing (a kNN sparsification); None keeps all.
+    scale_rows : bool, default=True
+        Scale each row of ``|C|`` to a largest entry of one first, so that
+        every sample contributes equally (Elhamifar & Vidal, TPAMI 2013).
+
+    Returns
+    -------
+    W : sparse matrix (CSR) or ndarray of shape (n_samples, n_samples)
+        Symmetric, non-negative, zero diagonal; sparse if ``C`` is sparse or
+        ``n_neighbors`` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cluster import representation_affinity
+    >>> C = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, -4.0, 0.0]])
+    >>> representation_affinity(C)
+    array([[0., 2., 0.],
+           [2., 0., 1.],
+           [0., 1., 0.]])
+    """
+    if scale_rows:
+        A = _row_max_normalize(C)
+    else:
+        A = abs(C) if sp.issparse(C) else np.abs(C)
+    if sp.issparse(A):
+        A = A.tolil()
+        A.setdiag(0)
+        A = A.tocsr()
+        A.eliminate_zeros()
+        if n_neighbors is not None:
+            A = _keep_top_sparse(A, n_neighbors)
+        return sp.csr_matrix(A + A.T)
+    np.fill_diagonal(A, 0.0)
+    if n_neighbors is not None:
+        A = _keep_top(A, n_neighbors)
+        return sp.csr_matrix(A + A.T)
+    return A + A.T
+
+
+def _top_eigenpairs(C, rank):
+    """Eigenpairs of ``(C + C^T) / 2`` of largest magnitude (dense or ARPACK)."""
+    n = C.shape[0]
+    S = (C + C.T) * 0.5
+    if sp.issparse(S) and n > _DENSE_LIMIT:
+        S = sp.csr_matrix(S, dtype=np.float64)
+        values, vectors = eigsh(S, k=rank, which="LM", v0=np.ones(n))
+    else:
+        S = S.toarray() if sp.issparse(S) else np.asarray(S, dtype=np.float64)
+        values, vectors = np.linalg.eigh(S)
+    order = np.argsort(-np.abs(values))[:rank]
+    return values[order], vectors[:, order]
+
+
+def angular_affinity(
+    C=None, n_clusters=None, *, dim_per_cluster=10, power=4, n_neighbors=None, eigenpairs=None
+):
+    """Affinity of the low-rank post-processing of a representation matrix.
+
+    ``C_s = (C + C^T) / 2`` is truncated to its ``r`` eigenpairs ``(l, v)`` of
+    largest magnitude, ``r = dim_per_cluster * n_clusters + 1``;
+    ``Z = V |L|^{1/2}`` with rows scaled to unit norm, and
+    ``W_ij = |z_i . z_j|^power`` (zero diagonal). This is the post-processing
+    of low-rank representation (Liu, Lin, Yan, Sun, Yu, Ma, "Robust Recovery
+    of Subspace Structures by Low-Rank Representation", TPAMI 35(1), 2013).
+
+    Parameters
+    ----------
+    C : ndarray or sparse matrix of shape (n_samples, n_samples), optional
+        Representation matrix; not needed when ``eigenpairs`` is given.
+    n_clusters : int
+    dim_per_cluster : int, default=10
+        Rank kept per cluster; 10 covers the 9-dimensional illumination cones
+        of faces and the low-dimensional manifolds of digits.
+    power : float, default=4
+        Exponent sharpening the angular similarity.
+    n_neighbors : int, optional
+        Keep the ``n_neighbors`` largest weights of each row (sparse result,
+        memory O(n_samples * n_neighbors)); computed block by block.
+    eigenpairs : tuple (values, vectors), optional
+        Eigen-decomposition of ``C_s`` already known in closed form (as for
+        least-squares regression), eigenvalues of any order.
+
+    Returns
+    -------
+    W : ndarray or sparse matrix of shape (n_samples, n_samples)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cluster import angular_affinity
+    >>> C = np.kron(np.eye(2), np.ones((3, 3)))
+    >>> W = angular_affinity(C, 2, dim_per_cluster=1)
+    >>> np.round(W, 6)[0]
+    array([0., 1., 1., 0., 0., 0.])
+    """
+    if eigenpairs is None:
+        n = C.shape[0]
+        rank = min(dim_per_cluster * n_clusters + 1, n - 1 if n > _DENSE_LIMIT else n)
+        values, vectors = _top_eigenpairs(C, rank)
+    else:
+        values, vectors = eigenpairs
+        rank = min(dim_per_cluster * n_clusters + 1, len(values))
+        order = np.argsort(-np.abs(values))[:rank]
+        values, vectors = values[order], vectors[:, order]
+    Z = vectors * np.sqrt(np.abs(values))
+    norms = np.linalg.norm(Z, axis=1)
+    norms[norms == 0] = 1.0  # a sample outside every kept direction gets no edges
+    Z = Z / norms[:, None]
+    n = Z.shape[0]
+    if n_neighbors is None:
+        W = np.abs(Z @ Z.T) ** power
+        np.fill_diagonal(W, 0.0)
+        return W
+    blocks = []
+    step = max(1, 2**24 // max(n, 1))
+    for start in range(0, n, step):
+        block = np.abs(Z[start : start + step] @ Z.T) ** power
+        block[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = 0.0
+        blocks.append(_keep_top(block, n_neighbors))
+    W = sp.vstack(blocks).tocsr()
+    return sp.csr_matrix(W.maximum(W.T))
+
+
+def spectral_labels(affinity, n_clusters, *, random_state=None, assign_labels="cluster_qr"):
+    """Labels of a precomputed affinity by scikit-learn's spectral clustering.
+
+    A thin, documented call of :func:`sklearn.cluster.spectral_clustering`:
+    the eigenvectors come from ARPACK (or LOBPCG for large sparse graphs)
+    and labels are read from them by ``assign_labels``; the default
+    ``'cluster_qr'`` (Damle, Minden, Ying, 2019) is deterministic and needs
+    no k-means restarts.
+
+    Parameters
+    ----------
+    affinity : ndarray or sparse matrix of shape (n_samples, n_samples)
+        Symmetric non-negative weights.
+    n_clusters : int
+    random_state : int, RandomState instance or None
+    assign_labels : {'cluster_qr', 'discretize', 'kmeans'}, default='cluster_qr'
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+    """
+    n = affinity.shape[0]
+    if n_clusters > n:
+        raise ValueError(
+            f"n_samples={n} should be >= n_clusters={n_clusters}: "
+            "each cluster needs at least one sample."
+        )
+    if n_clusters == 1:
+        return np.zeros(n, dtype=np.intp)
+    eigen_solver = "lobpcg" if sp.issparse(affinity) and n > _DENSE_LIMIT else "arpack"
+    with warnings.catch_warnings():
+        # A graph of exactly n_clusters components is the ideal outcome of
+        # self-expression, not a problem: silence scikit-learn's warning about it.
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        labels = spectral_clustering(
+            affinity,
+            n_clusters=n_clusters,
+            eigen_solver=eigen_solver,
+            random_state=random_state,
+            assign_labels=assign_labels,
+        )
+    return labels.astype(np.intp)
+
+
+def _check_dims_per_cluster(dims, n_clusters):
+    if dims is None or isinstance(dims, numbers.Integral):
+        return [dims] * n_clusters
+    dims = list(dims)
+    if len(dims) != n_clusters:
+        raise ValueError(f"dims has {len(dims)} entries but n_clusters={n_clusters}.")
+    return dims
+
+
+def cluster_bases(X, labels, n_clusters, *, dims=None, energy=0.997):
+    """An orthonormal basis for the samples of each cluster.
+
+    The basis of cluster ``k`` spans the leading left singular vectors of its
+    samples; their number is ``dims`` if given, otherwise the smallest rank
+    holding ``energy`` of the Frobenius norm
+    (:func:`subclust.subspace.numerical_rank`), capped below the number of
+    features. An empty cluster gets a zero basis, so that no sample is ever
+    closer to it than to a real subspace.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,)
+    n_clusters : int
+    dims : int or list of int, optional
+    energy : float in (0, 1], default=0.997
+        Share of the Frobenius norm (0.994 of the squared norm). On faces
+        (Extended Yale B) nearest-subspace assignment of held-out samples
+        needs the ~15-20 leading directions this keeps; 0.95 keeps 4.
+
+    Returns
+    -------
+    bases : list of ndarray of shape (n_features, d_k)
+    """
+    n_features = X.shape[1]
+    dims = _check_dims_per_cluster(dims, n_clusters)
+    bases = []
+    for k, dim in enumerate(dims):
+        points = X[labels == k]
+        if points.shape[0] == 0:
+            bases.append(np.zeros((n_features, 1), dtype=X.dtype))
+            continue
+        U, s, _ = np.linalg.svd(points.T, full_matrices=False)
+        rank = numerical_rank(s, energy) if dim is None else int(dim)
+        rank = max(1, min(rank, U.shape[1], n_features - 1 if n_features > 1 else 1))
+        bases.append(U[:, :rank].astype(X.dtype))
+    return bases
+
+
+class _NearestSubspaceMixin:
+    """``predict`` by the nearest of the per-cluster subspaces in ``bases_``.
+
+    Estimators using it set ``bases_`` in ``fit`` (from :func:`cluster_bases`)
+    and have a ``normalize`` parameter; residuals are computed with the
+    stacked-bases GEMM of :mod:`subclust.subspace`.
+    """
+
+    def _fit_bases(self, X, labels):
+        self.bases_ = cluster_bases(
+            X, labels, self.n_clusters, dims=self.subspace_dims, energy=self.subspace_energy
+        )
+
+    def _residuals(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        W, _ = stack_bases(self.bases_, dtype=X.dtype)
+        dims = [U.shape[1] for U in self.bases_]
+        return residuals_stacked(X, np.einsum("ij,ij->i", X, X), W, dims)
+
+    def predict(self, X):
+        """Cluster of each sample: the one whose subspace is nearest.
+
+        The subspaces are those of ``bases_``, fitted to the clusters found
+        by ``fit``; the residual of a sample to a linear subspace scales with
+        its norm, so normalizing samples changes nothing here.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._residuals(X).argmin(axis=1)
+
+
+#: Parameters shared by every spectral subspace-clustering estimator.
+_COMMON_CONSTRAINTS = {
+    "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+    "normalize": ["boolean"],
+    "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "dim_per_cluster": [Interval(numbers.Integral, 1, None, closed="left")],
+    "power": [Interval(numbers.Real, 0, None, closed="neither")],
+    "assign_labels": [StrOptions({"cluster_qr", "discretize", "kmeans"})],
+    "subspace_dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
+    "subspace_energy": [Interval(numbers.Real, 0, 1, closed="right")],
+    "random_state": ["random_state"],
+}
+
+#: Above this many samples the angular affinity keeps ``_LARGE_N_NEIGHBORS``
+#: weights per row unless ``n_neighbors`` is given (memory O(N k), not O(N^2)).
+_LARGE_N_NEIGHBORS = 50
+
+
+class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstimator):
+    """Fit = representation, affinity, spectral clustering, one subspace per cluster.
+
+    Subclasses implement ``_representation(X)`` returning the representation
+    matrix and, when known in closed form, the eigenpairs of its symmetric
+    part (else None).
+    """
+
+    def _representation(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _affinity_kind(self):
+        """The affinity to build: subclasses may resolve an 'auto' setting."""
+        return self.affinity
+
+    def _affinity(self, C, eigenpairs):
+        n = C.shape[0]
+        if self._affinity_kind() == "angular":
+            n_neighbors = self.n_neighbors
+            if n_neighbors is None and n > _DENSE_LIMIT:
+                n_neighbors = _LARGE_N_NEIGHBORS
+            return angular_affinity(
+                None if eigenpairs is not None else C,
+                self.n_clusters,
+                dim_per_cluster=self.dim_per_cluster,
+                power=self.power,
+                n_neighbors=n_neighbors,
+                eigenpairs=eigenpairs,
+            )
+        return representation_affinity(C, n_neighbors=self.n_neighbors, scale_rows=self._scale_rows)
+
+    _scale_rows = True
+
+    def _fit_precomputed(self, X, rng):
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        if X.shape[0] != X.shape[1]:
+            raise ValueError(
+                f"affinity='precomputed' needs a square affinity matrix, got shape {X.shape}."
+            )
+        values = X.data if sp.issparse(X) else X
+        if np.any(values < 0):
+            raise ValueError("A precomputed affinity must be non-negative.")
+        _check_enough_samples(X.shape[0], self.n_clusters)
+        self.representation_matrix_ = None
+        self.affinity_matrix_ = X
+        self.labels_ = spectral_labels(
+            X, self.n_clusters, random_state=rng, assign_labels=self.assign_labels
+        )
+        self.bases_ = None
+        return self
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Cluster the samples of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or (n_samples, n_samples)
+            Training data; with ``affinity='precomputed'``, a symmetric
+            non-negative affinity matrix (dense or sparse).
+        y : Ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+
+        Notes
+        -----
+        Degenerate samples are handled, not rejected: an all-zero sample lies
+        on every subspace, so it is left out of the clustering, gets label 0
+        and a ``UserWarning`` is raised; exact duplicates would represent
+        each other alone and form isolated pairs in the graph, so each
+        distinct sample is clustered once and its copies take its label. In
+        both cases ``representation_matrix_`` and ``affinity_matrix_`` keep
+        the full size with zero rows and columns for the samples left out.
+        NaN or infinite values raise a ``ValueError``, as do fewer samples
+        than clusters.
+        """
+        rng = check_random_state(self.random_state)
+        if self.affinity == "precomputed":
+            return self._fit_precomputed(X, rng)
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        _check_enough_samples(X.shape[0], self.n_clusters)
+        keep = np.linalg.norm(X, axis=1) > 0
+        if not keep.all():
+            # A zero sample lies on every subspace: it carries no information on
+            # the clusters. Cluster without it, then give it cluster 0.
+            warnings.warn(
+                f"X has {int((~keep).sum())} all-zero sample(s); they lie on every subspace, "
+                "are left out of the clustering and get label 0. Remove them to avoid this.",
+                UserWarning,
+                stacklevel=2,
+            )
+        # Exact copies would represent each other alone and form isolated pairs in
+        # the graph: cluster each distinct sample once, copies take its label.
+        first, inverse = _distinct_rows(X)
+        keep &= first
+        _check_enough_samples(int(keep.sum()), self.n_clusters)
+        Xk = X[keep] if not keep.all() else X
+        Xn = normalize_samples(Xk) if self.normalize else Xk
+        C, eigenpairs = self._representation(Xn.astype(np.float64, copy=False))
+        W = self._affinity(C, eigenpairs)
+        labels = spectral_labels(
+            W, self.n_clusters, random_state=rng, assign_labels=self.assign_labels
+        )
+        self._fit_bases(Xn, labels)
+        if keep.all():
+            self.representation_matrix_, self.affinity_matrix_, self.labels_ = C, W, labels
+        else:
+            self.representation_matrix_ = _embed(C, keep)
+            self.affinity_matrix_ = _embed(W, keep)
+            full = np.zeros(X.shape[0], dtype=np.intp)
+            full[keep] = labels
+            self.labels_ = full[inverse]  # copies: the label of their first occurrence
+            self.labels_[np.linalg.norm(X, axis=1) == 0] = 0
+        return self
+
+    def predict(self, X):
+        if getattr(self, "bases_", 1) is None:
+            raise ValueError(
+                "predict needs features: this estimator was fitted with affinity='precomputed'. "
+                "Fit it on the samples themselves to assign new ones."
+            )
+        return super().predict(X)
+
+    predict.__doc__ = _NearestSubspaceMixin.predict.__doc__
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.affinity == "precomputed"
+        tags.input_tags.sparse = self.affinity == "precomputed"
+        return tags
+
+
+def _distinct_rows(X):
+    """Mask of first occurrences of each distinct row, and the first occurrence of every row."""
+    _, index, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    first = np.zeros(X.shape[0], dtype=bool)
+    first[index] = True
+    return first, index[inverse.ravel()]
+
+
+def _embed(M, keep):
+    """A square matrix on the kept samples, padded with zero rows and columns for the others."""
+    index = np.flatnonzero(keep)
+    n = keep.size
+    if sp.issparse(M):
+        M = sp.coo_matrix(M)
+        return sp.csr_matrix((M.data, (index[M.row], index[M.col])), shape=(n, n))
+    out = np.zeros((n, n), dtype=M.dtype)
+    out[np.ix_(index, index)] = M
+    return out
+
+
+def _check_enough_samples(n_samples, n_clusters):
+    if n_samples < max(n_clusters, 2):
+        raise ValueError(
+            f"n_samples={n_samples} should be >= n_clusters={n_clusters} (and >= 2): "
+            "each cluster needs at least one sample, and each sample is represented by others."
+        )

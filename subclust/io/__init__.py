@@ -1,0 +1,43 @@
+"""Input and output: embeddings and images from files, saved models, atomic writes.
+
+- :func:`read_embeddings` reads ``.npy``, ``.npz`` (never with pickle),
+  ``.csv`` and ``.parquet`` files; :func:`read_labels` reads ground truth;
+  :func:`read_image_folder` turns a folder of PNG/JPEG images into
+  scattering-transform features.
+- :func:`save_model` / :func:`load_model` store a fitted estimator as arrays
+  in an ``.npz`` archive and its parameters in JSON, in a versioned format
+  that loads without unpickling anything.
+- :func:`write_atomic` writes a file through a temporary file and a rename,
+  never overwriting unless asked.
+"""
+
+from subclust.io._atomic import write_atomic
+from subclust.io._models import FORMAT_VERSION, load_model, model_classes, save_model
+from subclust.io._readers import (
+    EMBEDDING_FORMATS,
+    IMAGE_EXTENSIONS,
+    check_embeddings,
+    image_feature_params,
+    image_features,
+    read_embeddings,
+    read_image_folder,
+    read_images,
+    read_labels,
+)
+
+__all__ = [
+    "EMBEDDING_FORMATS",
+    "FORMAT_VERSION",
+    "IMAGE_EXTENSIONS",
+    "check_embeddings",
+    "image_feature_params",
+    "image_features",
+    "load_model",
+    "model_classes",
+    "read_embeddings",
+    "read_image_folder",
+    "read_images",
+    "read_labels",
+    "save_model",
+    "write_atomic",
+]

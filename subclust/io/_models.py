@@ -1,0 +1,553 @@
+"""Save fitted estimators to a versioned file that needs no pickle, and load them back.
+
+A model file is one ``.npz`` archive: every array of the estimator (fitted
+bases, labels, a sparse representation matrix's ``data``/``indices``/``indptr``...)
+is an entry of the archive, and a JSON header entry describes the rest:
+
+    {"format": "subclust-model", "format_version": 1, "subclust_version": ...,
+     "estimator": {"t": "estimator", "class": "KSubspaces",
+                   "params": {...}, "attributes": {...}},
+     "metadata": {...}}
+
+Every value in the header is tagged with its type (``none``, ``bool``,
+``int``, ``float``, ``str``, ``list``, ``tuple``, ``dict``, ``ndarray``,
+``scalar``, ``sparse``, ``random_state``, ``generator``, ``tensor``,
+``torch_device``, ``dataclass``, ``estimator``), so loading rebuilds exactly
+the saved objects. Loading never
+unpickles and only instantiates whitelisted classes (:func:`model_classes`:
+the estimators exported by subclust, plus scikit-learn's ``Pipeline``,
+``Normalizer``, ``StandardScaler``, ``PCA`` and ``TruncatedSVD``), so a model file from an
+untrusted source cannot run code. The arrays are stored bit for bit: a loaded
+model predicts exactly as the original.
+
+Fitted state is found generically: every instance attribute that is not a
+constructor parameter. A public attribute (``bases_``) that cannot be stored
+is an error; a private one (``_online_stats``, an internal cache) is dropped
+and comes back as None, which subclust estimators treat as "not computed".
+An estimator whose state needs more (a PyTorch module) defines
+``_save_state(self) -> dict`` and ``_load_state(self, state)``; the dict is
+stored with the same typed encoding.
+"""
+
+import json
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from subclust.io._atomic import write_atomic
+
+__all__ = ["FORMAT_VERSION", "load_model", "model_classes", "save_model"]
+
+#: Version of the model file format written by :func:`save_model`. Bump it on
+#: any change that an older reader would misread.
+FORMAT_VERSION = 1
+_FORMAT = "subclust-model"
+_HEADER = "__subclust_model__"
+# Modules whose exported estimators may be saved and loaded, searched in order;
+# subclust.diffusion imports torch, so it is imported only when needed.
+_SUBCLUST_MODULES = ("subclust", "subclust.cluster", "subclust.pipeline", "subclust.diffusion")
+_SPARSE_FIELDS = {
+    "csr": ("data", "indices", "indptr"),
+    "csc": ("data", "indices", "indptr"),
+    "coo": ("data", "row", "col"),
+}
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _sklearn_classes():
+    from sklearn.decomposition import PCA, TruncatedSVD
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import Normalizer, StandardScaler
+
+    classes = (Pipeline, Normalizer, StandardScaler, PCA, TruncatedSVD)
+    return {cls.__name__: cls for cls in classes}
+
+
+def _is_estimator_class(obj):
+    from sklearn.base import BaseEstimator
+
+    return isinstance(obj, type) and issubclass(obj, BaseEstimator)
+
+
+def _is_dataclass_type(obj):
+    import dataclasses
+
+    return isinstance(obj, type) and dataclasses.is_dataclass(obj)
+
+
+def _exported(module_name, predicate):
+    """Classes of subclust in the ``__all__`` of ``module_name`` that satisfy ``predicate``."""
+    import importlib
+
+    module = importlib.import_module(module_name)
+    found = {}
+    for name in getattr(module, "__all__", ()):
+        # vars(), not getattr(): a lazily imported name (subclust.DiffusionSubspaceClustering
+        # imports torch) is found through its own module, and only when needed.
+        obj = vars(module).get(name)
+        if predicate(obj) and obj.__module__.startswith("subclust."):
+            found[name] = obj
+    return found
+
+
+def _whitelist(predicate, include_diffusion):
+    classes = {}
+    for module_name in _SUBCLUST_MODULES:
+        if module_name == "subclust.diffusion" and not include_diffusion:
+            continue
+        try:
+            classes.update(_exported(module_name, predicate))
+        except ImportError:
+            if module_name != "subclust.diffusion":
+                raise
+    return classes
+
+
+def model_classes(include_diffusion=True):
+    """The whitelist: every estimator class that model files may name.
+
+    The estimators exported by subclust (its ``__all__`` and those of
+    :mod:`subclust.cluster`, :mod:`subclust.pipeline`, :mod:`subclust.diffusion`)
+    and scikit-learn's pipeline parts. Parameters may also hold the
+    dataclasses exported by those modules (the noise schedules of
+    :mod:`subclust.diffusion`), stored field by field.
+
+    Parameters
+    ----------
+    include_diffusion : bool, default=True
+        Also list the estimators of :mod:`subclust.diffusion` (imports
+        PyTorch; skipped silently when it is not installed).
+
+    Returns
+    -------
+    classes : dict of str to type
+        Class name to class.
+
+    Examples
+    --------
+    >>> from subclust.io import model_classes
+    >>> classes = model_classes(include_diffusion=False)
+    >>> "KSubspaces" in classes, "Pipeline" in classes
+    (True, True)
+    """
+    return {**_sklearn_classes(), **_whitelist(_is_estimator_class, include_diffusion)}
+
+
+def _lookup(name, kind="estimator"):
+    """The whitelisted class called ``name``; diffusion is imported only if needed."""
+    if kind == "estimator":
+        classes = model_classes(include_diffusion=False)
+    else:
+        classes = _whitelist(_is_dataclass_type, include_diffusion=False)
+    if name not in classes:
+        predicate = _is_estimator_class if kind == "estimator" else _is_dataclass_type
+        try:
+            classes.update(_exported("subclust.diffusion", predicate))
+        except ImportError as error:
+            raise ImportError(
+                f"The model's class {name!r} may come from subclust.diffusion, which needs "
+                f"PyTorch: pip install 'subclust[diffusion]' ({error})."
+            ) from error
+    return classes.get(name)
+
+
+def _model_class(name):
+    return _lookup(name, "estimator")
+
+
+class _Encoder:
+    """Turns Python values into JSON-able tagged values and a dict of arrays."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def _store(self, array):
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = array
+        return key
+
+    def __call__(self, value, where):
+        if value is None:
+            return {"t": "none"}
+        if isinstance(value, (bool, str)):
+            return {"t": type(value).__name__, "v": value}
+        if isinstance(value, numbers.Integral) and type(value) is int:
+            return {"t": "int", "v": value}
+        if type(value) is float:
+            return {"t": "float", "v": value}
+        if isinstance(value, np.generic):
+            return {"t": "scalar", "key": self._store(self._plain_array(np.asarray(value), where))}
+        if isinstance(value, np.ndarray):
+            return self._ndarray(value, where)
+        if sp.issparse(value):
+            return self._sparse(value, where)
+        if isinstance(value, (list, tuple)):
+            items = [self(item, f"{where}[{i}]") for i, item in enumerate(value)]
+            return {"t": type(value).__name__ if type(value) in (list, tuple) else "list",
+                    "items": items}
+        if isinstance(value, dict):
+            return {
+                "t": "dict",
+                "items": [[self(k, f"{where} key"), self(v, f"{where}[{k!r}]")]
+                          for k, v in value.items()],
+            }
+        if isinstance(value, np.random.RandomState):
+            return {"t": "random_state", "state": self(list(value.get_state()), where)}
+        if isinstance(value, np.random.Generator):
+            name = type(value.bit_generator).__name__
+            if name not in _BIT_GENERATORS:
+                raise ValueError(f"{where}: cannot save a Generator over {name}.")
+            return {"t": "generator", "state": self(value.bit_generator.state, where)}
+        if _is_torch(value, "device"):
+            return {"t": "torch_device", "v": str(value)}
+        if _is_dataclass_type(type(value)):
+            return self._dataclass(value, where)
+        if _is_torch(value, "Tensor"):
+            array = value.detach().cpu().numpy()
+            return {"t": "tensor", "key": self._store(self._plain_array(array, where)),
+                    "requires_grad": bool(value.requires_grad)}
+        from sklearn.base import BaseEstimator
+
+        if isinstance(value, BaseEstimator):
+            return self.estimator(value, where)
+        raise ValueError(
+            f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
+            "saved without pickle (arrays, sparse matrices, numbers, strings, lists, dicts "
+            "and subclust estimators can)."
+        )
+
+    def _dataclass(self, value, where):
+        import dataclasses
+
+        cls = type(value)
+        if _lookup(cls.__name__, "dataclass") is not cls:
+            raise ValueError(
+                f"{where} is a {cls.__module__}.{cls.__qualname__}, a dataclass that subclust "
+                "does not export, which cannot be saved without pickle."
+            )
+        fields = {
+            f.name: self(getattr(value, f.name), f"{where}.{f.name}")
+            for f in dataclasses.fields(value) if f.init
+        }
+        return {"t": "dataclass", "class": cls.__name__, "fields": fields}
+
+    def _plain_array(self, array, where):
+        if array.dtype.kind == "O" or array.dtype.names is not None:
+            raise ValueError(
+                f"{where} is an array of Python objects ({array.dtype}), which cannot be saved "
+                "without pickle."
+            )
+        return array
+
+    def _ndarray(self, array, where):
+        array = np.asarray(array)  # a memmap is saved as its values
+        if array.dtype.kind == "O":
+            # Strings stored as objects (feature_names_in_) round-trip as unicode.
+            if all(isinstance(item, str) for item in array.flat):
+                return {"t": "ndarray", "key": self._store(array.astype(str)), "object": True}
+        return {"t": "ndarray", "key": self._store(self._plain_array(array, where))}
+
+    def _sparse(self, matrix, where):
+        fmt = matrix.format if matrix.format in _SPARSE_FIELDS else "csr"
+        converted = matrix.asformat(fmt)
+        return {
+            "t": "sparse",
+            "format": fmt,
+            "original_format": matrix.format,
+            "array": isinstance(matrix, sp.sparray),
+            "shape": [int(n) for n in matrix.shape],
+            "fields": {
+                name: self._store(self._plain_array(getattr(converted, name), where))
+                for name in _SPARSE_FIELDS[fmt]
+            },
+        }
+
+    def estimator(self, estimator, where):
+        cls = type(estimator)
+        if _model_class(cls.__name__) is not cls:
+            raise ValueError(
+                f"{where} is a {cls.__module__}.{cls.__qualname__}, not one of the estimators "
+                "a model file may hold: those exported by subclust and scikit-learn's "
+                f"{', '.join(sorted(_sklearn_classes()))} (see subclust.io.model_classes())."
+            )
+        params = estimator.get_params(deep=False)
+        encoded_params = {k: self(v, f"{cls.__name__}.{k}") for k, v in params.items()}
+        if hasattr(estimator, "_save_state"):
+            state = estimator._save_state()
+            return {"t": "estimator", "class": cls.__name__, "params": encoded_params,
+                    "state": self(state, f"{cls.__name__} state"), "attributes": {},
+                    "dropped": []}
+        attributes, dropped = {}, []
+        for name, value in vars(estimator).items():
+            if name in params:
+                continue
+            try:
+                attributes[name] = self(value, f"{cls.__name__}.{name}")
+            except ValueError:
+                if not name.startswith("_"):
+                    raise
+                dropped.append(name)  # internal caches: restored as None
+        return {"t": "estimator", "class": cls.__name__, "params": encoded_params,
+                "attributes": attributes, "dropped": dropped}
+
+
+def _is_torch(value, name):
+    """Whether ``value`` is a ``torch.<name>``, without importing torch."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, getattr(torch, name))
+
+
+class _Decoder:
+    """Rebuilds values from tagged JSON and the arrays of the archive."""
+
+    def __init__(self, arrays, source):
+        self.arrays = arrays
+        self.source = source
+
+    def _corrupt(self, what):
+        return ValueError(f"{self.source} is damaged or not a subclust model: {what}.")
+
+    def _array(self, key):
+        if key not in self.arrays:
+            raise self._corrupt(f"array {key!r} is missing")
+        return self.arrays[key]
+
+    def __call__(self, node):
+        if not isinstance(node, dict) or "t" not in node:
+            raise self._corrupt(f"unexpected value {node!r:.60}")
+        kind = node["t"]
+        if kind == "none":
+            return None
+        if kind in ("bool", "int", "float", "str"):
+            value = node["v"]
+            expected = {"bool": bool, "int": int, "float": float, "str": str}[kind]
+            if kind == "float" and type(value) is int:
+                value = float(value)
+            if type(value) is not expected:
+                raise self._corrupt(f"{value!r:.60} is not a {kind}")
+            return value
+        if kind == "scalar":
+            return self._array(node["key"])[()]
+        if kind == "ndarray":
+            array = self._array(node["key"])
+            return array.astype(object) if node.get("object") else array
+        if kind in ("list", "tuple"):
+            items = [self(item) for item in node["items"]]
+            return items if kind == "list" else tuple(items)
+        if kind == "dict":
+            return {self(k): self(v) for k, v in node["items"]}
+        if kind == "sparse":
+            return self._sparse(node)
+        if kind == "random_state":
+            state = np.random.RandomState()
+            state.set_state(tuple(self(node["state"])))
+            return state
+        if kind == "generator":
+            state = self(node["state"])
+            name = state.get("bit_generator") if isinstance(state, dict) else None
+            if name not in _BIT_GENERATORS:
+                raise self._corrupt(f"unknown bit generator {name!r}")
+            bit_generator = getattr(np.random, name)()
+            bit_generator.state = state
+            return np.random.Generator(bit_generator)
+        if kind == "tensor":
+            import torch
+
+            tensor = torch.from_numpy(np.array(self._array(node["key"])))
+            return tensor.requires_grad_(bool(node.get("requires_grad", False)))
+        if kind == "estimator":
+            return self.estimator(node)
+        if kind == "dataclass":
+            name = node.get("class")
+            cls = _lookup(name, "dataclass") if isinstance(name, str) else None
+            if cls is None:
+                raise ValueError(
+                    f"{self.source} names the class {name!r}, which is not a "
+                    "dataclass exported by subclust, so it is refused."
+                )
+            return cls(**{k: self(v) for k, v in node["fields"].items()})
+        if kind == "torch_device":
+            import torch
+
+            return torch.device(node["v"])
+        raise self._corrupt(f"unknown value type {kind!r}")
+
+    def _sparse(self, node):
+        fmt = node["format"]
+        if fmt not in _SPARSE_FIELDS:
+            raise self._corrupt(f"unknown sparse format {fmt!r}")
+        fields = [self._array(node["fields"][name]) for name in _SPARSE_FIELDS[fmt]]
+        shape = tuple(node["shape"])
+        array_api = node.get("array", False)
+        constructor = getattr(sp, f"{fmt}_{'array' if array_api else 'matrix'}")
+        if fmt == "coo":
+            data, row, col = fields
+            matrix = constructor((data, (row, col)), shape=shape)
+        else:
+            matrix = constructor(tuple(fields), shape=shape)
+        return matrix.asformat(node.get("original_format", fmt))
+
+    def estimator(self, node):
+        name = node.get("class")
+        cls = _model_class(name) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(
+                f"{self.source} names the class {name!r}, which is not a subclust estimator; "
+                "model files may only hold the classes listed by subclust.io.model_classes(), "
+                "so it is refused."
+            )
+        params = {k: self(v) for k, v in node.get("params", {}).items()}
+        try:
+            estimator = cls(**params)
+        except TypeError as error:
+            raise self._corrupt(f"{name} does not accept the saved parameters ({error})") from None
+        if "state" in node:
+            estimator._load_state(self(node["state"]))
+            return estimator
+        for attribute, value in node.get("attributes", {}).items():
+            if not attribute.isidentifier() or attribute.startswith("__"):
+                raise self._corrupt(f"invalid attribute name {attribute!r}")
+            setattr(estimator, attribute, self(value))
+        for attribute in node.get("dropped", []):
+            if attribute.isidentifier() and not attribute.startswith("__"):
+                setattr(estimator, attribute, None)
+        return estimator
+
+
+def save_model(estimator, path, *, metadata=None, force=False):
+    """Save a fitted estimator to a model file that needs no pickle.
+
+    Works for every subclust estimator and for scikit-learn pipelines of
+    them (see :func:`model_classes`), whatever its fitted attributes:
+    arrays, lists of arrays (``bases_``), sparse matrices, numbers, strings,
+    None, random states. The file is written atomically.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted estimator.
+    path : str or path-like
+        The file to write (an ``.npz`` archive, whatever the extension).
+    metadata : dict, optional
+        JSON-serializable information stored beside the model (how its input
+        was made, for example); returned by ``load_model(...,
+        return_metadata=True)``.
+    force : bool, default=False
+        Overwrite an existing file.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        The estimator is not fitted, not a whitelisted class, or holds a
+        public attribute that cannot be stored without pickle.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from subclust import KSubspaces
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.io import load_model, save_model
+    >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=8, dims=2, random_state=0)
+    >>> kss = KSubspaces(n_clusters=2, dims=2, random_state=0).fit(X)
+    >>> path = save_model(kss, pathlib.Path(tempfile.mkdtemp()) / "kss.npz")
+    >>> loaded = load_model(path)
+    >>> bool((loaded.predict(X) == kss.predict(X)).all())
+    True
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    encoder = _Encoder()
+    tree = encoder.estimator(estimator, type(estimator).__name__)
+    header = {
+        "format": _FORMAT,
+        "format_version": FORMAT_VERSION,
+        "subclust_version": _subclust_version(),
+        "estimator": tree,
+        "metadata": {} if metadata is None else metadata,
+    }
+    try:
+        text = json.dumps(header)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"metadata must be JSON-serializable: {error}") from None
+    arrays = {_HEADER: np.array(text), **encoder.arrays}
+    return write_atomic(path, lambda f: np.savez(f, **arrays), force=force)
+
+
+def _subclust_version():
+    from subclust import __version__
+
+    return __version__
+
+
+def _read_header(path):
+    from subclust.io._readers import _existing_file, _npz_arrays
+
+    path = _existing_file(path, "model file")
+    try:
+        arrays = _npz_arrays(path)
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise
+        raise ValueError(
+            f"{path} is not a subclust model file (not an .npz archive); models are written "
+            "by `subclust cluster` or subclust.io.save_model."
+        ) from None
+    if _HEADER not in arrays:
+        raise ValueError(
+            f"{path} is not a subclust model file (no {_HEADER!r} entry); models are written "
+            "by `subclust cluster` or subclust.io.save_model."
+        )
+    try:
+        header = json.loads(str(arrays.pop(_HEADER)))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} has a damaged header: {error}.") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        raise ValueError(f"{path} is not a subclust model file (format {header.get('format')!r}).")
+    version = header.get("format_version")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has model format version {version!r}, but subclust {_subclust_version()} "
+            f"reads version {FORMAT_VERSION} only; load it with the subclust version that "
+            f"saved it ({header.get('subclust_version', 'unknown')}) or a newer one."
+        )
+    return path, header, arrays
+
+
+def load_model(path, *, return_metadata=False):
+    """Load an estimator saved by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    return_metadata : bool, default=False
+        Also return the metadata stored with the model.
+
+    Returns
+    -------
+    estimator : estimator
+        The fitted estimator, predicting exactly as the saved one.
+    metadata : dict
+        Only with ``return_metadata=True``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not a model file, a format version this subclust cannot read, a
+        class outside :func:`model_classes`, pickled data, or damage.
+    """
+    path, header, arrays = _read_header(path)
+    decoder = _Decoder(arrays, path)
+    estimator = decoder(header.get("estimator"))
+    if return_metadata:
+        return estimator, header.get("metadata", {})
+    return estimator

@@ -1,0 +1,705 @@
+"""Read embeddings and images from files, without ever unpickling anything.
+
+Embeddings are a 2-D float array, one row per sample, read from ``.npy``,
+``.npz``, ``.csv`` or ``.parquet``; a folder of PNG/JPEG images becomes
+scattering-transform features (:func:`subclust.datasets.scattering_features`).
+Every reader returns a :class:`sklearn.utils.Bunch` like the data-set loaders
+do, and every problem with the input (missing file, wrong shape, NaN,
+non-numeric column, pickled data) is a one-line ``ValueError`` or
+``FileNotFoundError`` saying what was wrong and what to do.
+"""
+
+import csv
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+__all__ = [
+    "EMBEDDING_FORMATS",
+    "IMAGE_EXTENSIONS",
+    "check_embeddings",
+    "image_feature_params",
+    "image_features",
+    "read_embeddings",
+    "read_image_folder",
+    "read_images",
+    "read_labels",
+]
+
+#: File extensions read by :func:`read_embeddings`.
+EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet")
+#: Image files read by :func:`read_image_folder` (case-insensitive).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+# Keys tried, in order, when an .npz file holds several arrays and none is named.
+_NPZ_DATA_KEYS = ("X", "data", "embeddings", "features")
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+_NO_PICKLE = (
+    "subclust never unpickles files (it could run arbitrary code): save plain numeric arrays, "
+    "e.g. np.save(path, X.astype(np.float32))."
+)
+
+
+def _existing_file(path, what="file"):
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what.capitalize()} {path} does not exist.")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, expected a {what}.")
+    return path
+
+
+def _magic(path, n=8):
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def _pickle_error(path):
+    return ValueError(f"{path} holds pickled Python objects; {_NO_PICKLE}")
+
+
+def _load_npy(path):
+    head = _magic(path)
+    if not head.startswith(_NPY_MAGIC):
+        if head[:1] == b"\x80":
+            raise _pickle_error(path)
+        raise ValueError(f"{path} is not a .npy file (no NumPy header); write it with np.save.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error) or "Object arrays" in str(error):
+            raise _pickle_error(path) from None
+        raise ValueError(f"{path} could not be read as .npy: {error}") from None
+
+
+def _npz_arrays(path):
+    """The arrays of an .npz archive, opened without pickle; object arrays refused."""
+    if not _magic(path).startswith(_ZIP_MAGIC):
+        if _magic(path)[:1] == b"\x80":
+            raise _pickle_error(path)
+        raise ValueError(f"{path} is not an .npz file (not a zip archive); write it with np.savez.")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        if "pickle" in str(error) or "Object arrays" in str(error):
+            raise ValueError(f"{path} holds an object array (pickled data); {_NO_PICKLE}") from None
+        raise ValueError(f"{path} could not be read as .npz: {error}") from None
+
+
+def _pick_npz_key(arrays, path, key):
+    if key is not None:
+        if key not in arrays:
+            raise ValueError(f"{path} has no array {key!r}; its arrays are {sorted(arrays)}.")
+        return key
+    if len(arrays) == 1:
+        return next(iter(arrays))
+    for candidate in _NPZ_DATA_KEYS:
+        if candidate in arrays:
+            return candidate
+    raise ValueError(
+        f"{path} holds several arrays {sorted(arrays)}; name the embeddings with key= "
+        f"(--key on the command line), or call the array one of {list(_NPZ_DATA_KEYS)}."
+    )
+
+
+def _encode_labels(values, source):
+    """Labels of any type as ints 0..K-1 plus the original value of each."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        values = values.reshape(len(values), -1)
+        if values.shape[1] != 1:
+            raise ValueError(
+                f"Labels from {source} have shape {values.shape}; expected one label per sample."
+            )
+        values = values[:, 0]
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(
+            f"Labels from {source} contain NaN or infinity; every sample needs a label."
+        )
+    if values.dtype.kind == "O":
+        values = values.astype(str)
+    names, target = np.unique(values, return_inverse=True)
+    return target.astype(np.int64), names
+
+
+def check_embeddings(X, source="X"):
+    """Validate embeddings: a finite, numeric, non-empty 2-D array.
+
+    float32 stays float32 (half the memory of float64, and K-subspaces runs
+    its GEMMs in float32); every other numeric dtype becomes float64.
+
+    Parameters
+    ----------
+    X : array-like
+    source : str, default="X"
+        What ``X`` is (a file name), for the error messages.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.io import check_embeddings
+    >>> check_embeddings(np.ones((3, 2), dtype=np.int64)).dtype
+    dtype('float64')
+    >>> check_embeddings(np.array([[1.0, np.nan]]), source="x.npy")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: x.npy contains 1 NaN or infinite value (the first at row 0, column 1); ...
+    """
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{source} holds {X.dtype} values; embeddings must be numbers (int or float)."
+        )
+    if X.ndim != 2:
+        hint = (
+            "reshape a single feature with X.reshape(-1, 1)"
+            if X.ndim < 2
+            else "flatten each sample to one row with X.reshape(len(X), -1)"
+        )
+        raise ValueError(
+            f"{source} holds an array of shape {X.shape}; embeddings must be 2-D "
+            f"(n_samples, n_features): {hint}."
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{source} holds an empty array of shape {X.shape}.")
+    X = X.astype(np.float32 if X.dtype == np.float32 else np.float64, copy=False)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        n_bad = int(bad.sum())
+        raise ValueError(
+            f"{source} contains {n_bad} NaN or infinite value{'s' if n_bad > 1 else ''} "
+            f"(the first at row {row}, column {col}); remove those samples or impute the values."
+        )
+    return X
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv_table(path):
+    """Header (or None) and rows of strings of a comma-separated file."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{path} is empty; expected one row per sample.")
+    # A header is a first row with a cell that is not a number.
+    header = rows[0] if not all(_is_number(cell) for cell in rows[0]) else None
+    body = rows[1:] if header is not None else rows
+    if not body:
+        raise ValueError(f"{path} has a header but no rows of data.")
+    width = len(header) if header is not None else len(body[0])
+    for line, row in enumerate(body, start=2 if header is not None else 1):
+        if len(row) != width:
+            raise ValueError(
+                f"{path} line {line} has {len(row)} fields, expected {width} like the first row."
+            )
+    names = header if header is not None else [str(j) for j in range(width)]
+    return [name.strip() for name in names], body, header is not None
+
+
+def _column_index(names, column, path, has_header):
+    if column in names:
+        return names.index(column)
+    if isinstance(column, numbers.Integral) and 0 <= column < len(names):
+        return int(column)
+    if isinstance(column, str) and not has_header and column.isdigit():
+        if int(column) < len(names):
+            return int(column)
+    raise ValueError(f"{path} has no column {column!r}; its columns are {names}.")
+
+
+def _csv_numbers(path, names, body, has_header):
+    """Rows of strings to floats; a cell that is not a number names its column."""
+    cells = np.array(body, dtype=str)
+    try:
+        return cells.astype(np.float64)
+    except ValueError:
+        pass
+    for i, row in enumerate(body):
+        for j, cell in enumerate(row):
+            if not _is_number(cell):
+                line = i + 1 + has_header
+                what = "an empty cell" if not cell.strip() else repr(cell)
+                raise ValueError(
+                    f"{path} column {names[j]!r} is not numeric ({what} on line {line}); drop it, "
+                    "or name it as the label column (--label-column) if it holds the labels."
+                )
+    raise AssertionError("unreachable: a cell failed to convert but every cell is a number")
+
+
+def _read_csv(path, label_column):
+    names, body, has_header = _read_csv_table(path)
+    target = None
+    if label_column is not None:
+        index = _column_index(names, label_column, path, has_header)
+        target = [row[index].strip() for row in body]
+        body = [row[:index] + row[index + 1 :] for row in body]
+        names = names[:index] + names[index + 1 :]
+        if not names:
+            raise ValueError(f"{path} has no column besides the labels {label_column!r}.")
+        # Numeric labels sort as numbers (2 before 10), not as strings.
+        if all(_is_number(value) for value in target):
+            target = np.array(target, dtype=np.float64)
+    return _csv_numbers(path, names, body, has_header), target, names
+
+
+def _parquet_module():
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise ImportError(
+            f"Reading .parquet files needs pyarrow: pip install 'subclust[parquet]' ({error})."
+        ) from error
+    return pq
+
+
+def _parquet_column(column, name, path):
+    """One Arrow column as an (n_samples, width) float array; list columns expand."""
+    import pyarrow as pa
+
+    if column.null_count:
+        raise ValueError(
+            f"{path} column {name!r} has {column.null_count} missing values; remove those "
+            "samples or impute the values."
+        )
+    kind = column.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        rows = column.to_pylist()
+        lengths = {len(row) for row in rows}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"{path} column {name!r} holds lists of different lengths {sorted(lengths)[:5]}; "
+                "every sample's embedding must have the same length."
+            )
+        try:
+            return np.array(rows, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path} column {name!r} holds lists of non-numbers.") from None
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        return column.to_numpy(zero_copy_only=False).reshape(-1, 1)
+    raise ValueError(
+        f"{path} column {name!r} is not numeric (type {kind}); drop it, or name it as the "
+        "label column (--label-column) if it holds the labels."
+    )
+
+
+def _read_parquet(path, label_column):
+    pq = _parquet_module()
+    try:
+        table = pq.read_table(path)
+    except Exception as error:  # pyarrow raises its own ArrowInvalid etc.
+        raise ValueError(f"{path} could not be read as Parquet: {error}") from None
+    names = list(table.column_names)
+    target = None
+    if label_column is not None:
+        index = _column_index(names, label_column, path, True)
+        labels = table.column(index)
+        if labels.null_count:
+            raise ValueError(f"{path} label column {names[index]!r} has missing values.")
+        target = labels.to_numpy(zero_copy_only=False)
+        names = names[:index] + names[index + 1 :]
+        if not names:
+            raise ValueError(f"{path} has no column besides the labels {label_column!r}.")
+    if table.num_rows == 0:
+        raise ValueError(f"{path} has no rows; expected one row per sample.")
+    blocks, feature_names = [], []
+    for name in names:
+        block = _parquet_column(table.column(name), name, path)
+        blocks.append(block)
+        width = block.shape[1]
+        feature_names += [name] if width == 1 else [f"{name}_{j}" for j in range(width)]
+    dtypes = {b.dtype for b in blocks}
+    dtype = np.float32 if dtypes == {np.dtype(np.float32)} else np.float64
+    return np.hstack([b.astype(dtype, copy=False) for b in blocks]), target, feature_names
+
+
+def read_embeddings(path, *, key=None, label_column=None):
+    """Read embeddings (one row per sample) from ``.npy``, ``.npz``, ``.csv`` or ``.parquet``.
+
+    - ``.npy``: a 2-D numeric array. ``.npz``: the array named ``key``, or
+      the only one, or the first of ``X``, ``data``, ``embeddings``,
+      ``features``. Both are opened with ``allow_pickle=False``: a file with
+      pickled objects is refused, never unpickled.
+    - ``.csv``: comma-separated numbers, with or without a header (a first
+      row with a cell that is not a number is the header).
+    - ``.parquet`` (needs pyarrow, the ``parquet`` extra): numeric columns,
+      and list columns that hold one embedding per row.
+
+    float32 data stays float32; other numbers become float64.
+
+    Parameters
+    ----------
+    path : str or path-like
+    key : str, optional
+        Array of an ``.npz`` file holding the embeddings.
+    label_column : str or int, optional
+        Column (CSV/Parquet; a name, or a position for a CSV file without
+        header) or array (``.npz``) holding ground-truth labels; they may be
+        strings. They are taken out of the features.
+
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        ``data`` (n_samples, n_features); ``target`` (n_samples,) labels as
+        ints 0..K-1, or None; ``target_names`` the original label of each
+        int, or None; ``feature_names``; ``filename``; ``format`` (the
+        extension).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Unknown extension, pickled data, wrong shape, NaN or infinity,
+        non-numeric column, unreadable file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from subclust.io import read_embeddings
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "emb.csv"
+    >>> _ = path.write_text("a,b,species\\n1,2,cat\\n3,4,dog\\n5,6,cat\\n")
+    >>> bunch = read_embeddings(path, label_column="species")
+    >>> bunch.data
+    array([[1., 2.],
+           [3., 4.],
+           [5., 6.]])
+    >>> bunch.target, bunch.target_names
+    (array([0, 1, 0]), array(['cat', 'dog'], dtype='<U3'))
+    """
+    path = _existing_file(path, "embedding file")
+    suffix = path.suffix.lower()
+    target, feature_names = None, None
+    if suffix == ".npy":
+        if label_column is not None:
+            raise ValueError(
+                f"{path} is a single array: it has no label column; give the labels in "
+                "their own file (--labels) or store both in an .npz."
+            )
+        X = _load_npy(path)
+    elif suffix == ".npz":
+        arrays = _npz_arrays(path)
+        if label_column is not None:
+            if label_column not in arrays:
+                raise ValueError(
+                    f"{path} has no array {label_column!r} for the labels; its arrays are "
+                    f"{sorted(arrays)}."
+                )
+            target = arrays.pop(label_column)
+        X = arrays[_pick_npz_key(arrays, path, key)]
+    elif suffix == ".csv":
+        X, target, feature_names = _read_csv(path, label_column)
+    elif suffix == ".parquet":
+        X, target, feature_names = _read_parquet(path, label_column)
+    else:
+        raise ValueError(
+            f"{path} has extension {path.suffix!r}; embeddings are read from "
+            f"{', '.join(EMBEDDING_FORMATS)} files (or a folder of images)."
+        )
+    X = check_embeddings(X, str(path))
+    target_names = None
+    if target is not None:
+        if len(target) != X.shape[0]:
+            raise ValueError(f"{path} has {X.shape[0]} samples but {len(target)} labels.")
+        target, target_names = _encode_labels(target, f"{path} ({label_column})")
+    if feature_names is None:
+        feature_names = [str(j) for j in range(X.shape[1])]
+    return Bunch(
+        data=X,
+        target=target,
+        target_names=target_names,
+        feature_names=feature_names,
+        filename=str(path),
+        format=suffix,
+    )
+
+
+def read_labels(path, n_samples=None, *, column=None):
+    """Read ground-truth labels: one per sample, from ``.npy``, ``.npz``, ``.csv`` or ``.txt``.
+
+    A CSV or text file holds one label per line (a header line is allowed)
+    or, with ``column``, several columns of which one holds the labels.
+    Labels may be numbers or strings.
+
+    Parameters
+    ----------
+    path : str or path-like
+    n_samples : int, optional
+        The number of samples the labels are for; a different count is an error.
+    column : str or int, optional
+        Column of a CSV file, or array of an ``.npz`` file (default: its only
+        array, or one called ``labels``, ``y`` or ``target``).
+
+    Returns
+    -------
+    target : ndarray of shape (n_samples,)
+        Labels as ints 0..K-1.
+    target_names : ndarray
+        The original label of each int.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from subclust.io import read_labels
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.txt"
+    >>> _ = path.write_text("label\\n10\\n2\\n10\\n")
+    >>> read_labels(path)
+    (array([1, 0, 1]), array([ 2., 10.]))
+    """
+    path = _existing_file(path, "label file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        values = _load_npy(path)
+    elif suffix == ".npz":
+        arrays = _npz_arrays(path)
+        if column is None and len(arrays) > 1:
+            column = next((k for k in ("labels", "y", "target") if k in arrays), None)
+            if column is None:
+                raise ValueError(
+                    f"{path} holds several arrays {sorted(arrays)}; name the labels' array."
+                )
+        values = arrays[_pick_npz_key(arrays, path, column)]
+    elif suffix in (".csv", ".txt", ".tsv"):
+        names, body, has_header = _read_csv_table(path)
+        if column is None and len(names) != 1:
+            raise ValueError(
+                f"{path} has {len(names)} columns {names}; name the column of the labels."
+            )
+        index = 0 if column is None else _column_index(names, column, path, has_header)
+        values = [row[index].strip() for row in body]
+        if all(_is_number(v) for v in values):
+            values = np.array(values, dtype=np.float64)
+    else:
+        raise ValueError(
+            f"{path} has extension {path.suffix!r}; labels are read from .npy, .npz, .csv or "
+            ".txt files."
+        )
+    values = np.asarray(values)
+    if values.dtype.kind not in "biufUS":
+        raise ValueError(f"{path} holds {values.dtype} values; labels must be numbers or strings.")
+    if n_samples is not None and len(values) != n_samples:
+        raise ValueError(
+            f"{path} has {len(values)} labels but the data has {n_samples} samples; "
+            "give one label per sample, in the same order."
+        )
+    return _encode_labels(values, str(path))
+
+
+def _image_files(folder):
+    """Images directly in ``folder`` (no labels) or in its sub-folders (one per class)."""
+    def images_in(directory):
+        return sorted(
+            p for p in directory.iterdir()
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+        )
+
+    files = images_in(folder)
+    if files:
+        return files, None, None
+    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    files, target, names = [], [], []
+    for directory in classes:
+        found = images_in(directory)
+        if found:
+            target += [len(names)] * len(found)
+            names.append(directory.name)
+            files += found
+    if not files:
+        raise ValueError(
+            f"{folder} holds no {'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} images, "
+            "neither directly nor in sub-folders (one per class)."
+        )
+    return files, np.array(target, dtype=np.int64), np.array(names)
+
+
+def read_images(filenames, shape=None):
+    """Read image files as grey levels in [0, 1]; all must have the same size.
+
+    Parameters
+    ----------
+    filenames : sequence of path-like
+        PNG or JPEG files (any mode; colour is converted to grey levels).
+    shape : tuple (height, width), optional
+        Required size (e.g. that of the images a model was trained on).
+
+    Returns
+    -------
+    images : ndarray of shape (n_images, height, width), float64
+    """
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError as error:
+        raise ImportError(
+            f"Reading images needs Pillow (installed with matplotlib): pip install "
+            f"'subclust[plot]' ({error})."
+        ) from error
+    images = []
+    for path in filenames:
+        try:
+            with Image.open(path) as image:
+                grey = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"{path} could not be read as an image: {error}") from None
+        expected = shape if shape is not None else (images[0].shape if images else None)
+        if expected is not None and grey.shape != tuple(expected):
+            raise ValueError(
+                f"{path} is {grey.shape[0]}x{grey.shape[1]} pixels but "
+                f"{'the model expects' if shape is not None else 'the first image is'} "
+                f"{expected[0]}x{expected[1]}; resize the images to one size."
+            )
+        images.append(grey)
+    return np.stack(images)
+
+
+def _auto_pad(shape):
+    """Smallest power of two holding the images: 28x28 -> 32, as in You et al."""
+    return int(2 ** np.ceil(np.log2(max(shape))))
+
+
+def read_image_folder(
+    path, *, features="scattering", n_components=None, J=3, L=8, pad_to="auto", shape=None,
+    batch_size=64, n_jobs=None,
+):
+    """Read a folder of PNG/JPEG images and turn them into feature vectors.
+
+    The images sit directly in ``path`` (no labels), or in one sub-folder per
+    class (the sub-folder names become the labels). Files are read in sorted
+    order, as grey levels in [0, 1]; all images must have the same size.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder.
+    features : {'scattering', 'pixels'}, default='scattering'
+        'scattering': the 2-D scattering transform
+        (:func:`subclust.datasets.scattering_features`, needs kymatio);
+        'pixels': the flattened grey levels.
+    n_components : int, optional
+        Project the features on their top principal components
+        (:func:`subclust.datasets.scattering_pca` for scattering features;
+        You et al. use 500 for MNIST). None keeps all the features, e.g. to
+        fit the PCA in a pipeline (see :func:`subclust.pipeline.make_pipeline`)
+        that a saved model then applies to new images.
+    J, L : int, default=3, 8
+        Scales and orientations of the scattering transform.
+    pad_to : int, 'auto' or None, default='auto'
+        Zero-pad the images to this square size before the scattering
+        transform; 'auto' is the smallest power of two holding them
+        (28x28 -> 32, the MNIST setting of You et al.).
+    shape : tuple (height, width), optional
+        Required image size.
+    batch_size, n_jobs
+        See :func:`subclust.datasets.scattering_features`.
+
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        ``data`` (n_images, n_features); ``images`` (n_images, h, w);
+        ``filenames`` (paths relative to ``path``); ``target`` and
+        ``target_names`` from the sub-folders, or None; ``filename`` (the
+        folder); ``format`` ('images'); ``feature_params`` (a dict that
+        reproduces the features of new images with :func:`image_features`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from subclust.io import read_image_folder
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for i in range(3):
+    ...     Image.fromarray(np.full((8, 8), 40 * i, dtype=np.uint8)).save(folder / f"{i}.png")
+    >>> bunch = read_image_folder(folder, features="pixels")
+    >>> bunch.data.shape, bunch.filenames[0]
+    ((3, 64), '0.png')
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"Image folder {folder} does not exist.")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder of images.")
+    files, target, target_names = _image_files(folder)
+    images = read_images(files, shape=shape)
+    params = image_feature_params(images.shape[1:], features, J=J, L=L, pad_to=pad_to)
+    data = image_features(images, params, batch_size=batch_size, n_jobs=n_jobs)
+    if n_components is not None:
+        data = _pca(data, n_components)
+    return Bunch(
+        data=data,
+        images=images,
+        filenames=[os.path.relpath(f, folder) for f in files],
+        target=target,
+        target_names=target_names,
+        filename=str(folder),
+        format="images",
+        feature_params=params,
+    )
+
+
+def image_feature_params(shape, features="scattering", *, J=3, L=8, pad_to="auto"):
+    """The JSON-serializable recipe turning images of ``shape`` into features."""
+    if features not in ("scattering", "pixels"):
+        raise ValueError(f"features must be 'scattering' or 'pixels', got {features!r}.")
+    params = {"features": features, "shape": [int(s) for s in shape]}
+    if features == "scattering":
+        params.update(J=int(J), L=int(L), pad_to=_auto_pad(shape) if pad_to == "auto" else pad_to)
+    return params
+
+
+def image_features(images, params, *, batch_size=64, n_jobs=None):
+    """Features of images following a recipe from :func:`image_feature_params`.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, height, width)
+    params : dict
+        ``features`` ('scattering' or 'pixels'), ``shape`` and, for
+        scattering, ``J``, ``L``, ``pad_to``.
+
+    Returns
+    -------
+    features : ndarray of shape (n_images, n_features)
+    """
+    images = np.asarray(images)
+    if list(images.shape[1:]) != list(params["shape"]):
+        raise ValueError(
+            f"Images are {images.shape[1]}x{images.shape[2]} pixels but the features were "
+            f"defined for {params['shape'][0]}x{params['shape'][1]}; resize them."
+        )
+    if params["features"] == "pixels":
+        return images.reshape(len(images), -1)
+    from subclust.datasets import scattering_features
+
+    return scattering_features(
+        images, J=params["J"], L=params["L"], pad_to=params["pad_to"],
+        batch_size=batch_size, n_jobs=n_jobs,
+    )
+
+
+def _pca(data, n_components):
+    """Exact, deterministic PCA scores, as :func:`subclust.datasets.scattering_pca` has them."""
+    from sklearn.decomposition import PCA
+
+    if not isinstance(n_components, numbers.Integral) or not 1 <= n_components <= min(data.shape):
+        raise ValueError(
+            f"n_components must be an int in [1, {min(data.shape)}] (the fewer of images and "
+            f"features), got {n_components!r}."
+        )
+    solver = "covariance_eigh" if data.shape[0] > data.shape[1] else "full"
+    return PCA(n_components=int(n_components), svd_solver=solver).fit_transform(data)

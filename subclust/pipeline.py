@@ -1,0 +1,413 @@
+"""Clustering methods by name, and the usual pipeline: normalize, optional PCA, cluster.
+
+:data:`METHODS` is the one table mapping a method name (as given to
+``subclust cluster --method``) to an estimator class and its default
+parameters; :data:`DEFAULT_METHOD` is the method used when none is named.
+A method whose class is not yet importable is listed but refused with a
+clear message, so estimators plug in by being exported from subclust.
+
+Examples
+--------
+>>> from subclust.pipeline import make_pipeline
+>>> from subclust.datasets import make_molrg
+>>> from subclust.metrics import clustering_accuracy
+>>> X, y, _ = make_molrg(n_samples=[40, 40, 40], n_features=20, dims=3, random_state=0)
+>>> pipe = make_pipeline("kss", n_clusters=3, dims=3, random_state=0)
+>>> [name for name, _ in pipe.steps]
+['normalize', 'cluster']
+>>> clustering_accuracy(y, pipe.fit_predict(X))
+1.0
+"""
+
+import importlib
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval
+
+from subclust._validation import check_is_fitted, fit_context, validate_data
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
+    "Method",
+    "UncenteredPCA",
+    "available_methods",
+    "get_estimator_class",
+    "make_estimator",
+    "make_pipeline",
+]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A clustering method: an estimator class (by name) and its default parameters.
+
+    Parameters
+    ----------
+    estimator : str
+        Class name, looked up in ``module``.
+    description : str
+        One line for ``--help`` and reports.
+    params : dict
+        Defaults that differ from the class's own.
+    module : str, default="subclust"
+        Module exporting the class.
+    """
+
+    estimator: str
+    description: str
+    params: dict = field(default_factory=dict)
+    module: str = "subclust"
+
+
+#: Method name -> estimator class and default parameters: the one place to
+#: register a method for the CLI, :func:`make_pipeline` and reports.
+METHODS = {
+    "kss": Method(
+        "KSubspaces", "K-subspaces: nearest-subspace assignment alternated with per-cluster PCA"
+    ),
+    "ssc": Method(
+        "SparseSubspaceClustering",
+        "sparse subspace clustering, lasso self-expression solved by ADMM",
+        {"solver": "admm"},
+    ),
+    "ensc": Method(
+        "SparseSubspaceClustering",
+        "elastic-net subspace clustering (active-set solver, sparse affinity)",
+        {"solver": "elastic_net"},
+    ),
+    "omp": Method(
+        "SparseSubspaceClustering",
+        "SSC by orthogonal matching pursuit (sparse affinity, scales to many samples)",
+        {"solver": "omp"},
+    ),
+    "lsr": Method(
+        "LeastSquaresSubspaceClustering", "least-squares regression self-expression"
+    ),
+    "tsc": Method(
+        "ThresholdedSubspaceClustering", "thresholded subspace clustering (top |cosine| neighbours)"
+    ),
+    "diffusion": Method(
+        "DiffusionSubspaceClustering",
+        "train the low-rank mixture diffusion denoiser; its subspaces are the clusters",
+        module="subclust.diffusion",
+    ),
+}
+
+#: The method used when none is named (switch it here when a better one lands).
+DEFAULT_METHOD = "kss"
+
+# Names under which estimators take the subspace dimension(s), tried in order.
+_DIMS_PARAMS = ("dims", "subspace_dims")
+
+
+def _method(name):
+    if name not in METHODS:
+        raise ValueError(f"Unknown method {name!r}; choose one of {sorted(METHODS)}.")
+    return METHODS[name]
+
+
+def _find_class(spec):
+    """The class of a method, or None; also found if exported by subclust itself."""
+    module = importlib.import_module(spec.module)
+    return getattr(module, spec.estimator, None) or getattr(
+        importlib.import_module("subclust"), spec.estimator, None
+    )
+
+
+def get_estimator_class(method):
+    """The estimator class of a method.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`METHODS`.
+
+    Returns
+    -------
+    cls : type
+
+    Raises
+    ------
+    ValueError
+        Unknown method, or its class is not provided by this installation yet.
+    ImportError
+        The class needs an optional dependency that is not installed.
+    """
+    spec = _method(method)
+    try:
+        cls = _find_class(spec)
+    except ImportError as error:
+        raise ImportError(
+            f"Method {method!r} needs {spec.module}, which failed to import: {error}"
+        ) from error
+    if cls is None:
+        raise ValueError(
+            f"Method {method!r} needs {spec.module}.{spec.estimator}, which this version of "
+            f"subclust does not provide yet; available methods: {available_methods()}."
+        )
+    return cls
+
+
+def available_methods():
+    """Names of the methods whose estimator can be imported now.
+
+    Examples
+    --------
+    >>> from subclust.pipeline import available_methods
+    >>> "kss" in available_methods()
+    True
+    """
+    names = []
+    for name, spec in METHODS.items():
+        try:
+            if _find_class(spec) is not None:
+                names.append(name)
+        except ImportError:
+            pass
+    return names
+
+
+def make_estimator(method=DEFAULT_METHOD, n_clusters=8, *, dims=None, random_state=None, **params):
+    """The estimator of a method, with its defaults from :data:`METHODS`.
+
+    Parameters
+    ----------
+    method : str, default=DEFAULT_METHOD
+        A key of :data:`METHODS`.
+    n_clusters : int, default=8
+    dims : int or list of int, optional
+        Subspace dimension(s); set on the estimator's ``dims`` or
+        ``subspace_dims`` parameter. None keeps the estimator's default.
+    random_state : int, RandomState instance or None, default=None
+        Set if the estimator takes one.
+    **params
+        Further parameters, overriding the method's defaults.
+
+    Returns
+    -------
+    estimator : estimator
+
+    Raises
+    ------
+    ValueError
+        Unknown method or parameter (the message lists the valid ones).
+
+    Examples
+    --------
+    >>> from subclust.pipeline import make_estimator
+    >>> make_estimator("kss", 3, dims=2, random_state=0)
+    KSubspaces(dims=2, n_clusters=3, random_state=0)
+    """
+    cls = get_estimator_class(method)
+    valid = cls().get_params(deep=False)
+    settings = {**_method(method).params, "n_clusters": n_clusters}
+    if dims is not None:
+        name = next((p for p in _DIMS_PARAMS if p in valid), None)
+        if name is None:
+            raise ValueError(
+                f"Method {method!r} ({cls.__name__}) has no subspace-dimension parameter; "
+                "leave dims unset."
+            )
+        settings[name] = dims
+    if random_state is not None and "random_state" in valid:
+        settings["random_state"] = random_state
+    settings.update(params)
+    unknown = sorted(set(settings) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__} (method {method!r}) has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters are {sorted(valid)}."
+        )
+    return cls(**settings)
+
+
+class UncenteredPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Projection on the top right singular vectors of the data, without centring.
+
+    PCA centres the data first, which moves subspaces through the origin off
+    it (they become affine) and hurts linear subspace clustering; this keeps
+    them linear: a subspace of the data maps to a subspace of the projection.
+    Exact and deterministic (no random state): an SVD of ``X`` when it has
+    fewer samples than features, else the eigendecomposition of ``X^T X``;
+    each direction's sign is fixed so that its largest entry is positive.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Directions kept; at most ``min(n_samples, n_features)``.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Orthonormal directions, largest singular value first (dtype of the data).
+    singular_values_ : ndarray of shape (n_components,)
+    explained_energy_ratio_ : ndarray of shape (n_components,)
+        Share of ``||X||_F^2`` along each direction.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.pipeline import UncenteredPCA
+    >>> X = np.random.default_rng(0).standard_normal((50, 3)) @ np.eye(3, 6)
+    >>> proj = UncenteredPCA(n_components=3).fit(X)
+    >>> bool(np.allclose(proj.inverse_transform(proj.transform(X)), X))
+    True
+    """
+
+    _parameter_constraints = {"n_components": [Interval(numbers.Integral, 1, None, closed="left")]}
+
+    def __init__(self, n_components=2):
+        self.n_components = n_components
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Find the top ``n_components`` right singular vectors of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : UncenteredPCA
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        n_samples, n_features = X.shape
+        k = self.n_components
+        if k > min(n_samples, n_features):
+            raise ValueError(
+                f"n_components={k} exceeds min(n_samples, n_features)={min(X.shape)}; lower it."
+            )
+        X64 = X.astype(np.float64, copy=False)
+        if n_samples < n_features:
+            _, s, Vt = np.linalg.svd(X64, full_matrices=False)
+            V, s = Vt[:k].T, s[:k]
+        else:
+            # The Gram matrix is n_features^2 whatever the number of samples.
+            w, V = linalg.eigh(X64.T @ X64, subset_by_index=[n_features - k, n_features - 1])
+            V, s = V[:, ::-1], np.sqrt(np.clip(w[::-1], 0, None))
+        signs = np.sign(V[np.abs(V).argmax(axis=0), np.arange(k)])
+        V = V * np.where(signs == 0, 1, signs)
+        total = float(np.einsum("ij,ij->", X64, X64))
+        self.components_ = np.ascontiguousarray(V.T).astype(X.dtype)
+        self.singular_values_ = s
+        self.explained_energy_ratio_ = s**2 / total if total > 0 else np.zeros(k)
+        self._n_features_out = k
+        return self
+
+    def transform(self, X):
+        """Coordinates of ``X`` along the directions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return X @ self.components_.T.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, Z):
+        """Points of the feature space with coordinates ``Z``.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        Z = np.asarray(Z)
+        return Z @ self.components_.astype(Z.dtype if Z.dtype == np.float32 else np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def make_pipeline(
+    method=DEFAULT_METHOD,
+    n_clusters=8,
+    *,
+    dims=None,
+    normalize=True,
+    pca=None,
+    center=False,
+    random_state=None,
+    **params,
+):
+    """The usual scikit-learn pipeline: normalize, optional PCA, cluster.
+
+    Steps (named so that ``pipe.named_steps`` finds them):
+
+    1. ``normalize``: scale every sample to unit Euclidean norm. Points of a
+       linear subspace stay on it, and samples of very different norms
+       (image contrast, embedding magnitudes) weigh the same.
+    2. ``pca``: project on the top ``pca`` principal directions (the
+       scattering + PCA recipe of You et al., CVPR 2016), then
+       ``renormalize`` the projected samples. By default the projection is
+       *uncentred* (:class:`UncenteredPCA`): centring
+       moves subspaces through the origin off it, turning them into affine
+       subspaces that linear methods then miss. On 30 MNIST zeros and ones
+       (scattering features, K-subspaces with d = 1, 2, 3) the centred PCA
+       gave accuracies 0.63 to 0.90 and the uncentred projection 1.0.
+    3. ``cluster``: the method's estimator (:func:`make_estimator`).
+
+    Parameters
+    ----------
+    method : str, default=DEFAULT_METHOD
+        A key of :data:`METHODS`.
+    n_clusters : int, default=8
+    dims : int or list of int, optional
+        Subspace dimension(s); see :func:`make_estimator`.
+    normalize : bool, default=True
+        Include the ``normalize`` (and ``renormalize``) steps.
+    pca : int, optional
+        Number of principal directions kept; None skips the projection.
+    center : bool, default=False
+        Centre the data before projecting (:class:`sklearn.decomposition.PCA`)
+        instead of the uncentred projection; right for affine subspaces.
+    random_state : int or None, default=None
+        Seed of the clustering estimator (and of the centred PCA's solver):
+        with an int the pipeline is deterministic.
+    **params
+        Parameters of the clustering estimator.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Save and load it with :func:`subclust.io.save_model` /
+        :func:`subclust.io.load_model`; ``predict`` applies every step.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import Normalizer
+
+    steps = []
+    if normalize:
+        steps.append(("normalize", Normalizer()))
+    if pca is not None:
+        if isinstance(pca, bool) or not isinstance(pca, int) or pca < 1:
+            raise ValueError(
+                f"pca must be a positive int (number of components) or None, got {pca!r}."
+            )
+        projection = PCA(pca, random_state=random_state) if center else UncenteredPCA(pca)
+        steps.append(("pca", projection))
+        if normalize:
+            steps.append(("renormalize", Normalizer()))
+    estimator = make_estimator(method, n_clusters, dims=dims, random_state=random_state, **params)
+    steps.append(("cluster", estimator))
+    return Pipeline(steps)

@@ -1,0 +1,568 @@
+"""Cluster embeddings or images end to end: read, fit, write results; predict with a saved model.
+
+The logic behind ``subclust cluster`` and ``subclust predict``, importable
+and testable without the command line:
+
+- :func:`load_inputs` reads an embedding file, a folder of images, or a
+  benchmark data set (images turned into scattering features), with
+  optional ground-truth labels;
+- :func:`cluster_inputs` fits the pipeline of :func:`subclust.pipeline.make_pipeline`;
+- :func:`write_cluster_outputs` writes ``labels.csv``, ``bases.npz``,
+  ``model.npz``, ``summary.png`` and ``report.json``, each atomically and
+  never over an existing file unless ``force``;
+- :func:`predict_inputs` applies a saved model to new input, repeating the
+  feature extraction recorded in the model file.
+"""
+
+import csv
+import datetime
+import inspect
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from subclust.io import (
+    image_feature_params,
+    image_features,
+    load_model,
+    read_embeddings,
+    read_image_folder,
+    read_labels,
+    save_model,
+    write_atomic,
+)
+from subclust.pipeline import DEFAULT_METHOD, METHODS, make_pipeline
+
+__all__ = [
+    "ClusterResult",
+    "Inputs",
+    "OUTPUT_FILES",
+    "build_report",
+    "check_output_dir",
+    "cluster_inputs",
+    "clustering_metrics",
+    "dataset_names",
+    "labels_csv",
+    "load_inputs",
+    "predict_inputs",
+    "write_cluster_outputs",
+]
+
+#: Files written by :func:`write_cluster_outputs`, in the order they are written
+#: (``report.json`` last: its presence means the run completed).
+OUTPUT_FILES = ("model.npz", "labels.csv", "bases.npz", "summary.png", "report.json")
+#: Principal components kept from image features when ``pca="auto"``
+#: (the scattering + PCA recipe of You et al., CVPR 2016).
+IMAGE_PCA_COMPONENTS = 500
+
+
+@dataclass
+class Inputs:
+    """Samples to cluster, with where they came from.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Features (embeddings, or image features).
+    y : ndarray of shape (n_samples,) or None
+        Ground-truth labels as ints 0..K-1.
+    target_names : ndarray or None
+        Original label of each int.
+    names : list of str or None
+        Name of each sample (image file names).
+    images : ndarray of shape (n_samples, h, w) or None
+    source : dict
+        JSON-serializable description (kind, path, format, feature recipe),
+        stored in the report and in the model file.
+    seconds : float
+        Time spent reading and computing features.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    target_names: np.ndarray | None = None
+    names: list | None = None
+    images: np.ndarray | None = None
+    source: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def dataset_names():
+    """Names accepted by ``load_inputs(dataset=...)``: the loaders of :mod:`subclust.datasets`.
+
+    Examples
+    --------
+    >>> from subclust.workflow import dataset_names
+    >>> "mnist" in dataset_names()
+    True
+    """
+    import subclust.datasets as datasets
+
+    return sorted(
+        name[len("load_"):] for name in datasets.__all__
+        if name.startswith("load_") and name != "load_registry"
+    )
+
+
+def _load_dataset(name, n_samples, data_home):
+    import subclust.datasets as datasets
+
+    if name not in dataset_names():
+        raise ValueError(f"Unknown dataset {name!r}; choose one of {dataset_names()}.")
+    loader = getattr(datasets, f"load_{name}")
+    kwargs = {"data_home": data_home}
+    if n_samples is not None:
+        if "n_samples" not in inspect.signature(loader).parameters:
+            raise ValueError(
+                f"Dataset {name!r} cannot be subsampled (its loader has no n_samples)."
+            )
+        kwargs["n_samples"] = n_samples
+    return loader(**kwargs)
+
+
+def load_inputs(
+    path=None,
+    *,
+    dataset=None,
+    key=None,
+    label_column=None,
+    labels=None,
+    features="scattering",
+    n_samples=None,
+    data_home=None,
+):
+    """Read the samples to cluster: a file of embeddings, a folder of images, or a data set.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        An embedding file (see :func:`subclust.io.read_embeddings`) or a
+        folder of PNG/JPEG images (see :func:`subclust.io.read_image_folder`;
+        sub-folders name the classes).
+    dataset : str, optional
+        Instead of ``path``: a loader of :mod:`subclust.datasets`
+        (:func:`dataset_names`, e.g. 'mnist'), whose images and labels are used.
+    key, label_column
+        See :func:`subclust.io.read_embeddings`.
+    labels : str or path-like, optional
+        File of ground-truth labels (see :func:`subclust.io.read_labels`).
+    features : {'scattering', 'pixels'}, default='scattering'
+        Features of images (folder or data set).
+    n_samples : int, optional
+        Use the first ``n_samples`` images of the data set.
+    data_home : str or path-like, optional
+        See :func:`subclust.datasets.get_data_home`.
+
+    Returns
+    -------
+    inputs : Inputs
+    """
+    if (path is None) == (dataset is None):
+        raise ValueError("Give either an INPUT path or --dataset NAME (exactly one of them).")
+    if n_samples is not None and dataset is None:
+        raise ValueError("n_samples (--n-samples) only applies to --dataset.")
+    start = time.perf_counter()
+    images = names = None
+    if dataset is not None:
+        bunch = _load_dataset(dataset, n_samples, data_home)
+        params = image_feature_params(bunch.images.shape[1:], features)
+        X, y, target_names = image_features(bunch.images, params), bunch.target, bunch.target_names
+        images = bunch.images
+        source = {"kind": "images", "dataset": dataset, "feature_params": params}
+    elif Path(path).is_dir():
+        if key is not None or label_column is not None:
+            raise ValueError(
+                "--key and --label-column apply to embedding files, not image folders."
+            )
+        bunch = read_image_folder(path, features=features)
+        X, y, target_names = bunch.data, bunch.target, bunch.target_names
+        images, names = bunch.images, bunch.filenames
+        source = {"kind": "images", "path": str(path), "feature_params": bunch.feature_params}
+    else:
+        bunch = read_embeddings(path, key=key, label_column=label_column)
+        X, y, target_names = bunch.data, bunch.target, bunch.target_names
+        source = {"kind": "embeddings", "path": str(path), "format": bunch.format}
+    if labels is not None:
+        if y is not None:
+            raise ValueError(
+                "Labels are given twice (a labels file and a label column or class folders); "
+                "keep one."
+            )
+        y, target_names = read_labels(labels, n_samples=X.shape[0])
+        source["labels"] = str(labels)
+    source.update(n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
+    return Inputs(X, y, target_names, names, images, source, time.perf_counter() - start)
+
+
+@dataclass
+class ClusterResult:
+    """A fitted pipeline and what it found.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+    labels : ndarray of shape (n_samples,)
+    Z : ndarray of shape (n_samples, n_model_features)
+        The features the clustering step saw (after normalization and PCA).
+    bases : list of ndarray
+        Orthonormal basis of each cluster's subspace, in the space of ``Z``.
+    method : str
+    metrics : dict or None
+        Accuracy, NMI and ARI against the ground truth, when known.
+    seconds : float
+        Fitting time.
+    """
+
+    pipeline: object
+    labels: np.ndarray
+    Z: np.ndarray
+    bases: list
+    method: str
+    metrics: dict | None
+    seconds: float
+
+    @property
+    def estimator(self):
+        return self.pipeline.named_steps["cluster"]
+
+
+def _resolve_pca(pca, inputs):
+    """'auto': 500 components for images (You et al.), none for embeddings."""
+    n_samples, n_features = inputs.X.shape
+    limit = min(n_samples, n_features) - 1
+    if pca == "auto":
+        if inputs.source.get("kind") != "images":
+            return None
+        return max(1, min(IMAGE_PCA_COMPONENTS, limit))
+    if pca is None or pca == 0:
+        return None
+    if pca > limit:
+        raise ValueError(
+            f"--pca {pca} exceeds what {n_samples} samples with {n_features} features allow "
+            f"({limit}); lower it."
+        )
+    return pca
+
+
+def _bases_of(estimator, Z, labels, n_clusters, dims):
+    """The estimator's ``bases_``, else each cluster's principal subspace."""
+    from subclust.subspace import numerical_rank
+
+    if getattr(estimator, "bases_", None) is not None:
+        return [np.asarray(U) for U in estimator.bases_]
+    bases = []
+    for k in range(n_clusters):
+        points = Z[labels == k]
+        if len(points) == 0:
+            bases.append(np.zeros((Z.shape[1], 0)))
+            continue
+        U, s, _ = np.linalg.svd(points.T, full_matrices=False)
+        rank = numerical_rank(s, 0.95) if dims is None else int(np.atleast_1d(dims)[0])
+        bases.append(U[:, : max(1, min(rank, U.shape[1]))])
+    return bases
+
+
+def clustering_metrics(y_true, y_pred):
+    """Accuracy (Hungarian), NMI and ARI, as a dict of floats."""
+    from subclust.metrics import (
+        adjusted_rand_score,
+        clustering_accuracy,
+        normalized_mutual_info_score,
+    )
+
+    return {
+        "accuracy": clustering_accuracy(y_true, y_pred),
+        "nmi": float(normalized_mutual_info_score(y_true, y_pred)),
+        "ari": float(adjusted_rand_score(y_true, y_pred)),
+    }
+
+
+def cluster_inputs(
+    inputs,
+    *,
+    method=DEFAULT_METHOD,
+    n_clusters=None,
+    dims=None,
+    pca="auto",
+    center=False,
+    normalize=True,
+    random_state=0,
+    params=None,
+):
+    """Fit :func:`subclust.pipeline.make_pipeline` to the inputs.
+
+    Parameters
+    ----------
+    inputs : Inputs
+    method : str, default=DEFAULT_METHOD
+        A key of :data:`subclust.pipeline.METHODS`.
+    n_clusters : int, optional
+        Default: the number of classes of the ground truth, when known.
+    dims : int, optional
+        Subspace dimension.
+    pca : int, 'auto' or None, default='auto'
+        Principal directions kept; 'auto' is 500 (at most the data allow)
+        for images and none for embeddings.
+    center : bool, default=False
+        Centre before projecting (see :func:`subclust.pipeline.make_pipeline`).
+    normalize : bool, default=True
+    random_state : int, default=0
+        Seed of every random step: runs are reproducible.
+    params : dict, optional
+        Further parameters of the clustering estimator.
+
+    Returns
+    -------
+    result : ClusterResult
+    """
+    if n_clusters is None:
+        if inputs.y is None:
+            raise ValueError("Give the number of clusters (--n-clusters K); no labels tell it.")
+        n_clusters = len(np.unique(inputs.y))
+    n_components = _resolve_pca(pca, inputs)
+    pipeline = make_pipeline(
+        method, n_clusters, dims=dims, normalize=normalize, pca=n_components, center=center,
+        random_state=random_state, **(params or {}),
+    )
+    start = time.perf_counter()
+    pipeline.fit(inputs.X)
+    seconds = time.perf_counter() - start
+    estimator = pipeline.named_steps["cluster"]
+    labels = np.asarray(estimator.labels_)
+    Z = pipeline[:-1].transform(inputs.X) if len(pipeline) > 1 else inputs.X
+    bases = _bases_of(estimator, Z, labels, n_clusters, dims)
+    metrics = None if inputs.y is None else clustering_metrics(inputs.y, labels)
+    return ClusterResult(pipeline, labels, Z, bases, method, metrics, seconds)
+
+
+def _jsonable(value):
+    """Parameters as JSON: numpy values as Python numbers, other objects by repr."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 100 else f"array of shape {value.shape}"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def check_output_dir(outdir, force=False):
+    """Refuse an output directory that is a file or holds results (unless ``force``)."""
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ValueError(f"Output {outdir} is a file; -o names a directory.")
+    existing = [name for name in OUTPUT_FILES if (outdir / name).exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"{outdir} already holds {', '.join(existing)}; pass --force to overwrite, "
+            "or choose another output directory."
+        )
+    return outdir
+
+
+def _labels_csv(labels, names=None, y=None, target_names=None):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["index"] + (["file"] if names is not None else []) + ["label"]
+    header += ["true_label"] if y is not None else []
+    writer.writerow(header)
+    for i, label in enumerate(labels):
+        row = [i] + ([names[i]] if names is not None else []) + [int(label)]
+        if y is not None:
+            row.append(target_names[y[i]] if target_names is not None else int(y[i]))
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _write_text(path, text, force):
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), force=force)
+
+
+def _bases_arrays(result):
+    arrays = {f"basis_{k}": U for k, U in enumerate(result.bases)}
+    arrays["dims"] = np.array([U.shape[1] for U in result.bases])
+    means = getattr(result.estimator, "means_", None)
+    if means is not None:
+        arrays["means"] = np.asarray(means)
+    pca = result.pipeline.named_steps.get("pca")
+    if pca is not None:
+        # The bases live in PCA coordinates: these map them back to the input features.
+        arrays["pca_components"] = pca.components_
+        if getattr(pca, "mean_", None) is not None:
+            arrays["pca_mean"] = pca.mean_
+    return arrays
+
+
+def _summary_png(result, inputs, title):
+    from subclust._summary_figure import clustering_summary_figure
+
+    figure = clustering_summary_figure(
+        result.Z, result.labels, bases=result.bases, y_true=inputs.y,
+        objective_history=getattr(result.estimator, "objective_history_", None),
+        images=inputs.images, title=title,
+    )
+    return lambda f: figure.savefig(f, format="png", dpi=90)
+
+
+def build_report(result, inputs, *, command=None, timings=None, outputs=None):
+    """The content of ``report.json``: method, parameters, objective, timings, metrics."""
+    estimator = result.estimator
+    objective = getattr(estimator, "objective_", None)
+    return {
+        "subclust_version": _version(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "input": inputs.source,
+        "method": result.method,
+        "method_description": METHODS[result.method].description,
+        "estimator": type(estimator).__name__,
+        "parameters": _jsonable(estimator.get_params(deep=False)),
+        "pipeline": [
+            {"step": name, "estimator": type(step).__name__,
+             "parameters": _jsonable(step.get_params(deep=False))}
+            for name, step in result.pipeline.steps[:-1]
+        ],
+        "n_clusters": len(result.bases),
+        "cluster_sizes": np.bincount(result.labels, minlength=len(result.bases)).tolist(),
+        "subspace_dims": [int(U.shape[1]) for U in result.bases],
+        "objective": None if objective is None else float(objective),
+        "metrics": result.metrics,
+        "timings": {"seconds_" + k: round(v, 4) for k, v in (timings or {}).items()},
+        "outputs": outputs or {},
+    }
+
+
+def _version():
+    from subclust import __version__
+
+    return __version__
+
+
+def write_cluster_outputs(outdir, result, inputs, *, force=False, command=None, read_seconds=None):
+    """Write the results of a clustering into ``outdir``, each file atomically.
+
+    Files: ``model.npz`` (the fitted pipeline, :func:`subclust.io.save_model`),
+    ``labels.csv`` (``index[,file],label[,true_label]``), ``bases.npz``
+    (``basis_k``, ``dims``, and ``means``, ``pca_components``, ``pca_mean``
+    when they exist), ``summary.png`` and, last, ``report.json``.
+
+    Parameters
+    ----------
+    outdir : str or path-like
+        Created if missing.
+    result : ClusterResult
+    inputs : Inputs
+    force : bool, default=False
+        Overwrite existing output files; without it, any existing one is an
+        error and nothing is written.
+    command : list of str, optional
+        The command line, recorded in the report.
+    read_seconds : float, optional
+        Reading time, recorded in the report (default ``inputs.seconds``).
+
+    Returns
+    -------
+    report : dict
+        The content of ``report.json``.
+    """
+    outdir = check_output_dir(outdir, force)
+    outdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    metadata = {"input": inputs.source, "method": result.method}
+    save_model(result.pipeline, outdir / "model.npz", metadata=metadata, force=force)
+    labels_text = _labels_csv(result.labels, inputs.names, inputs.y, inputs.target_names)
+    _write_text(outdir / "labels.csv", labels_text, force)
+    arrays = _bases_arrays(result)
+    write_atomic(outdir / "bases.npz", lambda f: np.savez(f, **arrays), force=force)
+    title = f"{result.method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
+    if result.metrics:
+        title += f": accuracy {result.metrics['accuracy']:.4f}"
+    write_atomic(outdir / "summary.png", _summary_png(result, inputs, title), force=force)
+    timings = {
+        "read": inputs.seconds if read_seconds is None else read_seconds,
+        "fit": result.seconds,
+        "write": time.perf_counter() - start,
+    }
+    timings["total"] = sum(timings.values())
+    outputs = {name: str(outdir / name) for name in OUTPUT_FILES}
+    report = build_report(result, inputs, command=command, timings=timings, outputs=outputs)
+    _write_text(outdir / "report.json", json.dumps(report, indent=2) + "\n", force)
+    return report
+
+
+def predict_inputs(model_path, path, *, key=None, label_column=None, labels=None):
+    """Cluster labels of new samples under a saved model.
+
+    The model file records how its input was made: for embeddings the
+    number of features is checked; for images the same features (scattering
+    transform of the same size) are computed from the new images.
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        A model written by ``subclust cluster`` (``OUTDIR/model.npz``) or
+        :func:`subclust.io.save_model`.
+    path : str or path-like
+        Embedding file or image folder, like the model's training input.
+    key, label_column, labels
+        See :func:`load_inputs`.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+    inputs : Inputs
+    metrics : dict or None
+        Against the ground truth, when given.
+    """
+    model, metadata = load_model(model_path, return_metadata=True)
+    trained = metadata.get("input", {})
+    is_folder = Path(path).is_dir()
+    if trained.get("kind") == "images":
+        if not is_folder:
+            raise ValueError(
+                f"The model {model_path} was trained on images: give a folder of images, "
+                f"not {path}."
+            )
+        params = trained["feature_params"]
+        bunch = read_image_folder(
+            path, features=params["features"], shape=tuple(params["shape"]),
+            J=params.get("J", 3), L=params.get("L", 8), pad_to=params.get("pad_to", "auto"),
+        )
+        inputs = Inputs(bunch.data, bunch.target, bunch.target_names, bunch.filenames,
+                        bunch.images, {"kind": "images", "path": str(path)})
+        if labels is not None:
+            inputs.y, inputs.target_names = read_labels(labels, n_samples=len(bunch.data))
+    else:
+        if is_folder:
+            raise ValueError(
+                f"The model {model_path} was trained on embeddings: give an embedding file, "
+                f"not the folder {path}."
+            )
+        inputs = load_inputs(path, key=key, label_column=label_column, labels=labels)
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and inputs.X.shape[1] != expected:
+        raise ValueError(
+            f"{path} has {inputs.X.shape[1]} features but the model {model_path} was fitted on "
+            f"{expected}; give embeddings made the same way as the training ones."
+        )
+    if not hasattr(model, "predict"):
+        raise ValueError(
+            f"The model {model_path} ({type(model).__name__}) cannot label new samples: "
+            "its method has no predict."
+        )
+    predicted = np.asarray(model.predict(inputs.X))
+    metrics = None if inputs.y is None else clustering_metrics(inputs.y, predicted)
+    return predicted, inputs, metrics
+
+
+def labels_csv(labels, inputs):
+    """``labels.csv`` text for predicted labels of ``inputs``."""
+    return _labels_csv(labels, inputs.names, inputs.y, inputs.target_names)

@@ -1,0 +1,350 @@
+"""The `subclust cluster` and `subclust predict` commands: end to end, and every error path.
+
+Errors must be one line on stderr, ``subclust COMMAND: error: ...``, with exit
+code 2 and no traceback.
+"""
+
+import csv
+import json
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from subclust.cli import main
+from subclust.datasets import make_molrg
+from subclust.metrics import subspace_recovery_error
+from subclust.pipeline import METHODS, available_methods
+
+
+@pytest.fixture(scope="module")
+def molrg():
+    """Three 3-dimensional subspaces of R^20, 40 noiseless samples each."""
+    return make_molrg(n_samples=[40, 40, 40], n_features=20, dims=3, random_state=0)
+
+
+@pytest.fixture
+def npy(tmp_path, molrg):
+    X, y, _ = molrg
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    return tmp_path / "x.npy", tmp_path / "y.npy"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_error(capsys, argv, pattern):
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err
+    assert err.endswith("\n") and err.count("\n") == 1, err  # one line
+    assert err.startswith(f"subclust {argv[0]}: error: "), err
+    assert re.search(pattern, err), err
+    return err
+
+
+def read_labels_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_cluster_npy_end_to_end(capsys, tmp_path, npy, molrg):
+    X_path, y_path = npy
+    out = tmp_path / "out"
+    code, stdout, _ = run(
+        capsys, "cluster", X_path, "--n-clusters", 3, "--dims", 3, "-o", out, "--labels", y_path
+    )
+    assert code == 0
+    assert "accuracy" in stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["bases.npz", "labels.csv", "model.npz", "report.json", "summary.png"]
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert report["method"] == "kss" and report["estimator"] == "KSubspaces"
+    assert report["parameters"]["dims"] == 3 and report["parameters"]["n_clusters"] == 3
+    assert report["metrics"]["accuracy"] == 1.0
+    assert report["objective"] < 1e-10
+    timings = {"seconds_read", "seconds_fit", "seconds_write", "seconds_total"}
+    assert timings <= set(report["timings"])
+    assert report["cluster_sizes"] == [40, 40, 40]
+    rows = read_labels_csv(out / "labels.csv")
+    assert len(rows) == 120 and set(rows[0]) == {"index", "label", "true_label"}
+    # Bases are those of the normalized samples: the same subspaces as the true ones.
+    with np.load(out / "bases.npz", allow_pickle=False) as bases:
+        learned = [bases[f"basis_{k}"] for k in range(3)]
+        assert bases["dims"].tolist() == [3, 3, 3]
+    assert subspace_recovery_error(learned, molrg[2]) < 1e-6
+    assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # predict with the saved model gives the labels of the fit.
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", X_path)
+    assert code == 0
+    predicted = [int(line.split(",")[1]) for line in stdout.splitlines()[1:]]
+    assert predicted == [int(r["label"]) for r in rows]
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", X_path, "-o", tmp_path / "p.csv",
+                          "--labels", y_path)
+    assert code == 0 and "accuracy 1.0000" in stdout
+    assert [r["label"] for r in read_labels_csv(tmp_path / "p.csv")] == [r["label"] for r in rows]
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_by_name(capsys, tmp_path, npy, method):
+    if method not in available_methods():
+        pytest.skip(f"{METHODS[method].estimator} is not available")
+    out = tmp_path / "out"
+    X_path, y_path = npy
+    code, _, err = run(capsys, "cluster", X_path, "--labels", y_path, "--method", method,
+                       "--dims", 3, "-o", out)
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    assert report["method"] == method and report["estimator"] == METHODS[method].estimator
+    assert report["metrics"]["accuracy"] == 1.0
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", X_path)
+    assert code == 0
+    predicted = [line.split(",")[1] for line in stdout.splitlines()[1:]]
+    assert predicted == [r["label"] for r in read_labels_csv(out / "labels.csv")]
+
+
+def test_outputs_are_never_overwritten_without_force(capsys, tmp_path, npy):
+    out = tmp_path / "out"
+    argv = ["cluster", npy[0], "--n-clusters", 3, "--dims", 3, "-o", out]
+    assert run(capsys, *argv)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert_error(capsys, argv + ["--dims", 2], r"out already holds model.npz, .*pass --force")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert run(capsys, *argv, "--dims", 2, "--force")[0] == 0
+    assert json.loads((out / "report.json").read_text())["parameters"]["dims"] == 2
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)  # no temporary files left
+    # predict -o is protected the same way.
+    (tmp_path / "p.csv").write_text("keep")
+    assert_error(capsys, ["predict", out / "model.npz", npy[0], "-o", tmp_path / "p.csv"],
+                 "p.csv exists; pass --force")
+    assert (tmp_path / "p.csv").read_text() == "keep"
+
+
+def test_cluster_csv_with_label_column(capsys, tmp_path, molrg):
+    X, y, _ = molrg
+    path = tmp_path / "x.csv"
+    with open(path, "w") as f:
+        f.write(",".join([f"f{j}" for j in range(X.shape[1])] + ["kind"]) + "\n")
+        for row, label in zip(X, y):
+            f.write(",".join(f"{v:.17g}" for v in row) + f",class{label}\n")
+    code, _, _ = run(capsys, "cluster", path, "--label-column", "kind", "--dims", 3, "-o",
+                     tmp_path / "out")
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["n_clusters"] == 3  # from the labels
+    assert report["metrics"]["accuracy"] == 1.0
+    rows = read_labels_csv(tmp_path / "out" / "labels.csv")
+    assert rows[0]["true_label"] == f"class{y[0]}"
+
+
+def test_cluster_parquet(capsys, tmp_path, molrg):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y, _ = molrg
+    pq.write_table(pa.table({"embedding": list(X), "y": y}), tmp_path / "x.parquet")
+    code, _, _ = run(capsys, "cluster", tmp_path / "x.parquet", "--label-column", "y",
+                     "--dims", 3, "-o", tmp_path / "out", "--param", "n_init=3")
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["metrics"]["accuracy"] == 1.0
+    assert report["parameters"]["n_init"] == 3
+    assert report["input"]["format"] == ".parquet"
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory):
+    """15 MNIST zeros and 15 ones as PNG files, one sub-folder per digit."""
+    from PIL import Image
+
+    from subclust.datasets import load_mnist
+
+    digits = load_mnist(n_samples=200)
+    folder = tmp_path_factory.mktemp("digits")
+    for digit in (0, 1):
+        (folder / str(digit)).mkdir()
+        for i in np.flatnonzero(digits.target == digit)[:15]:
+            pixels = np.round(digits.images[i] * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / str(digit) / f"{i:04d}.png")
+    return folder
+
+
+def test_cluster_folder_of_pngs_then_predict(capsys, tmp_path, digit_folder):
+    pytest.importorskip("kymatio")
+    out = tmp_path / "out"
+    code, _, _ = run(capsys, "cluster", digit_folder, "--dims", 2, "-o", out)
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["kind"] == "images"
+    assert report["input"]["feature_params"]["pad_to"] == 32
+    assert report["pipeline"][1]["estimator"] == "UncenteredPCA"
+    assert report["metrics"]["accuracy"] == 1.0  # zeros and ones, from the sub-folders
+    rows = read_labels_csv(out / "labels.csv")
+    assert rows[0]["file"] == "0/" + sorted(p.name for p in (digit_folder / "0").iterdir())[0]
+
+    # The model repeats the scattering transform on new images.
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", digit_folder)
+    assert code == 0
+    assert [line.split(",")[2] for line in stdout.splitlines()[1:]] == [r["label"] for r in rows]
+
+    # Images of another size, or embeddings, are refused with the reason.
+    from PIL import Image
+
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(np.zeros((20, 20), dtype=np.uint8)).save(other / "a.png")
+    assert_error(capsys, ["predict", out / "model.npz", other],
+                 r"20x20 pixels but the model expects 28x28")
+    np.save(tmp_path / "x.npy", np.ones((3, 4)))
+    assert_error(capsys, ["predict", out / "model.npz", tmp_path / "x.npy"],
+                 "trained on images: give a folder of images")
+
+
+def test_cluster_dataset_by_name(capsys, tmp_path):
+    pytest.importorskip("kymatio")
+    code, _, _ = run(capsys, "cluster", "--dataset", "mnist", "--n-samples", 60, "--dims", 2,
+                     "--param", "n_init=2", "-o", tmp_path / "out")
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["input"]["dataset"] == "mnist" and report["input"]["n_samples"] == 60
+    from subclust.datasets import load_mnist
+
+    assert report["n_clusters"] == len(np.unique(load_mnist(n_samples=60).target))
+    assert set(report["metrics"]) == {"accuracy", "nmi", "ari"}
+
+
+def test_console_script(tmp_path, npy):
+    exe = shutil.which("subclust")
+    command = [exe] if exe else [sys.executable, "-m", "subclust.cli"]
+    result = subprocess.run(
+        command + ["cluster", str(tmp_path / "missing.npy"), "--n-clusters", "2", "-o",
+                   str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"subclust cluster: error: Embedding file {tmp_path / 'missing.npy'} does not exist.\n"
+    )
+    result = subprocess.run(
+        command + ["cluster", str(npy[0]), "--n-clusters", "3", "--dims", "3", "-o",
+                   str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "report.json").exists()
+
+
+# ----------------------------------------------------------------------------- error paths
+
+
+def _save(path, array):
+    np.save(path, array)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, pattern",
+    [
+        (lambda d: d / "missing.npy", r"Embedding file .*missing.npy does not exist\."),
+        (lambda d: _save(d / "x.npy", np.ones(10)), r"shape \(10,\); embeddings must be 2-D"),
+        (lambda d: _save(d / "x.npy", np.ones((4, 3, 2))),
+         r"shape \(4, 3, 2\); embeddings must be 2-D"),
+        (lambda d: _save(d / "x.npy", np.array([[1.0, 2.0], [np.nan, 1.0]])),
+         r"contains 1 NaN or infinite value \(the first at row 1, column 0\)"),
+        (lambda d: _save(d / "x.npy", np.array([[{"a": 1}]], dtype=object)),
+         "pickled Python objects"),
+        (lambda d: (d / "x.csv").write_text("a,b\n1,2\n3,oops\n") and d / "x.csv",
+         r"column 'b' is not numeric \('oops' on line 3\)"),
+        (lambda d: (d / "x.tsv").write_text("1\t2\n") and d / "x.tsv", "extension '.tsv'"),
+        (lambda d: d, r"holds no PNG/JPG/JPEG images"),
+    ],
+    ids=["missing", "1-d", "3-d", "nan", "object-array", "non-numeric-csv", "extension",
+         "empty-folder"],
+)
+def test_bad_input(capsys, tmp_path, make, pattern):
+    path = make(tmp_path)
+    assert_error(capsys, ["cluster", path, "--n-clusters", 2, "-o", tmp_path / "out"], pattern)
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_pickle_files_are_refused(capsys, tmp_path):
+    with open(tmp_path / "x.npy", "wb") as f:
+        pickle.dump(np.ones((5, 2)), f)
+    np.savez(tmp_path / "x.npz", X=np.array([1, None], dtype=object))
+    for name in ("x.npy", "x.npz"):
+        assert_error(capsys, ["cluster", tmp_path / name, "--n-clusters", 2, "-o", tmp_path / "o"],
+                     "pickled.*never unpickles")
+
+
+def test_label_errors(capsys, tmp_path, npy):
+    X_path, _ = npy
+    base = ["cluster", X_path, "--dims", 3, "-o", tmp_path / "out"]
+    np.save(tmp_path / "short.npy", np.zeros(5))
+    assert_error(capsys, base + ["--labels", tmp_path / "short.npy"],
+                 "has 5 labels but the data has 120 samples")
+    assert_error(capsys, base + ["--labels", tmp_path / "nope.npy"],
+                 r"Label file .*nope.npy does not exist")
+    assert_error(capsys, base, r"Give the number of clusters \(--n-clusters K\)")
+    assert_error(capsys, base + ["--label-column", "y"], "no label column")
+
+
+def test_argument_errors(capsys, tmp_path, npy):
+    X_path, _ = npy
+    out = ["-o", tmp_path / "out"]
+    assert_error(capsys, ["cluster", "--n-clusters", 2] + out,
+                 "Give either an INPUT path or --dataset")
+    assert_error(capsys, ["cluster", X_path, "--dataset", "mnist", "--n-clusters", 2] + out,
+                 "exactly one of them")
+    assert_error(capsys, ["cluster", "--dataset", "imagenet", "--n-clusters", 2] + out,
+                 r"Unknown dataset 'imagenet'; choose one of \[.*'mnist'")
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--param", "alpha=2"] + out,
+                 r"KSubspaces \(method 'kss'\) has no parameter 'alpha'")
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--param", "alpha"] + out,
+                 "--param expects KEY=VALUE")
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--dims", 20] + out,
+                 "Subspace dimension 20 must be smaller than n_features=20")
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 0] + out, "n_clusters")
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--pca", 50] + out,
+                 r"--pca 50 exceeds what 120 samples with 20 features allow \(19\)")
+    (tmp_path / "file").write_text("")
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "-o", tmp_path / "file"],
+                 "is a file; -o names a directory")
+
+
+def test_unavailable_method_is_a_clear_error(capsys, tmp_path, npy, monkeypatch):
+    from subclust.pipeline import METHODS, Method
+
+    monkeypatch.setitem(METHODS, "future", Method("FutureClustering", "not written yet"))
+    assert_error(capsys, ["cluster", npy[0], "--method", "future", "--n-clusters", 3, "-o",
+                          tmp_path / "out"],
+                 "needs subclust.FutureClustering, which this version of subclust does not provide")
+
+
+def test_predict_errors(capsys, tmp_path, npy):
+    X_path, _ = npy
+    out = tmp_path / "out"
+    assert run(capsys, "cluster", X_path, "--n-clusters", 3, "--dims", 3, "-o", out)[0] == 0
+    model = out / "model.npz"
+    assert_error(capsys, ["predict", tmp_path / "none.npz", X_path],
+                 r"Model file .*none.npz does not exist")
+    assert_error(capsys, ["predict", out / "bases.npz", X_path], "not a subclust model file")
+    assert_error(capsys, ["predict", X_path, X_path], "not a subclust model file")
+    np.save(tmp_path / "narrow.npy", np.ones((5, 19)))
+    assert_error(capsys, ["predict", model, tmp_path / "narrow.npy"],
+                 "has 19 features but the model .* was fitted on 20")
+    assert_error(capsys, ["predict", model, tmp_path],
+                 "trained on embeddings: give an embedding file")
+    np.save(tmp_path / "nan.npy", np.full((2, 20), np.nan))
+    assert_error(capsys, ["predict", model, tmp_path / "nan.npy"], "NaN")

@@ -1,0 +1,487 @@
+"""Readers of embeddings and images, atomic writes, and saved models (subclust.io)."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+
+from subclust import KSubspaces
+from subclust.datasets import make_molrg
+from subclust.io import (
+    FORMAT_VERSION,
+    check_embeddings,
+    load_model,
+    model_classes,
+    read_embeddings,
+    read_image_folder,
+    read_labels,
+    save_model,
+    write_atomic,
+)
+from subclust.io._models import _HEADER, _Decoder, _Encoder
+from subclust.pipeline import make_pipeline
+from test_common import ESTIMATORS
+
+
+@pytest.fixture(scope="module")
+def molrg():
+    X, y, _ = make_molrg(n_samples=[30, 30, 30], n_features=12, dims=2, random_state=0)
+    return X, y
+
+
+# ----------------------------------------------------------------------------- readers
+
+
+def test_read_npy_keeps_float32(tmp_path, molrg):
+    X = molrg[0].astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    bunch = read_embeddings(tmp_path / "x.npy")
+    assert bunch.data.dtype == np.float32
+    np.testing.assert_array_equal(bunch.data, X)
+    assert bunch.target is None
+
+
+def test_read_npz_key_and_labels(tmp_path, molrg):
+    X, y = molrg
+    np.savez(tmp_path / "x.npz", embeddings=X, labels=y, other=np.arange(3))
+    bunch = read_embeddings(tmp_path / "x.npz", label_column="labels")
+    np.testing.assert_array_equal(bunch.data, X)
+    np.testing.assert_array_equal(bunch.target, y)
+    with pytest.raises(ValueError, match=r"no array 'nope'.*\['embeddings', 'labels', 'other'\]"):
+        read_embeddings(tmp_path / "x.npz", key="nope")
+
+
+def test_read_npz_with_several_unnamed_arrays_asks_for_key(tmp_path, molrg):
+    np.savez(tmp_path / "x.npz", a=molrg[0], b=molrg[0])
+    with pytest.raises(ValueError, match="several arrays.*key="):
+        read_embeddings(tmp_path / "x.npz")
+
+
+def test_read_csv_with_header_and_string_labels(tmp_path):
+    (tmp_path / "x.csv").write_text("a,b,kind\n1,2,dog\n3,4,cat\n5,6.5,dog\n")
+    bunch = read_embeddings(tmp_path / "x.csv", label_column="kind")
+    np.testing.assert_array_equal(bunch.data, [[1, 2], [3, 4], [5, 6.5]])
+    assert bunch.feature_names == ["a", "b"]
+    assert bunch.target.tolist() == [1, 0, 1]
+    assert bunch.target_names.tolist() == ["cat", "dog"]
+
+
+def test_read_csv_without_header(tmp_path, molrg):
+    X = molrg[0]
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", fmt="%.17g")
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "x.csv").data, X)
+
+
+def test_numeric_labels_sort_as_numbers(tmp_path):
+    (tmp_path / "x.csv").write_text("f,y\n1,10\n2,2\n3,10\n")
+    assert read_embeddings(tmp_path / "x.csv", label_column="y").target.tolist() == [1, 0, 1]
+
+
+def test_read_parquet_numeric_and_list_columns(tmp_path, molrg):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = molrg
+    table = pa.table({**{f"f{j}": X[:, j] for j in range(X.shape[1])}, "y": y})
+    pq.write_table(table, tmp_path / "cols.parquet")
+    bunch = read_embeddings(tmp_path / "cols.parquet", label_column="y")
+    np.testing.assert_array_equal(bunch.data, X)
+    np.testing.assert_array_equal(bunch.target, y)
+    pq.write_table(pa.table({"embedding": list(X)}), tmp_path / "list.parquet")
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "list.parquet").data, X)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: {"a": [1.0, None], "b": [1.0, 2.0]}, "column 'a' has 1 missing values"),
+        (lambda: {"a": ["x", "y"], "b": [1.0, 2.0]}, "column 'a' is not numeric"),
+        (lambda: {"a": [[1.0], [1.0, 2.0]]}, "lists of different lengths"),
+    ],
+)
+def test_read_parquet_bad_columns(tmp_path, make, message):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table(make()), tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match=message):
+        read_embeddings(tmp_path / "bad.parquet")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a,b\n1,x\n", r"column 'b' is not numeric \('x' on line 2\)"),
+        ("a,b\n1,\n", r"column 'b' is not numeric \(an empty cell on line 2\)"),
+        ("a,b\n1,2\n3\n", "line 3 has 1 fields, expected 2"),
+        ("a,b\n", "has a header but no rows"),
+        ("", "is empty"),
+        ("a,b\n1,nan\n", "contains 1 NaN or infinite value"),
+    ],
+)
+def test_read_csv_errors(tmp_path, content, message):
+    (tmp_path / "x.csv").write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_embeddings(tmp_path / "x.csv")
+
+
+def test_pickled_data_is_refused_never_loaded(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with open(tmp_path / "pickle.npy", "wb") as f:
+        pickle.dump(np.ones((3, 2)), f)
+    np.savez(tmp_path / "obj.npz", X=np.array([None, 1], dtype=object))
+    for name in ("obj.npy", "pickle.npy", "obj.npz"):
+        with pytest.raises(ValueError, match="pickled"):
+            read_embeddings(tmp_path / name)
+
+
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.ones(5), r"shape \(5,\); embeddings must be 2-D.*reshape\(-1, 1\)"),
+        (np.ones((2, 3, 4)), r"shape \(2, 3, 4\).*reshape\(len\(X\), -1\)"),
+        (np.ones((0, 3)), "empty array"),
+        (np.array([[1.0, np.inf], [np.nan, 0]]),
+         r"2 NaN or infinite values \(the first at row 0, column 1\)"),
+        (np.array([["a", "b"]]), "<U1 values; embeddings must be numbers"),
+        (np.ones((2, 2), dtype=complex), "complex128 values"),
+    ],
+)
+def test_bad_arrays(tmp_path, array, message):
+    np.save(tmp_path / "x.npy", array)
+    with pytest.raises(ValueError, match=message):
+        read_embeddings(tmp_path / "x.npy")
+
+
+def test_missing_file_and_unknown_extension(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_embeddings(tmp_path / "nope.npy")
+    (tmp_path / "x.txt").write_text("1,2\n")
+    with pytest.raises(ValueError, match=r"extension '.txt'.*\.npy, \.npz, \.csv, \.parquet"):
+        read_embeddings(tmp_path / "x.txt")
+    (tmp_path / "fake.npy").write_text("hello")
+    with pytest.raises(ValueError, match="not a .npy file"):
+        read_embeddings(tmp_path / "fake.npy")
+
+
+def test_read_labels(tmp_path):
+    (tmp_path / "y.txt").write_text("label\nb\na\nb\n")
+    target, names = read_labels(tmp_path / "y.txt", n_samples=3)
+    assert target.tolist() == [1, 0, 1] and names.tolist() == ["a", "b"]
+    with pytest.raises(ValueError, match="has 3 labels but the data has 4 samples"):
+        read_labels(tmp_path / "y.txt", n_samples=4)
+    np.save(tmp_path / "y.npy", np.array([2, 2, 5]))
+    assert read_labels(tmp_path / "y.npy")[0].tolist() == [0, 0, 1]
+    np.save(tmp_path / "nan.npy", np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="NaN"):
+        read_labels(tmp_path / "nan.npy")
+
+
+def test_check_embeddings_converts_ints():
+    assert check_embeddings(np.ones((2, 2), dtype=np.int32)).dtype == np.float64
+
+
+def _write_png(path, array):
+    from PIL import Image
+
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+
+
+def test_read_image_folder_classes_from_subfolders(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            _write_png(tmp_path / name / f"{i}.png", rng.integers(0, 256, (6, 5)))
+    (tmp_path / "cats" / "notes.txt").write_text("not an image")
+    bunch = read_image_folder(tmp_path, features="pixels")
+    assert bunch.data.shape == (6, 30) and bunch.images.shape == (6, 6, 5)
+    assert bunch.target.tolist() == [0, 0, 0, 1, 1, 1]
+    assert bunch.target_names.tolist() == ["cats", "dogs"]
+    assert bunch.filenames[0] == "cats/0.png"
+    assert 0 <= bunch.data.min() and bunch.data.max() <= 1
+
+
+def test_read_image_folder_scattering_features(tmp_path):
+    pytest.importorskip("kymatio")
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        _write_png(tmp_path / f"{i}.png", rng.integers(0, 256, (28, 28)))
+    bunch = read_image_folder(tmp_path)
+    assert bunch.data.shape == (4, 3472)  # 217 channels x 4 x 4 after padding to 32
+    assert bunch.feature_params == {"features": "scattering", "shape": [28, 28], "J": 3, "L": 8,
+                                    "pad_to": 32}
+    assert bunch.target is None
+    assert read_image_folder(tmp_path, n_components=3).data.shape == (4, 3)
+
+
+def test_read_image_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_image_folder(tmp_path / "nope")
+    with pytest.raises(ValueError, match="holds no PNG/JPG/JPEG images"):
+        read_image_folder(tmp_path)
+    _write_png(tmp_path / "a.png", np.zeros((4, 4)))
+    _write_png(tmp_path / "b.png", np.zeros((5, 4)))
+    with pytest.raises(ValueError, match=r"b.png is 5x4 pixels but the first image is 4x4"):
+        read_image_folder(tmp_path, features="pixels")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match="b.png could not be read as an image"):
+        read_image_folder(tmp_path, features="pixels")
+
+
+# ----------------------------------------------------------------------------- atomic writes
+
+
+def test_write_atomic_never_overwrites_without_force(tmp_path):
+    target = tmp_path / "out.txt"
+    write_atomic(target, lambda f: f.write(b"first"))
+    with pytest.raises(FileExistsError, match="pass force=True"):
+        write_atomic(target, lambda f: f.write(b"second"))
+    assert target.read_bytes() == b"first"
+    write_atomic(target, lambda f: f.write(b"second"), force=True)
+    assert target.read_bytes() == b"second"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no temporary file left
+
+
+def test_write_atomic_failure_leaves_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_bytes(b"old")
+
+    def failing(f):
+        f.write(b"partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(target, failing, force=True)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_atomic(tmp_path / "missing" / "x", lambda f: None)
+
+
+# ----------------------------------------------------------------------------- saved models
+
+
+def _assert_same(a, b, where="estimator"):
+    """Equal values of equal types, arrays bit for bit (dtype included)."""
+    assert type(a) is type(b), f"{where}: {type(a)} != {type(b)}"
+    if isinstance(a, np.ndarray) or isinstance(a, np.generic):
+        assert a.dtype == b.dtype, where
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif sp.issparse(a):
+        assert a.format == b.format and a.dtype == b.dtype and a.shape == b.shape, where
+        assert (a != b).nnz == 0, where
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), where
+        for k in a:
+            _assert_same(a[k], b[k], f"{where}[{k!r}]")
+    elif hasattr(a, "get_params"):
+        _assert_same(a.get_params(deep=False), b.get_params(deep=False), f"{where} params")
+        for name, value in vars(a).items():
+            if name.endswith("_") and not name.startswith("_"):
+                _assert_same(value, getattr(b, name), f"{where}.{name}")
+    elif isinstance(a, np.random.RandomState):
+        _assert_same(list(a.get_state()), list(b.get_state()), where)
+    elif isinstance(a, float) and np.isnan(a):
+        assert np.isnan(b), where
+    else:
+        assert a == b, where
+
+
+def _fit_any(estimator, X):
+    estimator = clone(estimator)
+    params = estimator.get_params()
+    settings = {"n_clusters": 3} if "n_clusters" in params else {}
+    for name in ("dims", "subspace_dims"):
+        if name in params:
+            settings[name] = 2
+    if "random_state" in params:
+        settings["random_state"] = 0
+    return estimator.set_params(**settings).fit(X)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
+def test_round_trip_of_every_estimator(tmp_path, molrg, estimator):
+    X, _ = molrg
+    fitted = _fit_any(estimator, X)
+    loaded = load_model(save_model(fitted, tmp_path / "model.npz"))
+    _assert_same(fitted, loaded)
+    for method in ("predict", "transform", "score"):
+        if hasattr(fitted, method):
+            _assert_same(getattr(fitted, method)(X), getattr(loaded, method)(X), method)
+
+
+def test_round_trip_keeps_float32_and_affine_means(tmp_path, molrg):
+    X = molrg[0].astype(np.float32)
+    fitted = KSubspaces(n_clusters=3, dims=2, affine=True, random_state=0).fit(X)
+    loaded = load_model(save_model(fitted, tmp_path / "model.npz"))
+    assert loaded.bases_[0].dtype == np.float32 and loaded.means_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+
+
+def test_partial_fit_state_is_dropped_and_learning_resumes(tmp_path, molrg):
+    X, y = molrg
+    kss = KSubspaces(n_clusters=3, dims=2, random_state=np.random.RandomState(0))
+    kss.partial_fit(X[::2]).partial_fit(X[1::2])
+    loaded = load_model(save_model(kss, tmp_path / "model.npz"))
+    np.testing.assert_array_equal(loaded.predict(X), kss.predict(X))
+    assert isinstance(loaded.random_state, np.random.RandomState)
+    assert loaded._online_stats is None  # the online statistics are not saved...
+    loaded.partial_fit(X)  # ...so learning resumes from the saved subspaces
+    assert loaded.n_steps_ == 1
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_round_trip_of_a_pipeline_with_pca(tmp_path, molrg, center):
+    X, _ = molrg
+    pipe = make_pipeline("kss", 3, dims=2, pca=6, center=center, random_state=0).fit(X)
+    loaded, metadata = load_model(
+        save_model(pipe, tmp_path / "pipe.npz", metadata={"note": [1, "a"]}), return_metadata=True
+    )
+    assert [name for name, _ in loaded.steps] == ["normalize", "pca", "renormalize", "cluster"]
+    np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+    np.testing.assert_array_equal(loaded.named_steps["pca"].components_,
+                                  pipe.named_steps["pca"].components_)
+    assert metadata == {"note": [1, "a"]}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None, True, 3, -2.5, float("inf"), "text", (1, "a"), [1.0, None], {"a": 1, 2: [3]},
+        np.float32(1.5), np.int64(7), np.bool_(True),
+        np.arange(6, dtype=np.int32).reshape(2, 3), np.array(["x", "yz"]),
+        np.array(["a", "b"], dtype=object),
+        [np.ones((3, 2), dtype=np.float32), np.zeros((3, 1))],
+        sp.random(5, 4, density=0.4, format="csr", random_state=0),
+        sp.random(5, 4, density=0.4, format="csc", random_state=0),
+        sp.random(5, 4, density=0.4, format="coo", random_state=0),
+        sp.random(5, 4, density=0.4, format="lil", random_state=0),
+        sp.csr_array(np.eye(3)),
+        np.random.RandomState(3),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_typed_encoding_round_trips(value):
+    encoder = _Encoder()
+    node = json.loads(json.dumps(encoder(value, "value")))
+    _assert_same(value, _Decoder(encoder.arrays, "test")(node), "value")
+
+
+def test_generator_round_trip_continues_the_stream():
+    rng = np.random.default_rng(5)
+    rng.random(3)
+    encoder = _Encoder()
+    copy = _Decoder(encoder.arrays, "t")(json.loads(json.dumps(encoder(rng, "rng"))))
+    np.testing.assert_array_equal(copy.random(4), rng.random(4))
+
+
+def test_subclust_dataclasses_and_torch_devices_round_trip():
+    torch = pytest.importorskip("torch")
+    from subclust.diffusion import VPCosine
+
+    value = {"schedule": VPCosine(offset=0.01), "device": torch.device("cpu")}
+    encoder = _Encoder()
+    node = json.loads(json.dumps(encoder(value, "value")))
+    assert node["items"][0][1]["t"] == "dataclass"
+    copy = _Decoder(encoder.arrays, "t")(node)
+    assert copy == value and type(copy["schedule"]) is VPCosine
+
+
+def test_foreign_dataclasses_are_refused():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Point:
+        x: float = 0.0
+
+    with pytest.raises(ValueError, match="a dataclass that subclust does not export"):
+        _Encoder()(Point(), "value")
+
+
+def test_unsavable_values_are_refused_with_their_name():
+    with pytest.raises(ValueError, match=r"value\[0\] is an array of Python objects"):
+        _Encoder()([np.array([{"a": 1}], dtype=object)], "value")
+    with pytest.raises(ValueError, match=r"value is a builtins.function.*cannot be saved"):
+        _Encoder()(lambda x: x, "value")
+
+
+def test_save_refuses_unfitted_and_foreign_estimators(tmp_path, molrg):
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        save_model(KSubspaces(), tmp_path / "m.npz")
+    kmeans = KMeans(2, n_init=1, random_state=0).fit(molrg[0])
+    with pytest.raises(ValueError, match="not one of the estimators a model file may hold"):
+        save_model(kmeans, tmp_path / "m.npz")
+
+    class MyKSS(KSubspaces):
+        pass
+
+    with pytest.raises(ValueError, match="not one of the estimators"):
+        save_model(MyKSS(n_clusters=2, dims=1).fit(molrg[0]), tmp_path / "m.npz")
+
+
+def test_save_model_does_not_overwrite_without_force(tmp_path, molrg):
+    kss = KSubspaces(n_clusters=3, dims=2, random_state=0).fit(molrg[0])
+    save_model(kss, tmp_path / "m.npz")
+    with pytest.raises(FileExistsError, match="force=True"):
+        save_model(kss, tmp_path / "m.npz")
+    save_model(kss, tmp_path / "m.npz", force=True)
+
+
+def _rewrite_header(path, edit):
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(str(arrays[_HEADER]))
+    edit(header)
+    arrays[_HEADER] = np.array(json.dumps(header))
+    np.savez(path, **arrays)
+
+
+@pytest.fixture
+def saved_kss(tmp_path, molrg):
+    kss = KSubspaces(n_clusters=3, dims=2, random_state=0).fit(molrg[0])
+    return save_model(kss, tmp_path / "m.npz")
+
+
+def test_newer_format_version_gives_a_clear_error(saved_kss):
+    _rewrite_header(saved_kss, lambda h: h.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}.*reads version "
+                                         f"{FORMAT_VERSION} only"):
+        load_model(saved_kss)
+
+
+def test_class_outside_the_whitelist_is_refused(saved_kss):
+    def edit(header):
+        header["estimator"]["class"] = "Popen"
+
+    _rewrite_header(saved_kss, edit)
+    with pytest.raises(ValueError, match="class 'Popen', which is not a subclust estimator"):
+        load_model(saved_kss)
+
+
+def test_not_a_model_file(tmp_path, molrg):
+    np.savez(tmp_path / "plain.npz", X=molrg[0])
+    with pytest.raises(ValueError, match="not a subclust model file"):
+        load_model(tmp_path / "plain.npz")
+    np.save(tmp_path / "array.npy", molrg[0])
+    with pytest.raises(ValueError, match="not a subclust model file"):
+        load_model(tmp_path / "array.npy")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_model(tmp_path / "missing.npz")
+
+
+def test_whitelist_lists_subclust_estimators_and_pipeline_parts():
+    classes = model_classes(include_diffusion=False)
+    assert {"KSubspaces", "Pipeline", "Normalizer", "PCA"} <= set(classes)
+    assert all(
+        cls.__module__.startswith(("subclust.", "sklearn.")) for cls in classes.values()
+    )

@@ -1,0 +1,400 @@
+"""Sparse, least-squares and thresholding subspace clustering on synthetic MoLRG data.
+
+What matters: the solvers agree with the exact reference, the representation
+links only samples of the same subspace, labels recover the subspaces,
+predict assigns new samples to them, and bad input fails clearly.
+Real-data accuracy runs are marked slow (and live in ``subclust bench ssc``).
+"""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from subclust import (
+    LeastSquaresSubspaceClustering,
+    SparseSubspaceClustering,
+    ThresholdedSubspaceClustering,
+)
+from subclust.cluster import (
+    angular_affinity,
+    cluster_bases,
+    least_squares_representation,
+    normalize_samples,
+    representation_affinity,
+    self_representation_admm,
+    self_representation_cvxpy,
+    self_representation_elastic_net,
+    self_representation_objective,
+    self_representation_omp,
+    sparse_self_representation,
+    thresholded_representation,
+)
+from subclust.cluster._self_representation import lasso_lambda
+from subclust.datasets import make_molrg
+from subclust.metrics import clustering_accuracy, subspace_recovery_error
+
+
+def _molrg(n_per=30, n_features=20, dim=3, k=3, noise=0.0, seed=0):
+    X, y, bases = make_molrg(
+        n_samples=[n_per] * k, n_features=n_features, dims=dim, noise=noise, random_state=seed
+    )
+    return X, y, bases
+
+
+def _same_subspace_fraction(C, y):
+    rows, cols = sp.coo_matrix(C).nonzero()
+    return float(np.mean(y[rows] == y[cols]))
+
+
+# --- the solvers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_admm_matches_cvxpy(affine):
+    """ADMM reaches the exact optimum of the Lasso problem (cvxpy/Clarabel)."""
+    X, y, _ = _molrg(n_per=25, n_features=15, dim=3, noise=0.01, seed=1)
+    X = normalize_samples(X)
+    lam = lasso_lambda(X, 20.0)
+    C_admm = self_representation_admm(X, affine=affine, tol=1e-6, max_iter=3000)
+    C_ref = self_representation_cvxpy(X, affine=affine, solver="CLARABEL")
+    f_admm = self_representation_objective(X, C_admm, lam)
+    f_ref = self_representation_objective(X, C_ref, lam)
+    assert abs(f_admm - f_ref) <= 1e-4 * f_ref
+    assert np.all(C_admm.diagonal() == 0)
+    if affine:
+        np.testing.assert_allclose(np.asarray(C_admm.sum(axis=1)).ravel(), 1.0, atol=1e-4)
+    labels = [
+        SparseSubspaceClustering(3, solver=s, affine=affine, tol=1e-6, random_state=0)
+        .fit(X)
+        .labels_
+        for s in ("admm", "cvxpy")
+    ]
+    assert clustering_accuracy(labels[0], labels[1]) == 1.0
+    assert clustering_accuracy(y, labels[0]) == 1.0
+
+
+def test_admm_woodbury_and_direct_agree():
+    """N > 2D takes the Woodbury path; the result must not depend on it."""
+    X, _, _ = _molrg(n_per=20, n_features=8, dim=2, noise=0.01, seed=2)  # N=60 > 2*8
+    X = normalize_samples(X)
+    C_wood = self_representation_admm(X, tol=1e-7, max_iter=5000)
+    X_wide = np.hstack([X, np.zeros((X.shape[0], 30))])  # same problem, N < 2D: direct path
+    C_direct = self_representation_admm(X_wide, tol=1e-7, max_iter=5000)
+    np.testing.assert_allclose(C_wood.toarray(), C_direct.toarray(), atol=1e-4)
+
+
+def test_admm_outliers_recovers_corrupted_entries():
+    X, y, _ = _molrg(n_per=30, n_features=30, dim=3, seed=3)
+    X = normalize_samples(X)
+    corrupted = X.copy()
+    rng = np.random.default_rng(0)
+    rows = rng.choice(X.shape[0], 10, replace=False)
+    cols = rng.choice(X.shape[1], 10)
+    corrupted[rows, cols] += 2.0
+    C, E = self_representation_admm(
+        normalize_samples(corrupted), outlier_penalty=1.0, return_outliers=True, max_iter=2000
+    )
+    assert np.all(C.diagonal() == 0)
+    # The largest outlier entries are the corrupted ones.
+    top = np.argsort(np.abs(E).ravel())[::-1][:10]
+    assert set(top) == set(np.ravel_multi_index((rows, cols), X.shape))
+    labels = SparseSubspaceClustering(3, solver="admm", outlier_penalty=1.0, random_state=0)
+    assert clustering_accuracy(y, labels.fit(corrupted).labels_) == 1.0
+
+
+@pytest.mark.parametrize(
+    "solver, params",
+    [("admm", {}), ("omp", {"n_nonzero": 3}), ("elastic_net", {})],
+)
+def test_representation_links_only_same_subspace(solver, params):
+    """Independent noiseless subspaces: every nonzero coefficient stays within a subspace."""
+    X, y, _ = _molrg(n_per=30, n_features=30, dim=3, seed=4)
+    C = sparse_self_representation(normalize_samples(X), solver=solver, **params)
+    assert sp.issparse(C) and C.shape == (90, 90)
+    assert np.all(C.diagonal() == 0)
+    assert _same_subspace_fraction(C, y) == 1.0
+    # Every sample is represented (no empty row).
+    assert np.all(np.diff(sp.csr_matrix(C).indptr) > 0)
+
+
+def test_omp_reconstructs_each_sample():
+    X, _, _ = _molrg(n_per=20, n_features=20, dim=3, seed=5)
+    X = normalize_samples(X)
+    C = self_representation_omp(X, n_nonzero=3)
+    np.testing.assert_allclose(C @ X, X, atol=1e-8)
+    assert np.diff(C.indptr).max() <= 3
+
+
+def test_elastic_net_is_optimal():
+    """The active-set result satisfies the elastic-net optimality conditions of every sample."""
+    X, _, _ = _molrg(n_per=30, n_features=15, dim=4, noise=0.05, seed=6)
+    X = normalize_samples(X)
+    alpha, tau = 50.0, 0.9
+    C = self_representation_elastic_net(X, alpha=alpha, l1_ratio=tau, tol=1e-9).toarray()
+    G = np.abs(X @ X.T)
+    np.fill_diagonal(G, -np.inf)
+    gamma = alpha * tau / G.max(axis=1)
+    R = X - C @ X
+    grad = gamma[:, None] * (R @ X.T) - (1 - tau) * C  # minus the smooth gradient
+    off = ~np.eye(len(X), dtype=bool)
+    nonzero = (C != 0) & off
+    # On the support: grad = tau * sign(c); elsewhere |grad| <= tau.
+    np.testing.assert_allclose(grad[nonzero], tau * np.sign(C[nonzero]), atol=1e-5)
+    assert np.all(np.abs(grad[~nonzero & off]) <= tau * (1 + 1e-5))
+
+
+def test_elastic_net_matches_cvxpy_per_sample():
+    cp = pytest.importorskip("cvxpy")
+    X, _, _ = _molrg(n_per=15, n_features=10, dim=3, noise=0.05, seed=7)
+    X = normalize_samples(X)
+    tau, alpha = 0.7, 30.0
+    C = self_representation_elastic_net(X, alpha=alpha, l1_ratio=tau, tol=1e-10).toarray()
+    i = 4
+    others = np.delete(np.arange(len(X)), i)
+    gamma = alpha * tau / np.abs(X[others] @ X[i]).max()
+    c = cp.Variable(len(others))
+    cost = tau * cp.norm1(c) + (1 - tau) / 2 * cp.sum_squares(c)
+    cost += gamma / 2 * cp.sum_squares(X[i] - X[others].T @ c)
+    cp.Problem(cp.Minimize(cost)).solve(solver="CLARABEL")
+    np.testing.assert_allclose(C[i, others], c.value, atol=1e-5)
+
+
+def test_least_squares_closed_forms():
+    X, _, _ = _molrg(n_per=10, n_features=12, dim=2, noise=0.1, seed=8)
+    lam = 0.3
+    C2, (values, vectors) = least_squares_representation(X, lam, return_eigenpairs=True)
+    G = X @ X.T
+    np.testing.assert_allclose(C2, np.linalg.solve(G + lam * np.eye(len(X)), G), atol=1e-10)
+    np.testing.assert_allclose((vectors * values) @ vectors.T, C2, atol=1e-10)
+    C1 = least_squares_representation(X, lam, zero_diagonal=True)
+    assert np.all(np.diag(C1) == 0)
+    i = 3  # row i is the ridge regression of x_i on the other samples
+    others = np.delete(np.arange(len(X)), i)
+    A = X[others]
+    ridge = np.linalg.solve(A @ A.T + lam * np.eye(len(others)), A @ X[i])
+    np.testing.assert_allclose(C1[i, others], ridge, atol=1e-8)
+
+
+def test_thresholded_representation_keeps_q_neighbours():
+    X, y, _ = _molrg(n_per=20, n_features=20, dim=2, seed=9)
+    X = normalize_samples(X)
+    C = thresholded_representation(X, 4)
+    assert np.all(np.diff(C.indptr) == 4)
+    assert np.all(C.diagonal() == 0)
+    assert np.all((C.data > 0) & (C.data <= 1))
+
+
+# --- affinities ------------------------------------------------------------------
+
+
+def test_representation_affinity_is_symmetric_and_scaled():
+    rng = np.random.default_rng(0)
+    C = rng.standard_normal((12, 12))
+    W = representation_affinity(C)
+    np.testing.assert_allclose(W, W.T)
+    assert np.all(np.diag(W) == 0) and W.min() >= 0
+    Ws = representation_affinity(sp.csr_matrix(C))
+    np.testing.assert_allclose(Ws.toarray(), W)
+    Wk = representation_affinity(C, n_neighbors=3)
+    assert (Wk != Wk.T).nnz == 0
+    assert np.all(np.diff(sp.csr_matrix(representation_affinity(C, n_neighbors=3)).indptr) >= 3)
+
+
+def test_angular_affinity_block_diagonal_and_sparse_version():
+    C = np.kron(np.eye(3), np.ones((5, 5)))
+    W = angular_affinity(C, 3, dim_per_cluster=1)
+    blocks = np.kron(np.eye(3), np.ones((5, 5))) - np.eye(15)
+    np.testing.assert_allclose(W, blocks, atol=1e-10)
+    Wk = angular_affinity(C, 3, dim_per_cluster=1, n_neighbors=4)
+    np.testing.assert_allclose(Wk.toarray(), blocks, atol=1e-10)
+
+
+# --- estimators ------------------------------------------------------------------
+
+ESTIMATORS = {
+    "ssc-en": lambda k: SparseSubspaceClustering(k, random_state=0),
+    "ssc-admm": lambda k: SparseSubspaceClustering(k, solver="admm", random_state=0),
+    "ssc-omp": lambda k: SparseSubspaceClustering(
+        k, solver="omp", n_nonzero=4, random_state=0
+    ),
+    "ssc-symmetric": lambda k: SparseSubspaceClustering(k, affinity="symmetric", random_state=0),
+    "ssc-omp-angular": lambda k: SparseSubspaceClustering(
+        k, solver="omp", n_nonzero=4, affinity="angular", random_state=0
+    ),
+    "lsr": lambda k: LeastSquaresSubspaceClustering(k, random_state=0),
+    "lsr1": lambda k: LeastSquaresSubspaceClustering(k, zero_diagonal=True, random_state=0),
+    "lsr-symmetric": lambda k: LeastSquaresSubspaceClustering(
+        k, affinity="symmetric", random_state=0
+    ),
+    "tsc": lambda k: ThresholdedSubspaceClustering(k, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_estimators_recover_subspaces(name):
+    X, y, bases = _molrg(n_per=40, n_features=20, dim=3, noise=0.01, seed=10)
+    est = ESTIMATORS[name](3).fit(X)
+    assert clustering_accuracy(y, est.labels_) == 1.0
+    assert est.representation_matrix_.shape == (120, 120)
+    assert est.affinity_matrix_.shape == (120, 120)
+    # Per-cluster subspaces: the true ones, with their dimension found by the energy rule.
+    assert [U.shape[1] for U in est.bases_] == [3, 3, 3]
+    assert subspace_recovery_error(est.bases_, bases) < 0.05
+
+
+@pytest.mark.parametrize("name", ["ssc-en", "lsr", "tsc"])
+def test_predict_held_out(name):
+    X, y, _ = _molrg(n_per=60, n_features=20, dim=3, noise=0.01, seed=11)
+    est = ESTIMATORS[name](3).fit(X[:120])
+    assert clustering_accuracy(y[:120], est.labels_) == 1.0
+    # New samples go to the cluster of their subspace: same mapping as in training.
+    train_map = {c: np.bincount(y[:120][est.labels_ == c]).argmax() for c in range(3)}
+    predicted = np.array([train_map[c] for c in est.predict(X[120:])])
+    assert np.mean(predicted == y[120:]) == 1.0
+    np.testing.assert_array_equal(est.predict(X[:120]), est.labels_)
+
+
+def test_predict_is_scale_invariant_and_uses_given_dims():
+    X, _, _ = _molrg(n_per=30, n_features=15, dim=2, seed=12)
+    est = LeastSquaresSubspaceClustering(3, subspace_dims=2, random_state=0).fit(X)
+    assert [U.shape[1] for U in est.bases_] == [2, 2, 2]
+    np.testing.assert_array_equal(est.predict(X), est.predict(7.5 * X))
+
+
+def test_precomputed_affinity():
+    X, y, _ = _molrg(n_per=30, n_features=20, dim=3, seed=13)
+    W = LeastSquaresSubspaceClustering(3).fit(X).affinity_matrix_
+    est = SparseSubspaceClustering(3, affinity="precomputed", random_state=0).fit(W)
+    assert clustering_accuracy(y, est.labels_) == 1.0
+    assert est.representation_matrix_ is None
+    with pytest.raises(ValueError, match="precomputed"):
+        est.predict(X)
+    with pytest.raises(ValueError, match="square"):
+        SparseSubspaceClustering(3, affinity="precomputed").fit(X)
+    with pytest.raises(ValueError, match="non-negative"):
+        SparseSubspaceClustering(3, affinity="precomputed").fit(-W)
+
+
+def test_cluster_bases_energy_rule():
+    X, y, bases = _molrg(n_per=30, n_features=20, dim=4, seed=14)
+    found = cluster_bases(X, y, 3, energy=0.999)
+    assert [U.shape[1] for U in found] == [4, 4, 4]
+    assert subspace_recovery_error(found, bases) < 1e-8
+    # An empty cluster gets a zero basis: no sample is ever assigned to it.
+    found = cluster_bases(X, y, 4)
+    assert np.all(found[3] == 0)
+
+
+# --- bad input -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ssc-en", "ssc-admm", "lsr", "tsc"])
+def test_nan_input_raises(name):
+    X, _, _ = _molrg(n_per=10, n_features=10, dim=2, seed=15)
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ESTIMATORS[name](3).fit(X)
+
+
+@pytest.mark.parametrize("name", ["ssc-en", "lsr", "tsc"])
+def test_fewer_samples_than_clusters_raises(name):
+    X, _, _ = _molrg(n_per=2, n_features=10, dim=2, seed=16)
+    with pytest.raises(ValueError, match="n_clusters=8"):
+        ESTIMATORS[name](8).fit(X)
+
+
+@pytest.mark.parametrize("name", ["ssc-en", "ssc-omp", "lsr", "tsc"])
+def test_zero_rows_are_left_out_with_a_warning(name):
+    """Documented: an all-zero sample is clustered without, gets label 0, and a warning."""
+    X, y, _ = _molrg(n_per=30, n_features=20, dim=3, seed=17)
+    X[[5, 40]] = 0.0
+    keep = np.ones(len(X), dtype=bool)
+    keep[[5, 40]] = False
+    with pytest.warns(UserWarning, match="all-zero"):
+        est = ESTIMATORS[name](3).fit(X)
+    assert est.labels_[5] == 0 and est.labels_[40] == 0
+    assert clustering_accuracy(y[keep], est.labels_[keep]) == 1.0
+    C = sp.csr_matrix(est.representation_matrix_)
+    assert C[5].nnz == 0 and C[:, 40].nnz == 0
+
+
+def test_zero_rows_in_solver_functions_raise():
+    X, _, _ = _molrg(n_per=10, n_features=10, dim=2, seed=18)
+    X[0] = 0.0
+    for solver in ("admm", "omp", "elastic_net"):
+        with pytest.raises(ValueError, match="all-zero"):
+            sparse_self_representation(X, solver=solver)
+    with pytest.raises(ValueError, match="all-zero"):
+        normalize_samples(X)
+
+
+@pytest.mark.parametrize("name", ["ssc-en", "ssc-admm", "ssc-omp", "lsr", "tsc"])
+def test_duplicated_points_share_a_cluster(name):
+    """Documented: a duplicate represents its twin, so twins always share a label."""
+    X, y, _ = _molrg(n_per=30, n_features=20, dim=3, noise=0.01, seed=19)
+    X = np.vstack([X, X[:10]])
+    y = np.r_[y, y[:10]]
+    est = ESTIMATORS[name](3).fit(X)
+    np.testing.assert_array_equal(est.labels_[:10], est.labels_[-10:])
+    assert clustering_accuracy(y, est.labels_) == 1.0
+
+
+def test_bad_solver_parameters():
+    X, _, _ = _molrg(n_per=10, n_features=10, dim=2, seed=20)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        sparse_self_representation(X, solver="lars")
+    with pytest.raises(ValueError, match="alpha must be > 1"):
+        self_representation_admm(X, alpha=0.5)
+    with pytest.raises(ValueError, match="affine"):
+        SparseSubspaceClustering(3, solver="omp", affine=True).fit(X)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        self_representation_omp(X[:1])
+    with pytest.raises(ValueError, match="orthogonal to every other"):
+        self_representation_admm(np.eye(4))
+
+
+# --- real data (slow) ------------------------------------------------------------
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("SUBCLUST_DATA"), reason="SUBCLUST_DATA is not set"
+)
+
+
+@pytest.mark.slow
+@needs_data
+def test_yaleb_10_subjects_lsr_defaults():
+    from subclust.datasets import load_yaleb
+
+    faces = load_yaleb(subjects=10)
+    est = LeastSquaresSubspaceClustering(10, random_state=0).fit(faces.data)
+    assert clustering_accuracy(faces.target, est.labels_) >= 0.97
+
+
+@pytest.mark.slow
+@needs_data
+def test_yaleb_38_subjects_lsr_defaults_and_held_out_predict():
+    from sklearn.model_selection import train_test_split
+
+    from subclust.datasets import load_yaleb
+
+    faces = load_yaleb()
+    est = LeastSquaresSubspaceClustering(38, random_state=0).fit(faces.data)
+    in_sample = clustering_accuracy(faces.target, est.labels_)
+    assert in_sample >= 0.95
+    X_train, X_test, y_train, y_test = train_test_split(
+        faces.data, faces.target, test_size=0.2, stratify=faces.target, random_state=0
+    )
+    est = LeastSquaresSubspaceClustering(38, random_state=0).fit(X_train)
+    train_acc = clustering_accuracy(y_train, est.labels_)
+    # Held-out accuracy under the label matching found on the training set.
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics.cluster import contingency_matrix
+
+    table = contingency_matrix(y_train, est.labels_)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    mapping = dict(zip(cols, rows))
+    predicted = np.array([mapping[c] for c in est.predict(X_test)])
+    held_out = float(np.mean(predicted == y_test))
+    assert held_out >= 0.95 * train_acc
