@@ -13,6 +13,7 @@
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from subclust.bench._timing import best_time
 from subclust.cluster import KSubspaces
@@ -37,6 +38,10 @@ def add_arguments(parser):
     parser.add_argument("--dim", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=100, help="seeds of the recovery table")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="BLAS threads (and K-subspaces threads) for the timing table; default: all",
+    )
 
 
 def iteration_table(n_samples=200_000, n_features=128, n_clusters=10, dim=8, repeats=5):
@@ -106,6 +111,8 @@ def recovery_table(n_seeds=100, n_features=48, n_clusters=3, dim=6):
 
 
 def main(args):
-    print(iteration_table(args.n_samples, args.n_features, args.n_clusters, args.dim, args.repeats))
+    with threadpool_limits(args.threads):
+        print(iteration_table(args.n_samples, args.n_features, args.n_clusters, args.dim,
+                              args.repeats))
     print()
     print(recovery_table(args.seeds))
