@@ -320,7 +320,7 @@ def k_subspaces(
     >>> from subclust.datasets import make_molrg
     >>> X, y, _ = make_molrg(n_samples=[40, 40], n_features=10, dims=2, random_state=0)
     >>> bases, means, labels, objective, n_iter, history = k_subspaces(X, 2, 2, random_state=0)
-    >>> objective < 1e-20
+    >>> bool(objective < 1e-10)  # noiseless data: every point on its subspace
     True
     """
     rng = check_random_state(random_state)
