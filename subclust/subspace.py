@@ -303,7 +303,7 @@ def numerical_rank(singular_values, energy=0.99):
     Examples
     --------
     >>> from subclust.subspace import numerical_rank
-    >>> numerical_rank([10.0, 1.0, 1e-3])
+    >>> numerical_rank([10.0, 3.0, 1e-3])
     2
     """
     if not 0 < energy <= 1:
