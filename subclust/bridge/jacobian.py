@@ -177,14 +177,19 @@ class _Products:
             stop = min(start + self.batch_size, B * m)
             t = torch.full((stop - start,), self.t, dtype=torch.float64)
 
-            def f(Z, t=t):
-                return self.denoiser(Z, t)
-
+            Z = points[start:stop]
             if mode == "jvp":
-                _, out[start:stop] = torch.func.jvp(f, (points[start:stop],), (rows[start:stop],))
+                # Forward mode through dual numbers (torch.func would import torch._dynamo).
+                with torch.autograd.forward_ad.dual_level():
+                    dual = torch.autograd.forward_ad.make_dual(Z, rows[start:stop])
+                    tangent = torch.autograd.forward_ad.unpack_dual(self.denoiser(dual, t)).tangent
+                out[start:stop] = tangent if tangent is not None else 0.0
             else:
-                _, pullback = torch.func.vjp(f, points[start:stop])
-                (out[start:stop],) = pullback(rows[start:stop])
+                with torch.enable_grad():
+                    Z = Z.detach().requires_grad_(True)
+                    (grad,) = torch.autograd.grad(self.denoiser(Z, t), Z, rows[start:stop],
+                                                  allow_unused=True)
+                out[start:stop] = grad if grad is not None else 0.0
         return out.reshape(B, m, n).permute(0, 2, 1)
 
     def J(self, V):

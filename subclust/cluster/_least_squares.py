@@ -3,6 +3,7 @@
 import numbers
 
 import numpy as np
+import scipy.linalg as la
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from subclust._validation import check_matrix
@@ -11,33 +12,40 @@ from subclust.cluster._spectral import _COMMON_CONSTRAINTS, _SpectralSubspaceClu
 __all__ = ["LeastSquaresSubspaceClustering", "least_squares_representation"]
 
 
-def _thin_svd(X):
-    """Left singular vectors and singular values of ``X`` (n_samples x n_features)."""
-    if X.shape[0] <= X.shape[1]:
-        U, s, _ = np.linalg.svd(X, full_matrices=False)
-        return U, s
-    # More samples than features: the small D x D Gram matrix is cheaper than the SVD.
+def _top_eigenpairs_of_gram(X, n_pairs):
+    """Leading singular values and left singular vectors of ``X`` (n_samples x n_features).
+
+    Through the smaller of the two Gram matrices; only the ``n_pairs``
+    leading pairs are returned.
+    """
+    n, d = X.shape
+    if n <= d:
+        values, V = np.linalg.eigh(X @ X.T)
+        values, U = values[::-1][:n_pairs], V[:, ::-1][:, :n_pairs]
+        return np.sqrt(np.maximum(values, 0.0)), U
+    k = min(n_pairs, d)
+    # The full divide-and-conquer eigh beats LAPACK's subset solvers here (measured).
     values, V = np.linalg.eigh(X.T @ X)
-    order = np.argsort(values)[::-1]
-    values, V = np.maximum(values[order], 0.0), V[:, order]
+    values, V = np.maximum(values[::-1][:k], 0.0), V[:, ::-1][:, :k]
     s = np.sqrt(values)
-    keep = s > s[0] * X.shape[1] * np.finfo(np.float64).eps if s.size and s[0] > 0 else s > 0
-    U = (X @ V[:, keep]) / s[keep]
-    return U, s[keep]
+    keep = s > (s[0] * d * np.finfo(np.float64).eps if s.size and s[0] > 0 else 0.0)
+    return s[keep], (X @ V[:, keep]) / s[keep]
 
 
 def least_squares_representation(
-    X, regularization=0.1, *, zero_diagonal=False, return_eigenpairs=False
+    X, regularization=0.1, *, zero_diagonal=False, return_eigenpairs=False, n_eigenpairs=None
 ):
     """Least-squares self-representation ``min ||X - C X||_F^2 + lambda ||C||_F^2``.
 
     Without the constraint (LSR2 of Lu et al.) the solution is
-    ``C = (X X^T + lambda I)^{-1} X X^T = U diag(s^2 / (s^2 + lambda)) U^T``
-    from the thin SVD ``X = U S V^T``: a cost of O(N D min(N, D)), and the
-    eigenpairs of ``C`` come for free. With ``diag(C) = 0`` (LSR1), row ``i``
-    solves the constrained problem by a Lagrange multiplier, giving
-    ``C = I - diag(P)^{-1} P`` with ``P = (X X^T + lambda I)^{-1}``
-    (built from the same SVD, no N x N inverse).
+    ``C = (X X^T + lambda I)^{-1} X X^T = X (X^T X + lambda I)^{-1} X^T``,
+    one Cholesky factorization of the smaller Gram matrix and a product:
+    O(N D min(N, D)). Its eigenpairs are ``(s^2 / (s^2 + lambda), u)`` for
+    the singular pairs ``(s, u)`` of ``X``, from the eigenpairs of the
+    smaller Gram matrix. With ``diag(C) = 0`` (LSR1), row ``i`` solves the
+    constrained problem by a Lagrange multiplier, giving
+    ``C = I - diag(P)^{-1} P`` with ``P = (X X^T + lambda I)^{-1}``, built
+    through the Woodbury identity when N > D (no N x N inverse).
 
     Parameters
     ----------
@@ -49,6 +57,8 @@ def least_squares_representation(
         Impose ``diag(C) = 0`` (LSR1).
     return_eigenpairs : bool, default=False
         Also return ``(values, vectors)`` of ``C`` (LSR2 only; None for LSR1).
+    n_eigenpairs : int, optional
+        Only the leading ``n_eigenpairs`` (all by default).
 
     Returns
     -------
@@ -75,19 +85,39 @@ def least_squares_representation(
     X = check_matrix(X).astype(np.float64, copy=False)
     if not regularization > 0:
         raise ValueError(f"regularization must be positive, got {regularization}.")
-    U, s = _thin_svd(X)
-    s2 = s**2
-    if not zero_diagonal:
-        w = s2 / (s2 + regularization)
+    n, d = X.shape
+    if zero_diagonal:
+        # P = (X X^T + lam I)^{-1} = (I - X (X^T X + lam I)^{-1} X^T) / lam  (Woodbury)
+        if n > d:
+            M = X.T @ X
+            M[np.diag_indices_from(M)] += regularization
+            P = -(X @ la.cho_solve(la.cho_factor(M), X.T))
+        else:
+            G = X @ X.T
+            G[np.diag_indices_from(G)] += regularization
+            P = la.cho_solve(la.cho_factor(G), np.eye(n)) * regularization - np.eye(n)
+        P[np.diag_indices_from(P)] += 1.0
+        C = -P / np.diag(P)[:, None]  # the 1/lam factor cancels in this ratio
+        np.fill_diagonal(C, 0.0)
+        return (C, None) if return_eigenpairs else C
+    if return_eigenpairs:
+        # One eigendecomposition of the smaller Gram matrix gives C and its eigenpairs.
+        s, U = _top_eigenpairs_of_gram(X, min(n, d))
+        w = s**2 / (s**2 + regularization)
         C = (U * w) @ U.T
-        return (C, (w, U)) if return_eigenpairs else C
-    # P = U diag(1/(s^2+lam)) U^T + (I - U U^T) / lam
-    inv = 1.0 / (s2 + regularization) - 1.0 / regularization
-    P = (U * inv) @ U.T
-    P[np.diag_indices_from(P)] += 1.0 / regularization
-    C = -P / np.diag(P)[:, None]
-    np.fill_diagonal(C, 0.0)
-    return (C, None) if return_eigenpairs else C
+        k = len(w) if n_eigenpairs is None else n_eigenpairs
+        return C, (w[:k], U[:, :k])
+    # C = X (X^T X + lam I)^{-1} X^T = (X X^T + lam I)^{-1} X X^T: one Cholesky factorization.
+    if n > d:
+        M = X.T @ X
+        M[np.diag_indices_from(M)] += regularization
+        C = X @ la.cho_solve(la.cho_factor(M), X.T)
+    else:
+        G = X @ X.T
+        A = G.copy()
+        A[np.diag_indices_from(A)] += regularization
+        C = la.cho_solve(la.cho_factor(A), G)
+    return 0.5 * (C + C.T)  # symmetric in exact arithmetic
 
 
 class LeastSquaresSubspaceClustering(_SpectralSubspaceClustering):
@@ -190,6 +220,15 @@ class LeastSquaresSubspaceClustering(_SpectralSubspaceClustering):
         self.random_state = random_state
 
     def _representation(self, X):
+        if self.affinity != "angular" or self.zero_diagonal:
+            C = least_squares_representation(
+                X, self.regularization, zero_diagonal=self.zero_diagonal
+            )
+            return C, None
+        # The angular affinity needs only the leading eigenpairs of C.
         return least_squares_representation(
-            X, self.regularization, zero_diagonal=self.zero_diagonal, return_eigenpairs=True
+            X,
+            self.regularization,
+            return_eigenpairs=True,
+            n_eigenpairs=self.dim_per_cluster * self.n_clusters + 1,
         )
