@@ -19,9 +19,10 @@ def add_bridge_mnist_arguments(parser):
     parser.add_argument("--small", action="store_true",
                         help="the small configuration of the tests (about a minute)")
     parser.add_argument("--model", metavar="PT",
-                        help="use this saved denoiser (e.g. OUTDIR/unet_mnist.pt) instead of training")
-    parser.add_argument("--steps", type=int, help="training steps (default 2500; --small 60)")
-    parser.add_argument("--t", type=float, help="time of the Jacobians and edits (default 0.2)")
+                        help="use this saved denoiser (e.g. OUTDIR/unet_mnist.pt) instead of "
+                        "training")
+    parser.add_argument("--steps", type=int, help="training steps (default 2000; --small 40)")
+    parser.add_argument("--t", type=float, help="time of the Jacobians and edits (default 0.3)")
     parser.add_argument("--n-compare", type=int, help="digits compared with the class bases")
     parser.add_argument("--n-attribute", type=int, help="digits edited for the attributes")
     parser.add_argument("--threads", type=int, help="torch threads (default 1)")

@@ -1,4 +1,4 @@
-"""Morpho-MNIST measures on drawn strokes, and the edit-attribute correspondence on a known denoiser."""
+"""Morpho-MNIST measures on drawn strokes; the edit-attribute correspondence on a known denoiser."""
 
 import numpy as np
 import pytest

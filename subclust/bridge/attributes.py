@@ -61,7 +61,9 @@ def _check_params(threshold, scale):
     if not isinstance(scale, numbers.Integral) or isinstance(scale, bool) or scale < 1:
         raise ValueError(f"scale must be a positive integer upsampling factor, got {scale!r}.")
     if not 0 < threshold < 1:
-        raise ValueError(f"threshold must lie in (0, 1) (a fraction of the range), got {threshold}.")
+        raise ValueError(
+            f"threshold must lie in (0, 1) (a fraction of the range), got {threshold}."
+        )
 
 
 def _binarize(image, threshold, scale):
@@ -100,7 +102,7 @@ def _measure_binary(ink, scale, skeletonize):
         "area": float(ink.sum()) / scale**2,
         "length": _skeleton_length(skeleton) / scale,
         "thickness": 2.0 * float(on_skeleton.mean()) / scale if on_skeleton.size else np.nan,
-        "slant": float(np.arctan(-shear)),
+        "slant": float(np.arctan(-shear)) + 0.0,  # + 0.0: an upright digit has slant 0, not -0
         "width": (float(x_upright.max() - x_upright.min()) + 1.0) / scale,
         "height": (float(y.max() - y.min()) + 1.0) / scale,
     }
@@ -191,6 +193,17 @@ def measure_digits(images, threshold=0.5, scale=4):
 class AttributeCorrespondence:
     """Attribute changes when ``x_t`` moves along singular vectors and along random directions.
 
+    A singular vector has no sign of its own, so every direction ``u`` (singular or
+    random alike) is oriented by one rule that looks at no attribute: ``sum(u) >= 0``,
+    the step adds ink to ``x_t`` overall. The correlation of a direction with an
+    attribute is then Pearson's ``r`` between the step ``alpha`` and the attribute's
+    change, pooled over every digit and step (:meth:`correlations`). A random direction
+    has no reason to move an attribute the same way at different digits, so its
+    correlation stays near 0 however much it moves each digit; a singular direction
+    reaches a large ``|r|`` only if it edits the attribute consistently across digits.
+    :meth:`sweep_correlations` (per digit, sign-free) and :meth:`effect_sizes` (change
+    per sweep in standard deviations of the attribute over the digits) complete the picture.
+
     Attributes
     ----------
     alphas : ndarray of shape (m,)
@@ -198,7 +211,10 @@ class AttributeCorrespondence:
     directions : list of str
         ``'sv1' ... 'svr'`` then ``'rand1' ... 'randk'``.
     deltas : ndarray of shape (n_digits, n_directions, m, n_attributes)
-        Attribute of the edited, denoised digit minus that of the unedited one.
+        Attribute of the edited, denoised digit minus that of the unedited one
+        (the direction oriented as above).
+    baseline : ndarray of shape (n_digits, n_attributes)
+        Attributes of the unedited denoised digits.
     output_norms : ndarray of shape (n_digits, n_directions)
         ``||D(x_t + a u) - D(x_t - a u)|| / 2``: how far the largest step moves the output.
     singular_values : ndarray of shape (n_digits, r)
@@ -209,6 +225,7 @@ class AttributeCorrespondence:
     alphas: np.ndarray
     directions: list
     deltas: np.ndarray = field(repr=False)
+    baseline: np.ndarray = field(repr=False)
     output_norms: np.ndarray = field(repr=False)
     singular_values: np.ndarray = field(repr=False)
     attributes: tuple = ATTRIBUTES
@@ -219,13 +236,29 @@ class AttributeCorrespondence:
         return sum(d.startswith("sv") for d in self.directions)
 
     def correlations(self):
-        """Per-digit correlation of the step with each attribute's change.
+        """Correlation of the step with each attribute's change, pooled over digits and steps.
 
         Returns
         -------
-        r : ndarray of shape (n_digits, n_directions, n_attributes)
-            Pearson correlation over the steps of one digit's sweep; 0 where
-            the attribute did not change at all (or was not measurable).
+        r : ndarray of shape (n_directions, n_attributes)
+            0 where the attribute never changed; unmeasurable (blank) digits are left out.
+        """
+        n_digits, n_dirs, m, n_attr = self.deltas.shape
+        alphas = np.broadcast_to(self.alphas[None, :], (n_digits, m))
+        r = np.zeros((n_dirs, n_attr))
+        for k in range(n_dirs):
+            for j in range(n_attr):
+                d = self.deltas[:, k, :, j]
+                keep = np.isfinite(d)
+                r[k, j] = _pearson(alphas[keep], d[keep])
+        return r
+
+    def sweep_correlations(self):
+        """Per-digit correlation over one sweep, shape (n_digits, n_directions, n_attributes).
+
+        Sign-free by nature (the sign of a direction flips ``r``); 0 where the
+        attribute did not change. Unlike :meth:`correlations` it does not see the
+        size of a change, only its regularity along the sweep.
         """
         a = self.alphas - self.alphas.mean()
         d = self.deltas - np.nanmean(self.deltas, axis=2, keepdims=True)
@@ -235,46 +268,65 @@ class AttributeCorrespondence:
             r = num / den
         return np.where(np.isfinite(r), r, 0.0)
 
-    def mean_abs_correlation(self):
-        """``|r|`` averaged over the digits: shape (n_directions, n_attributes)."""
-        return np.abs(self.correlations()).mean(0)
+    def effect_sizes(self):
+        """Mean absolute change over the sweep, in standard deviations of the attribute.
+
+        The per-digit least-squares slope times the largest step, ``|slope| * a``,
+        averaged over digits and divided by the spread of the attribute over the
+        unedited digits. Shape (n_directions, n_attributes).
+        """
+        a = self.alphas
+        d = np.nan_to_num(self.deltas)
+        slope = np.einsum("s,idsj->idj", a, d) / np.sum(a**2)
+        spread = np.nanstd(self.baseline, axis=0)
+        spread = np.where(spread > 0, spread, np.nan)
+        return np.abs(slope).mean(0) * a.max() / spread
 
     def best_singular(self, attribute):
-        """``(direction, mean |r|)`` of the best singular direction for ``attribute``."""
+        """``(direction, |r|)`` of the singular direction with the largest pooled ``|r|``."""
         j = self.attributes.index(attribute)
-        scores = self.mean_abs_correlation()[: self.n_singular, j]
+        scores = np.abs(self.correlations()[: self.n_singular, j])
         k = int(np.argmax(scores))
         return self.directions[k], float(scores[k])
 
     def random_control(self, attribute):
-        """Mean |r| over the random directions for ``attribute``."""
+        """Pooled ``|r|`` averaged over the random directions (NaN without any)."""
         j = self.attributes.index(attribute)
-        return float(self.mean_abs_correlation()[self.n_singular:, j].mean())
+        scores = np.abs(self.correlations()[self.n_singular:, j])
+        return float(scores.mean()) if scores.size else float("nan")
 
     def table(self):
-        """Mean |correlation| per direction (rows) and attribute (columns), with output motion."""
-        table = Table(title=f"Mean |corr(step, attribute change)| over {self.deltas.shape[0]} "
-                            f"digits, t = {self.t:g}")
-        scores = self.mean_abs_correlation()
+        """Pooled ``r`` per direction (rows) and attribute (columns), with the output motion."""
+        table = Table(title=f"corr(step, attribute change) pooled over {self.deltas.shape[0]} "
+                            f"digits, t = {self.t:g} (directions oriented to add ink)")
+        scores = self.correlations()
         motion = self.output_norms.mean(0)
         for k, name in enumerate(self.directions):
             row = {"direction": name}
             row.update({a: float(scores[k, j]) for j, a in enumerate(self.attributes)})
             row["output_motion"] = float(motion[k])
             table.add_row(**row)
-        for a in self.attributes:
+        sweep = np.abs(self.sweep_correlations()).mean(0)
+        effect = self.effect_sizes()
+        s = self.n_singular
+        for j, a in enumerate(self.attributes):
             best, value = self.best_singular(a)
-            table.notes.append(f"{a}: best {best} {value:.3f}, random {self.random_control(a):.3f}")
+            table.notes.append(
+                f"{a}: best {best} |r| = {value:.3f}, random mean |r| = "
+                f"{self.random_control(a):.3f}; per-sweep |r| singular {sweep[:s, j].max():.2f} "
+                f"random {sweep[s:, j].mean():.2f}; effect (sd) singular {effect[:s, j].max():.2f} "
+                f"random {effect[s:, j].mean():.2f}"
+            )
         return table
 
     def __str__(self):
         return str(self.table())
 
     def plot(self):
-        """Heatmap of mean |correlation|, directions against attributes."""
+        """Heatmap of the pooled ``|r|``, directions against attributes."""
         from matplotlib.figure import Figure
 
-        scores = self.mean_abs_correlation()
+        scores = np.abs(self.correlations())
         fig = Figure(figsize=(6, 0.35 * len(self.directions) + 1.5), layout="constrained")
         ax = fig.subplots()
         image = ax.imshow(scores, vmin=0, vmax=1, cmap="magma", aspect="auto")
@@ -284,17 +336,24 @@ class AttributeCorrespondence:
             for j in range(scores.shape[1]):
                 ax.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="white" if scores[i, j] < 0.5 else "black")
-        ax.set(title=f"mean |corr(step, attribute change)|, t = {self.t:g}")
+        ax.set(title=f"|corr(step, attribute change)|, t = {self.t:g}")
         fig.colorbar(image, ax=ax, shrink=0.8)
         return fig
+
+
+def _pearson(x, y):
+    x, y = x - x.mean(), y - y.mean()
+    den = np.sqrt(np.sum(x**2) * np.sum(y**2))
+    return float(np.sum(x * y) / den) if den > 0 else 0.0
 
 
 def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, steps=7, amplitude=6.0,
                              generator=0, threshold=0.5, scale=4, batch_size=256):
     """Edit noisy digits along Jacobian singular vectors and random directions; measure attributes.
 
-    For every digit ``x_t`` (a row of ``X``, already noisy, in the
-    denoiser's space) and every unit direction ``u`` (its top ``rank``
+    Each direction is oriented to add ink (``sum(u) >= 0``; see
+    :class:`AttributeCorrespondence`). For every digit ``x_t`` (a row of ``X``, already
+    noisy, in the denoiser's space) and every unit direction ``u`` (its top ``rank``
     right singular vectors, then ``n_random`` random unit vectors), the
     digits ``D(x_t + alpha u, t)`` for ``alpha`` in
     ``linspace(-amplitude, amplitude, steps)`` are measured
@@ -326,7 +385,9 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, steps=7, amplit
     from subclust.bridge.jacobian import _as_points, jacobian_basis
 
     if not isinstance(steps, numbers.Integral) or steps < 3 or steps % 2 == 0:
-        raise ValueError(f"steps must be an odd integer >= 3 (0 is the middle step), got {steps!r}.")
+        raise ValueError(
+            f"steps must be an odd integer >= 3 (0 is the middle step), got {steps!r}."
+        )
     if not amplitude > 0:
         raise ValueError(f"amplitude must be positive, got {amplitude}.")
     if not isinstance(n_random, numbers.Integral) or n_random < 0:
@@ -339,6 +400,7 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, steps=7, amplit
     alphas = np.linspace(-amplitude, amplitude, steps)
     names = [f"sv{k + 1}" for k in range(rank)] + [f"rand{k + 1}" for k in range(n_random)]
     deltas = np.empty((n_digits, len(names), steps, len(ATTRIBUTES)))
+    baseline = np.empty((n_digits, len(ATTRIBUTES)))
     motion = np.empty((n_digits, len(names)))
     side = int(round(np.sqrt(n)))
     dtype = Xt.dtype
@@ -346,6 +408,7 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, steps=7, amplit
         R = rng.standard_normal((n, n_random))
         R /= np.linalg.norm(R, axis=0, keepdims=True)
         U = np.hstack([jb.right_vectors[:, :rank], R])  # (n, n_dirs)
+        U = U * np.where(U.sum(0) < 0, -1.0, 1.0)  # every direction adds ink: the sign rule
         x = Xt[i].double().numpy()
         edited = x[None, None] + alphas[None, :, None] * U.T[:, None, :]  # (dirs, steps, n)
         rows = torch.as_tensor(edited.reshape(-1, n), dtype=dtype)
@@ -360,8 +423,9 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, steps=7, amplit
         measures = measures.reshape(len(names), steps, len(ATTRIBUTES))
         middle = measures[:, steps // 2]
         deltas[i] = measures - middle[:, None]
+        baseline[i] = middle[0]
         motion[i] = np.linalg.norm(out[:, -1] - out[:, 0], axis=1) / 2
     return AttributeCorrespondence(
-        alphas=alphas, directions=names, deltas=deltas, output_norms=motion,
+        alphas=alphas, directions=names, deltas=deltas, baseline=baseline, output_norms=motion,
         singular_values=np.array([jb.singular_values for jb in jbs]), t=float(t),
     )

@@ -6,9 +6,9 @@ For the exact denoiser of a mixture of low-rank Gaussians near component
 singular vectors span ``U_k``. In general the Jacobian of a posterior mean
 is ``(s / g^2) Cov[x_0 | x_t]``, symmetric and positive semi-definite, and
 the Jacobian of a trained denoiser is found to be low-rank at moderate noise
-(the rank against the noise level is U-shaped: Wang et al., arXiv:2409.02426,
-section 5; Chen et al., "Exploring Low-Dimensional Subspaces in Diffusion
-Models for Controllable Image Editing", NeurIPS 2024, arXiv:2409.02374),
+(the rank against the noise level is U-shaped: Wang et al., arXiv:2409.02426;
+Chen et al., "Exploring Low-Dimensional Subspaces in Diffusion Models for
+Controllable Image Editing", NeurIPS 2024, arXiv:2409.02374),
 its top singular vectors spanning the local subspace of the data.
 
 Two ways to get the singular vectors, both from automatic differentiation
@@ -50,7 +50,8 @@ def _torch():
         import torch
     except ImportError as error:  # pragma: no cover - exercised without the extra
         raise ImportError(
-            f"Jacobians need PyTorch ({error}). Install the extra: pip install \"subclust[diffusion]\""
+            f"Jacobians need PyTorch ({error}). Install the extra: "
+            'pip install "subclust[diffusion]"'
         ) from error
     return torch
 
@@ -111,7 +112,7 @@ class JacobianBasis:
 
 
 def _as_points(denoiser, X):
-    """``X`` as a float tensor of shape (B, n) in the dtype of the denoiser, and whether it was 1-D."""
+    """``X`` as a float tensor (B, n) in the dtype of the denoiser, and whether it was 1-D."""
     torch = _torch()
     single = False
     if isinstance(X, torch.Tensor):
@@ -148,7 +149,8 @@ def _check_time(t):
 
 
 def _check_batch_size(batch_size):
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+    if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
+            or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     return int(batch_size)
 
@@ -361,7 +363,7 @@ def jacobian_basis(
 
 
 def _rank(singular_values, frobenius, energy):
-    """Numerical rank against a (possibly estimated) total ``||J||_F``, capped at the values given."""
+    """Numerical rank against a (possibly estimated) ``||J||_F``, capped at the values given."""
     s = np.asarray(singular_values, dtype=np.float64)
     if frobenius <= 0 or s.size == 0:
         return 0
@@ -414,7 +416,9 @@ class RankProfile:
         return bool(0 < j < len(mean) - 1 and mean[0] > mean[j] and mean[-1] > mean[j])
 
     def table(self):
-        table = Table(title=f"Numerical rank ({self.energy:g} energy) of the Jacobian against noise")
+        table = Table(
+            title=f"Numerical rank ({self.energy:g} energy) of the Jacobian against noise"
+        )
         for j, (t, sigma) in enumerate(zip(self.ts, self.sigmas)):
             ranks = self.ranks[:, j]
             table.add_row(
@@ -463,12 +467,12 @@ def rank_profile(denoiser, X, ts, energy=0.99, batch_size=256):
     ----------
     denoiser : callable ``denoiser(x_t, t)``
         See :func:`jacobian_basis`; its ``schedule`` attribute (if any) gives the noise levels.
-    X : array-like of shape (n_points, n_features)
-        The noisy points, one set per time, or clean points ``x_0``: see ``ts``.
+    X : array-like of shape (n_points, n_features), or callable ``X(t) -> points``
+        The points ``x_t`` at which the Jacobian is taken: the same for every
+        time, or (a callable) the points for each time, e.g. clean data noised
+        to that time's level, ``s(t) x_0 + g(t) eps``.
     ts : sequence of float
-        Times. The Jacobian at time ``t`` is taken at ``s(t) x + g(t) eps``
-        only if the caller noises the points; this function takes ``X`` as
-        given for every ``t``, unless ``X`` is a callable ``X(t) -> points``.
+        Times of the denoiser's schedule.
     energy : float, default=0.99
     batch_size : int, default=256
 

@@ -13,6 +13,8 @@ tensor of shape ``(batch,)`` (or a scalar), ``x0_hat`` an estimate of ``x_0``.
   scores of an MoLRG and of a Gaussian mixture, and the memorizing denoiser.
 - :mod:`~subclust.diffusion.networks`: the paper's
   :class:`LowRankMixtureDenoiser` and a generic :class:`MLPDenoiser`.
+- :mod:`~subclust.diffusion.unet`: :class:`UNetDenoiser`, a small U-Net for
+  one-channel images (MNIST) that trains on CPU.
 - :mod:`~subclust.diffusion.training`: denoising score matching, checkpoints.
 - :mod:`~subclust.diffusion.sampling`: DDPM, DDIM, Euler and Heun samplers.
 - :mod:`~subclust.diffusion.clustering`: :class:`DiffusionSubspaceClustering`,
@@ -92,6 +94,7 @@ from subclust.diffusion.training import (
     train_denoiser,
 )
 from subclust.diffusion.clustering import DiffusionSubspaceClustering
+from subclust.diffusion.unet import UNetDenoiser
 from subclust.diffusion.from_clustering import (
     MixtureEstimate,
     SubspaceKDEDenoiser,
@@ -118,6 +121,7 @@ __all__ = [
     "empirical_denoise", "score_from_denoised",
     # networks
     "LowRankMixtureDenoiser", "MLPDenoiser", "orthonormalize", "tangent_projection",
+    "UNetDenoiser",
     # training
     "dsm_loss", "sample_times", "loss_weights", "train_denoiser", "TrainResult",
     "RiemannianSGD", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",

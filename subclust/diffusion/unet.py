@@ -126,7 +126,9 @@ class UNetDenoiser(nn.Module):
         self.blocks = blocks = _check_positive_int(blocks, "blocks")
         embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
         if embedding_dim % 2:
-            raise ValueError(f"embedding_dim must be even (sines and cosines), got {embedding_dim}.")
+            raise ValueError(
+                f"embedding_dim must be even (sines and cosines), got {embedding_dim}."
+            )
         if not sigma_data > 0:
             raise ValueError(f"sigma_data must be positive, got {sigma_data}.")
         self.schedule = get_schedule(schedule)
@@ -158,7 +160,9 @@ class UNetDenoiser(nn.Module):
         self.middle = _ResBlock(c2, c2, emb, meta)
         self.up = nn.ModuleList([
             nn.ModuleList(_ResBlock(c2, c2, emb, meta) for _ in range(blocks)),
-            nn.ModuleList(_ResBlock(2 * c2 if i == 0 else c2, c2, emb, meta) for i in range(blocks)),
+            nn.ModuleList(
+                _ResBlock(2 * c2 if i == 0 else c2, c2, emb, meta) for i in range(blocks)
+            ),
             nn.ModuleList(
                 _ResBlock(c2 + c1 if i == 0 else c1, c1, emb, meta) for i in range(blocks)
             ),
@@ -177,7 +181,7 @@ class UNetDenoiser(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, generator=None):
-        """Initialize as PyTorch's layers do, drawing from ``generator``; the output layer at zero."""
+        """Initialize as PyTorch's layers do, from ``generator``; the output layer at zero."""
         gen = as_generator(generator)
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
