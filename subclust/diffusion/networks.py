@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from subclust.diffusion._utils import as_generator, schedule_coefficients
+from subclust.diffusion._utils import as_generator, edm_preconditioning, schedule_coefficients
 from subclust.diffusion.exact import (
     _check_log_weights,
     _check_means,
@@ -475,10 +475,7 @@ class MLPDenoiser(nn.Module):
             )
         s, g = schedule_coefficients(self.schedule, t, x_t)
         s, g = s[:, None], g[:, None]
-        scale = torch.sqrt(g**2 + (s * self.sigma_data) ** 2)
-        c_noise = 0.25 * (torch.log(g) - torch.log(s)).clamp(-12.0, 12.0)
+        c_in, c_skip, c_out, c_noise = edm_preconditioning(s, g, self.sigma_data)
         angles = c_noise * self.frequencies
-        features = torch.cat([x_t / scale, torch.sin(angles), torch.cos(angles)], dim=1)
-        c_skip = s * self.sigma_data**2 / scale**2
-        c_out = g * self.sigma_data / scale
+        features = torch.cat([c_in * x_t, torch.sin(angles), torch.cos(angles)], dim=1)
         return c_skip * x_t + c_out * self.net(features)

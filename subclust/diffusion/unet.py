@@ -25,7 +25,7 @@ import numbers
 import torch
 from torch import nn
 
-from subclust.diffusion._utils import as_generator, schedule_coefficients
+from subclust.diffusion._utils import as_generator, edm_preconditioning, schedule_coefficients
 from subclust.diffusion.schedules import get_schedule
 
 __all__ = ["UNetDenoiser"]
@@ -230,9 +230,6 @@ class UNetDenoiser(nn.Module):
             )
         s, g = schedule_coefficients(self.schedule, t, images)
         s, g = s[:, None, None, None], g[:, None, None, None]
-        scale = torch.sqrt(g**2 + (s * self.sigma_data) ** 2)
-        c_noise = 0.25 * (torch.log(g) - torch.log(s)).clamp(-12.0, 12.0)
-        c_skip = s * self.sigma_data**2 / scale**2
-        c_out = g * self.sigma_data / scale
-        out = c_skip * images + c_out * self._network(images / scale, c_noise.reshape(-1))
+        c_in, c_skip, c_out, c_noise = edm_preconditioning(s, g, self.sigma_data)
+        out = c_skip * images + c_out * self._network(c_in * images, c_noise.reshape(-1))
         return out.reshape(x_t.shape)
