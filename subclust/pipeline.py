@@ -98,8 +98,9 @@ METHODS = {
     ),
 }
 
-#: The method used when none is named (switch it here when a better one lands).
-DEFAULT_METHOD = "kss"
+#: The method used when none is named: the most accurate on the real benchmarks
+#: (MNIST on scattering features, Yale B faces) without a subspace dimension to choose.
+DEFAULT_METHOD = "ensc"
 
 # Names under which estimators take the subspace dimension(s), tried in order.
 _DIMS_PARAMS = ("dims", "subspace_dims")

@@ -63,8 +63,9 @@ def test_cluster_npy_end_to_end(capsys, tmp_path, npy, molrg):
     X_path, y_path = npy
     out = tmp_path / "out"
     code, stdout, _ = run(
-        capsys, "cluster", X_path, "--n-clusters", 3, "--dims", 3, "-o", out, "--labels", y_path
-    )
+        capsys, "cluster", X_path, "--method", "kss", "--n-clusters", 3, "--dims", 3, "-o", out,
+        "--labels", y_path,
+    )  # fmt: skip
     assert code == 0
     assert "accuracy" in stdout
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -118,7 +119,7 @@ def test_every_method_by_name(capsys, tmp_path, npy, method):
 
 def test_outputs_are_never_overwritten_without_force(capsys, tmp_path, npy):
     out = tmp_path / "out"
-    argv = ["cluster", npy[0], "--n-clusters", 3, "--dims", 3, "-o", out]
+    argv = ["cluster", npy[0], "--method", "kss", "--n-clusters", 3, "--dims", 3, "-o", out]
     assert run(capsys, *argv)[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert_error(capsys, argv + ["--dims", 2], r"out already holds model.npz, .*pass --force")
@@ -156,7 +157,7 @@ def test_cluster_parquet(capsys, tmp_path, molrg):
     X, y, _ = molrg
     pq.write_table(pa.table({"embedding": list(X), "y": y}), tmp_path / "x.parquet")
     code, _, _ = run(capsys, "cluster", tmp_path / "x.parquet", "--label-column", "y",
-                     "--dims", 3, "-o", tmp_path / "out", "--param", "n_init=3")
+                     "--method", "kss", "--dims", 3, "-o", tmp_path / "out", "--param", "n_init=3")
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["metrics"]["accuracy"] == 1.0
@@ -184,7 +185,7 @@ def digit_folder(tmp_path_factory):
 def test_cluster_folder_of_pngs_then_predict(capsys, tmp_path, digit_folder):
     pytest.importorskip("kymatio")
     out = tmp_path / "out"
-    code, _, _ = run(capsys, "cluster", digit_folder, "--dims", 2, "-o", out)
+    code, _, _ = run(capsys, "cluster", digit_folder, "--method", "kss", "--dims", 2, "-o", out)
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["kind"] == "images"
@@ -214,8 +215,8 @@ def test_cluster_folder_of_pngs_then_predict(capsys, tmp_path, digit_folder):
 
 def test_cluster_dataset_by_name(capsys, tmp_path):
     pytest.importorskip("kymatio")
-    code, _, _ = run(capsys, "cluster", "--dataset", "mnist", "--n-samples", 60, "--dims", 2,
-                     "--param", "n_init=2", "-o", tmp_path / "out")
+    code, _, _ = run(capsys, "cluster", "--dataset", "mnist", "--n-samples", 60, "--method", "kss",
+                     "--dims", 2, "--param", "n_init=2", "-o", tmp_path / "out")
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["input"]["dataset"] == "mnist" and report["input"]["n_samples"] == 60
@@ -309,11 +310,12 @@ def test_argument_errors(capsys, tmp_path, npy):
                  "exactly one of them")
     assert_error(capsys, ["cluster", "--dataset", "imagenet", "--n-clusters", 2] + out,
                  r"Unknown dataset 'imagenet'; choose one of \[.*'mnist'")
-    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--param", "alpha=2"] + out,
-                 r"KSubspaces \(method 'kss'\) has no parameter 'alpha'")
+    assert_error(capsys, ["cluster", X_path, "--method", "kss", "--n-clusters", 3, "--param",
+                          "alpha=2"] + out, r"KSubspaces \(method 'kss'\) has no parameter 'alpha'")
     assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--param", "alpha"] + out,
                  "--param expects KEY=VALUE")
-    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--dims", 20] + out,
+    assert_error(capsys, ["cluster", X_path, "--method", "kss", "--n-clusters", 3, "--dims", 20]
+                 + out,
                  "Subspace dimension 20 must be smaller than n_features=20")
     assert_error(capsys, ["cluster", X_path, "--n-clusters", 0] + out, "n_clusters")
     assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--pca", 50] + out,

@@ -322,8 +322,15 @@ def test_scattering_features_shape_and_padding():
     np.testing.assert_allclose(ds.scattering_features(padded, pad_to=None), features)
     np.testing.assert_allclose(ds.scattering_features(images, batch_size=1, n_jobs=2), features)
     assert ds.scattering_features(images.astype(np.float32)).dtype == np.float32
-    # The zeroth-order coefficients are local averages: a brighter image scales them.
-    np.testing.assert_allclose(ds.scattering_features(2 * images), 2 * features, rtol=1e-6)
+    # Raw coefficients are linear in the brightness; per-channel scaling removes it,
+    # and leaves every channel of every image with a largest magnitude of one.
+    raw = ds.scattering_features(images, normalize=None)
+    np.testing.assert_allclose(ds.scattering_features(2 * images, normalize=None), 2 * raw,
+                               rtol=1e-6)
+    np.testing.assert_allclose(ds.scattering_features(2 * images), features, rtol=1e-6)
+    np.testing.assert_allclose(np.abs(features.reshape(3, 217, 16)).max(axis=2), 1.0)
+    np.testing.assert_allclose(features.reshape(3, 217, 16) * np.abs(raw.reshape(3, 217, 16))
+                               .max(axis=2, keepdims=True), raw.reshape(3, 217, 16), rtol=1e-6)
 
 
 def test_scattering_features_rejects_bad_input():
@@ -335,6 +342,8 @@ def test_scattering_features_rejects_bad_input():
         ds.scattering_features(images, pad_to=16)
     with pytest.raises(ValueError, match="too small for J=5"):
         ds.scattering_features(images, J=5)
+    with pytest.raises(ValueError, match="normalize must be 'channel' or None"):
+        ds.scattering_features(images, normalize="l2")
     with pytest.raises(ValueError, match="n_components=10 exceeds"):
         ds.scattering_pca(images, n_components=10)
 
@@ -354,9 +363,11 @@ def test_mnist_scattering_pca_is_cached(tmp_path):
     cache = Path(first.cache_path)
     assert cache.parent == tmp_path and cache.is_file()
     assert not list(tmp_path.glob("*.tmp"))
-    # Centred PCA scores: zero mean, decreasing variance.
-    np.testing.assert_allclose(first.data.mean(axis=0), 0, atol=1e-8)
-    assert np.all(np.diff(first.data.var(axis=0)) <= 0)
+    # Uncentred PCA: coordinates along orthogonal directions of decreasing energy.
+    energy = (first.data**2).sum(axis=0)
+    assert np.all(np.diff(energy) <= 0)
+    gram = first.data.T @ first.data
+    np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0, atol=1e-8 * energy[0])
 
     cache.write_bytes(b"not an npz file")
     again = ds.mnist_scattering_pca(**kwargs)  # a damaged cache is recomputed and rewritten

@@ -9,10 +9,11 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from subclust import KSubspaces
-from subclust.datasets import make_molrg
+from subclust.datasets import make_molrg, scattering_features
 from subclust.io import (
     FORMAT_VERSION,
     check_embeddings,
+    image_features,
     load_model,
     model_classes,
     read_embeddings,
@@ -211,7 +212,12 @@ def test_read_image_folder_scattering_features(tmp_path):
     bunch = read_image_folder(tmp_path)
     assert bunch.data.shape == (4, 3472)  # 217 channels x 4 x 4 after padding to 32
     assert bunch.feature_params == {"features": "scattering", "shape": [28, 28], "J": 3, "L": 8,
-                                    "pad_to": 32}
+                                    "pad_to": 32, "normalize": "channel"}
+    # A recipe saved before per-channel scaling existed still means raw coefficients.
+    old = {k: v for k, v in bunch.feature_params.items() if k != "normalize"}
+    np.testing.assert_allclose(
+        image_features(bunch.images, old), scattering_features(bunch.images, normalize=None)
+    )
     assert bunch.target is None
     assert read_image_folder(tmp_path, n_components=3).data.shape == (4, 3)
 

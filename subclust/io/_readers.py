@@ -658,7 +658,10 @@ def image_feature_params(shape, features="scattering", *, J=3, L=8, pad_to="auto
         raise ValueError(f"features must be 'scattering' or 'pixels', got {features!r}.")
     params = {"features": features, "shape": [int(s) for s in shape]}
     if features == "scattering":
-        params.update(J=int(J), L=int(L), pad_to=_auto_pad(shape) if pad_to == "auto" else pad_to)
+        params.update(
+            J=int(J), L=int(L), pad_to=_auto_pad(shape) if pad_to == "auto" else pad_to,
+            normalize="channel",
+        )
     return params
 
 
@@ -670,7 +673,8 @@ def image_features(images, params, *, batch_size=64, n_jobs=None):
     images : ndarray of shape (n_images, height, width)
     params : dict
         ``features`` ('scattering' or 'pixels'), ``shape`` and, for
-        scattering, ``J``, ``L``, ``pad_to``.
+        scattering, ``J``, ``L``, ``pad_to`` and ``normalize`` (absent in
+        recipes saved before it existed: raw coefficients).
 
     Returns
     -------
@@ -688,18 +692,17 @@ def image_features(images, params, *, batch_size=64, n_jobs=None):
 
     return scattering_features(
         images, J=params["J"], L=params["L"], pad_to=params["pad_to"],
-        batch_size=batch_size, n_jobs=n_jobs,
+        normalize=params.get("normalize"), batch_size=batch_size, n_jobs=n_jobs,
     )
 
 
 def _pca(data, n_components):
-    """Exact, deterministic PCA scores, as :func:`subclust.datasets.scattering_pca` has them."""
-    from sklearn.decomposition import PCA
+    """Exact, deterministic uncentred PCA, as :func:`subclust.datasets.scattering_pca` has it."""
+    from subclust.pipeline import UncenteredPCA
 
     if not isinstance(n_components, numbers.Integral) or not 1 <= n_components <= min(data.shape):
         raise ValueError(
             f"n_components must be an int in [1, {min(data.shape)}] (the fewer of images and "
             f"features), got {n_components!r}."
         )
-    solver = "covariance_eigh" if data.shape[0] > data.shape[1] else "full"
-    return PCA(n_components=int(n_components), svd_solver=solver).fit_transform(data)
+    return UncenteredPCA(int(n_components)).fit_transform(data)
