@@ -3,8 +3,9 @@
 ``subclust bench ssc`` prints
 
 1. one table, data set x method: accuracy (Hungarian), NMI, ARI and seconds
-   of ``fit`` on Extended Yale B (38 subjects and the first 10), COIL-20 and
-   the MNIST test set on scattering + PCA features, every method with the
+   of ``fit`` on Extended Yale B (38 subjects and the first 10, pixels),
+   COIL-20 and the MNIST test set on scattering + PCA features (what
+   ``subclust cluster`` computes for images; COIL-20's pixels too), every method with the
    defaults a user gets (only ``n_clusters`` and ``random_state`` are set),
    next to scikit-learn's KMeans and SpectralClustering;
 2. the time of the Lasso SSC solved by ADMM against the same problem solved
@@ -25,7 +26,8 @@ from subclust.tables import Table
 DATASETS = {
     "yaleb38": "Extended Yale B, 38 subjects (N=2414, 48x42)",
     "yaleb10": "Extended Yale B, subjects 1-10 (N=640)",
-    "coil20": "COIL-20 (N=1440, 32x32)",
+    "coil20": "COIL-20 (N=1440, 32x32), scattering + PCA 500",
+    "coil20-pixels": "COIL-20, pixels",
     "mnist": "MNIST test set, scattering + PCA 500 (N=10000)",
 }
 
@@ -80,6 +82,9 @@ def load(name, data_home=None):
     elif name == "yaleb10":
         bunch = datasets.load_yaleb(subjects=10, data_home=data_home)
     elif name == "coil20":
+        bunch = datasets.load_coil20(data_home=data_home)
+        return datasets.scattering_pca(bunch.images, 500), bunch.target
+    elif name == "coil20-pixels":
         bunch = datasets.load_coil20(data_home=data_home)
     elif name == "mnist":
         bunch = datasets.mnist_scattering_pca(data_home=data_home)
