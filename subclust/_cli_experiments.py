@@ -44,6 +44,9 @@ def add_phase_transition_arguments(parser):
     parser.add_argument("--threshold", type=float, default=0.1)
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="worker processes, each with one thread (default -1: one per "
+                        "core); the table does not depend on it")
     parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                         help="directory for phase_transition.csv and phase_transition.png")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -65,11 +68,12 @@ def phase_transition_main(args):
         samples_per_component=range(args.samples[0], args.samples[1] + 1),
         n_components=args.components, n_features=args.n_features, n_trials=args.trials,
         threshold=args.threshold, noise=args.noise, random_state=args.random_state,
-        progress=not args.quiet,
+        n_jobs=args.n_jobs, progress=not args.quiet,
     )
     write_atomic(csv_path, lambda f: f.write(result.table.to_csv().encode()), force=args.force)
     _save_figure(result.plot(), png_path, args.force)
     print(result.summary())
+    print(result.acceptance())
     print(f"wrote {csv_path} and {png_path}")
 
 

@@ -28,7 +28,12 @@ from subclust.diffusion.networks import LowRankMixtureDenoiser, orthonormalize, 
 from subclust.diffusion.schedules import VPLinear
 from subclust.diffusion.training import NonFiniteLossError, _BatchStream, sample_times
 
-__all__ = ["DiffusionSubspaceClustering", "default_clustering_schedule"]
+__all__ = [
+    "DiffusionSubspaceClustering",
+    "default_clustering_schedule",
+    "fit_low_rank_mixtures",
+    "fit_low_rank_mixtures_ragged",
+]
 
 
 def default_clustering_schedule():
@@ -74,6 +79,7 @@ class _StackedMixtures(nn.Module):
     minibatch positions and the noise draws (common random numbers) and
     nothing else: the loss is their sum, Adam is elementwise, and projection
     and retraction act per run, so each run follows its own training.
+    :meth:`keep_runs_` drops runs (successive halving of the restarts).
     """
 
     def __init__(self, runs, dims, schedule, hard, dtype, device):
@@ -85,7 +91,6 @@ class _StackedMixtures(nn.Module):
         self.W = nn.Parameter(W.to(dtype=dtype, device=device))
         self.dims, self.schedule, self.hard = list(dims), schedule, hard
         component = torch.repeat_interleave(torch.arange(len(dims)), torch.as_tensor(dims))
-        self.register_buffer("column_component", component.to(device))
         self.register_buffer("M", nn.functional.one_hot(component).to(dtype).to(device))
         self.register_buffer("d", torch.as_tensor(dims, dtype=dtype, device=device))
         self.retract_()
@@ -117,10 +122,28 @@ class _StackedMixtures(nn.Module):
         logits, P = self.logits(x_t, s, g)
         w = self._weights(logits, P.dtype)
         c = s / (s**2 + g**2)
-        return (w[..., self.column_component] * c * P) @ self.W.transpose(-1, -2)
+        return (w @ self.M.T * c * P) @ self.W.transpose(-1, -2)
 
-    def losses(self, x0, t, eps):
+    def _project(self, x):
+        """``U^T x`` of every run, ``(T, I, B, D)``, for ``x`` of shape ``(T, B, n)`` or ``(B, n)``.
+
+        One GEMM per data set against the bases of all its runs side by side:
+        broadcasting ``x[:, None] @ W`` would copy ``x`` once per run, and the
+        copies cost more than the products for these small problems.
+        """
+        T, I, n, D = self.W.shape
+        flat = (x @ self.W.transpose(1, 2).reshape(T, n, I * D)).view(T, -1, I, D)
+        # Contiguous: strided operands would slow every elementwise op that follows.
+        return flat.transpose(1, 2).contiguous()
+
+    def losses(self, x0, t, eps, weights=None):
         """Denoising score matching loss (uniform weighting) of each run, shape ``(T, I)``.
+
+        ``x0`` of shape ``(T, B, n)`` holds the sample of each of the ``B``
+        slots of every data set, ``t`` and ``eps`` (shapes ``(B,)``, ``(B, n)``)
+        their noise levels and noise, shared by all data sets. ``weights`` of
+        shape ``(T, B)``, each row summing to one, weight the slots (default:
+        the mean over the slots).
 
         Computed in the ``D``-dimensional coordinates of the bases rather than
         in ``R^n``: with ``Q = U^T x_0``, ``E = U^T eps``, ``P = U^T x_t = s Q + g E``
@@ -130,13 +153,15 @@ class _StackedMixtures(nn.Module):
         forming ``n``-dimensional outputs for every run.
         """
         s, g = (v.to(x0.dtype)[:, None] for v in self.schedule.s_and_g(t))
-        Q, E = x0[:, None] @ self.W, eps @ self.W
+        Q, E = self._project(x0), self._project(eps)
         P = s * Q + g * E
         a = self._weights(self._logits_from_projections(P, s, g), P.dtype)
-        a = a[..., self.column_component] * (s / (s**2 + g**2)) * P
+        a = a @ self.M.T * (s / (s**2 + g**2)) * P
         gram = self.W.transpose(-1, -2) @ self.W
         squared = ((a @ gram) * a).sum(-1) - 2 * (Q * a).sum(-1) + (x0 * x0).sum(-1)[:, None]
-        return squared.mean(dim=-1) / x0.shape[-1]
+        if weights is None:
+            return squared.mean(dim=-1) / x0.shape[-1]
+        return (squared * weights[:, None]).sum(dim=-1) / x0.shape[-1]
 
     @torch.no_grad()
     def project_gradients_(self):
@@ -148,22 +173,127 @@ class _StackedMixtures(nn.Module):
         for block in self._blocks():
             self.W[..., block] = orthonormalize(self.W[..., block])
 
+    @torch.no_grad()
+    def keep_runs_(self, order):
+        """Keep the runs ``order[j]`` of each data set ``j`` (``order``: a ``(T, I')`` index)."""
+        self.W = nn.Parameter(self.W.gather(1, _run_index(order, self.W)))
+
     def bases(self, data_set, run):
         return [self.W[data_set, run, :, block].detach().cpu().numpy() for block in self._blocks()]
 
 
-def _train_stacked(model, x0, steps, batch_size, lr, generator, verbose):
-    """Adam on the Stiefel manifold with a cosine decay; returns the losses ``(steps, T, I)``."""
+def _run_index(order, tensor):
+    """``order`` of shape ``(T, I')`` expanded to gather along dimension 1 of ``tensor``."""
+    return order.reshape(order.shape + (1,) * (tensor.ndim - 2)).expand(
+        order.shape + tensor.shape[2:]
+    )
+
+
+class _Minibatches:
+    """The same rows of every data set (all of one size), from a stream of permutations."""
+
+    def __init__(self, x0, batch_size, generator):
+        self.x0, self.batch_size = x0, batch_size
+        self.stream = _BatchStream(x0.shape[1], generator)
+
+    def __call__(self, step):
+        return self.x0[:, self.stream.next(self.batch_size).to(self.x0.device)], None
+
+    def evaluation(self):
+        return self.x0, None
+
+
+class _AllSamples:
+    """Every sample of every data set at every step, for data sets of any sizes.
+
+    Each step has ``slots`` positions per data set, at least as many as the
+    largest data set has samples. Data set ``j`` fills them with its
+    ``N_j`` samples in turn, starting where the previous step stopped, and
+    weighs each slot by ``1 / (N_j * copies of its sample in the step)``: every
+    sample counts ``1 / N_j`` at every step whatever its number of noise
+    draws, so the loss of each data set is its own, unbiased, and data sets
+    of different sizes share one network. With every sample at every step
+    the noise draws are the only source of gradient variance, which is what
+    limits how closely training settles on the optimum; a small data set
+    gets several draws per sample.
+    """
+
+    def __init__(self, data_sets, slots, dtype, device):
+        sizes = [len(X) for X in data_sets]
+        self.slots, largest = max(slots, max(sizes)), max(sizes)
+        self.x = torch.zeros((len(data_sets), largest, data_sets[0].shape[1]), dtype=dtype)
+        for j, X in enumerate(data_sets):
+            self.x[j, : len(X)] = torch.as_tensor(np.asarray(X), dtype=dtype)
+        self.x = self.x.to(device)
+        self.sizes = torch.as_tensor(sizes)[:, None]
+
+    def __call__(self, step):
+        index = (step * self.slots + torch.arange(self.slots)) % self.sizes
+        copies = torch.zeros(self.x.shape[:2]).scatter_add_(1, index, torch.ones(index.shape))
+        weights = 1.0 / (copies.gather(1, index) * self.sizes)
+        x0 = self.x.gather(1, index[..., None].expand(-1, -1, self.x.shape[2]).to(self.x.device))
+        return x0, weights.to(dtype=self.x.dtype, device=self.x.device)
+
+    def evaluation(self):
+        return self(0)
+
+
+def _check_prune(prune, steps, n_runs):
+    """``prune`` as a dict ``{step: n_keep}``, with a clear error for a schedule that cannot run."""
+    prune = [(int(step), int(n_keep)) for step, n_keep in prune]
+    previous_step, previous_keep = 0, n_runs
+    for step, n_keep in prune:
+        if not previous_step < step < steps:
+            raise ValueError(
+                f"prune steps must increase strictly within (0, steps={steps}), got {prune}."
+            )
+        if not 1 <= n_keep <= previous_keep:
+            raise ValueError(
+                f"prune must keep between 1 and the runs left ({previous_keep}), got {prune}."
+            )
+        previous_step, previous_keep = step, n_keep
+    return dict(prune)
+
+
+def _keep_runs(model, optimizer, history, n_keep, window=10):
+    """Successive halving: keep the ``n_keep`` runs of each data set with the lowest recent loss.
+
+    The runs of a data set see the same samples and noise, so their mean
+    losses over the last ``window`` steps compare them fairly. The kept runs
+    go on with their Adam state; returns the new optimizer and history.
+    """
+    order = torch.stack(history[-window:]).mean(dim=0).argsort(dim=1)[:, :n_keep]
+    state = optimizer.state[model.W]
+    model.keep_runs_(order)
+    kept = torch.optim.Adam([model.W], lr=optimizer.param_groups[0]["lr"])
+    kept.state[model.W] = {
+        "step": state["step"],
+        **{key: state[key].gather(1, _run_index(order, state[key]))
+           for key in ("exp_avg", "exp_avg_sq")},
+    }
+    return kept, [losses.gather(1, order) for losses in history]
+
+
+def _train_stacked(model, batches, steps, lr, generator, prune=None, verbose=0):
+    """Adam on the Stiefel manifold with a cosine decay; returns the losses ``(steps, T, I)``.
+
+    ``batches(step)`` gives the samples ``(T, B, n)`` of the step and their
+    weights (or None); ``prune`` maps a step to the number of runs per data
+    set kept from then on (:func:`_keep_runs`); the returned losses are those
+    of the runs kept at the end.
+    """
+    prune = prune or {}
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    stream = _BatchStream(x0.shape[1], generator)
-    history = np.empty((steps,) + tuple(model.W.shape[:2]))
+    history = []
     for step in tqdm(range(steps), disable=not verbose, desc="training"):
+        if step in prune:
+            optimizer, history = _keep_runs(model, optimizer, history, prune[step])
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        batch = x0[:, stream.next(batch_size).to(x0.device)]
-        t = sample_times(model.schedule, batch_size, generator=generator).to(x0.device)
-        eps = torch.randn(batch.shape[1:], generator=generator, dtype=x0.dtype).to(x0.device)
-        losses = model.losses(batch, t, eps)
+        x0, weights = batches(step)
+        t = sample_times(model.schedule, x0.shape[1], generator=generator).to(x0.device)
+        eps = torch.randn(x0.shape[1:], generator=generator, dtype=x0.dtype).to(x0.device)
+        losses = model.losses(x0, t, eps, weights)
         if not bool(torch.isfinite(losses).all()):
             raise NonFiniteLossError(
                 f"The training loss became non-finite at step {step}; lower lr={lr} or "
@@ -174,11 +304,11 @@ def _train_stacked(model, x0, steps, batch_size, lr, generator, verbose):
         model.project_gradients_()
         optimizer.step()
         model.retract_()
-        history[step] = losses.detach().cpu().numpy()
-    return history
+        history.append(losses.detach())
+    return torch.stack(history).cpu().to(torch.float64).numpy()
 
 
-def _evaluation_losses(model, x0, n_draws=64, seed=0):
+def _evaluation_losses(model, x0, weights=None, n_draws=64, seed=0):
     """Loss ``(T, I)`` over ``n_draws`` fixed (t, eps) draws per sample: common random numbers."""
     generator = torch.Generator().manual_seed(seed)
     total = torch.zeros(model.W.shape[:2], dtype=torch.float64)
@@ -186,7 +316,7 @@ def _evaluation_losses(model, x0, n_draws=64, seed=0):
         for _ in range(n_draws):
             t = sample_times(model.schedule, x0.shape[1], generator=generator).to(x0.device)
             eps = torch.randn(x0.shape[1:], generator=generator, dtype=x0.dtype).to(x0.device)
-            total += model.losses(x0, t, eps).cpu().to(torch.float64)
+            total += model.losses(x0, t, eps, weights).cpu().to(torch.float64)
     return (total / n_draws).numpy()
 
 
@@ -246,7 +376,8 @@ def fit_low_rank_mixtures(
     model = _StackedMixtures(initial_bases, dims, schedule, weighting == "hard", x0.dtype, device)
     # Batches larger than a small data set repeat its points with fresh noise:
     # averaging more noise draws is what lets SGD settle on the optimum.
-    history = _train_stacked(model, x0, steps, batch_size, lr, generator, verbose)
+    batches = _Minibatches(x0, batch_size, generator)
+    history = _train_stacked(model, batches, steps, lr, generator, verbose=verbose)
     losses = _evaluation_losses(model, x0)
     best = _best_runs(losses)
     bases = [model.bases(j, i) for j, i in enumerate(best)]
@@ -254,6 +385,58 @@ def fit_low_rank_mixtures(
     labels = _labels(chosen, x0, schedule.t_min if label_time is None else label_time)
     rows = np.arange(len(best))
     return bases, losses[rows, best], history[:, rows, best], labels
+
+
+def fit_low_rank_mixtures_ragged(
+    data_sets, dims, initial_bases, *, weighting="soft", steps=200, lr=0.2, prune=None,
+    slots=32, schedule=None, dtype=torch.float32, generator=None, device="cpu", verbose=0,
+):
+    """Train the low-rank mixture denoiser on several data sets of any sizes at once.
+
+    The same network and loss as :func:`fit_low_rank_mixtures`, trained
+    differently: every step uses every sample of every data set
+    (:class:`_AllSamples`: ``slots`` noise draws per data set, at least one
+    per sample), so data sets of different sizes share one batched network,
+    and the restarts can be pruned by successive halving. Experiments that
+    sweep the number of samples (:func:`subclust.experiments.phase_transition`)
+    train a whole range of sizes in one call.
+
+    Parameters
+    ----------
+    data_sets : sequence of array-like of shape (N_j, n_features)
+    dims : sequence of int
+        Dimension of each component.
+    initial_bases : list (length T) of lists (length I) of lists of bases
+        ``I`` initializations per data set.
+    weighting, schedule, device, verbose
+        See :class:`DiffusionSubspaceClustering`.
+    steps : int, default=200
+    lr : float, default=0.2
+        Initial learning rate of Adam, decayed to zero by a cosine.
+    prune : dict of int to int, optional
+        ``{step: n_keep}``: at that step keep the ``n_keep`` runs of each data
+        set with the lowest loss over the last 10 steps.
+    slots : int, default=32
+        Noise draws per data set and step (raised to the largest data set).
+    dtype : torch.dtype, default=torch.float32
+    generator : torch.Generator
+        Noise levels and noise.
+
+    Returns
+    -------
+    bases : list (length T) of lists of ndarray of shape (n_features, d_k)
+        The bases of the best run of each data set (lowest evaluation loss).
+    losses : ndarray of shape (T,)
+        Their evaluation losses.
+    """
+    schedule = default_clustering_schedule() if schedule is None else schedule
+    batches = _AllSamples(data_sets, slots, dtype, device)
+    model = _StackedMixtures(initial_bases, dims, schedule, weighting == "hard", dtype, device)
+    _train_stacked(model, batches, steps, lr, generator, prune, verbose)
+    losses = _evaluation_losses(model, *batches.evaluation())
+    best = _best_runs(losses)
+    bases = [[B.astype(np.float64) for B in model.bases(j, i)] for j, i in enumerate(best)]
+    return bases, losses[np.arange(len(best)), best]
 
 
 class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
@@ -466,6 +649,76 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
                 batch_size=self.batch_size, lr=self.lr, schedule=self._schedule(),
                 label_time=self.label_time, generator=_seed_generator(rngs[0]),
                 device=self.device,
+            )
+        return bases
+
+    def fit_bases_ragged(self, data_sets, random_states, *, prune=None, slots=32,
+                         dtype=torch.float32):
+        """Bases fitted to each of several data sets of any sizes, trained at once.
+
+        The training of :func:`fit_low_rank_mixtures_ragged`: every step uses
+        every sample (``slots`` noise draws per data set and step) rather
+        than minibatches of ``batch_size``, which lets data sets of different
+        sizes share one network; ``n_init``, ``steps``, ``lr``, ``init``,
+        ``weighting`` and ``schedule`` are the estimator's. The restarts can
+        be pruned by successive halving (``prune``), so that many of them cost
+        little more than a few.
+
+        Parameters
+        ----------
+        data_sets : sequence of ndarray of shape (N_j, n_features)
+        random_states : sequence of int
+            Seed of the initialization of each data set (the first also
+            seeds the shared noise draws).
+        prune : sequence of (step, n_keep) pairs, optional
+            After ``step`` steps keep the ``n_keep`` runs of each data set
+            with the lowest loss over the last 10 steps; steps increasing
+            within ``(0, steps)``, ``n_keep`` not increasing.
+        slots : int, default=32
+            Noise draws per data set and step, raised to the largest data set.
+        dtype : torch.dtype, default=torch.float32
+
+        Returns
+        -------
+        bases : list of lists of ndarray
+
+        Examples
+        --------
+        >>> from subclust.datasets import make_molrg
+        >>> from subclust.diffusion import DiffusionSubspaceClustering
+        >>> from subclust.metrics import subspace_recovery_error
+        >>> draws = [make_molrg(n_samples=[n, n], n_features=12, dims=2, random_state=n)
+        ...          for n in (6, 20)]
+        >>> model = DiffusionSubspaceClustering(2, dims=2, n_init=8, steps=200, lr=0.2)
+        >>> fitted = model.fit_bases_ragged([X for X, _, _ in draws], [0, 1], prune=[(20, 2)])
+        >>> [bool(subspace_recovery_error(b, truth) < 0.05)
+        ...  for b, (_, _, truth) in zip(fitted, draws)]
+        [True, True]
+        """
+        data_sets = [validate_data(self, X, dtype=[np.float64, np.float32]) for X in data_sets]
+        if len({X.shape[1] for X in data_sets}) > 1:
+            raise ValueError("All data sets should have the same number of features.")
+        if len(random_states) != len(data_sets):
+            raise ValueError(
+                f"Got {len(random_states)} random_states for {len(data_sets)} data sets; "
+                "pass one per data set."
+            )
+        smallest = min(len(X) for X in data_sets)
+        if smallest < self.n_clusters:
+            raise ValueError(
+                f"A data set has n_samples={smallest}, fewer than n_clusters={self.n_clusters}: "
+                "each cluster needs at least one sample."
+            )
+        dims = check_dims(self.dims, self.n_clusters, data_sets[0].shape[1])
+        prune = _check_prune(prune or (), self.steps, self._n_runs())
+        rngs = [check_random_state(r) for r in random_states]
+        runs = [[self._initial_bases(X, dims, rng) for _ in range(self._n_runs())]
+                for X, rng in zip(data_sets, rngs)]
+        with _torch_threads(self.n_threads):
+            bases, _ = fit_low_rank_mixtures_ragged(
+                data_sets, dims, runs, weighting=self.weighting, steps=self.steps, lr=self.lr,
+                prune=prune, slots=slots, schedule=self._schedule(), dtype=dtype,
+                generator=_seed_generator(rngs[0]), device=self.device, verbose=self.verbose,
             )
         return bases
 
