@@ -2,9 +2,10 @@
 
 import numbers
 
+import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust.cluster._self_representation import sparse_self_representation
+from subclust.cluster._self_representation import _is_dask_array, sparse_self_representation
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, _SpectralSubspaceClustering
 
 __all__ = ["SparseSubspaceClustering"]
@@ -76,6 +77,13 @@ class SparseSubspaceClustering(_SpectralSubspaceClustering):
         Iterations of 'admm' (default 300).
     tol : float, optional
         Tolerance of the solver (its default if None).
+    backend : {'auto', 'local', 'dask'}, default='auto'
+        Where 'omp' and 'elastic_net' solve their column blocks of targets:
+        'local' threads, or one Dask task per block ('dask'; on the active
+        ``dask.distributed`` client if there is one, which receives ``X``
+        once). 'auto' is 'dask' when ``X`` is a dask array. Every task holds
+        the whole dictionary (``n_samples x n_features``), never an
+        ``n_samples^2`` matrix; the result does not depend on the backend.
     random_state : int, RandomState instance or None, default=None
         Seed of the eigensolver's starting vector (and of k-means if used).
 
@@ -130,6 +138,7 @@ class SparseSubspaceClustering(_SpectralSubspaceClustering):
         "affinity": [StrOptions({"auto", "symmetric", "angular", "precomputed"})],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "backend": [StrOptions({"auto", "local", "dask"})],
     }
 
     def __init__(
@@ -152,6 +161,7 @@ class SparseSubspaceClustering(_SpectralSubspaceClustering):
         subspace_energy=0.997,
         max_iter=None,
         tol=None,
+        backend="auto",
         random_state=None,
     ):
         self.n_clusters = n_clusters
@@ -171,7 +181,15 @@ class SparseSubspaceClustering(_SpectralSubspaceClustering):
         self.subspace_energy = subspace_energy
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
         self.random_state = random_state
+
+    def fit(self, X, y=None):
+        # Validation turns a dask array into an ndarray: note where it came from first.
+        self._dask_input = _is_dask_array(X)
+        return super().fit(X, y)
+
+    fit.__doc__ = _SpectralSubspaceClustering.fit.__doc__
 
     def _solver_params(self):
         """The keyword arguments of the chosen solver that this estimator sets."""
@@ -189,11 +207,21 @@ class SparseSubspaceClustering(_SpectralSubspaceClustering):
                 params["max_iter"] = self.max_iter
         if self.tol is not None and solver != "cvxpy":
             params["tol"] = self.tol
+        if solver in ("omp", "elastic_net"):
+            dask = self.backend == "dask" or (
+                self.backend == "auto" and getattr(self, "_dask_input", False)
+            )
+            params["backend"] = "dask" if dask else "local"
         if (self.affine or self.outlier_penalty is not None) and solver in ("omp", "elastic_net"):
             raise ValueError(
                 f"affine and outlier_penalty need solver='admm' or 'cvxpy', not {solver!r}."
             )
         return params
+
+    def _representation_dtype(self, dtype):
+        # The column-block solvers keep float32 (their products are the cost);
+        # the others work in float64.
+        return dtype if self.solver in ("omp", "elastic_net") else np.float64
 
     def _affinity_kind(self):
         if self.affinity == "auto":
