@@ -398,3 +398,11 @@ def test_yaleb_38_subjects_lsr_defaults_and_held_out_predict():
     predicted = np.array([mapping[c] for c in est.predict(X_test)])
     held_out = float(np.mean(predicted == y_test))
     assert held_out >= 0.95 * train_acc
+
+
+def test_subspace_dims_must_be_smaller_than_n_features():
+    X, _, _ = make_molrg(n_samples=[20, 20], n_features=6, dims=2, random_state=0)
+    for estimator in (SparseSubspaceClustering(2, subspace_dims=6, random_state=0),
+                      LeastSquaresSubspaceClustering(2, subspace_dims=[2, 7], random_state=0)):
+        with pytest.raises(ValueError, match="Subspace dimension .* smaller than n_features=6"):
+            estimator.fit(X)

@@ -359,6 +359,13 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=0.997):
     """
     n_features = X.shape[1]
     dims = _check_dims_per_cluster(dims, n_clusters)
+    too_large = [d for d in dims if d is not None and d >= n_features]
+    if too_large:
+        raise ValueError(
+            f"Subspace dimension {too_large[0]} must be smaller than n_features={n_features} "
+            "(a subspace of full dimension holds every sample); lower subspace_dims or leave "
+            "it None to choose each dimension from subspace_energy."
+        )
     bases = []
     # Many small decompositions: one BLAS thread avoids waking a pool for each.
     with threadpool_limits(limits=1, user_api="blas"):
