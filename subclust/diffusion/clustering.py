@@ -638,11 +638,7 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
         -------
         bases : list of lists of ndarray
         """
-        data_sets = [validate_data(self, X, dtype=[np.float64, np.float32]) for X in data_sets]
-        dims = check_dims(self.dims, self.n_clusters, data_sets[0].shape[1])
-        rngs = [check_random_state(r) for r in random_states]
-        runs = [[self._initial_bases(X, dims, rng) for _ in range(self._n_runs())]
-                for X, rng in zip(data_sets, rngs)]
+        data_sets, dims, runs, rngs = self._many_runs(data_sets, random_states)
         with _torch_threads(self.n_threads):
             bases, *_ = fit_low_rank_mixtures(
                 np.stack(data_sets), dims, runs, weighting=self.weighting, steps=self.steps,
@@ -695,6 +691,18 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
         ...  for b, (_, _, truth) in zip(fitted, draws)]
         [True, True]
         """
+        data_sets, dims, runs, rngs = self._many_runs(data_sets, random_states)
+        prune = _check_prune(prune or (), self.steps, self._n_runs())
+        with _torch_threads(self.n_threads):
+            bases, _ = fit_low_rank_mixtures_ragged(
+                data_sets, dims, runs, weighting=self.weighting, steps=self.steps, lr=self.lr,
+                prune=prune, slots=slots, schedule=self._schedule(), dtype=dtype,
+                generator=_seed_generator(rngs[0]), device=self.device, verbose=self.verbose,
+            )
+        return bases
+
+    def _many_runs(self, data_sets, random_states):
+        """Validated data sets, dims, initial bases ``(T, I)`` and generators of a many-set fit."""
         data_sets = [validate_data(self, X, dtype=[np.float64, np.float32]) for X in data_sets]
         if len({X.shape[1] for X in data_sets}) > 1:
             raise ValueError("All data sets should have the same number of features.")
@@ -710,17 +718,10 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
                 "each cluster needs at least one sample."
             )
         dims = check_dims(self.dims, self.n_clusters, data_sets[0].shape[1])
-        prune = _check_prune(prune or (), self.steps, self._n_runs())
         rngs = [check_random_state(r) for r in random_states]
         runs = [[self._initial_bases(X, dims, rng) for _ in range(self._n_runs())]
                 for X, rng in zip(data_sets, rngs)]
-        with _torch_threads(self.n_threads):
-            bases, _ = fit_low_rank_mixtures_ragged(
-                data_sets, dims, runs, weighting=self.weighting, steps=self.steps, lr=self.lr,
-                prune=prune, slots=slots, schedule=self._schedule(), dtype=dtype,
-                generator=_seed_generator(rngs[0]), device=self.device, verbose=self.verbose,
-            )
-        return bases
+        return data_sets, dims, runs, rngs
 
     def _n_runs(self):
         return 1 if not isinstance(self.init, str) else self.n_init
