@@ -95,8 +95,8 @@ def bridge_mnist_main(args):
     examples = [int(np.flatnonzero(digits.target == c)[0]) for c in (1, 3, 7)]
     net = story.denoiser
     figure(outdir / "edit_strips.png", plot_edit_strips(
-        net, digits.data[examples], config.t, rank=config.edit_rank, amplitude=config.amplitude,
-        steps=config.edit_steps, generator=config.random_state))
+        net, digits.data[examples], config.t, rank=config.edit_rank,
+        amplitude=config.strip_amplitude, steps=config.strip_steps, generator=config.random_state))
     x_t = add_noise(net, to_model_space(digits.data[examples[:1]]), config.t,
                     generator=config.random_state)
     jb = jacobian_basis(net, x_t[0], config.t, rank=10, method="randomized",

@@ -64,36 +64,95 @@ def test_blank_image_and_bad_input():
         measure_digits(np.full((1, 28, 28), np.nan))
 
 
+def _flank_denoiser():
+    """A denoiser that keeps only the part of ``x_t`` along ``v``, the columns flanking a stroke.
+
+    Its Jacobian is ``v v^T``: sv1 = +-v thickens the stroke, every other direction
+    (random ones have a component ~ 1/28 along v) barely moves the output.
+    """
+    torch = pytest.importorskip("torch")
+    base = torch.as_tensor((2 * _bar(width=4) - 1).ravel())  # in [-1, 1]
+    flank = np.zeros((28, 28))
+    flank[4:24, 11] = flank[4:24, 16] = 1.0
+    v = torch.as_tensor(flank.ravel() / np.linalg.norm(flank))
+
+    def denoiser(z, t):
+        return base + (z @ v)[:, None] * v - 2.0 * v  # flanks at -1 when z . v = 0
+
+    return denoiser
+
+
 def test_correspondence_finds_the_thickening_direction():
+    from subclust.bridge import attribute_correspondence
+
+    denoiser = _flank_denoiser()
+    X_t = np.zeros((3, 784))
+    result = attribute_correspondence(denoiser, X_t, 0.5, rank=2, n_random=3, n_edits=40,
+                                      amplitude=12.0, generator=0)
+    assert result.directions == ["sv1", "sv2", "rand1", "rand2", "rand3"]
+    assert result.steps.shape == (3, 40, 5)
+    assert result.measures.shape == (3, 40, len(ATTRIBUTES))
+    np.testing.assert_allclose(result.baseline[:, ATTRIBUTES.index("thickness")], 4.0, atol=0.3)
+    r = result.correlations()
+    assert r.shape == (3, 5, len(ATTRIBUTES))
+    j = ATTRIBUTES.index("thickness")
+    assert np.all(np.abs(r[:, 0, j]) > 0.7)  # sv1 drives the thickness at every digit
+    assert result.best_singular("thickness") > 0.7
+    assert result.random_control("thickness") < 0.2
+    assert result.best_random("thickness") < 0.4
+    assert result.singular_values[:, 0] == pytest.approx(1.0, abs=1e-6)
+    table = result.table()
+    assert [row["direction"] for row in table.rows] == result.directions + ["best sv",
+                                                                             "best rand"]
+    assert table.rows[-2]["thickness"] == pytest.approx(result.best_singular("thickness"))
+    again = attribute_correspondence(denoiser, X_t, 0.5, rank=2, n_random=3, n_edits=40,
+                                     amplitude=12.0, generator=0)
+    np.testing.assert_array_equal(again.measures, result.measures)  # same seed, same result
+
+
+def test_correspondence_is_a_share_not_a_smoothness():
+    """A small but perfectly regular effect is drowned by a large one moved at the same time."""
     torch = pytest.importorskip("torch")
     from subclust.bridge import attribute_correspondence
 
-    base = 2 * _bar(width=4) - 1  # in [-1, 1]
-    # The denoiser keeps only the component of x_t along v, the two columns flanking the
-    # stroke: its Jacobian is v v^T, so sv1 = +-v thickens the stroke; random directions
-    # have a component ~ 1/28 along v and barely move the output.
-    flank = np.zeros((28, 28))
-    flank[4:24, 11] = flank[4:24, 16] = 1.0
-    v = flank.ravel() / np.linalg.norm(flank)
-    base_t, v_t = torch.as_tensor(base.ravel()), torch.as_tensor(v)
+    base = torch.as_tensor((2 * _bar(width=4) - 1).ravel())
+    # Two columns beside the stroke, each row at its own margin from the ink threshold
+    # (0, midway between background and stroke): a step along a column's unit vector inks
+    # the rows whose margin it overcomes. Over the steps, the gain of a (0.3) moves 18 rows
+    # across the threshold, that of b (0.015) one.
+    columns = []
+    for col in (16, 11):
+        m = np.zeros((28, 28))
+        m[4:24, col] = 1.0
+        columns.append(torch.as_tensor(m.ravel() / np.linalg.norm(m)))
+    a, b = columns
+    offset = torch.zeros(784, dtype=torch.float64)
+    for col in (16, 11):
+        offset.view(28, 28)[4:24, col] = 1 + torch.linspace(-0.4, 0.36, 20, dtype=torch.float64)
 
-    def denoiser(z, t):
-        return base_t + (z @ v_t)[:, None] * v_t - 2.0 * v_t  # flanks at -1 when z . v = 0
+    def denoiser(z, t):  # Jacobian 0.3 a a^T + 0.015 b b^T
+        return base + offset + 0.3 * (z @ a)[:, None] * a + 0.015 * (z @ b)[:, None] * b
 
-    X_t = np.zeros((3, 784))
-    result = attribute_correspondence(denoiser, X_t, 0.5, rank=2, n_random=3, steps=7,
-                                      amplitude=12.0, generator=0)
-    assert result.directions == ["sv1", "sv2", "rand1", "rand2", "rand3"]
-    assert result.deltas.shape == (3, 5, 7, len(ATTRIBUTES))
-    np.testing.assert_allclose(result.deltas[:, :, 3], 0.0)  # the middle step is unedited
-    best, value = result.best_singular("thickness")
-    assert best == "sv1" and value > 0.8  # monotone, flat where the flanks are already dark
-    assert result.random_control("thickness") < 0.2
-    assert result.output_norms[:, 0].mean() > 10 * result.output_norms[:, 2:].mean()
-    table = result.table()
-    assert [row["direction"] for row in table.rows] == result.directions
-    assert any("thickness: best sv1" in note for note in table.notes)
-    with pytest.raises(ValueError, match="odd integer"):
-        attribute_correspondence(denoiser, X_t, 0.5, steps=4)
+    result = attribute_correspondence(denoiser, np.zeros((2, 784)), 0.5, rank=2, n_random=0,
+                                      n_edits=64, amplitude=6.0, generator=1)
+    r = np.abs(result.correlations()[:, :, ATTRIBUTES.index("area")])
+    assert np.all(r[:, 0] > 0.9) and np.all(r[:, 1] < 0.3)
+    assert np.isnan(result.random_control("area"))  # no random direction, no control
+    assert [row["direction"] for row in result.table().rows] == ["sv1", "sv2", "best sv"]
+
+
+def test_correspondence_rejects_bad_input():
+    from subclust.bridge import attribute_correspondence
+
+    denoiser = _flank_denoiser()
+    X_t = np.zeros((2, 784))
+    with pytest.raises(ValueError, match="n_edits"):
+        attribute_correspondence(denoiser, X_t, 0.5, n_edits=2)
     with pytest.raises(ValueError, match="amplitude"):
         attribute_correspondence(denoiser, X_t, 0.5, amplitude=0)
+    with pytest.raises(ValueError, match="n_random"):
+        attribute_correspondence(denoiser, X_t, 0.5, n_random=-1)
+    with pytest.raises(ValueError, match="rank"):
+        attribute_correspondence(denoiser, X_t, 0.5, rank=0)
+    with pytest.raises(ValueError, match="NaN"):
+        attribute_correspondence(denoiser, np.full((1, 784), np.nan), 0.5)

@@ -191,142 +191,126 @@ def measure_digits(images, threshold=0.5, scale=4):
 
 @dataclass
 class AttributeCorrespondence:
-    """Attribute changes when ``x_t`` moves along singular vectors and along random directions.
+    """Which directions at a noisy digit edit which attributes of the denoised digit.
 
-    A singular vector has no sign of its own, so every direction ``u`` (singular or
-    random alike) is oriented by one rule that looks at no attribute: ``sum(u) >= 0``,
-    the step adds ink to ``x_t`` overall. The correlation of a direction with an
-    attribute is then Pearson's ``r`` between the step ``alpha`` and the attribute's
-    change, pooled over every digit and step (:meth:`correlations`). A random direction
-    has no reason to move an attribute the same way at different digits, so its
-    correlation stays near 0 however much it moves each digit; a singular direction
-    reaches a large ``|r|`` only if it edits the attribute consistently across digits.
-    :meth:`sweep_correlations` (per digit, sign-free) and :meth:`effect_sizes` (change
-    per sweep in standard deviations of the attribute over the digits) complete the picture.
+    Every digit ``x_t`` is edited ``n_edits`` times, each time along all its
+    directions at once: ``x_t + sum_k c_k u_k`` with independent steps ``c_k``
+    drawn uniformly in ``[-amplitude, amplitude]``. The correlation of direction
+    ``k`` with an attribute at that digit is Pearson's ``r`` between the steps
+    ``c_k`` and the attribute of the denoised edits. Because every direction moves
+    at once, ``r^2`` is about the share of the attribute's variation that the
+    direction drives: a direction the denoiser barely responds to (a random one) is
+    drowned by those it does respond to, however regular its own small effect.
+    (One direction at a time, ``r`` would only measure how smooth an effect is,
+    which is high for any direction.)
+
+    ``|r|`` is free of the sign of a singular vector, which has none of its own,
+    and is taken per digit: singular vectors are local, ``sv2`` of one digit has
+    nothing to do with ``sv2`` of another. :meth:`best_singular` therefore asks, digit
+    by digit, whether one of the top singular directions edits the attribute;
+    :meth:`best_random` asks the same of the random directions (the like-for-like
+    control) and :meth:`random_control` averages them.
 
     Attributes
     ----------
-    alphas : ndarray of shape (m,)
-        Step along each unit direction (0 included).
-    directions : list of str
-        ``'sv1' ... 'svr'`` then ``'rand1' ... 'randk'``.
-    deltas : ndarray of shape (n_digits, n_directions, m, n_attributes)
-        Attribute of the edited, denoised digit minus that of the unedited one
-        (the direction oriented as above).
+    steps : ndarray of shape (n_digits, n_edits, n_directions)
+        The steps ``c`` of every edit.
+    measures : ndarray of shape (n_digits, n_edits, n_attributes)
+        Attributes of the denoised edits (NaN for a blank digit).
     baseline : ndarray of shape (n_digits, n_attributes)
         Attributes of the unedited denoised digits.
-    output_norms : ndarray of shape (n_digits, n_directions)
-        ``||D(x_t + a u) - D(x_t - a u)|| / 2``: how far the largest step moves the output.
+    directions : list of str
+        ``'sv1' ... 'svr'`` then ``'rand1' ... 'randk'``.
     singular_values : ndarray of shape (n_digits, r)
     attributes : tuple of str
-    t : float
+    t, amplitude : float
     """
 
-    alphas: np.ndarray
-    directions: list
-    deltas: np.ndarray = field(repr=False)
+    steps: np.ndarray = field(repr=False)
+    measures: np.ndarray = field(repr=False)
     baseline: np.ndarray = field(repr=False)
-    output_norms: np.ndarray = field(repr=False)
-    singular_values: np.ndarray = field(repr=False)
+    directions: list = field(default_factory=list)
+    singular_values: np.ndarray = field(repr=False, default=None)
     attributes: tuple = ATTRIBUTES
     t: float = 0.0
+    amplitude: float = 1.0
 
     @property
     def n_singular(self):
         return sum(d.startswith("sv") for d in self.directions)
 
     def correlations(self):
-        """Correlation of the step with each attribute's change, pooled over digits and steps.
+        """Per-digit ``r`` between each direction's steps and each attribute.
 
         Returns
         -------
-        r : ndarray of shape (n_directions, n_attributes)
-            0 where the attribute never changed; unmeasurable (blank) digits are left out.
+        r : ndarray of shape (n_digits, n_directions, n_attributes)
+            Edits whose attribute could not be measured are left out; 0 where the
+            attribute did not change (or fewer than three edits remain).
         """
-        n_digits, n_dirs, m, n_attr = self.deltas.shape
-        alphas = np.broadcast_to(self.alphas[None, :], (n_digits, m))
-        r = np.zeros((n_dirs, n_attr))
-        for k in range(n_dirs):
-            for j in range(n_attr):
-                d = self.deltas[:, k, :, j]
-                keep = np.isfinite(d)
-                r[k, j] = _pearson(alphas[keep], d[keep])
+        n_digits, _, n_dirs = self.steps.shape
+        r = np.zeros((n_digits, n_dirs, len(self.attributes)))
+        for i in range(n_digits):
+            for j in range(len(self.attributes)):
+                keep = np.isfinite(self.measures[i, :, j])
+                if keep.sum() >= 3:
+                    r[i, :, j] = _pearson_columns(self.steps[i, keep], self.measures[i, keep, j])
         return r
 
-    def sweep_correlations(self):
-        """Per-digit correlation over one sweep, shape (n_digits, n_directions, n_attributes).
+    def mean_abs_correlations(self):
+        """``|r|`` averaged over the digits, shape (n_directions, n_attributes)."""
+        return np.abs(self.correlations()).mean(0)
 
-        Sign-free by nature (the sign of a direction flips ``r``); 0 where the
-        attribute did not change. Unlike :meth:`correlations` it does not see the
-        size of a change, only its regularity along the sweep.
-        """
-        a = self.alphas - self.alphas.mean()
-        d = self.deltas - np.nanmean(self.deltas, axis=2, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            num = np.nansum(a[None, None, :, None] * d, axis=2)
-            den = np.sqrt(np.sum(a**2) * np.nansum(d**2, axis=2))
-            r = num / den
-        return np.where(np.isfinite(r), r, 0.0)
+    def null_level(self):
+        """Mean ``|r|`` of a direction without effect, ``sqrt(2 / (pi (n_edits - 1)))``."""
+        return float(np.sqrt(2 / (np.pi * (self.steps.shape[1] - 1))))
 
-    def effect_sizes(self):
-        """Mean absolute change over the sweep, in standard deviations of the attribute.
-
-        The per-digit least-squares slope times the largest step, ``|slope| * a``,
-        averaged over digits and divided by the spread of the attribute over the
-        unedited digits. Shape (n_directions, n_attributes).
-        """
-        a = self.alphas
-        d = np.nan_to_num(self.deltas)
-        slope = np.einsum("s,idsj->idj", a, d) / np.sum(a**2)
-        spread = np.nanstd(self.baseline, axis=0)
-        spread = np.where(spread > 0, spread, np.nan)
-        return np.abs(slope).mean(0) * a.max() / spread
+    def _best(self, attribute, rows):
+        j = self.attributes.index(attribute)
+        scores = np.abs(self.correlations()[:, rows, j])
+        return float(scores.max(1).mean()) if scores.size else float("nan")
 
     def best_singular(self, attribute):
-        """``(direction, |r|)`` of the singular direction with the largest pooled ``|r|``."""
-        j = self.attributes.index(attribute)
-        scores = np.abs(self.correlations()[: self.n_singular, j])
-        k = int(np.argmax(scores))
-        return self.directions[k], float(scores[k])
+        """Mean over the digits of the largest ``|r|`` among the singular directions."""
+        return self._best(attribute, slice(0, self.n_singular))
+
+    def best_random(self, attribute):
+        """Mean over the digits of the largest ``|r|`` among the random directions."""
+        return self._best(attribute, slice(self.n_singular, None))
 
     def random_control(self, attribute):
-        """Pooled ``|r|`` averaged over the random directions (NaN without any)."""
+        """``|r|`` averaged over the digits and the random directions (NaN without any)."""
         j = self.attributes.index(attribute)
-        scores = np.abs(self.correlations()[self.n_singular:, j])
+        scores = np.abs(self.correlations()[:, self.n_singular:, j])
         return float(scores.mean()) if scores.size else float("nan")
 
     def table(self):
-        """Pooled ``r`` per direction (rows) and attribute (columns), with the output motion."""
-        table = Table(title=f"corr(step, attribute change) pooled over {self.deltas.shape[0]} "
-                            f"digits, t = {self.t:g} (directions oriented to add ink)")
-        scores = self.correlations()
-        motion = self.output_norms.mean(0)
+        """Mean ``|r|`` per direction (rows) and attribute (columns), then the per-digit bests."""
+        n_digits, n_edits, _ = self.steps.shape
+        table = Table(title=f"|corr(step, attribute)| per digit, mean over {n_digits} digits, "
+                            f"{n_edits} joint edits each, t = {self.t:g}")
+        scores = self.mean_abs_correlations()
         for k, name in enumerate(self.directions):
-            row = {"direction": name}
-            row.update({a: float(scores[k, j]) for j, a in enumerate(self.attributes)})
-            row["output_motion"] = float(motion[k])
-            table.add_row(**row)
-        sweep = np.abs(self.sweep_correlations()).mean(0)
-        effect = self.effect_sizes()
-        s = self.n_singular
-        for j, a in enumerate(self.attributes):
-            best, value = self.best_singular(a)
-            table.notes.append(
-                f"{a}: best {best} |r| = {value:.3f}, random mean |r| = "
-                f"{self.random_control(a):.3f}; per-sweep |r| singular {sweep[:s, j].max():.2f} "
-                f"random {sweep[s:, j].mean():.2f}; effect (sd) singular {effect[:s, j].max():.2f} "
-                f"random {effect[s:, j].mean():.2f}"
-            )
+            table.add_row(direction=name, **{a: float(scores[k, j])
+                                              for j, a in enumerate(self.attributes)})
+        bests = [("best sv", self.best_singular)]
+        if len(self.directions) > self.n_singular:
+            bests.append(("best rand", self.best_random))
+        for name, best in bests:
+            table.add_row(direction=name, **{a: best(a) for a in self.attributes})
+        table.notes.append(f"a direction without effect has mean |r| about "
+                           f"{self.null_level():.3f}; 'best' rows: the largest |r| at each "
+                           "digit, averaged over the digits")
         return table
 
     def __str__(self):
         return str(self.table())
 
     def plot(self):
-        """Heatmap of the pooled ``|r|``, directions against attributes."""
+        """Heatmap of the mean ``|r|``, directions against attributes."""
         from matplotlib.figure import Figure
 
-        scores = np.abs(self.correlations())
+        scores = self.mean_abs_correlations()
         fig = Figure(figsize=(6, 0.35 * len(self.directions) + 1.5), layout="constrained")
         ax = fig.subplots()
         image = ax.imshow(scores, vmin=0, vmax=1, cmap="magma", aspect="auto")
@@ -336,28 +320,30 @@ class AttributeCorrespondence:
             for j in range(scores.shape[1]):
                 ax.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="white" if scores[i, j] < 0.5 else "black")
-        ax.set(title=f"|corr(step, attribute change)|, t = {self.t:g}")
+        ax.set(title=f"mean |corr(step, attribute)| per digit, t = {self.t:g}")
         fig.colorbar(image, ax=ax, shrink=0.8)
         return fig
 
 
-def _pearson(x, y):
-    x, y = x - x.mean(), y - y.mean()
-    den = np.sqrt(np.sum(x**2) * np.sum(y**2))
-    return float(np.sum(x * y) / den) if den > 0 else 0.0
+def _pearson_columns(A, y):
+    """Pearson's ``r`` between every column of ``A`` and ``y`` (0 where either is constant)."""
+    A = A - A.mean(0)
+    y = y - y.mean()
+    den = np.sqrt(np.sum(A**2, axis=0) * np.sum(y**2))
+    return np.divide(A.T @ y, den, out=np.zeros(A.shape[1]), where=den > 0)
 
 
-def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, steps=7, amplitude=6.0,
+def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, n_edits=96, amplitude=3.0,
                              generator=0, threshold=0.5, scale=4, batch_size=256):
     """Edit noisy digits along Jacobian singular vectors and random directions; measure attributes.
 
-    Each direction is oriented to add ink (``sum(u) >= 0``; see
-    :class:`AttributeCorrespondence`). For every digit ``x_t`` (a row of ``X``, already
-    noisy, in the denoiser's space) and every unit direction ``u`` (its top ``rank``
-    right singular vectors, then ``n_random`` random unit vectors), the
-    digits ``D(x_t + alpha u, t)`` for ``alpha`` in
-    ``linspace(-amplitude, amplitude, steps)`` are measured
-    (:func:`measure_digits`) and compared with ``D(x_t, t)``.
+    For every digit ``x_t`` (a row of ``X``, already noisy, in the denoiser's
+    space) the directions are its top ``rank`` right singular vectors and
+    ``n_random`` random unit vectors. The digit is edited ``n_edits`` times along
+    all of them at once, ``x_t + sum_k c_k u_k`` with ``c_k`` uniform in
+    ``[-amplitude, amplitude]``, each edit is denoised, ``D(., t)``, and measured
+    (:func:`measure_digits`). See :class:`AttributeCorrespondence` for what the
+    correlations mean.
 
     Parameters
     ----------
@@ -367,65 +353,69 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, steps=7, amplit
     t : float
     rank : int, default=5
     n_random : int, default=5
-    steps : int, default=7
-        Steps of the sweep (odd, so that 0 is one of them).
-    amplitude : float, default=6.0
-        Largest step, in the units of ``x_t``.
+    n_edits : int, default=96
+        Edits per digit (a direction without effect then has mean ``|r|`` about 0.08).
+    amplitude : float, default=3.0
+        Largest step along each direction, in the units of ``x_t``.
     generator : int, default=0
-        Random directions and the probes of the Jacobian.
+        Steps, random directions and the probes of the Jacobian.
     threshold, scale : see :func:`measure_digit`
     batch_size : int, default=256
 
     Returns
     -------
     result : AttributeCorrespondence
+
+    Examples
+    --------
+    A denoiser that keeps only the part of ``x_t`` along the two columns flanking a
+    stroke (its Jacobian is ``v v^T``): its singular direction thickens the stroke.
+
+    >>> import numpy as np, torch
+    >>> from subclust.bridge import attribute_correspondence
+    >>> flank = np.zeros((28, 28)); flank[4:24, [11, 16]] = 1
+    >>> v = torch.as_tensor(flank.ravel() / np.linalg.norm(flank))
+    >>> bar = -torch.ones(784); bar.view(28, 28)[4:24, 12:16] = 1
+    >>> def denoiser(x, t):
+    ...     return bar + ((x @ v)[:, None] - 2) * v
+    >>> result = attribute_correspondence(denoiser, np.zeros((2, 784)), 0.5, rank=1,
+    ...                                   n_random=2, n_edits=32, amplitude=12.0)
+    >>> result.best_singular("thickness") > 0.8 > 0.3 > result.random_control("thickness")
+    True
     """
-    import torch
+    from subclust.bridge.jacobian import _as_points, _denoise_rows, jacobian_basis
 
-    from subclust.bridge.jacobian import _as_points, jacobian_basis
-
-    if not isinstance(steps, numbers.Integral) or steps < 3 or steps % 2 == 0:
-        raise ValueError(
-            f"steps must be an odd integer >= 3 (0 is the middle step), got {steps!r}."
-        )
-    if not amplitude > 0:
-        raise ValueError(f"amplitude must be positive, got {amplitude}.")
+    for name, value in (("rank", rank), ("n_edits", n_edits)):
+        if not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if n_edits < 3:
+        raise ValueError(f"n_edits must be at least 3 to correlate anything, got {n_edits}.")
     if not isinstance(n_random, numbers.Integral) or n_random < 0:
         raise ValueError(f"n_random must be a non-negative integer, got {n_random!r}.")
+    if not amplitude > 0:
+        raise ValueError(f"amplitude must be positive, got {amplitude}.")
     Xt, _ = _as_points(denoiser, X)
     n_digits, n = Xt.shape
     jbs = jacobian_basis(denoiser, Xt, t, rank=rank, method="randomized",
                          generator=generator, batch_size=batch_size)
     rng = np.random.default_rng(generator)
-    alphas = np.linspace(-amplitude, amplitude, steps)
     names = [f"sv{k + 1}" for k in range(rank)] + [f"rand{k + 1}" for k in range(n_random)]
-    deltas = np.empty((n_digits, len(names), steps, len(ATTRIBUTES)))
+    steps = rng.uniform(-amplitude, amplitude, (n_digits, n_edits, len(names)))
+    measures = np.empty((n_digits, n_edits, len(ATTRIBUTES)))
     baseline = np.empty((n_digits, len(ATTRIBUTES)))
-    motion = np.empty((n_digits, len(names)))
     side = int(round(np.sqrt(n)))
-    dtype = Xt.dtype
     for i, jb in enumerate(jbs):
         R = rng.standard_normal((n, n_random))
         R /= np.linalg.norm(R, axis=0, keepdims=True)
-        U = np.hstack([jb.right_vectors[:, :rank], R])  # (n, n_dirs)
-        U = U * np.where(U.sum(0) < 0, -1.0, 1.0)  # every direction adds ink: the sign rule
+        U = np.hstack([jb.right_vectors[:, :rank], R])  # (n, n_directions)
         x = Xt[i].double().numpy()
-        edited = x[None, None] + alphas[None, :, None] * U.T[:, None, :]  # (dirs, steps, n)
-        rows = torch.as_tensor(edited.reshape(-1, n), dtype=dtype)
-        with torch.no_grad():
-            out = []
-            for start in range(0, rows.shape[0], batch_size):
-                chunk = rows[start:start + batch_size]
-                tt = torch.full((chunk.shape[0],), float(t), dtype=torch.float64)
-                out.append(denoiser(chunk, tt).double().numpy())
-        out = np.concatenate(out).reshape(len(names), steps, n)
-        measures = measure_digits(out.reshape(-1, side, side), threshold, scale)
-        measures = measures.reshape(len(names), steps, len(ATTRIBUTES))
-        middle = measures[:, steps // 2]
-        deltas[i] = measures - middle[:, None]
-        baseline[i] = middle[0]
-        motion[i] = np.linalg.norm(out[:, -1] - out[:, 0], axis=1) / 2
+        rows = np.vstack([x[None], x[None] + steps[i] @ U.T])  # the unedited digit first
+        out = _denoise_rows(denoiser, rows, t, batch_size)
+        measured = measure_digits(out.reshape(-1, side, side), threshold, scale)
+        baseline[i], measures[i] = measured[0], measured[1:]
     return AttributeCorrespondence(
-        alphas=alphas, directions=names, deltas=deltas, baseline=baseline, output_norms=motion,
-        singular_values=np.array([jb.singular_values for jb in jbs]), t=float(t),
+        steps=steps, measures=measures, baseline=baseline, directions=names,
+        singular_values=np.array([jb.singular_values[:rank] for jb in jbs]), t=float(t),
+        amplitude=float(amplitude),
     )
+

@@ -142,6 +142,19 @@ def _as_points(denoiser, X):
     return T, single
 
 
+def _denoise_rows(denoiser, X, t, batch_size=256):
+    """``denoiser(x_t, t)`` on the rows of ``X`` in batches, without gradients, as float64 numpy."""
+    torch = _torch()
+    X, _ = _as_points(denoiser, X)
+    out = []
+    with torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            chunk = X[start:start + batch_size]
+            tt = torch.full((chunk.shape[0],), float(t), dtype=torch.float64)
+            out.append(denoiser(chunk, tt).double().numpy())
+    return np.concatenate(out)
+
+
 def _check_time(t):
     if isinstance(t, bool) or not isinstance(t, numbers.Real) or not np.isfinite(t) or t <= 0:
         raise ValueError(f"t must be a positive number (a time of the schedule), got {t!r}.")
