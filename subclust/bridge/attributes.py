@@ -284,20 +284,23 @@ class AttributeCorrespondence:
         scores = np.abs(self.correlations()[:, self.n_singular:, j])
         return float(scores.mean()) if scores.size else float("nan")
 
+    def _rows(self):
+        """Row names and values: mean ``|r|`` per direction, then the per-digit bests."""
+        names = list(self.directions) + ["best sv"]
+        rows = [*self.mean_abs_correlations(), [self.best_singular(a) for a in self.attributes]]
+        if len(self.directions) > self.n_singular:
+            names.append("best rand")
+            rows.append([self.best_random(a) for a in self.attributes])
+        return names, np.array(rows)
+
     def table(self):
         """Mean ``|r|`` per direction (rows) and attribute (columns), then the per-digit bests."""
         n_digits, n_edits, _ = self.steps.shape
         table = Table(title=f"|corr(step, attribute)| per digit, mean over {n_digits} digits, "
                             f"{n_edits} joint edits each, t = {self.t:g}")
-        scores = self.mean_abs_correlations()
-        for k, name in enumerate(self.directions):
-            table.add_row(direction=name, **{a: float(scores[k, j])
-                                              for j, a in enumerate(self.attributes)})
-        bests = [("best sv", self.best_singular)]
-        if len(self.directions) > self.n_singular:
-            bests.append(("best rand", self.best_random))
-        for name, best in bests:
-            table.add_row(direction=name, **{a: best(a) for a in self.attributes})
+        names, scores = self._rows()
+        for name, row in zip(names, scores):
+            table.add_row(direction=name, **{a: float(v) for a, v in zip(self.attributes, row)})
         table.notes.append(f"a direction without effect has mean |r| about "
                            f"{self.null_level():.3f}; 'best' rows: the largest |r| at each "
                            "digit, averaged over the digits")
@@ -307,15 +310,15 @@ class AttributeCorrespondence:
         return str(self.table())
 
     def plot(self):
-        """Heatmap of the mean ``|r|``, directions against attributes."""
+        """Heatmap of the rows of :meth:`table`, directions against attributes."""
         from matplotlib.figure import Figure
 
-        scores = self.mean_abs_correlations()
-        fig = Figure(figsize=(6, 0.35 * len(self.directions) + 1.5), layout="constrained")
+        names, scores = self._rows()
+        fig = Figure(figsize=(6, 0.35 * len(names) + 1.5), layout="constrained")
         ax = fig.subplots()
         image = ax.imshow(scores, vmin=0, vmax=1, cmap="magma", aspect="auto")
         ax.set_xticks(range(len(self.attributes)), self.attributes, rotation=30)
-        ax.set_yticks(range(len(self.directions)), self.directions)
+        ax.set_yticks(range(len(names)), names)
         for i in range(scores.shape[0]):
             for j in range(scores.shape[1]):
                 ax.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", fontsize=7,
