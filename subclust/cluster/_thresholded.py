@@ -83,8 +83,11 @@ class ThresholdedSubspaceClustering(_SpectralSubspaceClustering):
         Scale samples to unit norm first (the method assumes it).
     affinity : {'symmetric', 'angular', 'precomputed'}, default='symmetric'
         'symmetric' is ``C + C^T`` (unscaled, as in the paper).
-    n_neighbors, dim_per_cluster, power, assign_labels, subspace_dims, subspace_energy, random_state
+    n_neighbors, dim_per_cluster, power, subspace_dims, subspace_energy, random_state
         See :class:`subclust.cluster.SparseSubspaceClustering`.
+    assign_labels : {'cluster_qr', 'discretize', 'kmeans', 'normalized_kmeans'}, \
+default='cluster_qr'
+        See :func:`~subclust.cluster.spectral_labels`.
 
     Attributes
     ----------
