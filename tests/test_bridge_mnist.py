@@ -120,7 +120,6 @@ def test_cli_refuses_bad_arguments_before_any_work(tmp_path, capsys):
     assert "No saved denoiser" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # about a minute on real data (the notebook test runs the same story)
 @pytest.mark.skipif(not _mnist_available(), reason="SUBCLUST_DATA with MNIST is needed")
 def test_small_story_runs_and_the_cli_writes_every_output(tmp_path, capsys):
     from subclust.cli import main
@@ -135,6 +134,8 @@ def test_small_story_runs_and_the_cli_writes_every_output(tmp_path, capsys):
             "attribute_correlations.png", "unet_mnist.pt"} <= names
     summary = (outdir / "summary.txt").read_text()
     assert "Numerical rank (0.99 energy)" in summary and "rand1" in summary
+    assert "attributes edited" in printed
+    assert "best sv" in (outdir / "attributes.csv").read_text()
     # Never overwrite without --force; a saved model skips the training.
     assert main(["bridge-mnist", "-o", str(outdir), "--small", "--quiet"]) == 2
     assert "exists; pass --force" in capsys.readouterr().err
