@@ -52,9 +52,15 @@ def test_untrained_unet_is_the_gaussian_denoiser_and_takes_both_shapes():
 def test_unet_weights_come_from_the_generator_only():
     a, b = UNetDenoiser(channels=8, generator=5), UNetDenoiser(channels=8, generator=5)
     c = UNetDenoiser(channels=8, generator=6)
-    for (name, p), q, r in zip(a.named_parameters(), b.parameters(), c.parameters()):
-        assert torch.equal(p, q), name
+    b_state = b.state_dict()
+    for name, tensor in a.state_dict().items():  # parameters and buffers alike
+        assert torch.equal(tensor, b_state[name]), name
     assert any(not torch.equal(p, r) for p, r in zip(a.parameters(), c.parameters()))
+    # The noise-level embedding: 32 frequencies from 1 to 64 in geometric steps, whatever
+    # the memory the network was built in held before.
+    torch.testing.assert_close(
+        a.frequencies, torch.logspace(0, 6, 32, base=2.0, dtype=torch.float32)
+    )
 
 
 def test_unet_bad_input():

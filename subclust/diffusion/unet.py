@@ -134,11 +134,6 @@ class UNetDenoiser(nn.Module):
         self.schedule = get_schedule(schedule)
         self.sigma_data = float(sigma_data)
         self.embedding_dim = embedding_dim
-        self.register_buffer(
-            "frequencies",
-            torch.exp(torch.linspace(0.0, math.log(64.0), embedding_dim // 2, dtype=torch.float64))
-            .to(dtype=dtype, device=device),
-        )
         # Built on the meta device, so that construction draws nothing from torch's
         # global generator; reset_parameters then initializes every weight from ``generator``.
         meta = {"dtype": dtype, "device": "meta"}
@@ -173,6 +168,12 @@ class UNetDenoiser(nn.Module):
         self.out_norm = nn.GroupNorm(_groups(c1), c1, **meta)
         self.out = nn.Conv2d(c1, 1, 3, padding=1, **meta)
         self.to_empty(device=device or "cpu")
+        # After to_empty, which leaves every tensor of the module uninitialized, buffers too.
+        self.register_buffer(
+            "frequencies",
+            torch.exp(torch.linspace(0.0, math.log(64.0), embedding_dim // 2, dtype=torch.float64))
+            .to(dtype=dtype, device=device),
+        )
         self.reset_parameters(generator)
 
     @property
