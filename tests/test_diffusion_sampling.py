@@ -71,6 +71,16 @@ def test_every_sampler_serves_every_schedule(name, schedule):
     assert quality["latent_cov_error"] < 0.1
 
 
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_samplers_follow_the_denoisers_schedule(name):
+    _, _, bases = make_molrg(n_features=6, n_components=1, dims=2, random_state=0)
+    denoiser = MoLRGDenoiser(bases, schedule=EDM())
+    noise = torch.randn(8, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    runs = [sample(name, denoiser, noise, schedule, 20, disable=True,
+                   generator=torch.Generator().manual_seed(1)) for schedule in (None, EDM())]
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
+
+
 def test_one_signature_and_callbacks(bases):
     parameters = [list(inspect.signature(f).parameters)[:7] for f in SAMPLERS.values()]
     assert all(p == parameters[0] for p in parameters)
