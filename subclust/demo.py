@@ -12,7 +12,8 @@ from subclust.metrics import (
 from subclust.tables import Table
 
 
-def run_demo(n_features=48, n_clusters=3, dim=6, samples_per_cluster=60, noise=0.01, random_state=0):
+def run_demo(n_features=48, n_clusters=3, dim=6, samples_per_cluster=60, noise=0.01,
+             random_state=0):
     """Cluster samples of a mixture of low-rank Gaussians with K-subspaces.
 
     Returns

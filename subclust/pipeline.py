@@ -56,6 +56,24 @@ class Method:
         Defaults that differ from the class's own.
     module : str, default="subclust"
         Module exporting the class.
+
+    Examples
+    --------
+    >>> from subclust.pipeline import METHODS, Method, make_estimator
+    >>> METHODS["omp"].estimator, METHODS["omp"].params
+    ('SparseSubspaceClustering', {'solver': 'omp'})
+
+    Registering a method makes it known to :func:`make_estimator`,
+    :func:`make_pipeline` and the command line:
+
+    >>> try:
+    ...     METHODS["ssc50"] = Method("SparseSubspaceClustering", "SSC, tighter fit",
+    ...                               {"solver": "admm", "alpha": 50.0})
+    ...     estimator = make_estimator("ssc50", n_clusters=3)
+    ... finally:
+    ...     del METHODS["ssc50"]
+    >>> estimator.solver, estimator.alpha, estimator.n_clusters
+    ('admm', 50.0, 3)
     """
 
     estimator: str
@@ -138,6 +156,19 @@ def get_estimator_class(method):
         Unknown method, or its class is not provided by this installation yet.
     ImportError
         The class needs an optional dependency that is not installed.
+
+    Examples
+    --------
+    >>> from subclust import KSubspaces
+    >>> from subclust.pipeline import get_estimator_class
+    >>> get_estimator_class("kss") is KSubspaces
+    True
+    >>> get_estimator_class("omp").__name__  # methods may share a class
+    'SparseSubspaceClustering'
+    >>> get_estimator_class("k-means")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: Unknown method 'k-means'; choose one of [...].
     """
     spec = _method(method)
     try:
@@ -392,6 +423,23 @@ def make_pipeline(
     pipeline : sklearn.pipeline.Pipeline
         Save and load it with :func:`subclust.io.save_model` /
         :func:`subclust.io.load_model`; ``predict`` applies every step.
+
+    Examples
+    --------
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.metrics import clustering_accuracy
+    >>> from subclust.pipeline import make_pipeline
+    >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=20, dims=2, random_state=0)
+    >>> pipe = make_pipeline("kss", n_clusters=2, dims=2, pca=6, random_state=0)
+    >>> [name for name, _ in pipe.steps]
+    ['normalize', 'pca', 'renormalize', 'cluster']
+    >>> labels = pipe.fit_predict(X)
+    >>> clustering_accuracy(y, labels)
+    1.0
+    >>> pipe.named_steps["cluster"].bases_[0].shape  # bases in the 6 projected coordinates
+    (6, 2)
+    >>> bool((pipe.predict(X) == labels).all())  # predict runs every step again
+    True
     """
     from sklearn.decomposition import PCA
     from sklearn.pipeline import Pipeline

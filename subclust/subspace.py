@@ -75,6 +75,20 @@ def project(X, U):
     -------
     X_proj : ndarray of shape (n_samples, n_features)
         ``X U U^T``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import orthonormal_basis, project
+    >>> project(np.array([[1.0, 2.0, 3.0]]), np.eye(3)[:, :2])  # onto the (e1, e2) plane
+    array([[1., 2., 0.]])
+    >>> U = orthonormal_basis(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [2.0, 0.0]]))
+    >>> X = np.random.default_rng(0).standard_normal((5, 4))
+    >>> P = project(X, U)
+    >>> bool(np.allclose(project(P, U), P))  # a projection: applying it twice changes nothing
+    True
+    >>> bool(np.allclose((X - P) @ U, 0))  # what is left is orthogonal to span(U)
+    True
     """
     return (X @ U) @ U.T
 
@@ -120,11 +134,32 @@ def stack_bases(bases, means=None, dtype=np.float64):
     ``||x - mu||^2 - ||U^T (x - mu)||^2 = ||x||^2 - ||U^T x||^2 - 2 x.m + ||m||^2``,
     so one product ``X [U_1 ... U_K m_1 ... m_K]`` gives every residual.
 
+    Parameters
+    ----------
+    bases : list of ndarray of shape (n_features, d_k)
+        Orthonormal bases, one per subspace.
+    means : array-like of shape (K, n_features), optional
+        Offsets ``mu_k`` of affine subspaces; None for linear subspaces.
+    dtype : numpy dtype, default=float64
+
     Returns
     -------
     W : ndarray of shape (n_features, sum(d_k) [+ K])
     offsets : ndarray of shape (K, n_features) or None
         The orthogonal offsets ``m_k``, or None for linear subspaces.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import stack_bases
+    >>> E = np.eye(3)
+    >>> W, offsets = stack_bases([E[:, :1], E[:, 1:]])  # a line and a plane
+    >>> W.shape, offsets
+    ((3, 3), None)
+    >>> # The affine line (1, 2, 0) + span(e1) is stored by its offset orthogonal to e1.
+    >>> W, offsets = stack_bases([E[:, :1]], means=[[1.0, 2.0, 0.0]])
+    >>> W.shape, offsets
+    ((3, 2), array([[0., 2., 0.]]))
     """
     W = np.hstack([np.asarray(U, dtype=dtype) for U in bases])
     if means is None:
@@ -153,6 +188,27 @@ def residuals_stacked(X, sq_norms, W, dims, offsets=None):
     Returns
     -------
     R : ndarray of shape (n_samples, K)
+        ``R[i, k]`` is the squared distance of ``x_i`` to subspace ``k``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.datasets import random_bases
+    >>> from subclust.subspace import project, residuals_stacked, stack_bases
+    >>> rng = np.random.default_rng(0)
+    >>> bases = random_bases(5, [2, 1], random_state=0)
+    >>> means = rng.standard_normal((2, 5))  # two affine subspaces
+    >>> X = rng.standard_normal((4, 5))
+    >>> W, offsets = stack_bases(bases, means)
+    >>> R = residuals_stacked(X, np.einsum("ij,ij->i", X, X), W, [2, 1], offsets)
+    >>> direct = [((X - mu - project(X - mu, U)) ** 2).sum(axis=1) for U, mu in zip(bases, means)]
+    >>> R.shape, bool(np.allclose(R, np.column_stack(direct)))
+    ((4, 2), True)
+    >>> # points of the first affine subspace are at distance zero from it
+    >>> Y = means[0] + rng.standard_normal((3, 2)) @ bases[0].T
+    >>> R = residuals_stacked(Y, np.einsum("ij,ij->i", Y, Y), W, [2, 1], offsets)
+    >>> bool(np.allclose(R[:, 0], 0, atol=1e-10))
+    True
     """
     XW = X @ W
     total = int(np.sum(dims))

@@ -72,7 +72,8 @@ class Table:
         numeric = [all(isinstance(row.get(c), (int, float)) for row in self.rows) for c in columns]
 
         def line(values):
-            parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+            parts = [v.rjust(w) if num else v.ljust(w)
+                     for v, w, num in zip(values, widths, numeric)]
             return "  ".join(parts).rstrip()
 
         out = [self.title] if self.title else []

@@ -160,6 +160,24 @@ def load_inputs(
     Returns
     -------
     inputs : Inputs
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.workflow import load_inputs
+    >>> X, y, _ = make_molrg(n_samples=[20, 20], n_features=8, dims=2, random_state=0)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> np.save(Path(tmp.name) / "emb.npy", X)
+    >>> np.save(Path(tmp.name) / "labels.npy", y)
+    >>> inputs = load_inputs(Path(tmp.name) / "emb.npy", labels=Path(tmp.name) / "labels.npy")
+    >>> inputs.X.shape, bool(np.array_equal(inputs.X, X)), bool(np.array_equal(inputs.y, y))
+    ((40, 8), True, True)
+    >>> inputs.source["kind"], inputs.source["format"], inputs.source["n_features"]
+    ('embeddings', '.npy', 8)
+    >>> tmp.cleanup()
     """
     if (path is None) == (dataset is None):
         raise ValueError("Give either an INPUT path or --dataset NAME (exactly one of them).")
@@ -267,7 +285,27 @@ def _bases_of(estimator, Z, labels, n_clusters, dims):
 
 
 def clustering_metrics(y_true, y_pred):
-    """Accuracy (Hungarian), NMI and ARI, as a dict of floats."""
+    """Accuracy (Hungarian), NMI and ARI, as a dict of floats.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        Ground truth and predicted labels; the cluster numbers need not match
+        the class numbers.
+
+    Returns
+    -------
+    metrics : dict
+        ``accuracy``, ``nmi`` and ``ari``.
+
+    Examples
+    --------
+    >>> from subclust.workflow import clustering_metrics
+    >>> clustering_metrics([0, 0, 1, 1], [1, 1, 0, 0])  # the same partition, renamed
+    {'accuracy': 1.0, 'nmi': 1.0, 'ari': 1.0}
+    >>> {k: round(v, 3) for k, v in clustering_metrics([0, 0, 1, 1], [0, 0, 0, 1]).items()}
+    {'accuracy': 0.75, 'nmi': 0.344, 'ari': 0.0}
+    """
     from subclust.metrics import (
         adjusted_rand_score,
         clustering_accuracy,
@@ -318,6 +356,20 @@ def cluster_inputs(
     Returns
     -------
     result : ClusterResult
+
+    Examples
+    --------
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.workflow import Inputs, cluster_inputs
+    >>> X, y, _ = make_molrg(n_samples=[30, 30, 30], n_features=10, dims=2, random_state=0)
+    >>> result = cluster_inputs(Inputs(X, y), method="kss", dims=2)  # 3 clusters, from y
+    >>> result.metrics
+    {'accuracy': 1.0, 'nmi': 1.0, 'ari': 1.0}
+    >>> [U.shape for U in result.bases], result.Z.shape
+    ([(10, 2), (10, 2), (10, 2)], (90, 10))
+    >>> again = cluster_inputs(Inputs(X, y), method="kss", dims=2)  # seeded: reproducible
+    >>> bool((again.labels == result.labels).all())
+    True
     """
     if n_clusters is None:
         if inputs.y is None:
@@ -564,5 +616,31 @@ def predict_inputs(model_path, path, *, key=None, label_column=None, labels=None
 
 
 def labels_csv(labels, inputs):
-    """``labels.csv`` text for predicted labels of ``inputs``."""
+    """``labels.csv`` text for predicted labels of ``inputs``.
+
+    Parameters
+    ----------
+    labels : array-like of int of shape (n_samples,)
+        Predicted clusters.
+    inputs : Inputs
+        Their file names (``names``) and ground truth (``y``,
+        ``target_names``), when known, are added as columns.
+
+    Returns
+    -------
+    text : str
+        A header line, then one line per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.workflow import Inputs, labels_csv
+    >>> inputs = Inputs(np.zeros((3, 2)), y=np.array([0, 1, 1]),
+    ...                 target_names=np.array(["cat", "dog"]))
+    >>> print(labels_csv(np.array([1, 0, 0]), inputs), end="")
+    index,label,true_label
+    0,1,cat
+    1,0,dog
+    2,0,dog
+    """
     return _labels_csv(labels, inputs.names, inputs.y, inputs.target_names)

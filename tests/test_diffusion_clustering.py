@@ -9,7 +9,10 @@ from subclust import DiffusionSubspaceClustering, KSubspaces  # noqa: E402
 from subclust.bridge import equivalence_report  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import LowRankMixtureDenoiser  # noqa: E402
-from subclust.diffusion.clustering import _StackedMixtures, default_clustering_schedule  # noqa: E402
+from subclust.diffusion.clustering import (  # noqa: E402
+    _StackedMixtures,
+    default_clustering_schedule,
+)
 from subclust.metrics import clustering_accuracy, subspace_recovery_error  # noqa: E402
 
 
@@ -61,7 +64,8 @@ def test_kept_run_has_the_lowest_training_loss(molrg):
     model = DiffusionSubspaceClustering(3, dims=6, steps=100, n_init=4, random_state=2).fit(X)
     assert model.training_loss(X) == pytest.approx(model.training_loss_, rel=1e-12)
     kss = KSubspaces(3, dims=6, random_state=0).fit(X)
-    # K-subspaces is the optimum of the hard-assignment objective: no better than it by more than noise.
+    # K-subspaces is the optimum of the hard-assignment objective: no better than it by more
+    # than noise.
     assert model.training_loss_ >= model.training_loss(X, kss.bases_) * (1 - 1e-3)
 
 
@@ -129,7 +133,8 @@ def test_loss_in_basis_coordinates_equals_loss_of_the_output():
     s, g = (v[:, None] for v in schedule.s_and_g(t))
     with torch.no_grad():
         direct = ((stacked(s * x0[None] + g * eps, s, g) - x0) ** 2).mean()
-        assert float(stacked.losses(x0[None], t, eps)[0, 0]) == pytest.approx(float(direct), rel=1e-10)
+        loss = float(stacked.losses(x0[None], t, eps)[0, 0])
+        assert loss == pytest.approx(float(direct), rel=1e-10)
 
 
 # --- training many data sets of any sizes at once (phase-transition grid) ---

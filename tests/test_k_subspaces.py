@@ -36,8 +36,10 @@ def test_bases_are_orthonormal_and_labels_accurate(molrg):
 @pytest.mark.parametrize("init", ["nn", "random"])
 @pytest.mark.parametrize("affine", [False, True])
 def test_objective_never_increases(init, affine):
-    X, _, _ = make_molrg(n_samples=600, n_features=20, n_components=4, dims=3, noise=0.3, random_state=1)
-    kss = KSubspaces(4, dims=3, init=init, affine=affine, n_init=3, tol=0, random_state=0).fit(X + 0.5)
+    X, _, _ = make_molrg(n_samples=600, n_features=20, n_components=4, dims=3, noise=0.3,
+                         random_state=1)
+    kss = KSubspaces(4, dims=3, init=init, affine=affine, n_init=3, tol=0, random_state=0)
+    kss.fit(X + 0.5)
     history = np.array(kss.objective_history_)
     assert len(history) >= 2
     assert np.all(np.diff(history) <= 1e-9 * history[0])

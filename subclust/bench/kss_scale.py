@@ -35,13 +35,15 @@ def add_arguments(parser):
     parser.add_argument("--n-clusters", type=int, default=10)
     parser.add_argument("--dim", type=int, default=8)
     parser.add_argument("--noise", type=float, default=0.05)
-    parser.add_argument("--n-init", type=int, default=10, help="KSubspaces restarts (its default: 10)")
+    parser.add_argument("--n-init", type=int, default=10,
+                        help="KSubspaces restarts (its default: 10)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--workdir", help="where to write the data (default: a temporary directory)")
+    parser.add_argument("--workdir",
+                        help="where to write the data (default: a temporary directory)")
 
 
 def write_molrg(path, n_samples, n_features, n_clusters, dim, noise, block=100_000, random_state=0):
-    """Write float32 MoLRG samples and labels to ``path`` (.npy) and ``path``.labels.npy, in blocks."""
+    """Write float32 MoLRG samples to ``path`` (.npy), labels to ``path``.labels.npy, in blocks."""
     from subclust.datasets import make_molrg, random_bases
 
     bases = random_bases(n_features, [dim] * n_clusters, random_state=random_state)
@@ -143,7 +145,8 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, n_init, 
         row = json.loads(out.stdout.strip().splitlines()[-1])
         row["rss_over_data"] = row["peak_rss_mb"] / data_mb
         labels = np.load(f"{path}.{mode}.labels.npy")
-        row["same_labels_as_first"] = bool(np.array_equal(labels, np.load(f"{path}.{modes[0]}.labels.npy")))
+        first = np.load(f"{path}.{modes[0]}.labels.npy")
+        row["same_labels_as_first"] = bool(np.array_equal(labels, first))
         table.add_row(**row)
     table.notes.append(
         "baseline_rss_mb: the process after imports, before reading data. Targets: memory "

@@ -155,8 +155,9 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, methods,
         f"omp: n_nonzero={n_nonzero}; elastic_net: alpha={alpha}, l1_ratio={l1_ratio}; both with "
         "the 'symmetric' affinity and the sparse LOBPCG eigensolver. gram_passes: self-expression "
         "time over the time of one blocked X X^T pass (gram_pass_s) measured in the same process "
-        "right after the fit (OMP needs about n_nonzero passes, one per greedy step). load_1min: the machine's load average at the end of "
-        "the run (timings on a shared machine). Targets at 100,000 points: peak RSS under 8 GB, "
+        "right after the fit (OMP needs about n_nonzero passes, one per greedy step). "
+        "load_1min: the machine's load average at the end of the run (timings on a shared "
+        "machine). Targets at 100,000 points: peak RSS under 8 GB, "
         "ACC >= 0.95"
     )
     return table

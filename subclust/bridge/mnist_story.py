@@ -58,12 +58,48 @@ GEOMETRY = ("thickness", "slant", "width", "height")
 
 
 def to_model_space(X):
-    """Digits in ``[0, 1]`` to the network's ``[-1, 1]``: ``2 X - 1``."""
+    """Digits in ``[0, 1]`` to the network's ``[-1, 1]``: ``2 X - 1``.
+
+    Parameters
+    ----------
+    X : array-like
+        Grey levels in ``[0, 1]``, any shape.
+
+    Returns
+    -------
+    Z : ndarray of float64, same shape
+
+    Examples
+    --------
+    >>> from subclust.bridge.mnist_story import to_model_space
+    >>> to_model_space([0.0, 0.5, 1.0])
+    array([-1.,  0.,  1.])
+    """
     return 2.0 * np.asarray(X, dtype=np.float64) - 1.0
 
 
 def from_model_space(Z):
-    """The inverse of :func:`to_model_space`, clipped to ``[0, 1]``."""
+    """The inverse of :func:`to_model_space`, clipped to ``[0, 1]``.
+
+    Parameters
+    ----------
+    Z : array-like
+        Values in the network's space (denoiser outputs may leave ``[-1, 1]``).
+
+    Returns
+    -------
+    X : ndarray of float64, same shape, in ``[0, 1]``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.bridge.mnist_story import from_model_space, to_model_space
+    >>> X = np.random.default_rng(0).random((3, 4))
+    >>> bool(np.allclose(from_model_space(to_model_space(X)), X))  # a round trip
+    True
+    >>> from_model_space([-1.5, 0.0, 2.0])  # out-of-range outputs are clipped
+    array([0. , 0.5, 1. ])
+    """
     return np.clip((np.asarray(Z, dtype=np.float64) + 1.0) / 2.0, 0.0, 1.0)
 
 
@@ -266,7 +302,36 @@ def load_denoiser(path):
 
 
 def add_noise(denoiser, X, t, generator=None):
-    """``x_t = s(t) x + g(t) eps`` for rows ``X`` in the network's space, as float64 numpy."""
+    """``x_t = s(t) x + g(t) eps`` for rows ``X`` in the network's space, as float64 numpy.
+
+    Parameters
+    ----------
+    denoiser : object with a ``schedule``
+        Only its noise schedule (``denoiser.schedule.s_and_g``) is used.
+    X : array-like of shape (n_samples, n_features)
+    t : float
+        Time of the schedule.
+    generator : int, torch.Generator or None
+        Seed or generator of the noise ``eps``.
+
+    Returns
+    -------
+    X_t : ndarray of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> import types
+    >>> import numpy as np
+    >>> from subclust.bridge.mnist_story import add_noise
+    >>> from subclust.diffusion.schedules import VPLinear
+    >>> denoiser = types.SimpleNamespace(schedule=VPLinear())  # stands in for a trained net
+    >>> X = np.ones((2, 3))
+    >>> X_t = add_noise(denoiser, X, 0.5, generator=0)
+    >>> X_t.shape, bool(np.array_equal(X_t, add_noise(denoiser, X, 0.5, generator=0)))
+    ((2, 3), True)
+    >>> bool(np.abs(add_noise(denoiser, X, 1e-3, generator=0) - X).max() < 0.1)  # little noise
+    True
+    """
     import torch
 
     from subclust.diffusion._utils import as_generator
@@ -318,10 +383,30 @@ def class_bases(X, labels, dim):
     class's digits; a thin SVD of the ``N_c x n`` block gets it directly,
     without the ``n x n`` scatter matrix.
 
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    labels : array-like of shape (n_samples,)
+    dim : int
+        Dimension of every class subspace; each class needs at least
+        ``dim`` samples.
+
     Returns
     -------
     classes : ndarray of the distinct labels
     bases : list of ndarray of shape (n_features, dim)
+
+    Examples
+    --------
+    >>> from subclust.bridge.mnist_story import class_bases
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.subspace import subspace_distance
+    >>> X, y, true_bases = make_molrg(n_samples=[15, 15], n_features=8, dims=2, random_state=0)
+    >>> classes, bases = class_bases(X, y, dim=2)
+    >>> classes.tolist(), [U.shape for U in bases]
+    ([0, 1], [(8, 2), (8, 2)])
+    >>> [round(subspace_distance(U, V), 6) for U, V in zip(bases, true_bases)]
+    [0.0, 0.0]
     """
     X, labels = np.asarray(X, dtype=np.float64), np.asarray(labels)
     classes = np.unique(labels)
@@ -525,7 +610,41 @@ def basis_comparison(denoiser, X, labels, t, n_digits=500, jacobian_rank=5, clas
 
 
 def edit_strip(denoiser, x_t, t, direction, alphas):
-    """Denoised digits along ``x_t + alpha * direction``, shape ``(len(alphas), side, side)``."""
+    """Denoised digits along ``x_t + alpha * direction``, shape ``(len(alphas), side, side)``.
+
+    Parameters
+    ----------
+    denoiser : callable
+        ``denoiser(x_t, t) -> x0_hat`` on torch tensors of rows, in the
+        network's space (:func:`to_model_space`).
+    x_t : array-like of shape (side * side,) or (side, side)
+        A noisy digit.
+    t : float
+        Time of the schedule.
+    direction : array-like of the shape of ``x_t``
+    alphas : sequence of float
+        Steps along ``direction``.
+
+    Returns
+    -------
+    strip : ndarray of shape (len(alphas), side, side)
+        Denoised digits, in ``[0, 1]`` (:func:`from_model_space`).
+
+    Examples
+    --------
+    With the identity as a toy denoiser, the strip only moves the edited pixel:
+
+    >>> import numpy as np
+    >>> from subclust.bridge.mnist_story import edit_strip
+    >>> def identity(x_t, t):
+    ...     return x_t
+    >>> x_t = np.zeros(16)  # a 4 x 4 image, mid-grey in the network's space
+    >>> strip = edit_strip(identity, x_t, 0.5, np.eye(16)[5], alphas=[-1.0, 0.0, 1.0])
+    >>> strip.shape
+    (3, 4, 4)
+    >>> strip[:, 1, 1].tolist(), float(strip[:, 0, 0].max())  # pixel 5: black, grey, white
+    ([0.0, 0.5, 1.0], 0.5)
+    """
     x_t = np.asarray(x_t, dtype=np.float64).reshape(-1)
     direction = np.asarray(direction, dtype=np.float64).reshape(-1)
     rows = x_t[None] + np.asarray(alphas, dtype=np.float64)[:, None] * direction[None]

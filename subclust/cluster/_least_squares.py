@@ -151,7 +151,8 @@ class LeastSquaresSubspaceClustering(_SpectralSubspaceClustering):
         Rank per cluster kept by the angular affinity.
     power : float, default=4
         Exponent of the angular affinity.
-    assign_labels : {'cluster_qr', 'discretize', 'kmeans', 'normalized_kmeans'}, default='cluster_qr'
+    assign_labels : {'cluster_qr', 'discretize', 'kmeans', 'normalized_kmeans'}, \
+default='cluster_qr'
         See :func:`~subclust.cluster.spectral_labels`.
     subspace_dims : int or list of int, optional
     subspace_energy : float in (0, 1], default=0.997

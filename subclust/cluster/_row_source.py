@@ -32,6 +32,29 @@ def is_out_of_core(X):
 
     Such arrays are validated chunk by chunk while they are read, never
     loaded whole.
+
+    Parameters
+    ----------
+    X : array-like
+        Any two-dimensional data.
+
+    Returns
+    -------
+    out_of_core : bool
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from subclust.cluster._row_source import is_out_of_core
+    >>> is_out_of_core(np.zeros((3, 2)))
+    False
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> M = np.memmap(os.path.join(tmp.name, "X.dat"), dtype=np.float64, mode="w+", shape=(3, 2))
+    >>> is_out_of_core(M)
+    True
+    >>> del M
+    >>> tmp.cleanup()
     """
     module = type(X).__module__
     return isinstance(X, np.memmap) or module.startswith(("dask.array", "h5py", "zarr"))
@@ -50,6 +73,38 @@ def as_row_source(X, chunk_size=None):
     Returns
     -------
     source : RowSource
+        An :class:`ArraySource`, :class:`ChunkedSource` or :class:`DaskSource`.
+
+    Examples
+    --------
+    A pass over the rows: per-row outputs are concatenated, the extras (here
+    partial sums) reduced, whatever the kind of array.
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from subclust.cluster._row_source import as_row_source
+    >>> def squared_norms(chunk):
+    ...     sq = np.einsum("ij,ij->i", chunk, chunk)
+    ...     return (sq,), sq.sum()
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> source = as_row_source(X, chunk_size=4)
+    >>> type(source).__name__, [(s.start, s.stop) for s in source.slices()]
+    ('ArraySource', [(0, 4), (4, 6)])
+    >>> (norms,), total = source.map_reduce(squared_norms, reduce=lambda a, b: a + b)
+    >>> norms.tolist(), float(total)
+    ([1.0, 13.0, 41.0, 85.0, 145.0, 221.0], 506.0)
+
+    The same pass over a memory-mapped file, read chunk by chunk:
+
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> M = np.memmap(os.path.join(tmp.name, "X.dat"), dtype=np.float64, mode="w+", shape=(6, 2))
+    >>> M[:] = X
+    >>> chunked = as_row_source(M, chunk_size=4)
+    >>> (norms_mm,), total_mm = chunked.map_reduce(squared_norms, reduce=lambda a, b: a + b)
+    >>> type(chunked).__name__, bool(np.array_equal(norms_mm, norms)), float(total_mm)
+    ('ChunkedSource', True, 506.0)
+    >>> del M, chunked
+    >>> tmp.cleanup()
     """
     chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
     if _is_dask_array(X):
@@ -91,7 +146,8 @@ class RowSource:
         self.X = X
         self.chunk_size = chunk_size
         self.n_samples, self.n_features = (int(s) for s in X.shape)
-        self.dtype = np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        floating = X.dtype in (np.float32, np.float64)
+        self.dtype = np.dtype(X.dtype) if floating else np.dtype(np.float64)
 
     def _n_threads(self):
         """As many threads as the BLAS may use (so ``threadpool_limits`` applies)."""
@@ -150,7 +206,8 @@ class RowSource:
         def run(block):
             rows, extra = [], None
             for i in block:
-                chunk_rows, chunk_extra = func(self.read(slices[i]), *(v[slices[i]] for v in vectors))
+                part = slices[i]
+                chunk_rows, chunk_extra = func(self.read(part), *(v[part] for v in vectors))
                 rows.append(chunk_rows)
                 extra = _reduce_in_order([extra, chunk_extra], reduce)
             return rows, extra

@@ -116,6 +116,24 @@ def self_representation_objective(X, C, lambda_, *, E=None, outlier_penalty=None
     Returns
     -------
     objective : float
+
+    Examples
+    --------
+    Two copies of one sample represent each other exactly; the third sample
+    is left unrepresented and pays the fit term ``lambda/2 ||x_3||^2``:
+
+    >>> import numpy as np
+    >>> from subclust.cluster import self_representation_objective
+    >>> X = np.array([[0.6, 0.8], [0.6, 0.8], [1.0, 0.0]])
+    >>> C = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> self_representation_objective(X, C, 10.0)  # ||C||_1 = 2, plus 10 / 2 * 1
+    7.0
+    >>> self_representation_objective(X, np.zeros((3, 3)), 10.0)  # 10 / 2 * ||X||_F^2
+    15.0
+    >>> # the third sample declared an outlier: ||C||_1 + 1 * ||E||_1
+    >>> E = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    >>> self_representation_objective(X, C, 10.0, E=E, outlier_penalty=1.0)
+    3.0
     """
     C = C.toarray() if sp.issparse(C) else np.asarray(C)
     R = X - C @ X
@@ -412,6 +430,20 @@ def self_representation_cvxpy(
     C : sparse matrix (CSR) of shape (n_samples, n_samples)
         Entries below ``1e-8`` times the largest magnitude are set to zero.
     E : ndarray, only if ``return_outliers``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cluster import self_representation_cvxpy
+    >>> from subclust.datasets import make_molrg
+    >>> X, y, _ = make_molrg(n_samples=[6, 6], n_features=5, dims=2, orthogonal=True,
+    ...                      random_state=0)
+    >>> C = self_representation_cvxpy(X).toarray()
+    >>> C.shape, bool(np.all(np.diag(C) == 0))
+    ((12, 12), True)
+    >>> # orthogonal subspaces: no weight (up to the solver's accuracy) links them
+    >>> bool(np.abs(C[y[:, None] != y[None, :]]).max() < 1e-4)
+    True
     """
     try:
         import cvxpy  # noqa: F401
@@ -759,7 +791,8 @@ def self_representation_elastic_net(
         max_outer=max_outer, max_sweeps=max_sweeps,
         x_norm=float(np.sqrt(np.einsum("ij,ij->i", X, X).max())),
     )
-    C, n_iter = _assemble(_run_blocks(_elastic_net_block, X, _block_bounds(n, batch), backend, **params), n)
+    blocks = _run_blocks(_elastic_net_block, X, _block_bounds(n, batch), backend, **params)
+    C, n_iter = _assemble(blocks, n)
     return (C, n_iter) if return_n_iter else C
 
 

@@ -60,10 +60,33 @@ def normalize_samples(X, name="X"):
     cheap to use as a dictionary atom. Unit rows make ``alpha``-type
     parameters comparable across data sets.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    name : str, default="X"
+        Name of the data in error messages.
+
+    Returns
+    -------
+    X_normalized : ndarray of shape (n_samples, n_features)
+        ``X`` with every row divided by its norm (a new array).
+
     Raises
     ------
     ValueError
         If a row is all zeros: it cannot be represented nor normalized.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cluster import normalize_samples
+    >>> normalize_samples(np.array([[3.0, 4.0], [0.0, -2.0]]))
+    array([[ 0.6,  0.8],
+           [ 0. , -1. ]])
+    >>> normalize_samples(np.array([[1.0, 1.0], [0.0, 0.0]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: X has 1 all-zero sample(s) (rows [1]); a zero sample lies on every subspace. ...
     """
     norms = np.linalg.norm(X, axis=1)
     zero = np.flatnonzero(norms == 0)
@@ -377,6 +400,24 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=0.997):
     Returns
     -------
     bases : list of ndarray of shape (n_features, d_k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cluster import cluster_bases
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.subspace import subspace_distance
+    >>> X, y, true_bases = make_molrg(n_samples=[30, 30], n_features=10, dims=[2, 3],
+    ...                               random_state=0)
+    >>> bases = cluster_bases(X, y, n_clusters=2)  # dimensions found from the energy
+    >>> [U.shape for U in bases]
+    [(10, 2), (10, 3)]
+    >>> bool(np.allclose(bases[1].T @ bases[1], np.eye(3)))  # orthonormal columns
+    True
+    >>> [round(subspace_distance(U, V), 6) for U, V in zip(bases, true_bases)]
+    [0.0, 0.0]
+    >>> [U.shape for U in cluster_bases(X, y, n_clusters=2, dims=1)]  # or fixed dimensions
+    [(10, 1), (10, 1)]
     """
     n_features = X.shape[1]
     dims = _check_dims_per_cluster(dims, n_clusters)

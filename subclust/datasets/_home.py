@@ -55,9 +55,10 @@ def get_data_home(data_home=None):
 
     Examples
     --------
+    >>> import pathlib
     >>> from subclust.datasets import get_data_home
-    >>> str(get_data_home("/tmp/my_data"))
-    '/tmp/my_data'
+    >>> get_data_home("~/my_data") == pathlib.Path.home() / "my_data"
+    True
     """
     if data_home is None:
         data_home = os.environ.get(DATA_ENV) or "~/subclust_data"
@@ -82,6 +83,23 @@ def get_cache_dir(cache_dir=None, data_home=None):
     -------
     path : pathlib.Path
         Not created until something is written to it.
+
+    Examples
+    --------
+    With a writable data home and no ``SUBCLUST_CACHE``, features are cached
+    in the data home:
+
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from unittest import mock
+    >>> from subclust.datasets import get_cache_dir
+    >>> with tempfile.TemporaryDirectory() as home, mock.patch.dict(os.environ):
+    ...     _ = os.environ.pop("SUBCLUST_CACHE", None)  # ignore the user's setting here
+    ...     cache = get_cache_dir(data_home=home)
+    ...     explicit = get_cache_dir(Path(home) / "features")
+    ...     print(cache == Path(os.path.abspath(home)) / "cache", cache.exists(),
+    ...           explicit.name)
+    True False features
     """
     if cache_dir is None:
         cache_dir = os.environ.get(CACHE_ENV)

@@ -26,6 +26,21 @@ def random_bases(n_features, dims, orthogonal=False, random_state=None, dtype=np
     Returns
     -------
     bases : list of ndarray of shape (n_features, d_k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.datasets import random_bases
+    >>> bases = random_bases(6, [2, 3], orthogonal=True, random_state=0)
+    >>> [U.shape for U in bases]
+    [(6, 2), (6, 3)]
+    >>> bool(np.allclose(bases[1].T @ bases[1], np.eye(3)))  # orthonormal columns
+    True
+    >>> bool(np.allclose(bases[0].T @ bases[1], 0))  # mutually orthogonal subspaces
+    True
+    >>> again = random_bases(6, [2, 3], orthogonal=True, random_state=0)
+    >>> all(np.array_equal(U, V) for U, V in zip(bases, again))  # the seed fixes them
+    True
     """
     rng = check_random_state(random_state)
     dims = [int(d) for d in dims]

@@ -37,11 +37,21 @@ __all__ = [
 
 
 def default_clustering_schedule():
-    """The noise levels used for training: VP linear up to ``t = 0.02`` (``sigma <= 0.07``).
+    """The noise levels used for training: VP linear up to ``t = 0.02`` (``sigma < 0.08``).
 
     Every noise level has the same optimum for one component, and the
     soft-max weights approach the hard K-subspaces assignment as the noise
     falls; low levels give the least noisy gradients.
+
+    Returns
+    -------
+    schedule : VPLinear
+
+    Examples
+    --------
+    >>> sched = default_clustering_schedule()
+    >>> sched.t_min, sched.t_max, round(sched.sigma_max, 3)
+    (0.001, 0.02, 0.077)
     """
     return VPLinear(t_max=0.02)
 
@@ -370,6 +380,27 @@ def fit_low_rank_mixtures(
     histories : ndarray of shape (steps, T)
         Their minibatch losses.
     labels : ndarray of shape (T, N)
+
+    Examples
+    --------
+    One data set (``T = 1``) of two lines in ``R^10``, two random
+    initializations (``I = 2``) of two bases each:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.metrics import clustering_accuracy
+    >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=10, dims=1, random_state=0)
+    >>> rng = np.random.default_rng(0)
+    >>> runs = [[[np.linalg.qr(rng.standard_normal((10, 1)))[0] for _ in range(2)]
+    ...          for _ in range(2)]]
+    >>> bases, losses, histories, labels = fit_low_rank_mixtures(
+    ...     X[None], [1, 1], runs, steps=30, batch_size=60, lr=0.1,
+    ...     generator=torch.Generator().manual_seed(0))
+    >>> [B.shape for B in bases[0]], losses.shape, histories.shape, labels.shape
+    ([(10, 1), (10, 1)], (1,), (30, 1), (1, 60))
+    >>> clustering_accuracy(y, labels[0])
+    1.0
     """
     schedule = default_clustering_schedule() if schedule is None else schedule
     x0 = _as_tensor(data_sets, device)
@@ -428,6 +459,28 @@ def fit_low_rank_mixtures_ragged(
         The bases of the best run of each data set (lowest evaluation loss).
     losses : ndarray of shape (T,)
         Their evaluation losses.
+
+    Examples
+    --------
+    Two data sets of 10 and 40 samples on two lines in ``R^10``, two random
+    initializations each, the worse one dropped after 10 steps:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.metrics import subspace_recovery_error
+    >>> draws = [make_molrg(n_samples=[n, n], n_features=10, dims=1, random_state=n)
+    ...          for n in (5, 20)]
+    >>> rng = np.random.default_rng(0)
+    >>> runs = [[[np.linalg.qr(rng.standard_normal((10, 1)))[0] for _ in range(2)]
+    ...          for _ in range(2)] for _ in draws]
+    >>> bases, losses = fit_low_rank_mixtures_ragged(
+    ...     [X for X, _, _ in draws], [1, 1], runs, steps=30, prune={10: 1},
+    ...     generator=torch.Generator().manual_seed(0))
+    >>> len(bases), losses.shape
+    (2, (2,))
+    >>> [bool(subspace_recovery_error(b, truth) < 0.1) for b, (_, _, truth) in zip(bases, draws)]
+    [True, True]
     """
     schedule = default_clustering_schedule() if schedule is None else schedule
     batches = _AllSamples(data_sets, slots, dtype, device)

@@ -317,20 +317,72 @@ def molrg_denoise(x, s, g, bases, weights=None, variances=None, means=None, nois
 
 
 def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
-    """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``."""
+    """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
+
+    Parameters are those of :func:`molrg_denoise`.
+
+    Examples
+    --------
+    Two lines in the plane: at low noise a point belongs to the line it lies
+    on; at high noise the posterior returns to the prior ``weights``.
+
+    >>> import torch
+    >>> E = torch.eye(2, dtype=torch.float64)
+    >>> x = torch.tensor([[3.0, 0.0], [0.0, 3.0]], dtype=torch.float64)
+    >>> molrg_responsibilities(x, 1.0, 0.1, [E[:, :1], E[:, 1:]]).round(decimals=6)
+    tensor([[1., 0.],
+            [0., 1.]], dtype=torch.float64)
+    >>> w = molrg_responsibilities(x, 1e-3, 1.0, [E[:, :1], E[:, 1:]], weights=[0.3, 0.7])
+    >>> w.round(decimals=3)
+    tensor([[0.3000, 0.7000],
+            [0.3000, 0.7000]], dtype=torch.float64)
+    """
     p = _MoLRGParams.from_model(bases, weights, variances, means, noise)
     return _molrg_terms(x, s, g, p, need_mean=False)[1]
 
 
 def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
-    """Log-density ``log p_t(x_t)`` of the noisy MoLRG, shape ``(batch,)``."""
+    """Log-density ``log p_t(x_t)`` of the noisy MoLRG, shape ``(batch,)``.
+
+    Parameters are those of :func:`molrg_denoise`.
+
+    Examples
+    --------
+    One line in the plane: ``x_t`` is Gaussian with variance ``s^2 + g^2``
+    along the line and ``g^2`` across it.
+
+    >>> import torch
+    >>> U = torch.tensor([[1.0], [0.0]], dtype=torch.float64)
+    >>> x = torch.tensor([[1.0, 0.5], [-2.0, 0.0]], dtype=torch.float64)
+    >>> s, g = 0.8, 0.6
+    >>> along = torch.distributions.Normal(0.0, (s**2 + g**2) ** 0.5).log_prob(x[:, 0])
+    >>> across = torch.distributions.Normal(0.0, g).log_prob(x[:, 1])
+    >>> bool(torch.allclose(molrg_log_density(x, s, g, [U]), along + across))
+    True
+    """
     p = _MoLRGParams.from_model(bases, weights, variances, means, noise)
     logits, _, _, shared = _molrg_terms(x, s, g, p, need_mean=False)
     return torch.logsumexp(logits, dim=1) + shared
 
 
 def molrg_score(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
-    """Score ``grad log p_t(x_t) = (s E[x_0 | x_t] - x_t) / g^2`` of the noisy MoLRG."""
+    """Score ``grad log p_t(x_t) = (s E[x_0 | x_t] - x_t) / g^2`` of the noisy MoLRG.
+
+    Parameters are those of :func:`molrg_denoise`.
+
+    Examples
+    --------
+    Tweedie's formula agrees with the gradient of :func:`molrg_log_density`:
+
+    >>> import torch
+    >>> from subclust.datasets import make_molrg
+    >>> _, _, bases = make_molrg(n_features=5, n_components=2, dims=2, random_state=0)
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    >>> (grad,) = torch.autograd.grad(molrg_log_density(x, 0.8, 0.6, bases).sum(), x)
+    >>> bool(torch.allclose(molrg_score(x.detach(), 0.8, 0.6, bases), grad))
+    True
+    """
     p = _MoLRGParams.from_model(bases, weights, variances, means, noise)
     return score_from_denoised(x, _molrg_terms(x, s, g, p)[2], s, g)
 
@@ -340,6 +392,18 @@ def score_from_denoised(x, x0_hat, s, g):
 
     ``x`` and ``x0_hat`` may have any trailing shape; ``s`` and ``g`` are
     scalars or of shape ``(batch,)``.
+
+    Examples
+    --------
+    For standard normal data the posterior mean is ``s x_t / (s^2 + g^2)``
+    and the score of ``x_t ~ N(0, (s^2 + g^2) I)`` is ``-x_t / (s^2 + g^2)``;
+    images work as vectors do:
+
+    >>> import torch
+    >>> x = torch.randn(2, 1, 3, 3, generator=torch.Generator().manual_seed(0))
+    >>> s, g = 0.6, 0.8  # s^2 + g^2 = 1
+    >>> bool(torch.allclose(score_from_denoised(x, s * x, s, g), -x))
+    True
     """
     s = append_dims(per_sample(s, x.shape[0], x).to(x.dtype), x.ndim)
     g = append_dims(per_sample(g, x.shape[0], x).to(x.dtype), x.ndim)
@@ -415,17 +479,62 @@ def gmm_denoise(x, s, g, means, covariances, weights=None):
     Returns
     -------
     x0_hat : tensor of shape (batch, n_features)
+
+    Examples
+    --------
+    A Gaussian mixture with covariances ``U_k U_k^T`` is a mixture of
+    low-rank Gaussians: both denoisers agree.
+
+    >>> import torch
+    >>> from subclust.datasets import make_molrg
+    >>> _, _, bases = make_molrg(n_features=5, n_components=2, dims=2, random_state=0)
+    >>> covariances = [U @ U.T for U in bases]
+    >>> x = torch.randn(4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> x0_hat = gmm_denoise(x, 0.8, 0.6, torch.zeros(2, 5), covariances)
+    >>> bool(torch.allclose(x0_hat, molrg_denoise(x, 0.8, 0.6, bases)))
+    True
     """
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights))[2]
 
 
 def gmm_responsibilities(x, s, g, means, covariances, weights=None):
-    """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``."""
+    """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
+
+    Parameters are those of :func:`gmm_denoise`.
+
+    Examples
+    --------
+    Two unit Gaussians at ``-2`` and ``+2`` on a line: by symmetry ``x_t = 0``
+    is shared equally, and ``x_t = s mu_k`` leans toward component ``k``.
+
+    >>> import torch
+    >>> means, covariances = [[-2.0], [2.0]], torch.ones(2, 1, 1)
+    >>> x = torch.tensor([[0.0], [1.6]], dtype=torch.float64)
+    >>> w = gmm_responsibilities(x, 0.8, 0.6, means, covariances)
+    >>> w[0].tolist(), bool(w[1, 1] > 0.9)
+    ([0.5, 0.5], True)
+    """
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights), False)[1]
 
 
 def gmm_log_density(x, s, g, means, covariances, weights=None):
-    """Log-density ``log p_t(x_t)`` of the noisy Gaussian mixture, shape ``(batch,)``."""
+    """Log-density ``log p_t(x_t)`` of the noisy Gaussian mixture, shape ``(batch,)``.
+
+    Parameters are those of :func:`gmm_denoise`.
+
+    Examples
+    --------
+    One component: ``x_t ~ N(s mu, s^2 S + g^2 I)``.
+
+    >>> import torch
+    >>> mu = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    >>> S = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    >>> x = torch.randn(3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> s, g = 0.8, 0.6
+    >>> normal = torch.distributions.MultivariateNormal(s * mu, s**2 * S + g**2 * torch.eye(2))
+    >>> bool(torch.allclose(gmm_log_density(x, s, g, mu[None], S[None]), normal.log_prob(x)))
+    True
+    """
     logits, _, _, shared = _gmm_terms(
         x, s, g, _GMMParams.from_model(means, covariances, weights), False
     )
@@ -433,7 +542,24 @@ def gmm_log_density(x, s, g, means, covariances, weights=None):
 
 
 def gmm_score(x, s, g, means, covariances, weights=None):
-    """Score ``(s E[x_0 | x_t] - x_t) / g^2`` of the noisy Gaussian mixture."""
+    """Score ``(s E[x_0 | x_t] - x_t) / g^2`` of the noisy Gaussian mixture.
+
+    Parameters are those of :func:`gmm_denoise`.
+
+    Examples
+    --------
+    One component: the score is ``-(s^2 S + g^2 I)^{-1} (x_t - s mu)``.
+
+    >>> import torch
+    >>> mu = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    >>> S = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    >>> x = torch.randn(3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> s, g = 0.8, 0.6
+    >>> cov = s**2 * S + g**2 * torch.eye(2, dtype=torch.float64)
+    >>> expected = -torch.linalg.solve(cov, (x - s * mu).T).T
+    >>> bool(torch.allclose(gmm_score(x, s, g, mu[None], S[None]), expected))
+    True
+    """
     return score_from_denoised(x, gmm_denoise(x, s, g, means, covariances, weights), s, g)
 
 
@@ -458,6 +584,19 @@ def empirical_denoise(x, s, g, X_train, chunk_size=4096):
     Returns
     -------
     x0_hat : tensor of shape (batch, n_features)
+
+    Examples
+    --------
+    At low noise it returns the nearest training point, at high noise
+    (almost) the training mean:
+
+    >>> import torch
+    >>> X_train = torch.tensor([[0.0, 0.0], [2.0, 0.0]], dtype=torch.float64)
+    >>> x = torch.tensor([[1.9, 0.1]], dtype=torch.float64)
+    >>> empirical_denoise(x, 1.0, 0.05, X_train).round(decimals=4)
+    tensor([[2., 0.]], dtype=torch.float64)
+    >>> empirical_denoise(x, 1.0, 100.0, X_train).round(decimals=3)
+    tensor([[1., 0.]], dtype=torch.float64)
     """
     _check_x(x, X_train.shape[1])
     X_train = X_train.to(dtype=x.dtype, device=x.device)
@@ -555,6 +694,22 @@ class GMMDenoiser(_ExactDenoiser):
     covariances : array-like of shape (K, n_features, n_features)
     weights : array-like of shape (K,), optional
     schedule : Schedule or str, default=VPLinear()
+
+    Examples
+    --------
+    Components with zero covariance are point masses: the mixture of the
+    training points is the memorizing denoiser.
+
+    >>> import torch
+    >>> from subclust.diffusion import EmpiricalDenoiser, GMMDenoiser
+    >>> X = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> D = GMMDenoiser(X, torch.zeros(6, 3, 3), schedule="edm")
+    >>> x_t = torch.randn(4, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    >>> t = torch.tensor([0.1, 0.5, 1.0, 5.0])
+    >>> bool(torch.allclose(D(x_t, t), EmpiricalDenoiser(X, schedule="edm")(x_t, t)))
+    True
+    >>> D.responsibilities(x_t, t).shape
+    torch.Size([4, 6])
     """
 
     def __init__(self, means, covariances, weights=None, schedule=None):

@@ -85,6 +85,22 @@ class MixtureEstimate:
         Samples per component.
     latents : list of ndarray of shape (N_k, d_k)
         Coordinates ``U_k^T (x - mu_k)`` of the samples of each component.
+
+    Examples
+    --------
+    Draws from an estimate lie on its subspaces, in the estimated proportions:
+
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.diffusion import off_subspace_energy
+    >>> X, y, _ = make_molrg(n_samples=[20, 60], n_features=10, dims=2, random_state=0)
+    >>> est = estimate_mixture(X, y, dims=2)
+    >>> est.weights.tolist(), est.counts.tolist(), [A.shape for A in est.latents]
+    ([0.25, 0.75], [20, 60], [(20, 2), (60, 2)])
+    >>> X_new, y_new = est.sample(400, random_state=0)
+    >>> X_new.shape, bool(off_subspace_energy(X_new, est.bases) < 1e-12)
+    ((400, 10), True)
+    >>> bool(abs((y_new == 1).mean() - 0.75) < 0.1)
+    True
     """
 
     bases: list
@@ -383,6 +399,22 @@ def mixture_from_clustering(
     Returns
     -------
     estimate : MixtureEstimate
+
+    Examples
+    --------
+    On noise-free data K-subspaces finds the clusters, and the principal
+    subspaces of the clusters are the true ones:
+
+    >>> from subclust import KSubspaces
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.metrics import subspace_recovery_error
+    >>> X, _, truth = make_molrg(n_samples=[40, 40], n_features=12, dims=2, random_state=0)
+    >>> kss = KSubspaces(n_clusters=2, dims=2, random_state=0).fit(X)
+    >>> est = mixture_from_clustering(kss, X)
+    >>> est.dims, est.weights.tolist(), est.means is None
+    ([2, 2], [0.5, 0.5], True)
+    >>> bool(subspace_recovery_error(est.bases, truth) < 1e-6)
+    True
     """
     X = _check_X(X)
     labels = _labels_of(estimator, X)

@@ -48,6 +48,19 @@ def orthonormalize(U):
     The sign fix makes it continuous and the identity on matrices that are
     already orthonormal, so applying it after every step does not flip bases.
     Works on a batch ``(..., n, d)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> A = torch.randn(3, 6, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> Q = orthonormalize(A)  # a batch of three bases
+    >>> eye = torch.eye(2, dtype=torch.float64)
+    >>> bool(torch.allclose(Q.transpose(-2, -1) @ Q, eye.expand(3, 2, 2)))
+    True
+    >>> bool(torch.allclose(Q @ Q.transpose(-2, -1) @ A, A))  # the same column spaces
+    True
+    >>> bool(torch.allclose(orthonormalize(Q), Q))  # the identity on orthonormal input
+    True
     """
     Q, R = torch.linalg.qr(U)
     signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
@@ -60,6 +73,21 @@ def tangent_projection(U, G):
 
     ``sym(A) = (A + A^T) / 2``. Applied to a Euclidean gradient it gives the
     Riemannian gradient (for the metric inherited from the ambient space).
+
+    Examples
+    --------
+    Tangent vectors ``T`` at ``U`` satisfy ``U^T T + T^T U = 0``, and
+    projecting twice changes nothing:
+
+    >>> import torch
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> U = orthonormalize(torch.randn(6, 2, generator=gen, dtype=torch.float64))
+    >>> G = torch.randn(6, 2, generator=gen, dtype=torch.float64)
+    >>> T = tangent_projection(U, G)
+    >>> bool(torch.allclose(U.T @ T + T.T @ U, torch.zeros(2, 2, dtype=torch.float64)))
+    True
+    >>> bool(torch.allclose(tangent_projection(U, T), T))
+    True
     """
     A = U.transpose(-2, -1) @ G
     return G - U @ (0.5 * (A + A.transpose(-2, -1)))

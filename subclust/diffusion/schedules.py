@@ -85,6 +85,18 @@ def vp_cosine(t, offset=0.008):
     Returns
     -------
     s, g : tensors of float64
+
+    Examples
+    --------
+    The process starts at clean data (``s = 1``, ``g = 0`` exactly) and
+    preserves the variance:
+
+    >>> import torch
+    >>> s, g = vp_cosine(torch.tensor([0.0, 0.5, 0.9]))
+    >>> float(s[0]), float(g[0])
+    (1.0, 0.0)
+    >>> bool(torch.allclose(s**2 + g**2, torch.ones(3, dtype=torch.float64)))
+    True
     """
     t = _as_time(t)
     a = offset / (1 + offset) * math.pi / 2
@@ -95,13 +107,38 @@ def vp_cosine(t, offset=0.008):
 
 
 def ve(t, sigma_min=0.01, sigma_max=50.0):
-    """Variance-exploding schedule: ``s = 1``, ``g = sigma_min (sigma_max / sigma_min)^t``."""
+    """Variance-exploding schedule: ``s = 1``, ``g = sigma_min (sigma_max / sigma_min)^t``.
+
+    Returns
+    -------
+    s, g : tensors of float64, of the shape of ``t``
+
+    Examples
+    --------
+    The noise level is geometric in ``t``, from ``sigma_min`` to ``sigma_max``:
+
+    >>> import torch
+    >>> s, g = ve(torch.tensor([0.0, 0.5, 1.0]))
+    >>> s.tolist(), [round(v, 6) for v in g.tolist()]
+    ([1.0, 1.0, 1.0], [0.01, 0.707107, 50.0])
+    """
     t = _as_time(t)
     return torch.ones_like(t), sigma_min * (sigma_max / sigma_min) ** t
 
 
 def edm(t):
-    """EDM schedule of Karras et al. (NeurIPS 2022): ``s = 1``, ``g = sigma = t``."""
+    """EDM schedule of Karras et al. (NeurIPS 2022): ``s = 1``, ``g = sigma = t``.
+
+    Returns
+    -------
+    s, g : tensors of float64, of the shape of ``t``
+
+    Examples
+    --------
+    >>> s, g = edm([0.002, 1.0, 80.0])
+    >>> s.tolist(), g.tolist()
+    ([1.0, 1.0, 1.0], [0.002, 1.0, 80.0])
+    """
     t = _as_time(t)
     return torch.ones_like(t), t.clone()
 
@@ -140,6 +177,28 @@ class Schedule:
 
     Subclasses implement :meth:`s_and_g` and :meth:`t_of_sigma`; the rest is shared.
     Time values are tensors (or floats); results are float64 tensors.
+
+    Examples
+    --------
+    A subclass gives ``s``, ``g``, the inverse ``t(sigma)`` and the domain;
+    the noise levels and the samplers' grids follow:
+
+    >>> import torch
+    >>> class Linear(Schedule):  # s = 1, g = 2 t on [0.01, 10]
+    ...     t_min, t_max = 0.01, 10.0
+    ...     def s_and_g(self, t):
+    ...         t = torch.as_tensor(t, dtype=torch.float64)
+    ...         return torch.ones_like(t), 2 * t
+    ...     def t_of_sigma(self, sigma):
+    ...         return torch.as_tensor(sigma, dtype=torch.float64) / 2
+    >>> sched = Linear()
+    >>> sched.sigma_min, sched.sigma_max
+    (0.02, 20.0)
+    >>> [round(t, 4) for t in sched.time_grid(3).tolist()]
+    [10.0, 5.005, 0.01]
+    >>> grid = sched.sigma_grid(5)
+    >>> bool(torch.allclose(sched.sigma(grid), karras_sigmas(5, 0.02, 20.0)))
+    True
     """
 
     t_min: float
@@ -254,6 +313,21 @@ class VPCosine(Schedule):
 
     ``t_max = 0.995`` (sigma about 128) instead of 1, where ``s = 0`` and the
     noise level is infinite; Nichol & Dhariwal clip the betas for the same reason.
+
+    Parameters
+    ----------
+    offset : float, default=0.008
+    t_min, t_max : float, default=1e-3, 0.995
+
+    Examples
+    --------
+    >>> import torch
+    >>> sched = VPCosine()
+    >>> round(sched.sigma_max, 1)
+    128.3
+    >>> t = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
+    >>> bool(torch.allclose(sched.t_of_sigma(sched.sigma(t)), t))  # t(sigma) inverts sigma(t)
+    True
     """
 
     offset: float = 0.008
@@ -281,7 +355,24 @@ class VPCosine(Schedule):
 
 @dataclass(frozen=True)
 class VE(Schedule):
-    """Variance-exploding schedule (:func:`ve`); ``t`` in ``[0, 1]``."""
+    """Variance-exploding schedule (:func:`ve`); ``t`` in ``[0, 1]``.
+
+    Parameters
+    ----------
+    sigma_lo, sigma_hi : float, default=0.01, 50.0
+        Noise levels at ``t = 0`` and ``t = 1``.
+    t_min, t_max : float, default=0.0, 1.0
+
+    Examples
+    --------
+    >>> import torch
+    >>> sched = VE()
+    >>> round(sched.sigma_min, 6), round(sched.sigma_max, 6)
+    (0.01, 50.0)
+    >>> t = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
+    >>> bool(torch.allclose(sched.t_of_sigma(sched.sigma(t)), t))  # t(sigma) inverts sigma(t)
+    True
+    """
 
     sigma_lo: float = 0.01
     sigma_hi: float = 50.0
@@ -333,7 +424,20 @@ _SCHEDULES = {"vp-linear": VPLinear, "vp-cosine": VPCosine, "ve": VE, "edm": EDM
 
 
 def get_schedule(schedule):
-    """A :class:`Schedule` from an instance or a name: 'vp-linear', 'vp-cosine', 've', 'edm'."""
+    """A :class:`Schedule` from an instance or a name: 'vp-linear', 'vp-cosine', 've', 'edm'.
+
+    None gives the default :class:`VPLinear`; an instance is returned as is.
+
+    Examples
+    --------
+    >>> get_schedule("edm")
+    EDM(t_min=0.002, t_max=80.0, rho=7.0)
+    >>> get_schedule(None) == VPLinear()
+    True
+    >>> sched = VE(sigma_hi=80.0)
+    >>> get_schedule(sched) is sched
+    True
+    """
     if schedule is None:
         return VPLinear()
     if isinstance(schedule, Schedule):

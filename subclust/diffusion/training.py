@@ -51,11 +51,60 @@ WEIGHTINGS = ("uniform", "snr", "edm")
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite.
+
+    Raised by :func:`train_denoiser`, which leaves the model at its last
+    finite state; a :class:`FloatingPointError`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from subclust.diffusion import train_denoiser
+    >>> class Broken(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = torch.nn.Parameter(torch.zeros(()))
+    ...     def forward(self, x_t, t):
+    ...         return x_t * (self.w / self.w)  # 0 / 0
+    >>> train_denoiser(Broken(), torch.ones(4, 2), steps=3, generator=0, verbose=0)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    subclust.diffusion.training.NonFiniteLossError: The training loss became nan at step 0. ...
+    """
 
 
 def sample_times(schedule, batch, time_sampling="uniform", generator=None, p_mean=-1.2, p_std=1.2):
-    """Draw ``batch`` training times (float64) by the given rule (see the module docstring)."""
+    """Draw ``batch`` training times (float64) by the given rule (see the module docstring).
+
+    Parameters
+    ----------
+    schedule : Schedule
+    batch : int
+    time_sampling : {'uniform', 'log-normal'}, default='uniform'
+    generator : torch.Generator, optional
+    p_mean, p_std : float, default=-1.2, 1.2
+        Mean and standard deviation of ``log sigma`` for 'log-normal'.
+
+    Returns
+    -------
+    t : tensor of float64 of shape (batch,)
+        Times in ``[t_min, t_max]`` of the schedule.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from subclust.diffusion import EDM
+    >>> sched = EDM()
+    >>> t = sample_times(sched, 1000, "log-normal", generator=torch.Generator().manual_seed(0))
+    >>> t.dtype, bool(t.min() >= sched.t_min), bool(t.max() <= sched.t_max)
+    (torch.float64, True, True)
+    >>> round(float(torch.log(t).median()), 1)  # EDM: log sigma ~ N(-1.2, 1.2^2)
+    -1.2
+    >>> again = sample_times(sched, 1000, "log-normal", generator=torch.Generator().manual_seed(0))
+    >>> bool(torch.equal(t, again))
+    True
+    """
     device = _device(generator)
     if time_sampling == "uniform":
         u = torch.rand(batch, generator=generator, dtype=torch.float64, device=device)
@@ -67,7 +116,31 @@ def sample_times(schedule, batch, time_sampling="uniform", generator=None, p_mea
 
 
 def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
-    """The weights ``lambda(t)`` (float64, shape of ``t``; see the module docstring)."""
+    """The weights ``lambda(t)`` (float64, shape of ``t``; see the module docstring).
+
+    Parameters
+    ----------
+    schedule : Schedule
+    t : float or tensor
+    weighting : {'uniform', 'snr', 'edm'}, default='uniform'
+    sigma_data : float, default=0.5
+        Data scale of the 'edm' weighting.
+
+    Returns
+    -------
+    weights : tensor of float64 of the shape of ``t``
+
+    Examples
+    --------
+    On the EDM schedule ``sigma = t``: 'snr' is ``1 / sigma^2``, and 'edm'
+    is ``2 / sigma_data^2`` at ``sigma = sigma_data``.
+
+    >>> import torch
+    >>> from subclust.diffusion import EDM
+    >>> t = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    >>> loss_weights(EDM(), t, "snr").tolist(), loss_weights(EDM(), t, "edm").tolist()
+    ([4.0, 0.25], [8.0, 4.25])
+    """
     if weighting == "uniform":
         return torch.ones_like(torch.as_tensor(t, dtype=torch.float64))
     sigma = schedule.sigma(t)
@@ -89,6 +162,43 @@ def dsm_loss(
     ``antithetic=True`` every sample is used twice, with ``eps`` and ``-eps``
     at the same ``t``: the same expectation, and the part of the gradient
     noise that is odd in ``eps`` cancels.
+
+    Parameters
+    ----------
+    denoiser : callable
+        ``denoiser(x_t, t) -> x0_hat``.
+    x0 : tensor of shape (batch, ...)
+        Clean samples.
+    schedule : Schedule
+    time_sampling, weighting, sigma_data
+        See :func:`sample_times` and :func:`loss_weights`.
+    generator : torch.Generator, optional
+        Source of the times and the noise.
+    antithetic : bool, default=False
+
+    Returns
+    -------
+    loss : scalar tensor
+
+    Examples
+    --------
+    The denoiser that always answers 0 loses the mean square of the data,
+    whatever the noise. The exact denoiser of the data's MoLRG (``d = 2``
+    unit-variance directions in ``n = 6`` dimensions) loses
+    ``(d / n) E_t[g(t)^2] = 0.24`` in expectation:
+
+    >>> import torch
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.diffusion import MoLRGDenoiser, VPLinear
+    >>> X, _, bases = make_molrg(n_samples=[200], n_features=6, dims=2, random_state=0)
+    >>> X = torch.as_tensor(X)
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> zero = dsm_loss(lambda x_t, t: torch.zeros_like(x_t), X, VPLinear(), generator=gen)
+    >>> bool(torch.isclose(zero, (X**2).mean()))
+    True
+    >>> loss = dsm_loss(MoLRGDenoiser(bases), X, VPLinear(), generator=gen)
+    >>> loss.shape, bool(abs(loss - 0.24) < 0.03)
+    (torch.Size([]), True)
     """
     if antithetic:
         x0 = torch.cat([x0, x0])
@@ -182,6 +292,16 @@ class TrainResult:
         Wall time of this call.
     samples_per_second : float
         Training samples processed per second in this call.
+
+    Examples
+    --------
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.diffusion import LowRankMixtureDenoiser, train_denoiser
+    >>> X, _, _ = make_molrg(n_samples=[8], n_features=6, dims=2, random_state=0)
+    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
+    >>> result = train_denoiser(net, X, steps=5, batch_size=8, generator=0, verbose=0)
+    >>> result.steps, result.losses.shape, bool(result.seconds > 0)
+    (5, (5,), True)
     """
 
     losses: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -247,6 +367,24 @@ def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=
 
     Written to a temporary file and renamed, so an interrupted save never
     leaves a truncated checkpoint.
+
+    Parameters
+    ----------
+    path : str or path-like
+    model : torch.nn.Module
+    optimizer : torch.optim.Optimizer, optional
+    step : int, default=0
+        Steps done.
+    generator : torch.Generator, optional
+        Its state is saved, so that a resumed run draws what the run would have.
+    losses : array-like, optional
+        Loss history.
+    queue : tensor of int, optional
+        Rows of the current permutation not yet used (training's minibatch stream).
+
+    Examples
+    --------
+    See :func:`load_checkpoint`.
     """
     state = {
         "model": model.state_dict(),
@@ -273,6 +411,27 @@ def load_checkpoint(path, model, optimizer=None, generator=None, map_location=No
         Steps done when the checkpoint was written.
     losses : ndarray
         Loss history up to that step.
+
+    Examples
+    --------
+    A network, its step, loss history and random stream, saved and restored:
+
+    >>> import os, tempfile
+    >>> import torch
+    >>> from subclust.diffusion import LowRankMixtureDenoiser, save_checkpoint
+    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "net.pt")
+    ...     save_checkpoint(path, net, step=3, generator=gen, losses=[0.5, 0.4, 0.3])
+    ...     fresh, fresh_gen = LowRankMixtureDenoiser(6, dims=2, generator=1), torch.Generator()
+    ...     step, losses = load_checkpoint(path, fresh, generator=fresh_gen)
+    >>> step, losses.tolist()
+    (3, [0.5, 0.4, 0.3])
+    >>> bool(torch.equal(fresh.U[0], net.U[0]))
+    True
+    >>> bool(torch.equal(fresh_gen.get_state(), gen.get_state()))
+    True
     """
     step, losses, _ = _load(path, model, optimizer, generator, map_location)
     return step, losses

@@ -75,10 +75,33 @@ def draw_latents(law, size, rng):
 def sample_union(n_samples, bases, law, rng):
     """Samples ``x = U_k a`` on a union of subspaces, ``k`` uniform, ``a`` of the given law.
 
+    Parameters
+    ----------
+    n_samples : int
+    bases : list of ndarray of shape (n_features, d_k)
+        Orthonormal bases of the subspaces.
+    law : {'gaussian', 'uniform', 'discrete', 'laplace'}
+        Law of the latent coordinates (see :func:`draw_latents`).
+    rng : numpy.random.Generator
+
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
+        Subspace of each sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.datasets import random_bases
+    >>> from subclust.experiments.wasserstein_rate import sample_union
+    >>> from subclust.subspace import residuals
+    >>> bases = random_bases(5, [2, 2], random_state=0)
+    >>> X, y = sample_union(200, bases, "discrete", np.random.default_rng(0))
+    >>> X.shape, sorted(set(y.tolist()))
+    ((200, 5), [0, 1])
+    >>> bool(np.allclose(residuals(X, bases)[np.arange(200), y], 0))  # each on its subspace
+    True
     """
     y = rng.integers(len(bases), size=n_samples)
     X = np.zeros((n_samples, bases[0].shape[0]))

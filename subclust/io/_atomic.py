@@ -43,7 +43,8 @@ def write_atomic(path, writer, force=False):
     --------
     >>> import tempfile, pathlib
     >>> from subclust.io import write_atomic
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "hello.txt"
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> target = pathlib.Path(tmp.name) / "hello.txt"
     >>> _ = write_atomic(target, lambda f: f.write(b"hello"))
     >>> target.read_text()
     'hello'
@@ -51,6 +52,7 @@ def write_atomic(path, writer, force=False):
     Traceback (most recent call last):
     ...
     FileExistsError: ... exists; pass force=True to overwrite it.
+    >>> tmp.cleanup()
     """
     path = Path(path)
     if not path.parent.is_dir():

@@ -456,10 +456,12 @@ def save_model(estimator, path, *, metadata=None, force=False):
     >>> from subclust.io import load_model, save_model
     >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=8, dims=2, random_state=0)
     >>> kss = KSubspaces(n_clusters=2, dims=2, random_state=0).fit(X)
-    >>> path = save_model(kss, pathlib.Path(tempfile.mkdtemp()) / "kss.npz")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save_model(kss, pathlib.Path(tmp.name) / "kss.npz")
     >>> loaded = load_model(path)
     >>> bool((loaded.predict(X) == kss.predict(X)).all())
     True
+    >>> tmp.cleanup()
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -544,6 +546,27 @@ def load_model(path, *, return_metadata=False):
     ValueError
         Not a model file, a format version this subclust cannot read, a
         class outside :func:`model_classes`, pickled data, or damage.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from subclust import KSubspaces
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.io import load_model, save_model
+    >>> X, y, _ = make_molrg(n_samples=[20, 20], n_features=6, dims=2, random_state=0)
+    >>> model = KSubspaces(n_clusters=2, dims=2, random_state=0).fit(X)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save_model(model, Path(tmp.name) / "kss.npz", metadata={"source": "molrg"})
+    >>> loaded, metadata = load_model(path, return_metadata=True)
+    >>> loaded, metadata
+    (KSubspaces(dims=2, n_clusters=2, random_state=0), {'source': 'molrg'})
+    >>> all(np.array_equal(U, V) for U, V in zip(loaded.bases_, model.bases_))  # bit for bit
+    True
+    >>> bool(np.array_equal(loaded.predict(X), model.predict(X)))
+    True
+    >>> tmp.cleanup()
     """
     path, header, arrays = _read_header(path)
     decoder = _Decoder(arrays, path)

@@ -373,7 +373,8 @@ def read_embeddings(path, *, key=None, label_column=None):
     >>> import tempfile, pathlib
     >>> import numpy as np
     >>> from subclust.io import read_embeddings
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "emb.csv"
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "emb.csv"
     >>> _ = path.write_text("a,b,species\\n1,2,cat\\n3,4,dog\\n5,6,cat\\n")
     >>> bunch = read_embeddings(path, label_column="species")
     >>> bunch.data
@@ -382,6 +383,7 @@ def read_embeddings(path, *, key=None, label_column=None):
            [5., 6.]])
     >>> bunch.target, bunch.target_names
     (array([0, 1, 0]), array(['cat', 'dog'], dtype='<U3'))
+    >>> tmp.cleanup()
     """
     path = _existing_file(path, "embedding file")
     suffix = path.suffix.lower()
@@ -457,10 +459,12 @@ def read_labels(path, n_samples=None, *, column=None):
     --------
     >>> import tempfile, pathlib
     >>> from subclust.io import read_labels
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.txt"
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "labels.txt"
     >>> _ = path.write_text("label\\n10\\n2\\n10\\n")
     >>> read_labels(path)
     (array([1, 0, 1]), array([ 2., 10.]))
+    >>> tmp.cleanup()
     """
     path = _existing_file(path, "label file")
     suffix = path.suffix.lower()
@@ -541,6 +545,22 @@ def read_images(filenames, shape=None):
     Returns
     -------
     images : ndarray of shape (n_images, height, width), float64
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from subclust.io import read_images
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> paths = [Path(tmp.name) / "black.png", Path(tmp.name) / "white.png"]
+    >>> for level, path in zip([0, 255], paths):
+    ...     Image.fromarray(np.full((4, 6), level, dtype=np.uint8)).save(path)
+    >>> images = read_images(paths, shape=(4, 6))
+    >>> images.shape, float(images[0].max()), float(images[1].min())
+    ((2, 4, 6), 0.0, 1.0)
+    >>> tmp.cleanup()
     """
     try:
         from PIL import Image, UnidentifiedImageError
@@ -622,12 +642,14 @@ def read_image_folder(
     >>> import numpy as np
     >>> from PIL import Image
     >>> from subclust.io import read_image_folder
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = pathlib.Path(tmp.name)
     >>> for i in range(3):
     ...     Image.fromarray(np.full((8, 8), 40 * i, dtype=np.uint8)).save(folder / f"{i}.png")
     >>> bunch = read_image_folder(folder, features="pixels")
     >>> bunch.data.shape, bunch.filenames[0]
     ((3, 64), '0.png')
+    >>> tmp.cleanup()
     """
     folder = Path(path)
     if not folder.exists():
@@ -653,7 +675,34 @@ def read_image_folder(
 
 
 def image_feature_params(shape, features="scattering", *, J=3, L=8, pad_to="auto"):
-    """The JSON-serializable recipe turning images of ``shape`` into features."""
+    """The JSON-serializable recipe turning images of ``shape`` into features.
+
+    Stored in model files, so that :func:`image_features` computes the same
+    features for new images.
+
+    Parameters
+    ----------
+    shape : tuple (height, width)
+        Size of the images.
+    features : {'scattering', 'pixels'}, default='scattering'
+    J, L, pad_to
+        See :func:`read_image_folder`.
+
+    Returns
+    -------
+    params : dict
+
+    Examples
+    --------
+    >>> import json
+    >>> from subclust.io import image_feature_params
+    >>> params = image_feature_params((28, 28))  # MNIST digits are padded to 32 x 32
+    >>> params["features"], params["shape"], params["pad_to"], params["J"], params["L"]
+    ('scattering', [28, 28], 32, 3, 8)
+    >>> params = image_feature_params((8, 8), "pixels")
+    >>> params, json.loads(json.dumps(params)) == params
+    ({'features': 'pixels', 'shape': [8, 8]}, True)
+    """
     if features not in ("scattering", "pixels"):
         raise ValueError(f"features must be 'scattering' or 'pixels', got {features!r}.")
     params = {"features": features, "shape": [int(s) for s in shape]}
@@ -675,10 +724,30 @@ def image_features(images, params, *, batch_size=64, n_jobs=None):
         ``features`` ('scattering' or 'pixels'), ``shape`` and, for
         scattering, ``J``, ``L``, ``pad_to`` and ``normalize`` (absent in
         recipes saved before it existed: raw coefficients).
+    batch_size, n_jobs
+        See :func:`subclust.datasets.scattering_features`.
 
     Returns
     -------
     features : ndarray of shape (n_images, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.io import image_feature_params, image_features
+    >>> images = np.random.default_rng(0).random((2, 8, 8))
+    >>> pixels = image_features(images, image_feature_params((8, 8), "pixels"))
+    >>> pixels.shape, bool(np.array_equal(pixels[1], images[1].ravel()))
+    ((2, 64), True)
+
+    Scattering features (needs kymatio): ``1 + J L`` channels for ``J = 1``,
+    each of ``(8 / 2^J)^2`` coefficients scaled to a largest magnitude of one.
+
+    >>> features = image_features(images, image_feature_params((8, 8), J=1, L=2))
+    >>> features.shape
+    (2, 48)
+    >>> np.abs(features.reshape(2, 3, 16)).max(axis=2).round(6).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
     images = np.asarray(images)
     if list(images.shape[1:]) != list(params["shape"]):
