@@ -157,3 +157,15 @@ def test_small_configuration_is_small():
     assert small.steps < full.steps and small.n_compare < full.n_compare
     assert full.n_compare == 500 and full.n_train is None
     assert StoryConfig.small(steps=5).steps == 5
+
+
+@pytest.mark.slow  # the full story: 12 minutes on two cores, training included
+@pytest.mark.skipif(not _mnist_available(), reason="SUBCLUST_DATA with MNIST is needed")
+def test_full_story_meets_its_claims():
+    from subclust.bridge.mnist_story import run_mnist_story
+
+    story = run_mnist_story()
+    assert story.profile.is_u_shaped
+    assert story.comparison.own_class_closest >= 0.80
+    assert story.attributes_edited() >= 3
+    assert story.seconds["total"] < 30 * 60
