@@ -234,6 +234,11 @@ class AttributeCorrespondence:
     attributes: tuple = ATTRIBUTES
     t: float = 0.0
     amplitude: float = 1.0
+    _r: np.ndarray = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self):
+        # Every summary reads the per-digit correlations: compute them once.
+        self._r = self._correlations()
 
     @property
     def n_singular(self):
@@ -248,6 +253,9 @@ class AttributeCorrespondence:
             Edits whose attribute could not be measured are left out; 0 where the
             attribute did not change (or fewer than three edits remain).
         """
+        return self._r.copy()
+
+    def _correlations(self):
         n_digits, _, n_dirs = self.steps.shape
         r = np.zeros((n_digits, n_dirs, len(self.attributes)))
         for i in range(n_digits):
@@ -259,7 +267,7 @@ class AttributeCorrespondence:
 
     def mean_abs_correlations(self):
         """``|r|`` averaged over the digits, shape (n_directions, n_attributes)."""
-        return np.abs(self.correlations()).mean(0)
+        return np.abs(self._r).mean(0)
 
     def null_level(self):
         """Mean ``|r|`` of a direction without effect, ``sqrt(2 / (pi (n_edits - 1)))``."""
@@ -267,7 +275,7 @@ class AttributeCorrespondence:
 
     def _best(self, attribute, rows):
         j = self.attributes.index(attribute)
-        scores = np.abs(self.correlations()[:, rows, j])
+        scores = np.abs(self._r[:, rows, j])
         return float(scores.max(1).mean()) if scores.size else float("nan")
 
     def best_singular(self, attribute):
@@ -281,7 +289,7 @@ class AttributeCorrespondence:
     def random_control(self, attribute):
         """``|r|`` averaged over the digits and the random directions (NaN without any)."""
         j = self.attributes.index(attribute)
-        scores = np.abs(self.correlations()[:, self.n_singular:, j])
+        scores = np.abs(self._r[:, self.n_singular:, j])
         return float(scores.mean()) if scores.size else float("nan")
 
     def _rows(self):
