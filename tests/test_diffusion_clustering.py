@@ -239,3 +239,15 @@ def test_fit_bases_ragged_rejects_bad_data_sets():
         model.fit_bases_ragged([rng.standard_normal((10, 5))] * 2, [0])
     with pytest.raises(ValueError, match="fewer than n_clusters=2"):
         model.fit_bases_ragged([rng.standard_normal((10, 5)), rng.standard_normal((1, 5))], [0, 1])
+
+
+def test_made_denoiser_samples_the_mixture_with_the_default_sampler():
+    """The training range (t <= 0.02) is not the denoiser's: a sampler walks the whole process."""
+    from subclust.diffusion import sample_ddim, sample_quality
+
+    _, _, bases = make_molrg(n_features=10, n_components=2, dims=2, random_state=0)
+    net = DiffusionSubspaceClustering(2, dims=2).make_denoiser(bases=bases)
+    noise = torch.randn(2000, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    quality = sample_quality(sample_ddim(net, noise, steps=100, disable=True), bases)
+    assert quality["off_subspace_energy"] < 1e-6
+    assert quality["latent_cov_error"] < 0.2
