@@ -72,12 +72,19 @@ def test_every_sampler_serves_every_schedule(name, schedule):
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
-def test_samplers_follow_the_denoisers_schedule(name):
+def test_samplers_refuse_a_schedule_that_is_not_the_denoisers(name):
     _, _, bases = make_molrg(n_features=6, n_components=1, dims=2, random_state=0)
-    denoiser = MoLRGDenoiser(bases, schedule=EDM())
     noise = torch.randn(8, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    runs = [sample(name, denoiser, noise, schedule, 20, disable=True,
-                   generator=torch.Generator().manual_seed(1)) for schedule in (None, EDM())]
+    with pytest.raises(ValueError, match="not the forward process of the denoiser"):
+        sample(name, MoLRGDenoiser(bases, schedule=EDM()), noise, None, 20, disable=True)
+    with pytest.raises(ValueError, match="not the forward process of the denoiser"):
+        sample(name, MoLRGDenoiser(bases), noise, VPCosine(), 20, disable=True)
+    # The same process over a narrower range (a denoiser trained on low noise) is sampled
+    # on the whole default range.
+    narrow = MoLRGDenoiser(bases, schedule=VPLinear(t_max=0.02))
+    runs = [sample(name, net, noise, None, 20, disable=True,
+                   generator=torch.Generator().manual_seed(1))
+            for net in (narrow, MoLRGDenoiser(bases))]
     torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
 
 

@@ -630,15 +630,11 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
         Returns
         -------
         denoiser : LowRankMixtureDenoiser
-            On the estimator's ``schedule`` if one was given, else on the whole
-            VP-linear process: the default training range (``t <= 0.02``) is a
-            choice of training, and samplers walk the denoiser's own schedule.
         """
         bases = self.bases_ if bases is None else bases
-        schedule = VPLinear() if self.schedule is None else self.schedule
         return LowRankMixtureDenoiser(
             bases[0].shape[0], len(bases), [B.shape[1] for B in bases],
-            schedule=schedule, weighting=self.weighting, init_bases=bases,
+            schedule=self._schedule(), weighting=self.weighting, init_bases=bases,
             dtype=dtype, device=self.device,
         )
 

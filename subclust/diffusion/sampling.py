@@ -7,10 +7,12 @@ Every sampler has the same signature,
 
 where ``denoiser(x_t, t) -> x0_hat``, ``noise`` is standard normal of the
 shape of the samples (vectors ``(batch, n)`` or images ``(batch, c, h, w)``),
-``schedule=None`` is the denoiser's own ``schedule`` (VP-linear for a
-callable without one), and the chain starts at ``x = g(t_max) * noise``.
-Each returns clean samples after ``steps`` denoiser evaluations (Heun:
-``2 steps - 1``), the last one mapping to ``t = 0``. ``callback`` receives ``{'x', 'i', 't', 'denoised'}``
+``schedule`` is VP-linear unless given, and the chain starts at
+``x = g(t_max) * noise``. A denoiser reads ``t`` on its own ``schedule``: a
+sampler refuses one whose ``(s, g)`` differ from its own (a denoiser trained
+on a narrower time range of the same process is fine). Each returns clean
+samples after ``steps`` denoiser evaluations (Heun: ``2 steps - 1``), the
+last one mapping to ``t = 0``. ``callback`` receives ``{'x', 'i', 't', 'denoised'}``
 after every step; ``disable`` turns the tqdm progress bar off (None: off when
 not on a terminal). Samplers never print and run without gradients.
 
@@ -55,9 +57,29 @@ def _start(denoiser, noise, schedule, steps):
             "noise must be a float tensor of shape (batch, ...) of standard normal draws."
         )
     _check_steps(steps)
-    if schedule is None:  # the schedule the denoiser was built (or trained) for
-        schedule = getattr(denoiser, "schedule", None)
-    return get_schedule(schedule)
+    schedule = get_schedule(schedule)
+    own = getattr(denoiser, "schedule", None)
+    if own is not None and not _same_process(get_schedule(own), schedule):
+        raise ValueError(
+            f"The sampler's schedule {schedule!r} is not the forward process of the denoiser, "
+            f"{own!r}, which reads t on its own: pass schedule=denoiser.schedule (or the same "
+            "process over a wider time range)."
+        )
+    return schedule
+
+
+def _same_process(a, b):
+    """Whether two schedules give the same ``(s, g)`` where their time ranges overlap.
+
+    Only the range may differ: a denoiser trained on low noise levels
+    (``VPLinear(t_max=0.02)``) is sampled on the whole ``VPLinear()``.
+    """
+    lo, hi = max(a.t_min, b.t_min), min(a.t_max, b.t_max)
+    if lo > hi:
+        return False
+    t = torch.linspace(lo, hi, 5, dtype=torch.float64)
+    return all(torch.allclose(u, v, rtol=1e-6, atol=1e-12)
+               for u, v in zip(a.s_and_g(t), b.s_and_g(t)))
 
 
 def _posterior_step(x, x0_hat, s, g, s_next, g_next, eta, generator):
@@ -103,9 +125,8 @@ def sample_ddpm(
         ``denoiser(x_t, t) -> x0_hat`` with ``t`` of shape ``(batch,)``.
     noise : tensor of shape (batch, ...)
         Standard normal draws; the chain starts at ``g(t_max) * noise``.
-    schedule : Schedule or str, optional
-        Default: the denoiser's own ``schedule`` attribute (every subclust
-        denoiser has one), else :class:`~subclust.diffusion.schedules.VPLinear`.
+    schedule : Schedule or str, default=VPLinear()
+        The forward process of the denoiser (see the module docstring).
     steps : int, default=1000
     generator : torch.Generator, optional
         Source of the noise added at every step.
@@ -198,7 +219,7 @@ def sample_euler(
 
     Examples
     --------
-    The sampler follows the denoiser's schedule (here EDM's). With ``U`` one direction of
+    Give the sampler the denoiser's schedule. With ``U`` one direction of
     unit variance, the exact flow from ``x = sigma_max * noise`` scales the
     ``U``-coordinate by ``1 / sqrt(1 + sigma_max^2)``; the last step lands on span(U):
 
@@ -207,7 +228,7 @@ def sample_euler(
     >>> U = torch.eye(4, dtype=torch.float64)[:, :1]
     >>> D = MoLRGDenoiser([U], schedule="edm")
     >>> noise = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> x = sample_euler(D, noise, steps=50, disable=True)
+    >>> x = sample_euler(D, noise, schedule="edm", steps=50, disable=True)
     >>> exact = noise[:, 0] * 80.0 / (1 + 80.0**2) ** 0.5
     >>> bool(x[:, 1:].abs().max() < 1e-12), bool((x[:, 0] - exact).abs().max() < 0.1)
     (True, True)
