@@ -21,6 +21,7 @@ __all__ = [
     "subspace_distance",
     "match_subspaces",
     "numerical_rank",
+    "estimate_rank",
 ]
 
 
@@ -371,3 +372,57 @@ def numerical_rank(singular_values, energy=0.99):
     cumulative = np.sqrt(np.cumsum(s**2))
     above = np.nonzero(cumulative > energy * total)[0]
     return int(above[0] + 1) if above.size else s.size
+
+
+def estimate_rank(singular_values, shape):
+    """Rank of a noisy low-rank matrix by the optimal hard threshold.
+
+    Gavish and Donoho's rule for a matrix ``signal + noise`` with white noise
+    of unknown level: keep the singular values above
+    ``omega(beta) * median(s)``, with ``beta = m / n`` the aspect ratio
+    (``m <= n``) and ``omega(beta) ~ 0.56 beta^3 - 0.95 beta^2 + 1.82 beta + 1.43``.
+    The median of the spectrum measures the noise, so that a
+    ``d``-dimensional subspace sampled with noise is found ``d``-dimensional,
+    where an energy share (:func:`numerical_rank`) also keeps part of the
+    noise. The rule needs the noise to fill most of the spectrum: fewer
+    samples than about twice the rank underestimates it. Values below the
+    floating-point noise of the largest never count.
+
+    Parameters
+    ----------
+    singular_values : array-like of shape (k,)
+        Singular values of the matrix (any order); values not given (a
+        truncated spectrum, ``k < min(shape)``) count as zero.
+    shape : tuple of int
+        Shape ``(m, n)`` of the matrix, in either order.
+
+    Returns
+    -------
+    rank : int
+
+    References
+    ----------
+    M. Gavish and D. L. Donoho, "The Optimal Hard Threshold for Singular
+    Values is 4/sqrt(3)", IEEE Trans. Information Theory 60(8), 2014.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import estimate_rank, numerical_rank
+    >>> rng = np.random.default_rng(0)
+    >>> U = np.linalg.qr(rng.standard_normal((100, 5)))[0]
+    >>> X = rng.standard_normal((400, 5)) @ U.T + 0.05 * rng.standard_normal((400, 100))
+    >>> s = np.linalg.svd(X, compute_uv=False)
+    >>> estimate_rank(s, X.shape), numerical_rank(s, 0.997)
+    (5, 73)
+    """
+    m, n = sorted(int(size) for size in shape)
+    s = np.sort(np.abs(np.asarray(singular_values, dtype=np.float64)))[::-1][:m]
+    if s.size == 0 or s[0] == 0:
+        return 0
+    spectrum = np.zeros(m)
+    spectrum[: s.size] = s
+    beta = m / n
+    omega = 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
+    threshold = max(omega * np.median(spectrum), s[0] * n * np.finfo(np.float64).eps)
+    return int(np.count_nonzero(spectrum > threshold))

@@ -148,3 +148,28 @@ def test_predict_checks_feature_count(molrg):
     kss = KSubspaces(3, dims=6, random_state=0).fit(molrg[0])
     with pytest.raises(ValueError, match="features"):
         kss.predict(np.ones((2, 5)))
+
+
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize(
+    "n_features, dims, noise",
+    [(128, [2, 3, 5], 0.01), (256, [8] * 4, 0.05), (20, [3] * 3, 0.0)],
+)
+def test_dims_estimated_when_not_given(n_features, dims, noise, affine):
+    X, y, true_bases = make_molrg(n_samples=[120] * len(dims), n_features=n_features, dims=dims,
+                                  noise=noise, random_state=0)
+    kss = KSubspaces(len(dims), affine=affine, random_state=0).fit(X.astype(np.float32))
+    assert clustering_accuracy(y, kss.labels_) == 1.0
+    found = [U.shape[1] for U in kss.bases_]
+    # Each cluster's dimension is its true subspace's (matched by the labels).
+    for k, U in enumerate(kss.bases_):
+        assert U.shape[1] == dims[np.bincount(y[kss.labels_ == k]).argmax()], found
+
+
+def test_dims_estimation_ignores_noise_energy():
+    from subclust.subspace import estimate_rank, numerical_rank
+
+    X, _, _ = make_molrg(n_samples=[400], n_features=200, dims=8, noise=0.05, random_state=1)
+    s = np.linalg.svd(X, compute_uv=False)
+    assert estimate_rank(s, X.shape) == 8
+    assert numerical_rank(s, 0.997) > 50  # an energy share takes in the noise

@@ -240,7 +240,7 @@ def test_estimators_recover_subspaces(name):
     assert clustering_accuracy(y, est.labels_) == 1.0
     assert est.representation_matrix_.shape == (120, 120)
     assert est.affinity_matrix_.shape == (120, 120)
-    # Per-cluster subspaces: the true ones, with their dimension found by the energy rule.
+    # Per-cluster subspaces: the true ones, with their dimension estimated from the data.
     assert [U.shape[1] for U in est.bases_] == [3, 3, 3]
     assert subspace_recovery_error(est.bases_, bases) < 0.05
 
@@ -447,3 +447,24 @@ def test_yaleb_10_subjects_omp_defaults():
     faces = load_yaleb(subjects=10)
     est = SparseSubspaceClustering(10, solver="omp", random_state=0).fit(faces.data)
     assert clustering_accuracy(faces.target, est.labels_) >= 0.78  # 0.74 with cluster_qr
+
+
+@pytest.mark.parametrize("n_clusters", [2, 3, 5])
+def test_estimate_n_clusters_from_dense_affinity(n_clusters):
+    from subclust.cluster import estimate_n_clusters
+
+    X, _, _ = _molrg(n_per=40, n_features=30, dim=3, k=n_clusters, noise=0.01, seed=n_clusters)
+    est = LeastSquaresSubspaceClustering(n_clusters, random_state=0).fit(X)
+    found, eigenvalues = estimate_n_clusters(est.affinity_matrix_, max_clusters=10)
+    assert found == n_clusters
+    assert eigenvalues.shape == (11,)
+    assert np.all(np.diff(eigenvalues) >= 0) and eigenvalues[0] == pytest.approx(0, abs=1e-8)
+    sparse_found, _ = estimate_n_clusters(sp.csr_matrix(est.affinity_matrix_), max_clusters=10)
+    assert sparse_found == n_clusters
+
+
+def test_estimate_n_clusters_rejects_bad_max_clusters():
+    from subclust.cluster import estimate_n_clusters
+
+    with pytest.raises(ValueError, match="max_clusters must lie in"):
+        estimate_n_clusters(np.ones((5, 5)), max_clusters=5)

@@ -31,7 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from subclust.cluster._row_source import as_row_source, is_out_of_core
 from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
-from subclust.subspace import residuals_stacked, stack_bases
+from subclust.subspace import estimate_rank, residuals_stacked, stack_bases
 
 __all__ = ["KSubspaces", "k_subspaces"]
 
@@ -361,6 +361,83 @@ def _check_problem(source, n_clusters, dims):
     return check_dims(dims, n_clusters, source.n_features)
 
 
+#: Samples whose neighbourhoods estimate the local dimension (a random subset of the data).
+_PROBE_SAMPLES = 2000
+
+
+def _local_dimensions(X, n_clusters, dtype):
+    """Estimated dimension of each sample's neighbourhood on its subspace.
+
+    The neighbours of a sample by absolute cosine lie mostly on its own
+    subspace; the optimal hard threshold of their singular values
+    (:func:`subclust.subspace.estimate_rank`) is that subspace's dimension.
+    The neighbourhood holds three times the mean dimension (the data's
+    estimated rank shared among the clusters), at least 20 samples, so that
+    noise fills most of its spectrum, as the threshold needs.
+    """
+    X = X.astype(np.float64)
+    n_samples, n_features = X.shape
+    s = np.linalg.svd(X, compute_uv=False)
+    mean_dim = max(1, estimate_rank(_above_rounding(s, dtype), X.shape) // n_clusters)
+    n_neighbors = int(min(n_samples - 1, max(3 * mean_dim, 20)))
+    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), np.finfo(np.float64).tiny)
+    similarity = np.abs(unit @ unit.T)
+    np.fill_diagonal(similarity, np.inf)  # each neighbourhood holds its own sample
+    neighbourhoods = np.argpartition(-similarity, n_neighbors, axis=1)[:, : n_neighbors + 1]
+    dims = np.empty(n_samples, dtype=np.intp)
+    for i, index in enumerate(neighbourhoods):
+        values = np.linalg.svd(X[index], compute_uv=False)
+        dims[i] = estimate_rank(_above_rounding(values, dtype), (index.size, n_features))
+    return np.clip(dims, 1, max(1, n_features - 1))
+
+
+def _above_rounding(singular_values, dtype):
+    """Singular values with those below the rounding error of ``dtype`` set to zero."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    floor = s.max(initial=0.0) * np.sqrt(s.size) * np.finfo(dtype).eps * 10
+    return np.where(s > floor, s, 0.0)
+
+
+def _k_subspaces_estimating_dims(X, n_clusters, *, random_state, **kwargs):
+    """:func:`k_subspaces` with each dimension estimated from the data.
+
+    Local dimensions are estimated on a random subset of the samples
+    (:func:`_local_dimensions`); K-subspaces is fitted with their median as
+    every dimension, then each cluster takes the median local dimension of
+    its subset members and the fit continues from the clusters' principal
+    subspaces of those dimensions. Medians keep a few samples of another
+    subspace, assigned to the wrong cluster, from inflating its dimension.
+    """
+    source = as_row_source(X, kwargs.get("chunk_size"))
+    probes = np.sort(random_state.choice(
+        source.n_samples, min(source.n_samples, _PROBE_SAMPLES), replace=False
+    ))
+    sample = np.asarray(source.rows(probes))
+    local = _local_dimensions(sample, n_clusters, source.dtype)
+    dims = [int(np.median(local))] * n_clusters
+    bases, means, *rest = k_subspaces(X, n_clusters, dims, random_state=random_state, **kwargs)
+    model = _Model(bases, means, source.dtype)
+    members = model.residuals(sample, np.einsum("ij,ij->i", sample, sample)).argmin(axis=1)
+    new_dims = [int(np.median(local[members == k])) if np.any(members == k) else dim
+                for k, dim in enumerate(dims)]
+    if new_dims == dims:
+        return (bases, means, *rest)
+    # Continue from each cluster's principal subspace of its new dimension.
+    sq_norms = _row_norms_sq(source)
+    means64 = None if means is None else means.astype(np.float64)
+    _, _, stats = _pass(source, sq_norms, _Model(bases, means64, source.dtype))
+    start = []
+    for k, dim in enumerate(new_dims):
+        scatter, count = stats.scatters[k], stats.counts[k]
+        if kwargs["affine"] and count:
+            mean = stats.sums[k] / count
+            scatter = scatter - count * np.outer(mean, mean)
+        start.append(_top_basis(scatter, dim) if count else
+                     np.linalg.qr(random_state.standard_normal((source.n_features, dim)))[0])
+    kwargs["init"] = (start, means64) if kwargs["affine"] else start
+    return k_subspaces(X, n_clusters, new_dims, random_state=random_state, **kwargs)
+
+
 class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """K-subspaces clustering: points are assigned to their nearest subspace.
 
@@ -374,9 +451,15 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     ----------
     n_clusters : int, default=8
         Number of subspaces.
-    dims : int or list of int, default=1
+    dims : int or list of int, optional
         Dimension of every subspace, or one per cluster; each must be smaller
-        than the number of features.
+        than the number of features (or, with ``init`` bases, theirs). By
+        default each is estimated from the data: the dimension of a sample's
+        neighbourhood (its nearest samples by absolute cosine) by the optimal
+        hard threshold of singular values, which noise does not inflate
+        (:func:`subclust.subspace.estimate_rank`); a first fit uses the median
+        over up to 2,000 samples, then each cluster the median over its own
+        and the fit continues. The dimensions used are those of ``bases_``.
     affine : bool, default=False
         Fit affine subspaces ``mu_k + span(U_k)`` instead of subspaces
         through the origin.
@@ -443,7 +526,7 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
 
     _parameter_constraints = {
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
         "affine": ["boolean"],
         "init": [StrOptions({"nn", "random"}), list, tuple],
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -458,7 +541,7 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         self,
         n_clusters=8,
         *,
-        dims=1,
+        dims=None,
         affine=False,
         init="nn",
         n_init=10,
@@ -500,18 +583,8 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             The fitted estimator.
         """
         X = self._validate_input(X, reset=True)
-        bases, means, labels, objective, n_iter, history = k_subspaces(
-            X,
-            self.n_clusters,
-            self.dims,
-            affine=self.affine,
-            init=self.init,
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            chunk_size=self.chunk_size,
-            verbose=self.verbose,
-            random_state=check_random_state(self.random_state),
+        bases, means, labels, objective, n_iter, history = self._k_subspaces(
+            X, check_random_state(self.random_state)
         )
         self.bases_, self.means_, self.labels_ = bases, means, labels
         self.objective_, self.n_iter_, self.objective_history_ = objective, n_iter, history
@@ -545,11 +618,7 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         X = self._validate_input(X, reset=first)
         if first:
             self._online_random_state = check_random_state(self.random_state)
-            bases, means, *_ = k_subspaces(
-                X, self.n_clusters, self.dims, affine=self.affine, init=self.init,
-                n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
-                chunk_size=self.chunk_size, random_state=self._online_random_state,
-            )
+            bases, means, *_ = self._k_subspaces(X, self._online_random_state)
             self.bases_, self.means_ = bases, means
         if first or self._online_stats is None:
             self._online_stats = _Statistics.zeros(self.n_clusters, X.shape[1])
@@ -567,6 +636,18 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         self.n_steps_ += 1
         self._n_features_out = self.n_clusters
         return self
+
+    def _k_subspaces(self, X, rng):
+        """:func:`k_subspaces` with this estimator's parameters, estimating dims if None."""
+        kwargs = dict(affine=self.affine, init=self.init, n_init=self.n_init,
+                      max_iter=self.max_iter, tol=self.tol, chunk_size=self.chunk_size,
+                      verbose=self.verbose, random_state=rng)
+        dims = self.dims
+        if dims is None and not isinstance(self.init, str):  # the initial bases say
+            dims = [U.shape[1] for U in (self.init[0] if self.affine else self.init)]
+        if dims is None:
+            return _k_subspaces_estimating_dims(X, self.n_clusters, **kwargs)
+        return k_subspaces(X, self.n_clusters, dims, **kwargs)
 
     def _validate_input(self, X, reset):
         """Validate in-memory input at once; out-of-core input while it is read."""

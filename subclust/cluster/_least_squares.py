@@ -155,8 +155,9 @@ class LeastSquaresSubspaceClustering(_SpectralSubspaceClustering):
 default='cluster_qr'
         See :func:`~subclust.cluster.spectral_labels`.
     subspace_dims : int or list of int, optional
-    subspace_energy : float in (0, 1], default=0.997
-        Dimension rule of the per-cluster subspaces used by ``predict``.
+    subspace_energy : float in (0, 1], optional
+        Dimension rule of the per-cluster subspaces used by ``predict``; see
+        :class:`subclust.cluster.SparseSubspaceClustering`.
     random_state : int, RandomState instance or None, default=None
 
     Attributes
@@ -205,7 +206,7 @@ default='cluster_qr'
         power=4,
         assign_labels="cluster_qr",
         subspace_dims=None,
-        subspace_energy=0.997,
+        subspace_energy=None,
         random_state=None,
     ):
         self.n_clusters = n_clusters

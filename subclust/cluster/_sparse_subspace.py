@@ -75,9 +75,12 @@ default='auto'
         0.52), and 'cluster_qr' for the other solvers.
     subspace_dims : int or list of int, optional
         Dimension of the subspace fitted to each cluster for ``predict``;
-        by default the smallest holding ``subspace_energy`` of the cluster.
-    subspace_energy : float in (0, 1], default=0.997
-        See ``subspace_dims``.
+        by default estimated from the cluster's singular values by the
+        optimal hard threshold (:func:`subclust.subspace.estimate_rank`),
+        which noise does not inflate.
+    subspace_energy : float in (0, 1], optional
+        Choose each dimension instead as the smallest holding this share of
+        the cluster's Frobenius norm (an energy share also keeps noise).
     max_iter : int, optional
         Iterations of 'admm' (default 300).
     tol : float, optional
@@ -166,7 +169,7 @@ default='auto'
         power=4,
         assign_labels="auto",
         subspace_dims=None,
-        subspace_energy=0.997,
+        subspace_energy=None,
         max_iter=None,
         tol=None,
         backend="auto",

@@ -133,7 +133,7 @@ default='cluster_qr'
         power=4,
         assign_labels="cluster_qr",
         subspace_dims=None,
-        subspace_energy=0.997,
+        subspace_energy=None,
         random_state=None,
     ):
         self.n_clusters = n_clusters
