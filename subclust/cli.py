@@ -1,12 +1,16 @@
 """The ``subclust`` command line: thin wrappers over importable functions.
 
 Every subcommand parses its arguments, calls library code and prints a table;
-bad input ends with a one-line message and a non-zero exit code.
+bad input ends with a one-line message and a non-zero exit code. Ctrl-C ends
+any command at once with one line and exit code 130, leaving no partial or
+temporary output behind.
 """
 
 import argparse
 import importlib
+import os
 import sys
+import threading
 
 from subclust import __version__
 
@@ -178,11 +182,52 @@ def build_parser():
     return parser
 
 
+#: Exit code after Ctrl-C: 128 + SIGINT, as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def _run_interruptibly(handler, args):
+    """Run ``handler(args)`` in a worker thread; on Ctrl-C, clean up and exit at once.
+
+    A long NumPy/LAPACK call holds the main thread for seconds, during which
+    Python cannot raise ``KeyboardInterrupt``; a main thread that only waits
+    reacts within a fraction of a second. It then undoes the atomic writes in
+    progress (:func:`subclust.io.discard_temporaries`) and ends the process
+    without unwinding the worker.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return handler(args)  # signals reach the main thread only: nothing to gain
+    outcome = {}
+
+    def work():
+        try:
+            handler(args)
+        except BaseException as error:  # re-raised in the main thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name=f"subclust {args.command}", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        from subclust.io import discard_temporaries
+
+        discard_temporaries()
+        after_bar = "\n" if sys.stderr.isatty() else ""  # don't append to a progress bar
+        sys.stdout.flush()
+        sys.stderr.write(f"{after_bar}subclust {args.command}: interrupted (Ctrl-C).\n")
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    if "error" in outcome:
+        raise outcome["error"]
+
+
 def main(argv=None):
     """Entry point of the ``subclust`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        _run_interruptibly(args.handler, args)
     except (CLIError, ValueError, OSError, ImportError) as error:
         # One line, whatever the message: file names and values, never a traceback.
         message = " ".join(str(error).split())
