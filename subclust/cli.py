@@ -2,8 +2,9 @@
 
 Every subcommand parses its arguments, calls library code and prints a table;
 bad input ends with a one-line message and a non-zero exit code. Ctrl-C ends
-any command at once with one line and exit code 130, leaving no partial or
-temporary output behind.
+a command with one line and exit code 130; ``cluster`` and ``predict`` stop
+at once, even inside a long NumPy call, and leave no partial or temporary
+output behind.
 """
 
 import argparse
@@ -111,10 +112,10 @@ def build_parser():
         "model, report and summary figure",
     )
     add_cluster_arguments(cluster)
-    cluster.set_defaults(handler=_cluster)
+    cluster.set_defaults(handler=_cluster, in_worker=True)
     predict = commands.add_parser("predict", help="labels of new samples under a saved model")
     add_predict_arguments(predict)
-    predict.set_defaults(handler=_predict)
+    predict.set_defaults(handler=_predict, in_worker=True)
     # --- end cluster / predict ---
 
     # --- experiments (issue 5): handlers live in subclust._cli_experiments ---
@@ -186,6 +187,13 @@ def build_parser():
 EXIT_INTERRUPTED = 130
 
 
+def _interrupted(command):
+    after_bar = "\n" if sys.stderr.isatty() else ""  # don't append to a progress bar
+    sys.stdout.flush()
+    sys.stderr.write(f"{after_bar}subclust {command}: interrupted (Ctrl-C).\n")
+    sys.stderr.flush()
+
+
 def _run_interruptibly(handler, args):
     """Run ``handler(args)`` in a worker thread; on Ctrl-C, clean up and exit at once.
 
@@ -214,10 +222,7 @@ def _run_interruptibly(handler, args):
         from subclust.io import discard_temporaries
 
         discard_temporaries()
-        after_bar = "\n" if sys.stderr.isatty() else ""  # don't append to a progress bar
-        sys.stdout.flush()
-        sys.stderr.write(f"{after_bar}subclust {args.command}: interrupted (Ctrl-C).\n")
-        sys.stderr.flush()
+        _interrupted(args.command)
         os._exit(EXIT_INTERRUPTED)
     if "error" in outcome:
         raise outcome["error"]
@@ -227,7 +232,13 @@ def main(argv=None):
     """Entry point of the ``subclust`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        _run_interruptibly(args.handler, args)
+        if getattr(args, "in_worker", False):
+            _run_interruptibly(args.handler, args)
+        else:
+            args.handler(args)
+    except KeyboardInterrupt:
+        _interrupted(args.command)
+        return EXIT_INTERRUPTED
     except (CLIError, ValueError, OSError, ImportError) as error:
         # One line, whatever the message: file names and values, never a traceback.
         message = " ".join(str(error).split())

@@ -222,7 +222,7 @@ def atomic_directory(path, *, force=False, replaceable=None):
     ['a.txt']
     >>> tmp.cleanup()
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # "." has no name to make a sibling of
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} is a file, not a directory; choose another name.")
     if path.is_dir() and any(path.iterdir()):
