@@ -24,6 +24,18 @@ def _key_value(text):
         return key.strip(), value
 
 
+def _add_progress_arguments(parser):
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--quiet", dest="progress", action="store_false", default=None,
+        help="no progress bars (default: shown on stderr when it is a terminal)",
+    )
+    shown.add_argument(
+        "--progress", dest="progress", action="store_true",
+        help="show progress bars on stderr even when it is not a terminal",
+    )
+
+
 def _add_input_arguments(parser):
     parser.add_argument(
         "--key", default=None, help="array of an .npz file holding the embeddings"
@@ -63,7 +75,15 @@ def add_cluster_arguments(parser):
         "-o", "--outdir", required=True, metavar="OUTDIR",
         help="directory for labels.csv, bases.npz, model.npz, summary.png, report.json",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace an existing OUTDIR of an earlier run, once the new one is complete",
+    )
+    parser.add_argument(
+        "--save-affinity", action="store_true",
+        help="also write the N x N affinity matrix to affinity.npz (sparse when it is); "
+        "model.npz never holds it",
+    )
     parser.add_argument(
         "--pca", type=int, default=None, metavar="N",
         help="principal components kept before clustering (default: 500 for images, "
@@ -93,9 +113,23 @@ def add_cluster_arguments(parser):
     )
     parser.add_argument("--random-state", type=int, default=0)
     _add_input_arguments(parser)
+    _add_progress_arguments(parser)
+
+
+def _check_affinity_method(method):
+    """--save-affinity needs a method that builds an affinity matrix: check before the fit."""
+    from subclust.cluster._spectral import _SpectralSubspaceClustering
+    from subclust.pipeline import get_estimator_class
+
+    if not issubclass(get_estimator_class(method), _SpectralSubspaceClustering):
+        raise ValueError(
+            f"Method {method!r} builds no affinity matrix; drop --save-affinity or choose a "
+            "self-expressive method (ssc, ensc, omp, lsr, tsc)."
+        )
 
 
 def cluster_main(args):
+    from subclust._progress import Stages
     from subclust.workflow import (
         check_output_dir,
         cluster_inputs,
@@ -106,19 +140,28 @@ def cluster_main(args):
     params = dict(_key_value(text) for text in args.param)
     # Fail before the (possibly long) fit, not after it.
     check_output_dir(args.outdir, args.force)
-    inputs = load_inputs(
-        args.input, dataset=args.dataset, key=args.key, label_column=args.label_column,
-        labels=args.labels, features=args.features, n_samples=args.n_samples,
-        data_home=args.data_home,
-    )
-    result = cluster_inputs(
-        inputs, method=args.method, n_clusters=args.n_clusters, dims=args.dims,
-        pca="auto" if args.pca is None else args.pca, center=args.pca_center,
-        normalize=not args.no_normalize,
-        random_state=args.random_state, params=params,
-    )
-    arguments = {k: v for k, v in vars(args).items() if k != "handler"}
-    report = write_cluster_outputs(args.outdir, result, inputs, force=args.force, command=arguments)
+    if args.save_affinity:
+        _check_affinity_method(args.method)
+    with Stages(["read", "fit", "write"], progress=args.progress, desc="cluster") as stages:
+        stages.begin("read")
+        inputs = load_inputs(
+            args.input, dataset=args.dataset, key=args.key, label_column=args.label_column,
+            labels=args.labels, features=args.features, n_samples=args.n_samples,
+            data_home=args.data_home, progress=args.progress,
+        )
+        stages.begin("fit")
+        result = cluster_inputs(
+            inputs, method=args.method, n_clusters=args.n_clusters, dims=args.dims,
+            pca="auto" if args.pca is None else args.pca, center=args.pca_center,
+            normalize=not args.no_normalize,
+            random_state=args.random_state, params=params, progress=args.progress,
+        )
+        stages.begin("write")
+        arguments = {k: v for k, v in vars(args).items() if k != "handler"}
+        report = write_cluster_outputs(
+            args.outdir, result, inputs, force=args.force, command=arguments,
+            save_affinity=args.save_affinity, progress=args.progress,
+        )
     table = Table(title=f"subclust cluster: {report['estimator']} ({args.method})")
     row = {
         "samples": inputs.X.shape[0],
@@ -145,19 +188,24 @@ def add_predict_arguments(parser):
     )
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _add_input_arguments(parser)
+    _add_progress_arguments(parser)
 
 
 def predict_main(args):
     from pathlib import Path
 
+    from subclust._progress import Stages
     from subclust.io import write_atomic
     from subclust.workflow import labels_csv, predict_inputs
 
     if args.output is not None and Path(args.output).exists() and not args.force:
         raise FileExistsError(f"{args.output} exists; pass --force to overwrite it.")
-    labels, inputs, metrics = predict_inputs(
-        args.model, args.input, key=args.key, label_column=args.label_column, labels=args.labels
-    )
+    with Stages(["read and predict"], progress=args.progress, desc="predict") as stages:
+        stages.begin("read and predict")
+        labels, inputs, metrics = predict_inputs(
+            args.model, args.input, key=args.key, label_column=args.label_column,
+            labels=args.labels, progress=args.progress,
+        )
     text = labels_csv(labels, inputs)
     summary = "" if metrics is None else ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     if args.output is None:

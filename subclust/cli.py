@@ -1,12 +1,17 @@
 """The ``subclust`` command line: thin wrappers over importable functions.
 
 Every subcommand parses its arguments, calls library code and prints a table;
-bad input ends with a one-line message and a non-zero exit code.
+bad input ends with a one-line message and a non-zero exit code. Ctrl-C ends
+a command with one line and exit code 130; ``cluster`` and ``predict`` stop
+at once, even inside a long NumPy call, and leave no partial or temporary
+output behind.
 """
 
 import argparse
 import importlib
+import os
 import sys
+import threading
 
 from subclust import __version__
 
@@ -107,10 +112,10 @@ def build_parser():
         "model, report and summary figure",
     )
     add_cluster_arguments(cluster)
-    cluster.set_defaults(handler=_cluster)
+    cluster.set_defaults(handler=_cluster, in_worker=True)
     predict = commands.add_parser("predict", help="labels of new samples under a saved model")
     add_predict_arguments(predict)
-    predict.set_defaults(handler=_predict)
+    predict.set_defaults(handler=_predict, in_worker=True)
     # --- end cluster / predict ---
 
     # --- experiments (issue 5): handlers live in subclust._cli_experiments ---
@@ -178,11 +183,62 @@ def build_parser():
     return parser
 
 
+#: Exit code after Ctrl-C: 128 + SIGINT, as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def _interrupted(command):
+    after_bar = "\n" if sys.stderr.isatty() else ""  # don't append to a progress bar
+    sys.stdout.flush()
+    sys.stderr.write(f"{after_bar}subclust {command}: interrupted (Ctrl-C).\n")
+    sys.stderr.flush()
+
+
+def _run_interruptibly(handler, args):
+    """Run ``handler(args)`` in a worker thread; on Ctrl-C, clean up and exit at once.
+
+    A long NumPy/LAPACK call holds the main thread for seconds, during which
+    Python cannot raise ``KeyboardInterrupt``; a main thread that only waits
+    reacts within a fraction of a second. It then undoes the atomic writes in
+    progress (:func:`subclust.io.discard_temporaries`) and ends the process
+    without unwinding the worker.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return handler(args)  # signals reach the main thread only: nothing to gain
+    outcome = {}
+
+    def work():
+        try:
+            handler(args)
+        except BaseException as error:  # re-raised in the main thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name=f"subclust {args.command}", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        from subclust.io import discard_temporaries
+
+        discard_temporaries()
+        _interrupted(args.command)
+        os._exit(EXIT_INTERRUPTED)
+    if "error" in outcome:
+        raise outcome["error"]
+
+
 def main(argv=None):
     """Entry point of the ``subclust`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        if getattr(args, "in_worker", False):
+            _run_interruptibly(args.handler, args)
+        else:
+            args.handler(args)
+    except KeyboardInterrupt:
+        _interrupted(args.command)
+        return EXIT_INTERRUPTED
     except (CLIError, ValueError, OSError, ImportError) as error:
         # One line, whatever the message: file names and values, never a traceback.
         message = " ".join(str(error).split())

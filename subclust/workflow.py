@@ -8,8 +8,9 @@ and testable without the command line:
   optional ground-truth labels;
 - :func:`cluster_inputs` fits the pipeline of :func:`subclust.pipeline.make_pipeline`;
 - :func:`write_cluster_outputs` writes ``labels.csv``, ``bases.npz``,
-  ``model.npz``, ``summary.png`` and ``report.json``, each atomically and
-  never over an existing file unless ``force``;
+  ``model.npz``, ``summary.png``, ``report.json`` (and ``affinity.npz`` on
+  request) into an output directory that appears whole or not at all, and
+  replaces an earlier one only with ``force``, once the new one is complete;
 - :func:`predict_inputs` applies a saved model to new input, repeating the
   feature extraction recorded in the model file.
 """
@@ -25,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from subclust._progress import progress_bar
 from subclust.io import (
+    atomic_directory,
     image_feature_params,
     image_features,
     load_model,
@@ -38,6 +41,7 @@ from subclust.io import (
 from subclust.pipeline import DEFAULT_METHOD, METHODS, make_pipeline
 
 __all__ = [
+    "AFFINITY_FILE",
     "ClusterResult",
     "Inputs",
     "OUTPUT_FILES",
@@ -52,9 +56,13 @@ __all__ = [
     "write_cluster_outputs",
 ]
 
-#: Files written by :func:`write_cluster_outputs`, in the order they are written
-#: (``report.json`` last: its presence means the run completed).
+#: Files written by :func:`write_cluster_outputs`, in the order they are written.
 OUTPUT_FILES = ("model.npz", "labels.csv", "bases.npz", "summary.png", "report.json")
+#: The N x N affinity matrix, written only on request (``save_affinity``): it is
+#: what makes a model file grow with the square of the number of samples.
+AFFINITY_FILE = "affinity.npz"
+# Fitted attributes of N x N size, left out of model.npz: predict needs only the bases.
+_SAMPLE_BY_SAMPLE = ("affinity_matrix_", "representation_matrix_")
 #: Principal components kept from image features when ``pca="auto"``
 #: (the scattering + PCA recipe of You et al., CVPR 2016).
 IMAGE_PCA_COMPONENTS = 500
@@ -134,6 +142,7 @@ def load_inputs(
     features="scattering",
     n_samples=None,
     data_home=None,
+    progress=None,
 ):
     """Read the samples to cluster: a file of embeddings, a folder of images, or a data set.
 
@@ -156,6 +165,9 @@ def load_inputs(
         Use the first ``n_samples`` images of the data set.
     data_home : str or path-like, optional
         See :func:`subclust.datasets.get_data_home`.
+    progress : bool or None, default=None
+        Show a progress bar over the feature extraction of images on stderr
+        (None: when stderr is a terminal).
 
     Returns
     -------
@@ -188,7 +200,8 @@ def load_inputs(
     if dataset is not None:
         bunch = _load_dataset(dataset, n_samples, data_home)
         params = image_feature_params(bunch.images.shape[1:], features)
-        X, y, target_names = image_features(bunch.images, params), bunch.target, bunch.target_names
+        X = image_features(bunch.images, params, progress=progress)
+        y, target_names = bunch.target, bunch.target_names
         images = bunch.images
         source = {"kind": "images", "dataset": dataset, "feature_params": params}
     elif Path(path).is_dir():
@@ -196,7 +209,7 @@ def load_inputs(
             raise ValueError(
                 "--key and --label-column apply to embedding files, not image folders."
             )
-        bunch = read_image_folder(path, features=features)
+        bunch = read_image_folder(path, features=features, progress=progress)
         X, y, target_names = bunch.data, bunch.target, bunch.target_names
         images, names = bunch.images, bunch.filenames
         source = {"kind": "images", "path": str(path), "feature_params": bunch.feature_params}
@@ -330,6 +343,7 @@ def cluster_inputs(
     normalize=True,
     random_state=0,
     params=None,
+    progress=None,
 ):
     """Fit :func:`subclust.pipeline.make_pipeline` to the inputs.
 
@@ -351,7 +365,11 @@ def cluster_inputs(
     random_state : int, default=0
         Seed of every random step: runs are reproducible.
     params : dict, optional
-        Further parameters of the clustering estimator.
+        Further parameters of the clustering estimator (``verbose`` for its
+        own report of its iterations, where it has one).
+    progress : bool or None, default=None
+        Show a progress bar over the steps of the pipeline on stderr (None:
+        when stderr is a terminal).
 
     Returns
     -------
@@ -381,9 +399,19 @@ def cluster_inputs(
         random_state=random_state, **(params or {}),
     )
     start = time.perf_counter()
-    pipeline.fit(inputs.X)
+    # Step by step, as Pipeline.fit does it (without caching it fits the steps in place),
+    # so that the bar can name the step that runs.
+    Xt = inputs.X
+    with progress_bar(total=len(pipeline), progress=progress, desc="fit", unit="step") as bar:
+        *transforms, (_, estimator) = pipeline.steps
+        for name, step in transforms:
+            bar.set_postfix_str(name)
+            Xt = step.fit_transform(Xt)
+            bar.update(1)
+        bar.set_postfix_str(method)
+        estimator.fit(Xt)
+        bar.update(1)
     seconds = time.perf_counter() - start
-    estimator = pipeline.named_steps["cluster"]
     labels = np.asarray(estimator.labels_)
     Z = pipeline[:-1].transform(inputs.X) if len(pipeline) > 1 else inputs.X
     bases = _bases_of(estimator, Z, labels, n_clusters, dims)
@@ -407,17 +435,39 @@ def _jsonable(value):
 
 
 def check_output_dir(outdir, force=False):
-    """Refuse an output directory that is a file or holds results (unless ``force``)."""
+    """Refuse an output directory that is a file, or one that may not be replaced.
+
+    An existing non-empty directory is replaced only with ``force``, and only
+    if it holds nothing but the files of an earlier ``subclust cluster``
+    (the whole directory is replaced: other files would be lost).
+    """
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise ValueError(f"Output {outdir} is a file; -o names a directory.")
-    existing = [name for name in OUTPUT_FILES if (outdir / name).exists()]
-    if existing and not force:
+    if not outdir.is_dir() or not any(outdir.iterdir()):
+        return outdir
+    foreign = _not_our_files(outdir)
+    if foreign is not None:
+        raise FileExistsError(foreign)
+    if not force:
+        existing = [name for name in (*OUTPUT_FILES, AFFINITY_FILE) if (outdir / name).exists()]
         raise FileExistsError(
             f"{outdir} already holds {', '.join(existing)}; pass --force to overwrite, "
             "or choose another output directory."
         )
     return outdir
+
+
+def _not_our_files(outdir):
+    """None if ``outdir`` holds only files that write_cluster_outputs writes, else why not."""
+    ours = set(OUTPUT_FILES) | {AFFINITY_FILE}
+    foreign = sorted(p.name for p in Path(outdir).iterdir() if p.name not in ours)
+    if not foreign:
+        return None
+    return (
+        f"{outdir} holds files that subclust cluster does not write ({', '.join(foreign[:3])}"
+        f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty output directory."
+    )
 
 
 def _labels_csv(labels, names=None, y=None, target_names=None):
@@ -434,8 +484,8 @@ def _labels_csv(labels, names=None, y=None, target_names=None):
     return buffer.getvalue()
 
 
-def _write_text(path, text, force):
-    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), force=force)
+def _write_text(path, text):
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _bases_arrays(result):
@@ -453,9 +503,12 @@ def _bases_arrays(result):
     return arrays
 
 
-def _summary_png(result, inputs, title):
+def _summary_png(result, inputs):
     from subclust._summary_figure import clustering_summary_figure
 
+    title = f"{result.method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
+    if result.metrics:
+        title += f": accuracy {result.metrics['accuracy']:.4f}"
     figure = clustering_summary_figure(
         result.Z, result.labels, bases=result.bases, y_true=inputs.y,
         objective_history=getattr(result.estimator, "objective_history_", None),
@@ -498,59 +551,119 @@ def _version():
     return __version__
 
 
-def write_cluster_outputs(outdir, result, inputs, *, force=False, command=None, read_seconds=None):
-    """Write the results of a clustering into ``outdir``, each file atomically.
+def write_cluster_outputs(
+    outdir, result, inputs, *, force=False, command=None, read_seconds=None,
+    save_affinity=False, progress=None,
+):
+    """Write the results of a clustering into ``outdir``, a directory written whole or not at all.
 
-    Files: ``model.npz`` (the fitted pipeline, :func:`subclust.io.save_model`),
-    ``labels.csv`` (``index[,file],label[,true_label]``), ``bases.npz``
-    (``basis_k``, ``dims``, and ``means``, ``pca_components``, ``pca_mean``
-    when they exist), ``summary.png`` and, last, ``report.json``.
+    Files: ``model.npz`` (the fitted pipeline without its N x N matrices,
+    :func:`subclust.io.save_model`), ``labels.csv``
+    (``index[,file],label[,true_label]``), ``bases.npz`` (``basis_k``,
+    ``dims``, and ``means``, ``pca_components``, ``pca_mean`` when they
+    exist), ``summary.png``, ``report.json`` and, with ``save_affinity``,
+    ``affinity.npz``. They are written into a temporary sibling of
+    ``outdir``, renamed to ``outdir`` once all are complete
+    (:func:`subclust.io.atomic_directory`): a failure or an interruption
+    leaves no output and no temporary file.
 
     Parameters
     ----------
     outdir : str or path-like
-        Created if missing.
+        The directory to create (its parent is created if missing).
     result : ClusterResult
     inputs : Inputs
     force : bool, default=False
-        Overwrite existing output files; without it, any existing one is an
-        error and nothing is written.
+        Replace an existing output directory (one holding only the files
+        above), once the new one is complete; a failure keeps the old one.
     command : list of str, optional
         The command line, recorded in the report.
     read_seconds : float, optional
         Reading time, recorded in the report (default ``inputs.seconds``).
+    save_affinity : bool, default=False
+        Also write the estimator's affinity matrix to ``affinity.npz``: a
+        sparse matrix in :func:`scipy.sparse.save_npz` format, a dense one as
+        the array ``affinity`` of an ``np.savez`` archive.
+    progress : bool or None, default=None
+        Show a progress bar over the files on stderr (None: when stderr is a
+        terminal).
 
     Returns
     -------
     report : dict
         The content of ``report.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.workflow import Inputs, cluster_inputs, write_cluster_outputs
+    >>> X, y, _ = make_molrg(n_samples=[20, 20], n_features=6, dims=2, random_state=0)
+    >>> result = cluster_inputs(Inputs(X, y), method="lsr")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> report = write_cluster_outputs(Path(tmp.name) / "out", result, Inputs(X, y),
+    ...                                save_affinity=True)
+    >>> sorted(p.name for p in (Path(tmp.name) / "out").iterdir())
+    ['affinity.npz', 'bases.npz', 'labels.csv', 'model.npz', 'report.json', 'summary.png']
+    >>> tmp.cleanup()
     """
     outdir = check_output_dir(outdir, force)
-    outdir.mkdir(parents=True, exist_ok=True)
+    if save_affinity:
+        affinity = getattr(result.estimator, "affinity_matrix_", None)
+        if affinity is None:
+            raise ValueError(
+                f"Method {result.method!r} builds no affinity matrix to save; drop "
+                "--save-affinity (save_affinity)."
+            )
     start = time.perf_counter()
     metadata = {"input": inputs.source, "method": result.method}
-    save_model(result.pipeline, outdir / "model.npz", metadata=metadata, force=force)
-    labels_text = _labels_csv(result.labels, inputs.names, inputs.y, inputs.target_names)
-    _write_text(outdir / "labels.csv", labels_text, force)
-    arrays = _bases_arrays(result)
-    write_atomic(outdir / "bases.npz", lambda f: np.savez(f, **arrays), force=force)
-    title = f"{result.method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
-    if result.metrics:
-        title += f": accuracy {result.metrics['accuracy']:.4f}"
-    write_atomic(outdir / "summary.png", _summary_png(result, inputs, title), force=force)
-    timings = {
-        "read": inputs.seconds if read_seconds is None else read_seconds,
-        "fit": result.seconds,
-        "write": time.perf_counter() - start,
+    files = {
+        "model.npz": lambda path: save_model(
+            result.pipeline, path, metadata=metadata, exclude=_SAMPLE_BY_SAMPLE
+        ),
+        "labels.csv": lambda path: _write_text(
+            path, _labels_csv(result.labels, inputs.names, inputs.y, inputs.target_names)
+        ),
+        "bases.npz": lambda path: write_atomic(
+            path, lambda f: np.savez(f, **_bases_arrays(result))
+        ),
+        "summary.png": lambda path: write_atomic(path, _summary_png(result, inputs)),
     }
-    timings["total"] = sum(timings.values())
-    outputs = {name: str(outdir / name) for name in OUTPUT_FILES}
-    report = build_report(result, inputs, command=command, timings=timings, outputs=outputs)
-    _write_text(outdir / "report.json", json.dumps(report, indent=2) + "\n", force)
+    if save_affinity:
+        files[AFFINITY_FILE] = lambda path: write_atomic(path, _affinity_writer(affinity))
+    names = list(files) + ["report.json"]
+    with progress_bar(total=len(names), progress=progress, desc="write", unit="file") as bar, \
+            atomic_directory(outdir, force=force, replaceable=_not_our_files) as building:
+        for name, write in files.items():
+            bar.set_postfix_str(name)
+            write(building / name)
+            bar.update(1)
+        timings = {
+            "read": inputs.seconds if read_seconds is None else read_seconds,
+            "fit": result.seconds,
+            "write": time.perf_counter() - start,
+        }
+        timings["total"] = sum(timings.values())
+        outputs = {name: str(outdir / name) for name in names}
+        report = build_report(result, inputs, command=command, timings=timings, outputs=outputs)
+        bar.set_postfix_str("report.json")
+        _write_text(building / "report.json", json.dumps(report, indent=2) + "\n")
+        bar.update(1)
     return report
 
 
-def predict_inputs(model_path, path, *, key=None, label_column=None, labels=None):
+def _affinity_writer(affinity):
+    import scipy.sparse as sp
+
+    if sp.issparse(affinity):
+        return lambda f: sp.save_npz(f, sp.csr_matrix(affinity))
+    return lambda f: np.savez(f, affinity=np.asarray(affinity))
+
+
+def predict_inputs(
+    model_path, path, *, key=None, label_column=None, labels=None, progress=None
+):
     """Cluster labels of new samples under a saved model.
 
     The model file records how its input was made: for embeddings the
@@ -564,7 +677,7 @@ def predict_inputs(model_path, path, *, key=None, label_column=None, labels=None
         :func:`subclust.io.save_model`.
     path : str or path-like
         Embedding file or image folder, like the model's training input.
-    key, label_column, labels
+    key, label_column, labels, progress
         See :func:`load_inputs`.
 
     Returns
@@ -587,6 +700,7 @@ def predict_inputs(model_path, path, *, key=None, label_column=None, labels=None
         bunch = read_image_folder(
             path, features=params["features"], shape=tuple(params["shape"]),
             J=params.get("J", 3), L=params.get("L", 8), pad_to=params.get("pad_to", "auto"),
+            progress=progress,
         )
         inputs = Inputs(bunch.data, bunch.target, bunch.target_names, bunch.filenames,
                         bunch.images, {"kind": "images", "path": str(path)})

@@ -6,19 +6,26 @@ code 2 and no traceback.
 
 import csv
 import json
+import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import subclust
 from subclust.cli import main
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
 from subclust.pipeline import METHODS, available_methods
+from test_io import corrupt_crc, edit_basis, truncate, with_nan
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +357,214 @@ def test_predict_errors(capsys, tmp_path, npy):
                  "trained on embeddings: give an embedding file")
     np.save(tmp_path / "nan.npy", np.full((2, 20), np.nan))
     assert_error(capsys, ["predict", model, tmp_path / "nan.npy"], "NaN")
+
+
+@pytest.mark.parametrize("damage", [truncate, corrupt_crc], ids=["truncated", "bad-crc"])
+def test_damaged_npz_input_and_model(capsys, tmp_path, npy, molrg, damage):
+    out = tmp_path / "out"
+    assert run(capsys, "cluster", npy[0], "--method", "kss", "--n-clusters", 3, "--dims", 3,
+               "-o", out)[0] == 0
+    np.savez(tmp_path / "emb.npz", X=molrg[0])
+    damage(tmp_path / "emb.npz")
+    for argv in (["cluster", tmp_path / "emb.npz", "--n-clusters", 3, "-o", tmp_path / "o2"],
+                 ["predict", out / "model.npz", tmp_path / "emb.npz"]):
+        assert_error(capsys, argv, r"emb.npz is truncated or corrupted \(.*\); write it again")
+    damage(out / "model.npz")
+    assert_error(capsys, ["predict", out / "model.npz", npy[0]],
+                 r"model.npz is truncated or corrupted \(.*\); re-create it with `subclust "
+                 "cluster`")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (with_nan, r"KSubspaces \(step 'cluster'\).bases_ holds NaN or infinity"),
+        (lambda U: U[:-2],
+         r"KSubspaces \(step 'cluster'\).bases_\[0\] has shape \(18, 3\), expected \(20, d\)"),
+    ],
+    ids=["nan", "shape"],
+)
+def test_damaged_model_is_refused_before_predicting(capsys, tmp_path, npy, edit, message):
+    out = tmp_path / "out"
+    assert run(capsys, "cluster", npy[0], "--method", "kss", "--n-clusters", 3, "--dims", 3,
+               "-o", out)[0] == 0
+    edit_basis(out / "model.npz", edit)
+    assert_error(capsys, ["predict", out / "model.npz", npy[0]],
+                 f"model.npz is damaged: {message}; re-create it")
+
+
+def test_model_holds_no_affinity_unless_asked(capsys, tmp_path, npy):
+    import scipy.sparse as sp
+
+    from subclust.io import load_model
+
+    for method in ("omp", "lsr"):  # a sparse affinity, a dense one
+        out = tmp_path / method
+        assert run(capsys, "cluster", npy[0], "--method", method, "--n-clusters", 3, "-o", out,
+                   "--save-affinity")[0] == 0
+        cluster = load_model(out / "model.npz")[-1]
+        assert cluster.affinity_matrix_ is None and cluster.representation_matrix_ is None
+        if method == "omp":  # stored sparse
+            affinity = sp.load_npz(out / "affinity.npz")
+            assert affinity.nnz < 120 * 120 / 2
+        else:
+            with np.load(out / "affinity.npz", allow_pickle=False) as archive:
+                affinity = archive["affinity"]
+        assert affinity.shape == (120, 120)
+        report = json.loads((out / "report.json").read_text())
+        assert "affinity.npz" in report["outputs"]
+    assert_error(capsys, ["cluster", npy[0], "--method", "kss", "--n-clusters", 3, "-o",
+                          tmp_path / "kss", "--save-affinity"],
+                 "Method 'kss' builds no affinity matrix; drop --save-affinity")
+    assert not (tmp_path / "kss").exists()
+
+
+def test_force_replaces_the_old_directory_only_when_the_new_one_is_complete(
+    capsys, tmp_path, npy, monkeypatch
+):
+    out = tmp_path / "out"
+    argv = ["cluster", npy[0], "--method", "kss", "--n-clusters", 3, "--dims", 3, "-o", out]
+    assert run(capsys, *argv)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("subclust.workflow._summary_png", full_disk)
+    assert_error(capsys, argv + ["--dims", 2, "--force"], "No space left on device")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "x.npy", "y.npy"]
+
+    # A directory holding other files is never replaced, even with --force.
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep")
+    assert_error(capsys, argv[:-1] + [tmp_path / "notes", "--force"],
+                 r"notes holds files that subclust cluster does not write \(todo.txt\)")
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep"
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def test_progress_only_when_asked(capsys, tmp_path, npy):
+    argv = ["cluster", npy[0], "--method", "kss", "--n-clusters", 3, "--dims", 3]
+    code, _, err = run(capsys, *argv, "-o", tmp_path / "a")
+    assert code == 0 and err == ""  # stderr is not a terminal
+    code, _, err = run(capsys, *argv, "-o", tmp_path / "b", "--progress")
+    assert code == 0
+    assert "cluster" in err and "fit" in err and "write" in err and "stage" in err
+    code, _, err = run(capsys, "predict", tmp_path / "a" / "model.npz", npy[0], "--progress")
+    assert code == 0 and "predict" in err
+
+
+def _command():
+    """The CLI of this checkout, in a fresh interpreter."""
+    root = str(Path(subclust.__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+    return [sys.executable, "-m", "subclust.cli"], env
+
+
+def test_progress_on_a_terminal(tmp_path, npy):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    command, env = _command()
+    argv = ["cluster", str(npy[0]), "--method", "kss", "--n-clusters", "3", "--dims", "3"]
+    for extra, shown in (([], True), (["--quiet"], False)):
+        leader, follower = pty.openpty()
+        # A terminal of 24 x 80 characters (a new pseudo-terminal has 0 columns: no room for bars).
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        process = subprocess.Popen(
+            command + argv + ["-o", str(tmp_path / f"out{len(extra)}")] + extra,
+            stdout=subprocess.DEVNULL, stderr=follower, env=env,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        assert process.wait(timeout=120) == 0
+        err = b"".join(chunks).decode(errors="replace")
+        assert (("fit" in err) and ("write" in err)) == shown, err
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+
+
+def _interrupt_cluster(tmp_path, argv, stage, ready=lambda: True, env=()):
+    """Start ``subclust cluster``, send SIGINT once it reached ``stage`` and ``ready()``."""
+    command, environment = _command()
+    log = tmp_path / "stages.log"
+    environment.update({"SUBCLUST_TEST_STAGE_LOG": str(log), **dict(env)})
+    process = subprocess.Popen(
+        command + ["cluster"] + [str(a) for a in argv], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=environment, text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not (log.exists() and stage in log.read_text().split() and ready()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{stage} not reached"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    log.unlink()
+    return process.returncode, stdout, stderr
+
+
+@pytest.fixture
+def larger(tmp_path):
+    """Enough samples for an elastic-net fit of several seconds."""
+    X, y, _ = make_molrg(n_samples=[300] * 3, n_features=30, dims=4, random_state=0)
+    np.save(tmp_path / "x.npy", X)
+    return tmp_path / "x.npy"
+
+
+def test_ctrl_c_during_the_fit(tmp_path, larger):
+    out = tmp_path / "out"
+    code, stdout, stderr = _interrupt_cluster(
+        tmp_path, [larger, "--method", "ensc", "--n-clusters", 3, "-o", out], "fit",
+    )
+    assert code == 130
+    assert stderr == "subclust cluster: interrupted (Ctrl-C).\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]  # no output, no temporaries
+
+
+def test_ctrl_c_during_the_writing(tmp_path, npy):
+    out = tmp_path / "out"
+
+    def first_file_written():
+        return any(
+            p.name.startswith(".out.") and any(p.iterdir()) for p in tmp_path.iterdir()
+        )
+
+    # Each file waits a second before it is written: long enough to interrupt in between.
+    code, _, stderr = _interrupt_cluster(
+        tmp_path, [npy[0], "--method", "kss", "--n-clusters", 3, "--dims", 3, "-o", out],
+        "write", first_file_written, env={"SUBCLUST_TEST_WRITE_DELAY": "1"},
+    )
+    assert code == 130
+    assert stderr == "subclust cluster: interrupted (Ctrl-C).\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy", "y.npy"]
+
+    # With --force, the old results stay as they were.
+    assert subprocess.run(_command()[0] + ["cluster", str(npy[0]), "--method", "kss",
+                                           "--n-clusters", "3", "-o", str(out)],
+                          env=_command()[1], capture_output=True).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, stderr = _interrupt_cluster(
+        tmp_path, [npy[0], "--method", "kss", "--n-clusters", 3, "--dims", 2, "-o", out,
+                   "--force"],
+        "write", first_file_written, env={"SUBCLUST_TEST_WRITE_DELAY": "1"},
+    )
+    assert code == 130 and stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "x.npy", "y.npy"]

@@ -1,6 +1,7 @@
 """Readers of embeddings and images, atomic writes, and saved models (subclust.io)."""
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -12,7 +13,9 @@ from subclust import KSubspaces
 from subclust.datasets import make_molrg, scattering_features
 from subclust.io import (
     FORMAT_VERSION,
+    atomic_directory,
     check_embeddings,
+    discard_temporaries,
     image_features,
     load_model,
     model_classes,
@@ -23,6 +26,7 @@ from subclust.io import (
     write_atomic,
 )
 from subclust.io._models import _HEADER, _Decoder, _Encoder
+from subclust.cluster import SparseSubspaceClustering
 from subclust.pipeline import make_pipeline
 from test_common import ESTIMATORS
 
@@ -491,3 +495,193 @@ def test_whitelist_lists_subclust_estimators_and_pipeline_parts():
     assert all(
         cls.__module__.startswith(("subclust.", "sklearn.")) for cls in classes.values()
     )
+
+
+def test_save_model_can_leave_out_the_affinity(tmp_path, molrg):
+    X, _ = molrg
+    ssc = SparseSubspaceClustering(n_clusters=3, solver="elastic_net", random_state=0).fit(X)
+    pipe = make_pipeline("lsr", 3, pca=6, random_state=0).fit(X)
+    big = ("affinity_matrix_", "representation_matrix_")
+    for fitted, cluster in ((ssc, ssc), (pipe, pipe.named_steps["cluster"])):
+        full = save_model(fitted, tmp_path / "full.npz", force=True)
+        small = save_model(fitted, tmp_path / "small.npz", exclude=big, force=True)
+        assert small.stat().st_size < full.stat().st_size
+        loaded = load_model(small)
+        loaded_cluster = loaded[-1] if hasattr(loaded, "steps") else loaded
+        assert loaded_cluster.affinity_matrix_ is None
+        assert loaded_cluster.representation_matrix_ is None
+        np.testing.assert_array_equal(loaded_cluster.labels_, cluster.labels_)
+        np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+
+
+# ----------------------------------------------------------------------------- damaged files
+
+
+def truncate(path):
+    """Keep the first half of a file, as an interrupted copy does."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def corrupt_crc(path):
+    """Flip one byte of the first member's data: the archive opens, the CRC check fails."""
+    data = bytearray(path.read_bytes())
+    data[120] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def edit_model_arrays(path, edit):
+    """Rewrite a model file (a valid archive) after ``edit(header, arrays)``."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(str(arrays.pop(_HEADER)))
+    edit(header, arrays)
+    np.savez(path, **{_HEADER: np.array(json.dumps(header))}, **arrays)
+    return path
+
+
+def _attribute_node(node, attribute):
+    """The first encoded ``attribute`` of an estimator anywhere in a model header."""
+    if isinstance(node, dict):
+        if node.get("t") == "estimator" and attribute in node.get("attributes", {}):
+            return node["attributes"][attribute]
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _attribute_node(child, attribute)
+        if found is not None:
+            return found
+    return None
+
+
+def edit_basis(path, edit, k=0):
+    """Replace basis ``k`` of the model's clustering step by ``edit(basis)``."""
+    def apply(header, arrays):
+        key = _attribute_node(header["estimator"], "bases_")["items"][k]["key"]
+        arrays[key] = edit(arrays[key].copy())
+
+    return edit_model_arrays(path, apply)
+
+
+def with_nan(U):
+    U[0, 0] = np.nan
+    return U
+
+
+@pytest.mark.parametrize("damage", [truncate, corrupt_crc], ids=["truncated", "bad-crc"])
+def test_damaged_archives_are_one_clear_error(tmp_path, molrg, saved_kss, damage):
+    np.savez(tmp_path / "emb.npz", X=molrg[0])
+    damage(tmp_path / "emb.npz")
+    with pytest.raises(ValueError, match=r"emb.npz is truncated or corrupted \(.*\); write it "
+                                         "again with np.savez"):
+        read_embeddings(tmp_path / "emb.npz")
+    damage(saved_kss)
+    with pytest.raises(ValueError, match=r"m.npz is truncated or corrupted \(.*\); re-create it"):
+        load_model(saved_kss)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (with_nan, r"KSubspaces.bases_ holds NaN or infinity"),
+        (lambda U: U * 2, r"KSubspaces.bases_\[0\] is not orthonormal"),
+        (lambda U: U[:-1], r"KSubspaces.bases_\[0\] has shape \(11, 2\), expected \(12, d\)"),
+        (lambda U: U.astype(np.float32), r"KSubspaces.bases_ mix dtypes"),
+        (lambda U: U.astype(np.int64), r"KSubspaces.bases_\[0\] has dtype int64"),
+    ],
+    ids=["nan", "not-orthonormal", "shape", "mixed-dtypes", "int"],
+)
+def test_loaded_models_are_validated(saved_kss, edit, message):
+    edit_basis(saved_kss, edit)
+    with pytest.raises(ValueError, match=f"m.npz is damaged: {message}.*; re-create it with "
+                                         "`subclust cluster`"):
+        load_model(saved_kss)
+
+
+def test_pipeline_steps_must_agree(tmp_path, molrg):
+    path = save_model(make_pipeline("kss", 3, dims=2, pca=6, random_state=0).fit(molrg[0]),
+                      tmp_path / "pipe.npz")
+    edit_basis(path, lambda U: np.linalg.qr(np.vstack([U, np.zeros((1, 2))]))[0])
+    with pytest.raises(ValueError, match=r"pipe.npz is damaged: KSubspaces \(step 'cluster'\)"
+                                         r".bases_\[0\] has shape \(7, 2\), expected \(6, d\)"):
+        load_model(path)
+
+    def more_components(header, arrays):
+        key = _attribute_node(header["estimator"], "components_")["key"]
+        arrays[key] = np.vstack([arrays[key], arrays[key][:1]])
+
+    path = save_model(make_pipeline("kss", 3, dims=2, pca=6, random_state=0).fit(molrg[0]),
+                      tmp_path / "pipe.npz", force=True)
+    edit_model_arrays(path, more_components)
+    with pytest.raises(ValueError, match=r"Normalizer \(step 'renormalize'\) takes 6 features "
+                                         "but the step before gives 7"):
+        load_model(path)
+
+
+# ----------------------------------------------------------------------------- atomic directories
+
+
+def test_atomic_directory_appears_whole(tmp_path):
+    out = tmp_path / "out"
+    with atomic_directory(out) as building:
+        (building / "a").write_text("a")
+        assert not out.exists() and building.parent == tmp_path
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    with pytest.raises(FileExistsError, match="out exists and is not empty; pass force=True"):
+        with atomic_directory(out):
+            pass
+    (tmp_path / "empty").mkdir()
+    with atomic_directory(tmp_path / "empty") as building:  # an empty directory is replaced
+        (building / "b").write_text("b")
+    assert (tmp_path / "empty" / "b").read_text() == "b"
+
+
+def test_atomic_directory_failures_keep_the_old_directory(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old").write_text("old")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_directory(out, force=True) as building:
+            (building / "new").write_text("new")
+            raise RuntimeError("disk full")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in out.iterdir()] == ["old"]
+
+    # The final rename fails after the old directory was moved aside: it is put back.
+    real_rename = os.rename
+    building = None
+
+    def failing_rename(src, dst):
+        if str(src) == str(building):
+            raise OSError("rename failed")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError, match="rename failed"):
+        with atomic_directory(out, force=True) as building:
+            (building / "new").write_text("new")
+    assert not building.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in out.iterdir()] == ["old"]
+
+    with pytest.raises(FileExistsError, match="not ours"):
+        with atomic_directory(out, force=True, replaceable=lambda path: "not ours"):
+            pass
+
+
+def test_discard_temporaries_undoes_writes_in_progress(tmp_path):
+    def interrupted(f):
+        f.write(b"partial")
+        discard_temporaries()  # what Ctrl-C does (from the main thread) at this point
+        assert list(tmp_path.iterdir()) == []
+
+    with pytest.raises(FileNotFoundError):  # the writer finds its directory gone
+        with atomic_directory(tmp_path / "out") as building:
+            (building / "a").write_text("a")
+            write_atomic(building / "b", interrupted)
+    assert list(tmp_path.iterdir()) == []

@@ -11,8 +11,6 @@ kymatio is an optional dependency (the ``features`` extra), imported on first us
 import hashlib
 import json
 import numbers
-import os
-import uuid
 import warnings
 from pathlib import Path
 
@@ -234,19 +232,12 @@ def _read_cache(path, params):
 
 def _write_cache(path, params, **arrays):
     """Write atomically: a temporary file in the same directory, then a rename."""
+    from subclust.io import write_atomic
+
+    header = np.array(json.dumps(params, sort_keys=True))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Not mkstemp: its 0600 mode would hide the cache from a shared data home's other users.
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "xb") as f:
-                np.savez(f, params=np.array(json.dumps(params, sort_keys=True)), **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, lambda f: np.savez(f, params=header, **arrays), force=True)
     except OSError as error:
         warnings.warn(
             f"Could not cache features at {path} ({error}); they will be recomputed next "

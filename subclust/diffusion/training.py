@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from subclust.diffusion._utils import append_dims, as_generator, as_tensor
 from subclust.diffusion.networks import orthonormalize, tangent_projection
 from subclust.diffusion.schedules import get_schedule
+from subclust.io import write_atomic
 
 __all__ = [
     "sample_times",
@@ -394,9 +395,7 @@ def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=
         "losses": torch.as_tensor(np.asarray([] if losses is None else losses, dtype=np.float64)),
         "batch_queue": torch.empty(0, dtype=torch.long) if queue is None else queue,
     }
-    tmp = f"{path}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: torch.save(state, f), force=True)
 
 
 def load_checkpoint(path, model, optimizer=None, generator=None, map_location=None):

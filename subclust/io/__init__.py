@@ -8,10 +8,12 @@
   in an ``.npz`` archive and its parameters in JSON, in a versioned format
   that loads without unpickling anything.
 - :func:`write_atomic` writes a file through a temporary file and a rename,
-  never overwriting unless asked.
+  never overwriting unless asked; :func:`atomic_directory` does the same for
+  a whole directory (written whole or not at all), and
+  :func:`discard_temporaries` undoes the writes in progress before a hard exit.
 """
 
-from subclust.io._atomic import write_atomic
+from subclust.io._atomic import atomic_directory, discard_temporaries, write_atomic
 from subclust.io._models import FORMAT_VERSION, load_model, model_classes, save_model
 from subclust.io._readers import (
     EMBEDDING_FORMATS,
@@ -29,7 +31,9 @@ __all__ = [
     "EMBEDDING_FORMATS",
     "FORMAT_VERSION",
     "IMAGE_EXTENSIONS",
+    "atomic_directory",
     "check_embeddings",
+    "discard_temporaries",
     "image_feature_params",
     "image_features",
     "load_model",

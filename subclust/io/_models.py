@@ -26,7 +26,15 @@ is an error; a private one (``_online_stats``, an internal cache) is dropped
 and comes back as None, which subclust estimators treat as "not computed".
 An estimator whose state needs more (a PyTorch module) defines
 ``_save_state(self) -> dict`` and ``_load_state(self, state)``; the dict is
-stored with the same typed encoding.
+stored with the same typed encoding. Attributes named in ``exclude`` (the
+N x N ``affinity_matrix_`` that predict does not need) are dropped the same way.
+
+Loading validates what it rebuilds, so that a damaged or edited file fails
+there, naming the file, rather than predicting nonsense: the archive must
+read back whole (CRC checked), every fitted float array must be finite,
+subspace bases (``bases_``) must be orthonormal, and shapes and dtypes must
+agree along a pipeline (each step's output is the next one's input, bases
+and means live in the features the estimator was fitted on).
 """
 
 import json
@@ -53,6 +61,9 @@ _SPARSE_FIELDS = {
     "coo": ("data", "row", "col"),
 }
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+_REMEDY = "re-create it with `subclust cluster` or subclust.io.save_model"
+# Largest |U^T U - I| accepted for a loaded basis: rounding of float32 bases is ~1e-6.
+_ORTHONORMAL_TOL = 1e-3
 
 
 def _sklearn_classes():
@@ -159,8 +170,9 @@ def _model_class(name):
 class _Encoder:
     """Turns Python values into JSON-able tagged values and a dict of arrays."""
 
-    def __init__(self):
+    def __init__(self, exclude=()):
         self.arrays = {}
+        self.exclude = frozenset(exclude)
 
     def _store(self, array):
         key = f"a{len(self.arrays)}"
@@ -281,6 +293,9 @@ class _Encoder:
         attributes, dropped = {}, []
         for name, value in vars(estimator).items():
             if name in params:
+                continue
+            if name in self.exclude:
+                dropped.append(name)
                 continue
             try:
                 attributes[name] = self(value, f"{cls.__name__}.{name}")
@@ -417,7 +432,7 @@ class _Decoder:
         return estimator
 
 
-def save_model(estimator, path, *, metadata=None, force=False):
+def save_model(estimator, path, *, metadata=None, force=False, exclude=()):
     """Save a fitted estimator to a model file that needs no pickle.
 
     Works for every subclust estimator and for scikit-learn pipelines of
@@ -437,6 +452,13 @@ def save_model(estimator, path, *, metadata=None, force=False):
         return_metadata=True)``.
     force : bool, default=False
         Overwrite an existing file.
+    exclude : iterable of str, default=()
+        Fitted attributes not to store, in the estimator and in every
+        estimator it holds (pipeline steps); they load back as None. For
+        example ``("affinity_matrix_", "representation_matrix_")``: the
+        N x N matrices of the self-expressive methods, which ``predict`` does
+        not need and which make a file grow with the square of the number of
+        samples.
 
     Returns
     -------
@@ -466,7 +488,7 @@ def save_model(estimator, path, *, metadata=None, force=False):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    encoder = _Encoder()
+    encoder = _Encoder(exclude)
     tree = encoder.estimator(estimator, type(estimator).__name__)
     header = {
         "format": _FORMAT,
@@ -494,9 +516,9 @@ def _read_header(path):
 
     path = _existing_file(path, "model file")
     try:
-        arrays = _npz_arrays(path)
+        arrays = _npz_arrays(path, remedy=_REMEDY)
     except ValueError as error:
-        if "pickle" in str(error):
+        if "pickle" in str(error) or "corrupted" in str(error):
             raise
         raise ValueError(
             f"{path} is not a subclust model file (not an .npz archive); models are written "
@@ -545,7 +567,9 @@ def load_model(path, *, return_metadata=False):
         No such file.
     ValueError
         Not a model file, a format version this subclust cannot read, a
-        class outside :func:`model_classes`, pickled data, or damage.
+        class outside :func:`model_classes`, pickled data, or damage: a
+        truncated or corrupted archive, NaN or infinity in a fitted array,
+        bases that are not orthonormal, shapes or dtypes that disagree.
 
     Examples
     --------
@@ -570,7 +594,88 @@ def load_model(path, *, return_metadata=False):
     """
     path, header, arrays = _read_header(path)
     decoder = _Decoder(arrays, path)
-    estimator = decoder(header.get("estimator"))
+    try:
+        estimator = decoder(header.get("estimator"))
+    except (KeyError, TypeError, IndexError, AttributeError) as error:
+        # A header edited by hand, or for another format version.
+        raise ValueError(f"{path} has a damaged header ({error!r}); {_REMEDY}.") from None
+    _validate_model(estimator, path)
     if return_metadata:
         return estimator, header.get("metadata", {})
     return estimator
+
+
+def _validate_model(estimator, path):
+    """Check a loaded estimator (or pipeline) for values and shapes that predict cannot use."""
+    from sklearn.pipeline import Pipeline
+
+    def damaged(what):
+        return ValueError(f"{path} is damaged: {what}; {_REMEDY}.")
+
+    steps = estimator.steps if isinstance(estimator, Pipeline) else [("", estimator)]
+    n_features = None  # what the previous step outputs
+    for name, step in steps:
+        where = type(step).__name__ + (f" (step {name!r})" if name else "")
+        for attribute, value in vars(step).items():
+            if attribute.endswith("_") and not attribute.startswith("_"):
+                for array in _fitted_arrays(value):
+                    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                        raise damaged(f"{where}.{attribute} holds NaN or infinity")
+        n_in = getattr(step, "n_features_in_", None)
+        if n_in is None:
+            n_features = None
+            continue
+        n_in = int(n_in)
+        if n_features is not None and n_in != n_features:
+            raise damaged(f"{where} takes {n_in} features but the step before gives {n_features}")
+        components = getattr(step, "components_", None)
+        if isinstance(components, np.ndarray):
+            if components.ndim != 2 or components.shape[1] != n_in:
+                raise damaged(
+                    f"{where}.components_ has shape {components.shape}, expected (k, {n_in})"
+                )
+            n_features = components.shape[0]
+        else:
+            n_features = n_in
+        _validate_bases(step, n_in, where, damaged)
+
+
+def _fitted_arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif sp.issparse(value):
+        yield value.data
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _fitted_arrays(item)
+
+
+def _validate_bases(step, n_features, where, damaged):
+    bases = getattr(step, "bases_", None)
+    if bases is None:
+        return
+    dtypes = set()
+    for k, U in enumerate(bases):
+        if not isinstance(U, np.ndarray) or U.ndim != 2 or U.shape[0] != n_features:
+            shape = getattr(U, "shape", type(U).__name__)
+            raise damaged(f"{where}.bases_[{k}] has shape {shape}, expected ({n_features}, d)")
+        if U.dtype.kind != "f":
+            raise damaged(f"{where}.bases_[{k}] has dtype {U.dtype}, expected floats")
+        gram = U.T.astype(np.float64) @ U.astype(np.float64)
+        error = np.abs(gram - np.eye(U.shape[1])).max(initial=0.0)
+        if error > _ORTHONORMAL_TOL:
+            raise damaged(
+                f"{where}.bases_[{k}] is not orthonormal (|U^T U - I| = {error:.2g})"
+            )
+        dtypes.add(U.dtype)
+    if len(dtypes) > 1:
+        raise damaged(f"{where}.bases_ mix dtypes {sorted(map(str, dtypes))}")
+    means = getattr(step, "means_", None)
+    if means is not None:
+        means = np.asarray(means)
+        if means.shape != (len(bases), n_features):
+            raise damaged(
+                f"{where}.means_ has shape {means.shape}, expected ({len(bases)}, {n_features})"
+            )
+        if dtypes and means.dtype not in dtypes:
+            raise damaged(f"{where}.means_ is {means.dtype} but its bases are {dtypes.pop()}")

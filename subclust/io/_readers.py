@@ -12,6 +12,8 @@ non-numeric column, pickled data) is a one-line ``ValueError`` or
 import csv
 import numbers
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,8 @@ __all__ = [
 EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet")
 #: Image files read by :func:`read_image_folder` (case-insensitive).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+# Images per call of the scattering transform when features are computed with a progress bar.
+_FEATURE_CHUNK = 2048
 # Keys tried, in order, when an .npz file holds several arrays and none is named.
 _NPZ_DATA_KEYS = ("X", "data", "embeddings", "features")
 
@@ -76,8 +80,12 @@ def _load_npy(path):
         raise ValueError(f"{path} could not be read as .npy: {error}") from None
 
 
-def _npz_arrays(path):
-    """The arrays of an .npz archive, opened without pickle; object arrays refused."""
+def _npz_arrays(path, remedy="write it again with np.savez"):
+    """The arrays of an .npz archive, opened without pickle; object arrays refused.
+
+    A truncated or corrupted archive (bad CRC, damaged array header) is a
+    ``ValueError`` naming the file and ending with ``remedy``.
+    """
     if not _magic(path).startswith(_ZIP_MAGIC):
         if _magic(path)[:1] == b"\x80":
             raise _pickle_error(path)
@@ -88,7 +96,14 @@ def _npz_arrays(path):
     except ValueError as error:
         if "pickle" in str(error) or "Object arrays" in str(error):
             raise ValueError(f"{path} holds an object array (pickled data); {_NO_PICKLE}") from None
-        raise ValueError(f"{path} could not be read as .npz: {error}") from None
+        raise _damaged(path, error, remedy) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as error:
+        raise _damaged(path, error, remedy) from None
+
+
+def _damaged(path, error, remedy):
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return ValueError(f"{path} is truncated or corrupted ({detail}); {remedy}.")
 
 
 def _pick_npz_key(arrays, path, key):
@@ -594,7 +609,7 @@ def _auto_pad(shape):
 
 def read_image_folder(
     path, *, features="scattering", n_components=None, J=3, L=8, pad_to="auto", shape=None,
-    batch_size=64, n_jobs=None,
+    batch_size=64, n_jobs=None, progress=None,
 ):
     """Read a folder of PNG/JPEG images and turn them into feature vectors.
 
@@ -626,6 +641,8 @@ def read_image_folder(
         Required image size.
     batch_size, n_jobs
         See :func:`subclust.datasets.scattering_features`.
+    progress : bool or None, default=None
+        See :func:`image_features`.
 
     Returns
     -------
@@ -659,7 +676,9 @@ def read_image_folder(
     files, target, target_names = _image_files(folder)
     images = read_images(files, shape=shape)
     params = image_feature_params(images.shape[1:], features, J=J, L=L, pad_to=pad_to)
-    data = image_features(images, params, batch_size=batch_size, n_jobs=n_jobs)
+    data = image_features(
+        images, params, batch_size=batch_size, n_jobs=n_jobs, progress=progress
+    )
     if n_components is not None:
         data = _pca(data, n_components)
     return Bunch(
@@ -714,7 +733,7 @@ def image_feature_params(shape, features="scattering", *, J=3, L=8, pad_to="auto
     return params
 
 
-def image_features(images, params, *, batch_size=64, n_jobs=None):
+def image_features(images, params, *, batch_size=64, n_jobs=None, progress=None):
     """Features of images following a recipe from :func:`image_feature_params`.
 
     Parameters
@@ -726,6 +745,9 @@ def image_features(images, params, *, batch_size=64, n_jobs=None):
         recipes saved before it existed: raw coefficients).
     batch_size, n_jobs
         See :func:`subclust.datasets.scattering_features`.
+    progress : bool or None, default=None
+        Show a progress bar over the images on stderr (None: when stderr is
+        a terminal).
 
     Returns
     -------
@@ -757,12 +779,22 @@ def image_features(images, params, *, batch_size=64, n_jobs=None):
         )
     if params["features"] == "pixels":
         return images.reshape(len(images), -1)
+    from subclust._progress import progress_bar
     from subclust.datasets import scattering_features
 
-    return scattering_features(
-        images, J=params["J"], L=params["L"], pad_to=params["pad_to"],
-        normalize=params.get("normalize"), batch_size=batch_size, n_jobs=n_jobs,
-    )
+    # In chunks, for the progress bar: every image's features depend on that image alone.
+    starts = range(0, len(images), _FEATURE_CHUNK)
+    bar = progress_bar(total=len(images), progress=progress, desc="features", unit="image")
+    blocks = []
+    with bar:
+        for start in starts:
+            chunk = images[start : start + _FEATURE_CHUNK]
+            blocks.append(scattering_features(
+                chunk, J=params["J"], L=params["L"], pad_to=params["pad_to"],
+                normalize=params.get("normalize"), batch_size=batch_size, n_jobs=n_jobs,
+            ))
+            bar.update(len(chunk))
+    return np.concatenate(blocks)
 
 
 def _pca(data, n_components):
