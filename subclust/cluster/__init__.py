@@ -17,6 +17,7 @@ from subclust.cluster._sparse_subspace import SparseSubspaceClustering
 from subclust.cluster._spectral import (
     angular_affinity,
     cluster_bases,
+    keep_l1_share,
     normalize_samples,
     representation_affinity,
     spectral_labels,
@@ -34,6 +35,7 @@ __all__ = [
     "ThresholdedSubspaceClustering",
     "angular_affinity",
     "cluster_bases",
+    "keep_l1_share",
     "least_squares_representation",
     "normalize_samples",
     "representation_affinity",
