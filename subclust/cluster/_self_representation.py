@@ -437,7 +437,6 @@ def _admm(X, alpha, affine, outlier_penalty, rho, tol, max_iter, return_outliers
         if affine:
             rhs -= np.outer(e, delta)
         A = A0 + solver.solve(rhs)
-        A[diag, diag] = 0.0  # the constraint on the smooth copy too, as the reference code
         Z_old = Z
         Z = _soft_threshold(A + Delta / rho, 1.0 / rho)
         Z[diag, diag] = 0.0
