@@ -320,7 +320,8 @@ def self_representation_admm(
     if isinstance(outlier_penalty, str):
         if outlier_penalty != "auto":
             raise ValueError(
-                f"outlier_penalty must be a positive number, 'auto' or None, got {outlier_penalty!r}."
+                "outlier_penalty must be a positive number, 'auto' or None, "
+                f"got {outlier_penalty!r}."
             )
         outlier_penalty = alpha / np.abs(X).sum(axis=1).max()
     if outlier_penalty is not None and outlier_penalty <= 0:

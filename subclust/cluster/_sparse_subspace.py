@@ -129,6 +129,7 @@ default='auto'
 
     See Also
     --------
+    subclust.cluster.presets.make_preset : SSC, EnSC, SSC-OMP as their papers ran them.
     subclust.cluster.LeastSquaresSubspaceClustering : dense closed-form representation.
     subclust.cluster.sparse_self_representation : the representation alone.
 
