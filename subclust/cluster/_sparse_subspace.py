@@ -61,7 +61,7 @@ class SparseSubspaceClustering(_SpectralSubspaceClustering):
         ``rho = alpha`` for a fixed ``max_iter``. None adapts it (faster
         convergence).
     l1_share : float in (0, 1], default=1.0
-        Before the 'symmetric' affinity, keep in each row of ``C`` the
+        Before the affinity is built, keep in each row of ``C`` the
         largest entries holding this share of its l1 norm
         (:func:`subclust.cluster.keep_l1_share`; 0.7 in Elhamifar & Vidal's
         motion segmentation); 1 keeps every entry.
