@@ -13,15 +13,27 @@ from subclust.pipeline import DEFAULT_METHOD, METHODS
 from subclust.tables import Table
 
 
+#: Spellings of booleans and None accepted besides JSON's true, false and null.
+_WORDS = {"True": True, "False": False, "None": None, "none": None}
+
+
 def _key_value(text):
-    """``KEY=VALUE`` with VALUE parsed as JSON when it is (numbers, true, null, lists)."""
+    """``KEY=VALUE`` with VALUE parsed as JSON when it is (numbers, true, null, lists).
+
+    Python's ``True``, ``False`` and ``None`` are read as such; any other
+    VALUE stays a string, checked by the estimator.
+    """
     if "=" not in text:
         raise ValueError(f"--param expects KEY=VALUE, got {text!r}.")
-    key, value = text.split("=", 1)
+    key, value = (part.strip() for part in text.split("=", 1))
+    if not key:
+        raise ValueError(f"--param expects KEY=VALUE, got {text!r}.")
+    if value in _WORDS:
+        return key, _WORDS[value]
     try:
-        return key.strip(), json.loads(value)
+        return key, json.loads(value)
     except json.JSONDecodeError:
-        return key.strip(), value
+        return key, value
 
 
 def _add_progress_arguments(parser):
@@ -137,8 +149,13 @@ def cluster_main(args):
         write_cluster_outputs,
     )
 
+    from subclust.pipeline import make_estimator
+
     params = dict(_key_value(text) for text in args.param)
-    # Fail before the (possibly long) fit, not after it.
+    # Fail before reading the data and the (possibly long) fit: names and values first.
+    make_estimator(args.method, **{k: v for k, v in params.items() if k != "normalize"})
+    if not isinstance(params.get("normalize", False), bool):
+        raise ValueError(f"--param normalize must be true or false, got {params['normalize']!r}.")
     check_output_dir(args.outdir, args.force)
     if args.save_affinity:
         _check_affinity_method(args.method)

@@ -15,9 +15,21 @@ __all__ = [
     "check_is_fitted",
     "check_dims",
     "check_matrix",
+    "check_params",
     "fit_context",
     "validate_data",
 ]
+
+
+def check_params(estimator):
+    """Check an estimator's parameters against its constraints now, not at ``fit``.
+
+    Raises scikit-learn's ``InvalidParameterError`` (a ``ValueError``) naming
+    the parameter, its value and what it accepts. Estimators without
+    ``_parameter_constraints`` are left alone.
+    """
+    if getattr(estimator, "_parameter_constraints", None):
+        estimator._validate_params()
 
 
 def check_matrix(X, name="X", dtype=(np.float64, np.float32), **kwargs):

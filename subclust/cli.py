@@ -26,6 +26,7 @@ BENCHMARKS = {
         "DDPM error against the number of steps for n = 16 ... 1024 (exact MoLRG denoiser)"
     ),
     "diffusion-train": "training rate of a 50k-parameter MLP denoiser at batch 256 on this CPU",
+    "reproduce": "each method with its paper's preset on its paper's protocol: paper vs ours",
 }
 
 

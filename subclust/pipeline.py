@@ -28,7 +28,7 @@ from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
-from subclust._validation import check_is_fitted, fit_context, validate_data
+from subclust._validation import check_is_fitted, check_params, fit_context, validate_data
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -255,7 +255,9 @@ def make_estimator(method=DEFAULT_METHOD, n_clusters=8, *, dims=None, random_sta
             f"{cls.__name__} (method {method!r}) has no parameter {', '.join(map(repr, unknown))}; "
             f"its parameters are {sorted(valid)}."
         )
-    return cls(**settings)
+    estimator = cls(**settings)
+    check_params(estimator)  # a bad value fails here, before any data is read
+    return estimator
 
 
 class UncenteredPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -406,7 +408,10 @@ def make_pipeline(
     dims : int or list of int, optional
         Subspace dimension(s); see :func:`make_estimator`.
     normalize : bool, default=True
-        Include the ``normalize`` (and ``renormalize``) steps.
+        Include the ``normalize`` (and ``renormalize``) steps; False also
+        turns off the estimator's own ``normalize`` unless ``params`` sets
+        it. They are left out for an estimator with ``affine=True``:
+        rescaling a sample moves it off its affine subspace.
     pca : int, optional
         Number of principal directions kept; None skips the projection.
     center : bool, default=False
@@ -445,6 +450,12 @@ def make_pipeline(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import Normalizer
 
+    estimator = make_estimator(method, n_clusters, dims=dims, random_state=random_state, **params)
+    settings = estimator.get_params(deep=False)
+    if not normalize and "normalize" in settings and "normalize" not in params:
+        estimator.set_params(normalize=False)
+    if settings.get("affine") is True:
+        normalize = False
     steps = []
     if normalize:
         steps.append(("normalize", Normalizer()))
@@ -457,6 +468,5 @@ def make_pipeline(
         steps.append(("pca", projection))
         if normalize:
             steps.append(("renormalize", Normalizer()))
-    estimator = make_estimator(method, n_clusters, dims=dims, random_state=random_state, **params)
     steps.append(("cluster", estimator))
     return Pipeline(steps)

@@ -362,11 +362,14 @@ def cluster_inputs(
     center : bool, default=False
         Centre before projecting (see :func:`subclust.pipeline.make_pipeline`).
     normalize : bool, default=True
+        Scale samples to unit norm, in the pipeline and in the estimator
+        (see :func:`subclust.pipeline.make_pipeline`).
     random_state : int, default=0
         Seed of every random step: runs are reproducible.
     params : dict, optional
-        Further parameters of the clustering estimator (``verbose`` for its
-        own report of its iterations, where it has one).
+        Further parameters of the clustering estimator; ``normalize`` here
+        overrides the argument above, ``verbose`` asks for the estimator's own
+        report of its iterations, where it has one.
     progress : bool or None, default=None
         Show a progress bar over the steps of the pipeline on stderr (None:
         when stderr is a terminal).
@@ -393,10 +396,16 @@ def cluster_inputs(
         if inputs.y is None:
             raise ValueError("Give the number of clusters (--n-clusters K); no labels tell it.")
         n_clusters = len(np.unique(inputs.y))
+    params = dict(params or {})
+    if "normalize" in params:
+        # One switch for both the pipeline's normalizer and the estimator's own.
+        normalize = params.pop("normalize")
+        if not isinstance(normalize, bool):
+            raise ValueError(f"normalize must be true or false, got {normalize!r}.")
     n_components = _resolve_pca(pca, inputs)
     pipeline = make_pipeline(
         method, n_clusters, dims=dims, normalize=normalize, pca=n_components, center=center,
-        random_state=random_state, **(params or {}),
+        random_state=random_state, **params,
     )
     start = time.perf_counter()
     # Step by step, as Pipeline.fit does it (without caching it fits the steps in place),

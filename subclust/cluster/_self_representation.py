@@ -234,6 +234,7 @@ def self_representation_admm(
     alpha=20.0,
     affine=False,
     outlier_penalty=None,
+    dense_noise=True,
     rho=None,
     tol=2e-4,
     max_iter=300,
@@ -263,17 +264,29 @@ def self_representation_admm(
     affine : bool, default=False
         Add the affine constraint (every row of ``C`` sums to one), for
         affine subspaces.
-    outlier_penalty : float, optional
+    outlier_penalty : float or 'auto', optional
         Add sparse outliers ``E`` with this l1 weight (a few corrupted
         entries per sample); None for none. For unit-norm samples a weight
         near 1 balances ``||E||_1`` against ``||C||_1``; much smaller weights
-        let ``E`` absorb the data and leave ``C = 0``.
+        let ``E`` absorb the data and leave ``C = 0``. 'auto' is the rule of
+        Elhamifar & Vidal's code, ``alpha / max_i ||x_i||_1``.
+    dense_noise : bool, default=True
+        With outliers: True fits ``X ~ C X + E`` by the penalty
+        ``lambda/2 ||X - C X - E||_F^2``; False solves Elhamifar & Vidal's
+        program for sparse outlying entries, ``min ||C||_1 +
+        outlier_penalty ||E||_1`` subject to ``X = C X + E``, by their
+        augmented Lagrangian, whose penalty on the constraint is ``lambda``
+        (their face experiments). Without outliers it must stay True.
     rho : float, optional
-        Fixed ADMM penalty. By default it starts at ``alpha`` (as in the
-        reference code) and is adapted by residual balancing.
+        Fixed ADMM penalty on ``C`` and its sparse copy, as in the reference
+        code of Elhamifar & Vidal, which sets it to ``alpha``. By default it
+        starts at ``alpha`` and is adapted by residual balancing (faster
+        convergence, a slightly different point after ``max_iter``).
     tol : float, default=2e-4
         Stop when ``C`` and its copy differ, and ``C`` changes, by less than
-        ``tol`` in every entry.
+        ``tol`` in every entry (``dense_noise=False``: when they differ, and
+        the relative residual of every sample is, below ``tol``, as in the
+        reference code).
     max_iter : int, default=300
     return_outliers : bool, default=False
         Also return ``E`` (zeros without outlier term).
@@ -304,12 +317,93 @@ def self_representation_admm(
     X = _validate(X).astype(np.float64, copy=False)
     if alpha <= 1:
         raise ValueError(_ALPHA_MESSAGE.format(alpha))
+    if isinstance(outlier_penalty, str):
+        if outlier_penalty != "auto":
+            raise ValueError(
+                "outlier_penalty must be a positive number, 'auto' or None, "
+                f"got {outlier_penalty!r}."
+            )
+        outlier_penalty = alpha / np.abs(X).sum(axis=1).max()
+    if outlier_penalty is not None and outlier_penalty <= 0:
+        raise ValueError(f"outlier_penalty must be positive, got {outlier_penalty}.")
+    if rho is not None and rho <= 0:
+        raise ValueError(f"rho must be positive, got {rho}.")
+    if not dense_noise:
+        if outlier_penalty is None or affine:
+            raise ValueError(
+                "dense_noise=False (the constraint X = C X + E) needs outlier_penalty and no "
+                "affine constraint; set dense_noise=True otherwise."
+            )
+        C, E, n_iter = _admm_sparse_outliers(
+            X, alpha, float(outlier_penalty), float(alpha if rho is None else rho), tol, max_iter
+        )
+        out = [C] + [E] * return_outliers + [n_iter] * return_n_iter
+        return out[0] if len(out) == 1 else tuple(out)
     # Small problems: a thread pool costs more than the products it would share.
     threads = 1 if X.shape[0] <= 1000 else None
     with threadpool_limits(limits=threads, user_api="blas"):
         return _admm(
             X, alpha, affine, outlier_penalty, rho, tol, max_iter, return_outliers, return_n_iter
         )
+
+
+def _admm_sparse_outliers(X, alpha, gamma, rho, tol, max_iter):
+    """``min ||C||_1 + gamma ||E||_1`` s.t. ``Y = Y C + E``, ``diag(C) = 0``, by ADMM.
+
+    Elhamifar & Vidal's augmented Lagrangian on ``Z = [C; gamma E]``, the
+    coefficients over the dictionary ``P = [Y, I / gamma]`` (samples as the
+    columns of ``Y``): a smooth copy ``Z`` and a sparse copy, the penalty
+    ``mu = alpha / m`` on ``Y = P Z`` with ``m = min_i max_j |p_j . y_i|``
+    (``j != i`` among the samples), and ``rho`` on ``Z`` against its copy.
+
+    The smooth step solves ``(mu P^T P + rho I) Z = R`` with ``N + D``
+    unknowns per sample. By the identities ``(mu P^T P + rho I)^{-1} P^T =
+    P^T K^{-1}`` and ``(mu P^T P + rho I)^{-1} = (I - mu P^T K^{-1} P) / rho``
+    with ``K = mu P P^T + rho I = mu Y Y^T + c I``, ``c = mu / gamma^2 + rho``,
+    and Woodbury's ``K^{-1} = (I - Y S^{-1} Y^T) / c``, ``S = (c / mu) I +
+    Y^T Y``, it needs one ``N x N`` factorization and four products of
+    ``D x N`` by ``N x N`` matrices per iteration.
+    """
+    Y = X.T
+    d, n = Y.shape
+    gram = Y.T @ Y
+    # m: the largest correlation of each sample with another atom, identity atoms included.
+    off = np.abs(gram)
+    off[np.diag_indices(n)] = 0.0
+    m = np.maximum(off.max(axis=0), np.abs(Y).max(axis=0) / gamma).min()
+    mu = alpha / m
+    c = mu / gamma**2 + rho
+    S = la.cho_factor((c / mu) * np.eye(n) + gram)
+    diag = np.arange(n)
+    sparse_c, sparse_e = np.zeros((n, n)), np.zeros((d, n))
+    dual_c, dual_e = np.zeros((n, n)), np.zeros((d, n))  # multipliers of Z = its copy
+    dual_fit = np.zeros((d, n))  # multiplier of Y = P Z
+    for n_iter in range(1, max_iter + 1):
+        W_c, W_e = rho * sparse_c - dual_c, rho * sparse_e - dual_e
+        U = mu * Y + dual_fit - (mu / rho) * (Y @ W_c + W_e / gamma)
+        A = Y.T @ U
+        B = la.cho_solve(S, A)
+        Z_c = W_c / rho + (A - gram @ B) / c
+        Z_c[diag, diag] = 0.0
+        Z_e = W_e / rho + (U - Y @ B) / (c * gamma)
+        new_c = _soft_threshold(Z_c + dual_c / rho, 1.0 / rho)
+        new_c[diag, diag] = 0.0
+        new_e = _soft_threshold(Z_e + dual_e / rho, 1.0 / rho)
+        clean = Y - Z_e / gamma
+        residual = clean - Y @ Z_c
+        dual_fit += mu * residual
+        dual_c += rho * (Z_c - new_c)
+        dual_e += rho * (Z_e - new_e)
+        sparse_c, sparse_e = new_c, new_e
+        gap = max(np.abs(Z_c - new_c).max(), np.abs(Z_e - new_e).max())
+        relative = np.sqrt(
+            (np.einsum("ij,ij->j", residual, residual) / np.einsum("ij,ij->j", clean, clean)).max()
+        )
+        if gap <= tol and relative <= tol:
+            break
+    C = sp.csr_matrix(sparse_c.T)
+    C.eliminate_zeros()
+    return C, (sparse_e / gamma).T, n_iter
 
 
 def _admm(X, alpha, affine, outlier_penalty, rho, tol, max_iter, return_outliers, return_n_iter):
@@ -320,8 +414,6 @@ def _admm(X, alpha, affine, outlier_penalty, rho, tol, max_iter, return_outliers
     n_rebalance = 0
     Y = X.T  # the papers' convention: samples as columns, Y ~ Y C
     if outlier_penalty is not None:
-        if outlier_penalty <= 0:
-            raise ValueError(f"outlier_penalty must be positive, got {outlier_penalty}.")
         # E = F / outlier_penalty turns the weighted l1 term into a plain l1 on F.
         P = np.hstack([Y, np.eye(d) / outlier_penalty])
     else:

@@ -45,6 +45,7 @@ __all__ = [
     "angular_affinity",
     "cluster_bases",
     "estimate_n_clusters",
+    "keep_l1_share",
     "normalize_samples",
     "representation_affinity",
     "spectral_labels",
@@ -138,6 +139,58 @@ def _keep_top_sparse(W, n_neighbors):
     return sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=W.shape
     )
+
+
+def keep_l1_share(C, share):
+    """Keep, in each row of ``C``, the largest magnitudes holding ``share`` of its l1 norm.
+
+    Row ``i`` keeps its ``t`` largest entries in magnitude, ``t`` the
+    smallest number whose sum reaches ``share * ||c_i||_1``; the others are
+    set to zero. This is the thresholding of Elhamifar & Vidal's code
+    (TPAMI 2013; their motion segmentation keeps 0.7 of the mass), which
+    drops the many small coefficients that noise spreads across subspaces.
+
+    Parameters
+    ----------
+    C : ndarray or sparse matrix of shape (n_samples, n_samples)
+        Row ``i`` holds the coefficients of sample ``i``.
+    share : float in (0, 1]
+        1 keeps every entry.
+
+    Returns
+    -------
+    C_kept : sparse matrix (CSR) of shape (n_samples, n_samples)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cluster import keep_l1_share
+    >>> C = np.array([[0.0, 0.5, -0.3, 0.2], [0.1, 0.0, 0.1, 0.8], [0, 0, 0, 0], [1, 1, 1, 0]])
+    >>> keep_l1_share(C, 0.7).toarray()  # row 0: 0.5 < 0.7, 0.5 + 0.3 >= 0.7
+    array([[ 0. ,  0.5, -0.3,  0. ],
+           [ 0. ,  0. ,  0. ,  0.8],
+           [ 0. ,  0. ,  0. ,  0. ],
+           [ 1. ,  1. ,  1. ,  0. ]])
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}.")
+    C = sp.csr_matrix(C, dtype=np.float64, copy=True)
+    C.eliminate_zeros()
+    if share == 1:
+        return C
+    for i in range(C.shape[0]):
+        start, stop = C.indptr[i], C.indptr[i + 1]
+        values = np.abs(C.data[start:stop])
+        if values.size == 0:
+            continue
+        order = np.argsort(-values, kind="stable")
+        mass = np.cumsum(values[order])
+        # Ties at the boundary keep the first in order; the tolerance absorbs rounding.
+        n_keep = int(np.searchsorted(mass, share * mass[-1] * (1 - 1e-12))) + 1
+        dropped = start + order[n_keep:]
+        C.data[dropped] = 0.0
+    C.eliminate_zeros()
+    return C
 
 
 def representation_affinity(C, *, n_neighbors=None, scale_rows=True):
@@ -610,6 +663,10 @@ class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstim
         """The dtype handed to ``_representation`` (subclasses may keep float32)."""
         return np.float64
 
+    def _normalizes(self):
+        """Whether samples are scaled to unit norm: subclasses may resolve 'auto'."""
+        return self.normalize
+
     def _affinity(self, C, eigenpairs):
         n = C.shape[0]
         if self._affinity_kind() == "angular":
@@ -696,7 +753,7 @@ class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstim
         keep &= first
         _check_enough_samples(int(keep.sum()), self.n_clusters)
         Xk = X[keep] if not keep.all() else X
-        Xn = normalize_samples(Xk) if self.normalize else Xk
+        Xn = normalize_samples(Xk) if self._normalizes() else Xk
         C, eigenpairs = self._representation(
             Xn.astype(self._representation_dtype(Xn.dtype), copy=False)
         )
