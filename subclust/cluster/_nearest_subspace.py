@@ -85,6 +85,19 @@ class NearestSubspaceMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
     Estimators that read samples out of core may override :meth:`_nearest`,
     which ``predict`` and ``score`` use, to stream over chunks of rows.
+
+    Examples
+    --------
+    >>> from subclust import LeastSquaresSubspaceClustering
+    >>> from subclust.datasets import make_molrg
+    >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=10, dims=2, random_state=0)
+    >>> lsr = LeastSquaresSubspaceClustering(2, random_state=0).fit(X)
+    >>> lsr.transform(X[:3]).shape  # distance of each sample to each cluster's subspace
+    (3, 2)
+    >>> bool((lsr.predict(X) == lsr.transform(X).argmin(axis=1)).all())
+    True
+    >>> round(lsr.score(X), 6)  # minus the K-subspaces objective: the samples lie on them
+    -0.0
     """
 
     def _check_subspaces(self):
