@@ -1,13 +1,27 @@
 """The summary figure of a clustering (``summary.png`` of ``subclust cluster``).
 
+What a researcher checks after a subspace clustering, at a small fraction of
+the cost of the fit: is the affinity block-diagonal once ordered by cluster,
+does the Laplacian spectrum have its gap at K, how well does each subspace
+fit its own samples and how far are they from the others, how confidently is
+each sample assigned, and what do the clusters look like (for images).
+Everything about samples is computed on a stratified subsample, and the
+subspaces are only ever applied to samples (``X U``, linear in the subspace
+dimension): no principal angles, no ``d x d`` products between bases.
+
 Figures are built on :class:`matplotlib.figure.Figure` directly, never
 through ``pyplot``: no global figure state, no GUI backend, so they render
 the same in scripts, tests and servers (the Agg canvas draws them).
 """
 
 import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 __all__ = ["clustering_summary_figure"]
+
+#: Samples shown in the affinity and measured against the subspaces.
+MAX_SAMPLES = 400
 
 
 def _figure_class():
@@ -20,18 +34,7 @@ def _figure_class():
     return Figure
 
 
-def _subspace_distances(bases):
-    from subclust.subspace import subspace_distance
-
-    k = len(bases)
-    D = np.zeros((k, k))
-    for i in range(k):
-        for j in range(i + 1, k):
-            D[i, j] = D[j, i] = subspace_distance(bases[i], bases[j])
-    return D
-
-
-def _integer_ticks(ax, n_columns, n_rows, xlabels=None):
+def _integer_ticks(ax, n_columns, n_rows, xlabels=None, ylabels=None):
     """Tick every row and column of a heatmap (up to 20), labelled by index."""
     if n_columns <= 20:
         ax.set_xticks(range(n_columns))
@@ -39,18 +42,100 @@ def _integer_ticks(ax, n_columns, n_rows, xlabels=None):
                            fontsize=7)
     if n_rows <= 20:
         ax.set_yticks(range(n_rows))
-        ax.set_yticklabels([str(i) for i in range(n_rows)], fontsize=7)
+        ax.set_yticklabels([str(i) for i in (range(n_rows) if ylabels is None else ylabels)],
+                           fontsize=7)
 
 
-def _scatter_2d(ax, X, labels):
-    """Samples on their top two principal directions, coloured by cluster."""
-    centred = X - X.mean(axis=0)
-    _, _, Vt = np.linalg.svd(centred[: min(len(X), 5000)], full_matrices=False)
-    P = centred @ Vt[:2].T if Vt.shape[0] >= 2 else np.c_[centred @ Vt[:1].T, np.zeros(len(X))]
-    ax.scatter(P[:, 0], P[:, 1], c=labels, s=6, cmap="tab10" if labels.max() < 10 else "tab20")
-    ax.set_title("samples on their top 2 principal directions", fontsize=9)
+def _subsample(labels, n_clusters, max_samples, rng):
+    """Indices of a subsample, ordered by cluster, each cluster in proportion to its size.
+
+    Returns the indices and the number taken from each cluster.
+    """
+    counts = np.bincount(labels, minlength=n_clusters)
+    share = max_samples / max(len(labels), 1)
+    taken = np.minimum(counts, np.maximum(np.ceil(counts * share).astype(int), 2))
+    index = [np.sort(rng.choice(np.flatnonzero(labels == k), taken[k], replace=False))
+             for k in range(n_clusters)]
+    return np.concatenate(index).astype(np.intp), taken
+
+
+def _cosine_affinity(X):
+    """``|cos|`` between the rows of ``X`` (zero diagonal), for methods without an affinity."""
+    norms = np.linalg.norm(X, axis=1)
+    norms[norms == 0] = 1.0
+    U = X / norms[:, None]
+    W = np.abs(U @ U.T)
+    np.fill_diagonal(W, 0.0)
+    return W
+
+
+def _laplacian_spectrum(W, n_values):
+    """Smallest eigenvalues of the normalized Laplacian ``I - D^-1/2 W D^-1/2``.
+
+    From the largest eigenvalues of the normalized affinity: ARPACK when the
+    graph is large, a dense eigendecomposition otherwise.
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    degree = np.asarray(W.sum(axis=1)).ravel().astype(np.float64)
+    scale = np.zeros_like(degree)
+    scale[degree > 0] = 1.0 / np.sqrt(degree[degree > 0])
+    n = W.shape[0]
+    n_values = min(n_values, n - 1)
+    if n <= 600:
+        W = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+        # A small problem: a BLAS thread pool adds only synchronization, which a loaded
+        # machine makes costly (a 400 x 400 eigvalsh took 6 s at load 24 with the pool).
+        with threadpool_limits(limits=1, user_api="blas"):
+            values = np.linalg.eigvalsh(scale[:, None] * W * scale[None, :])
+        values = values[::-1][:n_values]
+    else:
+        D = sp.diags(scale)
+        A = D @ sp.csr_matrix(W, dtype=np.float64) @ D
+        try:
+            # A plot needs three digits, not machine precision.
+            values = eigsh(A, k=n_values, which="LA", v0=np.ones(n), tol=1e-4,
+                           return_eigenvectors=False)
+        except ArpackNoConvergence as error:
+            values = error.eigenvalues
+        values = np.sort(values)[::-1]
+    return np.clip(1.0 - values, 0.0, 2.0)
+
+
+def _affinity_panel(ax, W, taken, source):
+    image = ax.imshow(W, cmap="magma_r", interpolation="nearest",
+                      vmax=np.quantile(W[W > 0], 0.99) if np.any(W > 0) else 1.0)
+    for edge in np.cumsum(taken)[:-1]:
+        ax.axhline(edge - 0.5, color="tab:blue", lw=0.6)
+        ax.axvline(edge - 0.5, color="tab:blue", lw=0.6)
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_title(f"{source}, {len(W)} samples ordered by cluster", fontsize=9)
+    return image
+
+
+def _spectrum_panel(ax, values, n_clusters, subsampled):
+    index = np.arange(1, len(values) + 1)
+    ax.plot(index, values, marker=".", lw=0.8)
+    ax.axvline(n_clusters + 0.5, color="tab:red", lw=0.8, ls="--", label=f"K = {n_clusters}")
+    if len(values) > n_clusters:
+        gap = values[n_clusters] - values[n_clusters - 1]
+        ax.set_title(f"Laplacian spectrum{' (subsample)' if subsampled else ''}, "
+                     f"gap {gap:.3g} at K", fontsize=9)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("index")
+    ax.set_ylabel("eigenvalue")
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def _relative_distances(X, bases):
+    """``dist(x_i, S_k) / ||x_i||`` for every sample and subspace (linear in each ``d_k``)."""
+    from subclust.subspace import residuals
+
+    R = np.sqrt(residuals(X, bases).astype(np.float64))
+    norms = np.linalg.norm(X, axis=1).astype(np.float64)
+    norms[norms == 0] = 1.0
+    return R / norms[:, None]
 
 
 def _montage(ax, images, labels, n_clusters, per_cluster=8):
@@ -67,17 +152,58 @@ def _montage(ax, images, labels, n_clusters, per_cluster=8):
     ax.set_title(f"first {per_cluster} images of each cluster", fontsize=9)
 
 
-def clustering_summary_figure(
-    X, labels, *, bases=None, y_true=None, objective_history=None, images=None, title=""
-):
-    """One figure summarizing a clustering.
+def _sizes_panel(ax, labels, n_clusters, y_true):
+    if y_true is None:
+        ax.bar(np.arange(n_clusters), np.bincount(labels, minlength=n_clusters))
+        ax.set_xlabel("cluster")
+        ax.set_ylabel("samples")
+        ax.set_title("cluster sizes", fontsize=9)
+        return
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics.cluster import contingency_matrix
 
-    Panels: cluster sizes (or, with ground truth, the contingency table of
-    classes against clusters); distances between the clusters' subspaces
-    (:func:`subclust.subspace.subspace_distance`: 0 same, 1 orthogonal);
-    the objective per iteration when the estimator records one, else the
-    samples on their top two principal directions; and, for images, a
-    montage of each cluster.
+    table = contingency_matrix(y_true, labels)
+    # Clusters in the order of their matched classes: a good clustering is diagonal.
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    order = list(cols[np.argsort(rows)]) + [j for j in range(table.shape[1]) if j not in cols]
+    table = table[:, order]
+    ax.imshow(table, cmap="Blues", aspect="auto")
+    _integer_ticks(ax, table.shape[1], table.shape[0], xlabels=order)
+    if table.size <= 150:
+        for (i, j), count in np.ndenumerate(table):
+            color = "white" if count > table.max() / 2 else "black"
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("true class")
+    ax.set_title("classes x clusters (counts)", fontsize=9)
+
+
+def clustering_summary_figure(
+    X, labels, *, bases=None, y_true=None, objective_history=None, images=None, affinity=None,
+    title="", max_samples=MAX_SAMPLES, random_state=0,
+):
+    """One figure summarizing a subspace clustering.
+
+    Panels:
+
+    - cluster sizes, or with ground truth the contingency table of classes
+      against clusters (clusters in the order of their matched classes);
+    - the affinity of a stratified subsample ordered by cluster, with the
+      cluster boundaries: a good clustering is block-diagonal. The
+      estimator's own ``affinity`` when given, else ``|cos|`` between samples;
+    - the smallest eigenvalues of the normalized graph Laplacian, with the
+      gap after the K-th marked: K near-zero eigenvalues and then a jump say
+      the graph has K well-separated clusters (von Luxburg, "A Tutorial on
+      Spectral Clustering", Statistics and Computing 17, 2007). Of the whole
+      ``affinity`` when it is sparse, else of the subsample's;
+    - with ``bases``: the median relative distance ``dist(x, S_l) / ||x||`` of
+      the samples of each cluster (rows) to each subspace (columns; tick
+      labels give the dimensions), small on the diagonal and large off it
+      when the subspaces fit and are separated; and the histogram of each
+      sample's margin, the relative distance to its second-nearest subspace
+      minus that to its nearest;
+    - the objective per iteration when the estimator records one;
+    - for images, the first images of each cluster.
 
     Parameters
     ----------
@@ -86,10 +212,18 @@ def clustering_summary_figure(
     labels : ndarray of shape (n_samples,)
         Cluster of each sample, 0..K-1.
     bases : list of ndarray of shape (n_features, d_k), optional
+        Orthonormal basis of each cluster's subspace.
     y_true : ndarray of shape (n_samples,), optional
     objective_history : sequence of float, optional
     images : ndarray of shape (n_samples, h, w), optional
+    affinity : ndarray or sparse matrix of shape (n_samples, n_samples), optional
+        The affinity the clustering was read from (``affinity_matrix_``).
     title : str
+    max_samples : int, default=400
+        Size of the subsample shown in the affinity and measured against
+        the subspaces.
+    random_state : int, default=0
+        Seed of the subsample.
 
     Returns
     -------
@@ -100,65 +234,91 @@ def clustering_summary_figure(
     --------
     >>> import numpy as np
     >>> from subclust._summary_figure import clustering_summary_figure
-    >>> X = np.random.default_rng(0).standard_normal((20, 5))
-    >>> fig = clustering_summary_figure(X, np.arange(20) % 2)
-    >>> len(fig.axes)
-    3
+    >>> from subclust.datasets import make_molrg
+    >>> X, y, bases = make_molrg(n_samples=[20, 20], n_features=6, dims=2, random_state=0)
+    >>> fig = clustering_summary_figure(X, y, bases=bases)
+    >>> fig.axes[1].get_title()
+    '|cos| between samples, 40 samples ordered by cluster'
+    >>> fig.axes[2].get_title().startswith("Laplacian spectrum (subsample), gap")
+    True
     """
     Figure = _figure_class()
+    X = np.asarray(X)
     labels = np.asarray(labels)
     n_clusters = int(labels.max()) + 1
-    rows = 2 if images is not None else 1
-    figure = Figure(figsize=(13, 4.2 * rows), layout="constrained")
-    grid = figure.add_gridspec(rows, 3, height_ratios=[1, 1.3][:rows])
-    ax_sizes, ax_dist, ax_third = (figure.add_subplot(grid[0, j]) for j in range(3))
+    rng = np.random.default_rng(random_state)
+    index, taken = _subsample(labels, n_clusters, max_samples, rng)
 
-    if y_true is None:
-        ax_sizes.bar(np.arange(n_clusters), np.bincount(labels, minlength=n_clusters))
-        ax_sizes.set_xlabel("cluster")
-        ax_sizes.set_ylabel("samples")
-        ax_sizes.set_title("cluster sizes", fontsize=9)
+    rows = 3 if images is not None else 2
+    figure = Figure(figsize=(13, 4.0 * rows), layout="constrained")
+    grid = figure.add_gridspec(rows, 3, height_ratios=[1, 1, 1.3][:rows])
+    axes = [[figure.add_subplot(grid[i, j]) for j in range(3)] for i in range(2)]
+
+    _sizes_panel(axes[0][0], labels, n_clusters, y_true)
+
+    if affinity is not None:
+        W = affinity[index][:, index]
+        W = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+        source = "affinity"
     else:
-        from sklearn.metrics.cluster import contingency_matrix
+        W = _cosine_affinity(X[index].astype(np.float64))
+        source = "|cos| between samples"
+    image = _affinity_panel(axes[0][1], W, taken, source)
+    figure.colorbar(image, ax=axes[0][1], shrink=0.8)
 
-        from scipy.optimize import linear_sum_assignment
+    # A sparse (kNN-like) graph loses most of its edges in a subsample: its spectrum
+    # comes from the whole graph, in sparse products; a dense one is subsampled.
+    whole = affinity is not None and sp.issparse(affinity)
+    n_values = max(3 * n_clusters, n_clusters + 5)
+    spectrum = _laplacian_spectrum(affinity if whole else W, n_values)
+    _spectrum_panel(axes[0][2], spectrum, n_clusters, subsampled=not whole)
 
-        table = contingency_matrix(y_true, labels)
-        # Clusters in the order of their matched classes: a good clustering is diagonal.
-        rows, cols = linear_sum_assignment(table, maximize=True)
-        order = list(cols[np.argsort(rows)]) + [j for j in range(table.shape[1]) if j not in cols]
-        table = table[:, order]
-        ax_sizes.imshow(table, cmap="Blues", aspect="auto")
-        _integer_ticks(ax_sizes, table.shape[1], table.shape[0], xlabels=order)
-        if table.size <= 150:
-            for (i, j), count in np.ndenumerate(table):
-                color = "white" if count > table.max() / 2 else "black"
-                ax_sizes.text(j, i, str(count), ha="center", va="center", fontsize=7, color=color)
-        ax_sizes.set_xlabel("cluster")
-        ax_sizes.set_ylabel("true class")
-        ax_sizes.set_title("classes x clusters (counts)", fontsize=9)
+    if bases is not None and len(bases) == n_clusters:
+        D = _relative_distances(X[index], bases)
+        sub_labels = labels[index]
+        table = np.array([
+            np.median(D[sub_labels == k], axis=0) if np.any(sub_labels == k)
+            else np.full(n_clusters, np.nan)
+            for k in range(n_clusters)
+        ])
+        ax = axes[1][0]
+        image = ax.imshow(table, cmap="viridis", vmin=0, vmax=1)
+        figure.colorbar(image, ax=ax, shrink=0.8)
+        dims = [f"{k}\n({U.shape[1]})" for k, U in enumerate(bases)]
+        _integer_ticks(ax, n_clusters, n_clusters, xlabels=dims)
+        ax.set_xlabel("subspace (dimension)")
+        ax.set_ylabel("samples of cluster")
+        ax.set_title("median dist(x, subspace) / |x|", fontsize=9)
 
-    if bases is not None and len(bases) > 1:
-        image = ax_dist.imshow(_subspace_distances(bases), cmap="viridis", vmin=0, vmax=1)
-        figure.colorbar(image, ax=ax_dist, shrink=0.8)
-        _integer_ticks(ax_dist, len(bases), len(bases))
-        ax_dist.set_title("distance between cluster subspaces", fontsize=9)
-        ax_dist.set_xlabel("cluster")
-        ax_dist.set_ylabel("cluster")
+        ordered = np.sort(D, axis=1)
+        margin = ordered[:, 1] - ordered[:, 0] if n_clusters > 1 else ordered[:, 0]
+        ax = axes[1][1]
+        ax.hist(margin, bins=30, color="tab:green")
+        ax.set_xlabel("2nd-nearest minus nearest relative distance" if n_clusters > 1
+                      else "relative distance")
+        ax.set_ylabel("samples")
+        ax.set_title("assignment margin (subsample)", fontsize=9)
     else:
-        ax_dist.set_axis_off()
+        axes[1][0].set_axis_off()
+        axes[1][1].set_axis_off()
 
+    ax = axes[1][2]
     if objective_history is not None and len(objective_history) > 1:
-        ax_third.plot(np.arange(1, len(objective_history) + 1), objective_history, marker=".")
-        ax_third.xaxis.get_major_locator().set_params(integer=True)
-        ax_third.set_xlabel("iteration")
-        ax_third.set_ylabel("objective")
-        ax_third.set_title("objective of the kept run", fontsize=9)
+        ax.plot(np.arange(1, len(objective_history) + 1), objective_history, marker=".")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("objective")
+        ax.set_title("objective of the kept run", fontsize=9)
+    elif bases is not None:
+        ax.bar(np.arange(len(bases)), [U.shape[1] for U in bases], color="tab:purple")
+        ax.set_xlabel("cluster")
+        ax.set_ylabel("dimension")
+        ax.set_title("subspace dimension of each cluster", fontsize=9)
     else:
-        _scatter_2d(ax_third, np.asarray(X, dtype=np.float64), labels)
+        ax.set_axis_off()
 
     if images is not None:
-        _montage(figure.add_subplot(grid[1, :]), np.asarray(images), labels, n_clusters)
+        _montage(figure.add_subplot(grid[2, :]), np.asarray(images), labels, n_clusters)
     if title:
         figure.suptitle(title, fontsize=10)
     return figure

@@ -521,7 +521,8 @@ def _summary_png(result, inputs):
     figure = clustering_summary_figure(
         result.Z, result.labels, bases=result.bases, y_true=inputs.y,
         objective_history=getattr(result.estimator, "objective_history_", None),
-        images=inputs.images, title=title,
+        images=inputs.images, affinity=getattr(result.estimator, "affinity_matrix_", None),
+        title=title,
     )
     return lambda f: figure.savefig(f, format="png", dpi=90)
 

@@ -22,6 +22,12 @@ ESTIMATORS += [
     LeastSquaresSubspaceClustering(),
     ThresholdedSubspaceClustering(),
 ]
+try:  # the diffusion extra (torch); a short training keeps the checks fast
+    from subclust.diffusion import DiffusionSubspaceClustering
+except ImportError:
+    pass
+else:
+    ESTIMATORS.append(DiffusionSubspaceClustering(n_init=2, steps=30))
 EXPECTED_FAILED_CHECKS = {}
 _OMP_ON_BLOBS = (
     "blobs in 2-D are not subspaces: any two samples represent a third exactly, so the "

@@ -5,6 +5,7 @@ from subclust.cluster._least_squares import (
     LeastSquaresSubspaceClustering,
     least_squares_representation,
 )
+from subclust.cluster._nearest_subspace import NearestSubspaceMixin
 from subclust.cluster._self_representation import (
     self_representation_admm,
     self_representation_cvxpy,
@@ -32,6 +33,7 @@ __all__ = [
     "KSubspaces",
     "k_subspaces",
     "LeastSquaresSubspaceClustering",
+    "NearestSubspaceMixin",
     "SparseSubspaceClustering",
     "ThresholdedSubspaceClustering",
     "angular_affinity",

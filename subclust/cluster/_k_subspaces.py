@@ -20,15 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    ClusterMixin,
-    TransformerMixin,
-)
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
 from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
 from subclust.subspace import estimate_rank, residuals_stacked, stack_bases
@@ -99,11 +95,14 @@ def _top_basis(scatter, dim):
 def _init_nn(source, sq_norms, dims, affine, rng):
     """Seed subspaces k-means++-style: next seed drawn by residual to the others."""
     n_samples = source.n_samples
+    # A zero sample lies on every linear subspace: it cannot seed one.
+    seeds = np.flatnonzero(sq_norms > 0) if not affine else np.arange(n_samples)
+    seeds = seeds if seeds.size else np.arange(n_samples)
     bases, means = [], []
     min_res = None
     for dim in dims:
         if min_res is None or not np.any(min_res > 0):
-            index = rng.randint(n_samples)
+            index = seeds[rng.randint(len(seeds))]
         else:
             index = rng.choice(n_samples, p=min_res / min_res.sum())
         basis, mean = _seed_subspace(source, sq_norms, index, dim, affine)
@@ -327,6 +326,8 @@ def k_subspaces(
     source = as_row_source(X, chunk_size)
     dims = _check_problem(source, n_clusters, dims)
     sq_norms = _row_norms_sq(source)
+    if not affine:
+        warn_zero_samples(sq_norms == 0)
     given = not isinstance(init, str)
     if given:
         fixed_init = _as_initial_subspaces(init, dims, source.n_features, affine)
@@ -438,7 +439,7 @@ def _k_subspaces_estimating_dims(X, n_clusters, *, random_state, **kwargs):
     return k_subspaces(X, n_clusters, new_dims, random_state=random_state, **kwargs)
 
 
-class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     """K-subspaces clustering: points are assigned to their nearest subspace.
 
     Minimizes ``sum_i min_k ||x_i - mu_k - U_k U_k^T (x_i - mu_k)||^2`` over
@@ -504,6 +505,14 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
     See Also
     --------
     subclust.cluster.k_subspaces : The function behind this estimator.
+
+    Notes
+    -----
+    An all-zero sample lies on every subspace through the origin: ``fit``
+    leaves it out of the estimation, labels it 0 (as ``predict`` does: its
+    distance to every subspace is zero, ties go to the first) and warns,
+    naming its rows; the rule of every subclust estimator. With
+    ``affine=True`` it is an ordinary sample.
 
     References
     ----------
@@ -626,6 +635,8 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         source = as_row_source(X, self.chunk_size)
         dims = [U.shape[1] for U in self.bases_]
         sq_norms = _row_norms_sq(source)
+        if not first and not self.affine:  # the first batch was checked by k_subspaces
+            warn_zero_samples(sq_norms == 0)
         model = _Model(self.bases_, self.means_, source.dtype)
         labels, min_res, stats = _pass(source, sq_norms, model)
         self._online_stats.merge(stats)
@@ -669,61 +680,10 @@ class KSubspaces(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             )
         return X
 
-    def _pass(self, X):
-        """Labels and squared residuals of ``X`` under the fitted subspaces."""
+    def _nearest(self, X):
+        # One streamed pass over chunks of rows: in memory, out of core or Dask, as in fit.
         check_is_fitted(self)
         source = as_row_source(self._validate_input(X, reset=False), self.chunk_size)
         model = _Model(self.bases_, self.means_, source.dtype)
         labels, min_res, _ = _pass(source, _row_norms_sq(source), model, accumulate=False)
         return labels, min_res
-
-    def predict(self, X):
-        """Index of the nearest subspace of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            In memory, out-of-core or Dask, as in ``fit``.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self._pass(X)[0]
-
-    def transform(self, X):
-        """Distance of each sample to each subspace.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        distances : ndarray of shape (n_samples, n_clusters)
-            Euclidean norm of the residual of each sample to each subspace.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        model = _Model(self.bases_, self.means_, X.dtype)
-        return np.sqrt(model.residuals(X, np.einsum("ij,ij->i", X, X)))
-
-    def score(self, X, y=None):
-        """Opposite of the K-subspaces objective of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-
-        Returns
-        -------
-        score : float
-            ``-sum_i min_k dist(x_i, S_k)^2``; higher is better.
-        """
-        return -float(self._pass(X)[1].sum())
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

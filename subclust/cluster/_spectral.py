@@ -38,8 +38,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
-from subclust._validation import check_is_fitted, fit_context, validate_data
-from subclust.subspace import estimate_rank, numerical_rank, residuals_stacked, stack_bases
+from subclust._validation import fit_context, validate_data
+from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
+from subclust.subspace import estimate_rank, numerical_rank
 
 __all__ = [
     "angular_affinity",
@@ -584,44 +585,6 @@ def _left_singular_pairs(A):
     return s[keep], (A @ V[:, keep]) / s[keep]
 
 
-class _NearestSubspaceMixin:
-    """``predict`` by the nearest of the per-cluster subspaces in ``bases_``.
-
-    Estimators using it set ``bases_`` in ``fit`` (from :func:`cluster_bases`)
-    and have a ``normalize`` parameter; residuals are computed with the
-    stacked-bases GEMM of :mod:`subclust.subspace`.
-    """
-
-    def _fit_bases(self, X, labels):
-        self.bases_ = cluster_bases(
-            X, labels, self.n_clusters, dims=self.subspace_dims, energy=self.subspace_energy
-        )
-
-    def _residuals(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        W, _ = stack_bases(self.bases_, dtype=X.dtype)
-        dims = [U.shape[1] for U in self.bases_]
-        return residuals_stacked(X, np.einsum("ij,ij->i", X, X), W, dims)
-
-    def predict(self, X):
-        """Cluster of each sample: the one whose subspace is nearest.
-
-        The subspaces are those of ``bases_``, fitted to the clusters found
-        by ``fit``; the residual of a sample to a linear subspace scales with
-        its norm, so normalizing samples changes nothing here.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self._residuals(X).argmin(axis=1)
-
-
 #: Parameters shared by every spectral subspace-clustering estimator.
 _COMMON_CONSTRAINTS = {
     "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -640,13 +603,19 @@ _COMMON_CONSTRAINTS = {
 _LARGE_N_NEIGHBORS = 50
 
 
-class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstimator):
+class _SpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     """Fit = representation, affinity, spectral clustering, one subspace per cluster.
 
     Subclasses implement ``_representation(X)`` returning the representation
     matrix and, when known in closed form, the eigenpairs of its symmetric
-    part (else None).
+    part (else None). ``transform``, ``predict`` and ``score`` measure samples
+    against the per-cluster subspaces of ``bases_`` (:class:`NearestSubspaceMixin`).
     """
+
+    def _fit_bases(self, X, labels):
+        self.bases_ = cluster_bases(
+            X, labels, self.n_clusters, dims=self.subspace_dims, energy=self.subspace_energy
+        )
 
     def _representation(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -701,6 +670,7 @@ class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstim
             X, self.n_clusters, random_state=rng, assign_labels=self._assign_labels_kind()
         )
         self.bases_ = None
+        self._n_features_out = self.n_clusters
         return self
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -722,9 +692,10 @@ class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstim
 
         Notes
         -----
-        Degenerate samples are handled, not rejected: an all-zero sample lies
+        Degenerate samples are handled, not rejected. An all-zero sample lies
         on every subspace, so it is left out of the clustering, gets label 0
-        and a ``UserWarning`` is raised; exact duplicates would represent
+        (as from ``predict``) and a ``UserWarning`` names its rows, the rule
+        of every subclust estimator; exact duplicates would represent
         each other alone and form isolated pairs in the graph, so each
         distinct sample is clustered once and its copies take its label. In
         both cases ``representation_matrix_`` and ``affinity_matrix_`` keep
@@ -737,16 +708,9 @@ class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstim
             return self._fit_precomputed(X, rng)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         _check_enough_samples(X.shape[0], self.n_clusters)
-        keep = np.linalg.norm(X, axis=1) > 0
-        if not keep.all():
-            # A zero sample lies on every subspace: it carries no information on
-            # the clusters. Cluster without it, then give it cluster 0.
-            warnings.warn(
-                f"X has {int((~keep).sum())} all-zero sample(s); they lie on every subspace, "
-                "are left out of the clustering and get label 0. Remove them to avoid this.",
-                UserWarning,
-                stacklevel=2,
-            )
+        zero = np.linalg.norm(X, axis=1) == 0
+        warn_zero_samples(zero)
+        keep = ~zero
         # Exact copies would represent each other alone and form isolated pairs in
         # the graph: cluster each distinct sample once, copies take its label.
         first, inverse = _distinct_rows(X)
@@ -772,18 +736,9 @@ class _SpectralSubspaceClustering(_NearestSubspaceMixin, ClusterMixin, BaseEstim
             full = np.zeros(X.shape[0], dtype=np.intp)
             full[keep] = labels
             self.labels_ = full[inverse]  # copies: the label of their first occurrence
-            self.labels_[np.linalg.norm(X, axis=1) == 0] = 0
+            self.labels_[zero] = 0
+        self._n_features_out = self.n_clusters
         return self
-
-    def predict(self, X):
-        if getattr(self, "bases_", 1) is None:
-            raise ValueError(
-                "predict needs features: this estimator was fitted with affinity='precomputed'. "
-                "Fit it on the samples themselves to assign new ones."
-            )
-        return super().predict(X)
-
-    predict.__doc__ = _NearestSubspaceMixin.predict.__doc__
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
 from subclust.cluster._k_subspaces import _init_nn, _init_random, _row_norms_sq
+from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source
 from subclust.diffusion.networks import LowRankMixtureDenoiser, orthonormalize, tangent_projection
 from subclust.diffusion.schedules import VPLinear
@@ -492,7 +493,7 @@ def fit_low_rank_mixtures_ragged(
     return bases, losses[np.arange(len(best)), best]
 
 
-class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
+class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     """Subspace clustering by training a low-rank mixture diffusion denoiser.
 
     The network is the MoLRG posterior mean with learnable orthonormal bases
@@ -553,6 +554,19 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
     training_loss_ : float
         :meth:`training_loss` of the kept run on the training data.
     n_features_in_ : int
+
+    Notes
+    -----
+    ``transform`` and ``score`` measure samples against the trained
+    subspaces as :class:`subclust.KSubspaces` does (distances to each
+    subspace; the opposite of the K-subspaces objective, which training the
+    hard-max network optimizes). ``predict`` reads the posterior weights at
+    ``label_time``; at the default, the lowest noise level, and with subspaces
+    of equal dimension it is the nearest subspace, ``transform(X).argmin(1)``
+    (unequal dimensions add a small ``d_k`` penalty to the weights).
+    An all-zero sample lies on every subspace: ``fit`` leaves it out of the
+    training, labels it 0 (as ``predict`` does) and warns, naming its rows;
+    the rule of every subclust estimator.
 
     Examples
     --------
@@ -652,10 +666,13 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
         self : DiffusionSubspaceClustering
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        zero = warn_zero_samples(np.einsum("ij,ij->i", X, X) == 0)
+        if zero.size:
+            X_all, X = X, np.delete(X, zero, axis=0)
         if X.shape[0] < self.n_clusters:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}: "
-                "each cluster needs at least one sample."
+                "each cluster needs at least one sample (all-zero samples do not count)."
             )
         dims = check_dims(self.dims, self.n_clusters, X.shape[1])
         rng = check_random_state(self.random_state)
@@ -671,6 +688,10 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
         self.training_loss_ = float(losses[0])
         self.loss_history_ = _epoch_means(histories[:, 0], max(X.shape[0] // self.batch_size, 1))
         self.labels_ = labels[0]
+        if zero.size:
+            self.labels_ = np.zeros(X_all.shape[0], dtype=self.labels_.dtype)
+            self.labels_[np.setdiff1d(np.arange(X_all.shape[0]), zero)] = labels[0]
+        self._n_features_out = self.n_clusters
         return self
 
     def fit_bases_many(self, data_sets, random_states):
@@ -822,7 +843,11 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
             return float(_evaluation_losses(model, _as_tensor(X[None], self.device))[0, 0])
 
     def predict(self, X):
-        """Component with the largest posterior weight at low noise.
+        """Component with the largest posterior weight at ``label_time`` (low noise).
+
+        With subspaces of equal dimension and the default ``label_time`` this
+        is the nearest subspace, ``transform(X).argmin(axis=1)``. An all-zero
+        sample gets label 0, as in ``fit``.
 
         Parameters
         ----------
@@ -838,7 +863,9 @@ class DiffusionSubspaceClustering(ClusterMixin, BaseEstimator):
         t = schedule.t_min if self.label_time is None else self.label_time
         with _torch_threads(self.n_threads):
             model = self._stacked(self.bases_, X)
-            return _labels(model, _as_tensor(X[None], self.device), t)[0]
+            labels = _labels(model, _as_tensor(X[None], self.device), t)[0]
+        labels[np.einsum("ij,ij->i", X, X) == 0] = 0
+        return labels
 
 
 def _epoch_means(losses, steps_per_epoch):
