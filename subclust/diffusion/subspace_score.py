@@ -34,6 +34,7 @@ coordinate (:func:`latent_posterior_mean`):
 import math
 import numbers
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -173,6 +174,17 @@ class SubspaceScoreNetwork(nn.Module):
         Of the MLP ``phi`` on ``R^d``.
     sigma_data : float, default=1.0
         Scale of the latent coordinates (1 for unit-variance latents).
+    basis_rate : float, default=20.0
+        How fast ``V`` turns under Adam, whatever ``D``: ``V`` is stored as the
+        parameter ``P = (sqrt(D) / basis_rate) V``, so that a step of about
+        ``lr`` per coordinate of ``P`` turns each column of ``V`` by about
+        ``lr * basis_rate`` radians. Stored as ``V`` itself, its columns, whose
+        coordinates are of size ``1 / sqrt(D)``, would turn ``sqrt(D)`` times
+        faster in ``R^1024`` than in ``R^1``, and the noise of Adam's steps
+        would set an angle floor that grows with ``D``.
+    init_basis : array-like of shape (n_features, dim), optional
+        Initial ``V`` (orthonormalized by QR); a random orthonormal basis drawn
+        from ``generator`` by default.
     generator : torch.Generator, int or None
         Randomness of ``V`` and of the MLP's weights.
     dtype : torch.dtype, default=torch.float32
@@ -192,16 +204,29 @@ class SubspaceScoreNetwork(nn.Module):
     """
 
     def __init__(self, n_features, dim, schedule=None, hidden=128, depth=3, embedding_dim=32,
-                 sigma_data=1.0, generator=None, dtype=torch.float32, device=None):
+                 sigma_data=1.0, basis_rate=20.0, init_basis=None, generator=None,
+                 dtype=torch.float32, device=None):
         super().__init__()
         for name, value in [("n_features", n_features), ("dim", dim)]:
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if dim >= n_features:
             raise ValueError(f"dim={dim} must be smaller than n_features={n_features}.")
+        if not basis_rate > 0:
+            raise ValueError(f"basis_rate must be positive, got {basis_rate!r}.")
         gen = as_generator(generator)
-        V = orthonormalize(torch.randn(n_features, dim, generator=gen, dtype=torch.float64))
-        self.V = nn.Parameter(V.to(dtype=dtype, device=device))
+        self.scale = math.sqrt(n_features) / basis_rate
+        if init_basis is None:
+            V = torch.randn(n_features, dim, generator=gen, dtype=torch.float64)
+        else:
+            V = torch.as_tensor(np.asarray(init_basis, dtype=np.float64))
+            if tuple(V.shape) != (n_features, dim) or not bool(torch.isfinite(V).all()):
+                raise ValueError(
+                    f"init_basis must be a finite array of shape (n_features={n_features}, "
+                    f"dim={dim}), got shape {tuple(V.shape)}."
+                )
+        V = orthonormalize(V)
+        self.P = nn.Parameter((self.scale * V).to(dtype=dtype, device=device))
         self.latent = MLPDenoiser(dim, schedule=schedule, hidden=hidden, depth=depth,
                                   embedding_dim=embedding_dim, sigma_data=sigma_data,
                                   generator=gen, dtype=dtype, device=device)
@@ -211,25 +236,26 @@ class SubspaceScoreNetwork(nn.Module):
     @property
     def basis(self):
         """The learned orthonormal basis ``V``, a detached tensor of shape (D, d)."""
-        return self.V.detach().clone()
+        return (self.P / self.scale).detach().clone()
 
     def forward(self, x_t, t):
         """The denoised estimate ``x0_hat`` of shape ``(batch, D)``, in the span of ``V``."""
-        return self.latent(x_t @ self.V, t) @ self.V.T
+        V = self.P / self.scale
+        return self.latent(x_t @ V, t) @ V.T
 
     def stiefel_parameters(self):
-        """The parameters constrained to orthonormal columns: ``[V]``."""
-        return [self.V]
+        """The parameter constrained to (scaled) orthonormal columns: ``[P]``, ``P / scale = V``."""
+        return [self.P]
 
     @torch.no_grad()
     def project_gradients_(self):
-        """Replace the gradient of ``V`` by its Riemannian gradient (tangent projection)."""
-        if self.V.grad is not None:
-            self.V.grad.copy_(tangent_projection(self.V, self.V.grad))
+        """Replace the gradient of ``P`` by its Riemannian gradient (tangent projection at ``V``)."""
+        if self.P.grad is not None:
+            self.P.grad.copy_(tangent_projection(self.P / self.scale, self.P.grad))
         return self
 
     @torch.no_grad()
     def retract_(self):
         """Map ``V`` back to orthonormal columns (QR retraction), in place."""
-        self.V.copy_(orthonormalize(self.V))
+        self.P.copy_(self.scale * orthonormalize(self.P / self.scale))
         return self

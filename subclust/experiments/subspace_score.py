@@ -53,7 +53,7 @@ import numpy as np
 
 from subclust.tables import Table
 
-__all__ = ["METRICS", "NETWORKS", "SubspaceScoreResult", "subspace_score_experiment"]
+__all__ = ["METRICS", "NETWORKS", "SMALL", "SubspaceScoreResult", "subspace_score_experiment"]
 
 #: The networks compared by :func:`subspace_score_experiment`.
 NETWORKS = {
@@ -63,6 +63,12 @@ NETWORKS = {
 
 #: Metrics measured per trained network (see the module docstring).
 METRICS = ("score_error", "angle_deg", "w1", "off_subspace")
+
+#: A small configuration of :func:`subspace_score_experiment` (seconds): ``subclust
+#: subspace-score --small``, the tests and the notebook's ``SUBCLUST_NOTEBOOK_SMALL=1``.
+SMALL = dict(sample_sizes=(50, 200), n_features_grid=(8, 32), dim=2, dim_grid=(1, 2),
+             n_features=8, n_seeds=1, steps=40, batch_size=64, hidden=32, depth=2, n_eval=64,
+             n_times=4, n_generated=64, sampler_steps=10)
 
 _LATENTS = ("gaussian", "uniform")  # subclust.diffusion.subspace_score.LATENTS, without torch
 
@@ -317,7 +323,11 @@ def _train_and_measure(network, X, draw, latent, config, seed):
     size = dict(hidden=config["hidden"], depth=config["depth"], schedule=schedule,
                 generator=generator, device=device)
     if network == "subspace":
-        net = SubspaceScoreNetwork(D, d, sigma_data=1.0, **size)
+        init = None
+        if config["basis_init"] == "pca":  # top-d right singular vectors (uncentred)
+            init = np.linalg.svd(X, full_matrices=False)[2][:d].T
+        net = SubspaceScoreNetwork(D, d, sigma_data=1.0, basis_rate=config["basis_rate"],
+                                   init_basis=init, **size)
     else:
         net = MLPDenoiser(D, sigma_data=float(np.sqrt(np.mean(X**2))), **size)
     X = torch.as_tensor(X, dtype=torch.float32, device=device)
@@ -341,7 +351,7 @@ def _train_and_measure(network, X, draw, latent, config, seed):
 
 
 def subspace_score_experiment(
-    sample_sizes=(100, 400, 1600),
+    sample_sizes=(100, 1000),
     n_features_grid=(16, 64, 256, 1024),
     dim=4,
     dim_grid=(2, 4, 8),
@@ -349,11 +359,13 @@ def subspace_score_experiment(
     latents=("gaussian", "uniform"),
     networks=("subspace", "generic"),
     n_seeds=2,
-    steps=500,
-    batch_size=256,
+    steps=300,
+    batch_size=128,
     lr=2e-3,
     hidden=128,
     depth=3,
+    basis_init="pca",
+    basis_rate=5.0,
     n_eval=256,
     n_times=16,
     n_generated=256,
@@ -376,7 +388,7 @@ def subspace_score_experiment(
 
     Parameters
     ----------
-    sample_sizes : sequence of int, default=(100, 400, 1600)
+    sample_sizes : sequence of int, default=(100, 1000)
         Training set sizes ``N``, strictly increasing.
     n_features_grid : sequence of int, default=(16, 64, 256, 1024)
         Ambient dimensions ``D`` of the sweep at ``d = dim``.
@@ -389,11 +401,23 @@ def subspace_score_experiment(
     networks : sequence of {'subspace', 'generic'}
     n_seeds : int, default=2
         Independent draws per (latent, D, d).
-    steps, batch_size, lr : int, int, float, default=500, 256, 2e-3
+    steps, batch_size, lr : int, int, float, default=300, 128, 2e-3
         Training of every network (Adam, cosine learning rate).
     hidden, depth : int, default=128, 3
         Width and number of hidden layers of both MLPs (the subspace
         network's acts on ``R^d``).
+    basis_init : {'pca', 'random'}, default='pca'
+        Initial ``V`` of the subspace network: the top-``d`` principal
+        subspace of its training set (a spectral start, exact on noiseless
+        data once ``N >= d``; training then moves ``V`` by the DSM gradient),
+        or a random orthonormal basis.
+    basis_rate : float, default=5.0
+        Turning rate of ``V`` under Adam
+        (:class:`~subclust.diffusion.subspace_score.SubspaceScoreNetwork`).
+        The noise of the stochastic gradient of ``V`` (the injected noise has
+        ``D`` coordinates) keeps ``V`` at an angle from its optimum that grows
+        with the rate and with ``D``; from the spectral start a slow rate suffices,
+        from a random one ``V`` needs about 20 and more steps.
     n_eval : int, default=256
         Held-out points per time of the score error.
     n_times : int, default=16
@@ -443,6 +467,10 @@ def subspace_score_experiment(
         raise ValueError(f"networks must be among {sorted(NETWORKS)}, got {networks!r}.")
     if not (isinstance(lr, numbers.Real) and lr > 0):
         raise ValueError(f"lr must be positive, got {lr!r}.")
+    if not (isinstance(basis_rate, numbers.Real) and basis_rate > 0):
+        raise ValueError(f"basis_rate must be positive, got {basis_rate!r}.")
+    if basis_init not in ("pca", "random"):
+        raise ValueError(f"basis_init must be 'pca' or 'random', got {basis_init!r}.")
     if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
         raise ValueError(f"random_state must be an int, got {random_state!r}.")
 
@@ -450,13 +478,13 @@ def subspace_score_experiment(
     from subclust.diffusion.clustering import _torch_threads
 
     config = dict(schedule=VPLinear(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
-                  depth=depth, n_times=n_times, sampler_steps=sampler_steps, device=device)
+                  depth=depth, basis_init=basis_init, basis_rate=basis_rate, n_times=n_times, sampler_steps=sampler_steps, device=device)
     pairs = _configurations(n_features_grid, dim, dim_grid, n_features)
     cells = [(latent, D, d, seed, N) for latent in latents for D, d in pairs
              for seed in range(n_seeds) for N in sample_sizes]
     table = Table(
         title=f"Subspace vs generic score network: MLP {depth}x{hidden}, {steps} steps, "
-        f"VP-linear, {n_seeds} seed(s), W1 on {n_generated} latents (exact assignment)"
+        f"VP-linear, V from {basis_init} at rate {basis_rate:g}, {n_seeds} seed(s), W1 on {n_generated} latents (exact assignment)"
     )
     start, draw = time.perf_counter(), None
     with _torch_threads(n_threads):
