@@ -26,9 +26,8 @@ coordinate (:func:`latent_posterior_mean`):
   ``a_j`` is ``N(mu, tau^2)`` truncated to ``[-sqrt 3, sqrt 3]`` with
   ``mu = z_j / s``, ``tau = g / s``, whose mean is
   ``mu + tau (phi(alpha) - phi(beta)) / (Phi(beta) - Phi(alpha))``,
-  ``alpha, beta = (-+sqrt 3 - mu) / tau``; it is evaluated with ``log Phi``
-  on the side of the lighter tail, so that it stays accurate far outside the
-  interval.
+  ``alpha, beta = (-+sqrt 3 - mu) / tau``; it is evaluated through the scaled
+  complementary error function, so that it stays accurate far outside the interval.
 """
 
 import math
@@ -47,7 +46,8 @@ __all__ = ["LATENTS", "SubspaceScoreNetwork", "exact_subspace_denoiser", "latent
 LATENTS = ("gaussian", "uniform")
 
 _HALF_WIDTH = math.sqrt(3.0)  # U[-sqrt 3, sqrt 3] has unit variance
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
 
 
 # --------------------------------------------------------------------------- exact score
@@ -56,17 +56,22 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 def _truncated_normal_mean(alpha, beta):
     """Mean of a standard normal truncated to ``[alpha, beta]`` (``alpha < beta``), elementwise.
 
-    ``(phi(alpha) - phi(beta)) / (Phi(beta) - Phi(alpha))``, computed on the
-    interval reflected so that most of it lies below 0, where ``log Phi`` keeps
-    full relative accuracy; the mean is odd under the reflection.
+    ``(phi(lo) - phi(hi)) / (Phi(hi) - Phi(lo))`` on the interval ``[lo, hi]``
+    reflected so that ``|lo| >= |hi|`` (the mean is odd under the reflection),
+    divided through by ``phi(hi)``: with ``R(x) = Phi(x) / phi(x) =
+    sqrt(pi / 2) erfcx(-x / sqrt 2)`` and ``q = (hi^2 - lo^2) / 2 <= 0`` it is
+    ``expm1(q) / (R(hi) - R(lo) e^q)``, accurate deep in the tails where
+    ``Phi`` underflows.
     """
     flip = alpha + beta > 0
     lo = torch.where(flip, -beta, alpha)
     hi = torch.where(flip, -alpha, beta)
-    log_lo, log_hi = torch.special.log_ndtr(lo), torch.special.log_ndtr(hi)
-    log_mass = log_hi + torch.log(-torch.expm1(log_lo - log_hi))  # log(Phi(hi) - Phi(lo))
-    # phi(lo) - phi(hi) = phi(hi) expm1((hi^2 - lo^2) / 2); |lo| >= |hi| so it does not overflow
-    mean = torch.exp(-0.5 * hi**2 - _LOG_SQRT_2PI - log_mass) * torch.expm1(0.5 * (hi**2 - lo**2))
+    q = 0.5 * (hi - lo) * (hi + lo)
+
+    def mills(x):  # Phi(x) / phi(x)
+        return _SQRT_HALF_PI * torch.special.erfcx(-x / _SQRT_2)
+
+    mean = torch.expm1(q) / (mills(hi) - mills(lo) * torch.exp(q))
     return torch.where(flip, -mean, mean)
 
 
