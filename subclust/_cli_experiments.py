@@ -1,4 +1,4 @@
-"""The ``subclust equivalence``, ``phase-transition``, ``memorization`` and ``subspace-score`` commands."""
+"""The ``subclust equivalence``, ``phase-transition`` and ``memorization`` commands."""
 
 from pathlib import Path
 

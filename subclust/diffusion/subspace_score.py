@@ -249,12 +249,12 @@ class SubspaceScoreNetwork(nn.Module):
         return self.latent(x_t @ V, t) @ V.T
 
     def stiefel_parameters(self):
-        """The parameter constrained to (scaled) orthonormal columns: ``[P]``, ``P / scale = V``."""
+        """The parameter with (scaled) orthonormal columns: ``[P]``, ``P / scale = V``."""
         return [self.P]
 
     @torch.no_grad()
     def project_gradients_(self):
-        """Replace the gradient of ``P`` by its Riemannian gradient (tangent projection at ``V``)."""
+        """Replace the gradient of ``P`` by its Riemannian gradient (tangent space at ``V``)."""
         if self.P.grad is not None:
             self.P.grad.copy_(tangent_projection(self.P / self.scale, self.P.grad))
         return self

@@ -77,7 +77,7 @@ _LATENTS = ("gaussian", "uniform")  # subclust.diffusion.subspace_score.LATENTS,
 
 
 def _ols_slope(x, y, level=0.95):
-    """Slope of ``y`` on ``x`` by OLS and its confidence interval (NaN with fewer than 3 points)."""
+    """OLS slope of ``y`` on ``x`` and its confidence interval (NaN below 3 points)."""
     from scipy import stats
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -276,7 +276,7 @@ def _draw(latent, D, d, max_N, n_eval, n_generated, seed):
 
 
 def _score_error(net, basis, held_out, latent, schedule, n_times, generator):
-    """``E_t lambda_t E ||net(x_t, t) - D*(x_t, t)||^2`` on a midpoint grid of the uniform time law."""
+    """``E_t lambda_t E ||net(x_t, t) - D*(x_t, t)||^2``, ``t`` on midpoints of a uniform grid."""
     import torch
 
     from subclust.diffusion import loss_weights
@@ -375,7 +375,7 @@ def subspace_score_experiment(
     random_state=0,
     progress=False,
 ):
-    """Train the subspace and the generic score network over ``N``, ``D`` and ``d``; measure errors.
+    """Train the subspace and the generic score networks over ``N``, ``D`` and ``d``; measure.
 
     The grid is the sweep over ``D`` in ``n_features_grid`` at ``d = dim``
     and the sweep over ``d`` in ``dim_grid`` at ``D = n_features``. For every
@@ -478,13 +478,15 @@ def subspace_score_experiment(
     from subclust.diffusion.clustering import _torch_threads
 
     config = dict(schedule=VPLinear(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
-                  depth=depth, basis_init=basis_init, basis_rate=basis_rate, n_times=n_times, sampler_steps=sampler_steps, device=device)
+                  depth=depth, basis_init=basis_init, basis_rate=basis_rate, n_times=n_times,
+                  sampler_steps=sampler_steps, device=device)
     pairs = _configurations(n_features_grid, dim, dim_grid, n_features)
     cells = [(latent, D, d, seed, N) for latent in latents for D, d in pairs
              for seed in range(n_seeds) for N in sample_sizes]
     table = Table(
         title=f"Subspace vs generic score network: MLP {depth}x{hidden}, {steps} steps, "
-        f"VP-linear, V from {basis_init} at rate {basis_rate:g}, {n_seeds} seed(s), W1 on {n_generated} latents (exact assignment)"
+        f"VP-linear, V from {basis_init} at rate {basis_rate:g}, {n_seeds} seed(s), W1 on "
+        f"{n_generated} latents (exact assignment)"
     )
     start, draw = time.perf_counter(), None
     with _torch_threads(n_threads):
