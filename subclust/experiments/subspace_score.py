@@ -221,7 +221,7 @@ class SubspaceScoreResult:
                 rows = [r for r in means if r["network"] == "subspace" and r["N"] == N_max
                         and r["latent"] == latent and r["dim"] == self.dim]
                 curve(ax, rows, x, "w1_floor", color="0.5", linestyle=":",
-                      label="floor (two fresh samples)")
+                      label=f"floor, {latent} (two fresh samples)")
             fixed_text = ", ".join(f"{'d' if k == 'dim' else 'D'}={v}" for k, v in fixed.items())
             ax.set(title=f"{metric} vs {name} (N={N_max}, {fixed_text})", xlabel=name)
         for ax in axes:
