@@ -170,6 +170,7 @@ def test_same_seed_same_table_and_plot_draws():
     (dict(steps=0), "steps must be a positive integer"),
     (dict(basis_init="identity"), "basis_init must be"),
     (dict(lr=-1.0), "lr must be positive"),
+    (dict(device="gpu7"), "is not a torch device"),
 ])
 def test_experiment_rejects_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):

@@ -478,8 +478,17 @@ def subspace_score_experiment(
     if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
         raise ValueError(f"random_state must be an int, got {random_state!r}.")
 
+    import torch
+
     from subclust.diffusion import VPLinear
     from subclust.diffusion.clustering import _torch_threads
+
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device {device!r} is not a torch device: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'.")
 
     config = dict(schedule=VPLinear(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
                   depth=depth, basis_init=basis_init, basis_rate=basis_rate, n_times=n_times,
