@@ -136,3 +136,37 @@ def memorization_main(args):
     print(result.summary())
     print("wrote " + ", ".join(str(p) for p in paths))
 # --- end memorization ---
+
+
+# --- subspace score ---
+def add_subspace_score_arguments(parser):
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="directory for subspace_score.csv and subspace_score.png")
+    parser.add_argument("--small", action="store_true",
+                        help="the small configuration of the tests (seconds)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def subspace_score_main(args):
+    """Train both score networks over N, D and d; write CSV and PNG atomically; print the fits."""
+    from subclust.experiments import subspace_score_experiment
+    from subclust.experiments.subspace_score import SMALL
+
+    outdir = Path(args.output)
+    csv_path, png_path = outdir / "subspace_score.csv", outdir / "subspace_score.png"
+    for path in (csv_path, png_path):  # refuse before the work, not after
+        if path.exists() and not args.force:
+            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
+    outdir.mkdir(parents=True, exist_ok=True)
+    result = subspace_score_experiment(**(SMALL if args.small else {}), device=args.device,
+                                       random_state=args.random_state, progress=not args.quiet)
+    write_atomic(csv_path, lambda f: f.write(result.table.to_csv().encode()), force=args.force)
+    _save_figure(result.plot(), png_path, args.force)
+    print(result.means())
+    print()
+    print(result.slopes())
+    print(f"{result.seconds:.0f} s; wrote {csv_path} and {png_path}")
+# --- end subspace score ---

@@ -139,6 +139,12 @@ def build_parser():
     )
     experiments.add_memorization_arguments(memorization)
     memorization.set_defaults(handler=experiments.memorization_main)
+    subspace_score = commands.add_parser(
+        "subspace-score", help="score network on a learned subspace vs a generic MLP: score, "
+        "subspace and W1 errors against N, D and d (Chen et al. 2023); CSV and PNG"
+    )
+    experiments.add_subspace_score_arguments(subspace_score)
+    subspace_score.set_defaults(handler=experiments.subspace_score_main)
     # --- end experiments ---
 
     # --- generation from clustering (issue 9): handlers live in subclust._cli_generation ---

@@ -36,6 +36,7 @@ EXECUTED = {
         ["largest principal angle (rad)", "First N_k with success rate >= 0.5"],
         2,
     ),
+    "subspace_score.ipynb": ([], ["means over seeds", "log-log slopes"], 1),
     "bridge_mnist.ipynb": (
         ["mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"],
         ["Jacobian basis closest to own class", "Numerical rank (0.99 energy)", "rand1"],

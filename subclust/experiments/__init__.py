@@ -21,3 +21,6 @@ from subclust.experiments.wasserstein_rate import RateResult, wasserstein_rate
 
 __all__ += ["DenoiserComparison", "ImageGeneration", "compare_denoisers", "generate_images",
             "molrg_comparison", "RateResult", "wasserstein_rate"]
+from subclust.experiments.subspace_score import SubspaceScoreResult, subspace_score_experiment
+
+__all__ += ["SubspaceScoreResult", "subspace_score_experiment"]
