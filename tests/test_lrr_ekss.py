@@ -225,3 +225,22 @@ def test_ekss_bad_parameters():
 def test_methods_registered():
     assert isinstance(make_estimator("lrr", n_clusters=2), LowRankRepresentation)
     assert isinstance(make_estimator("ekss", n_clusters=2), EnsembleKSubspaces)
+
+
+def test_bench_tables_on_two_yaleb_subjects():
+    """The benchmark's protocol at its smallest: the first 2 subjects of Extended Yale B."""
+    import os
+
+    from subclust.bench.lrr_ekss import ekss_table, lrr_table
+    from subclust.datasets import get_data_home
+
+    if not os.environ.get("SUBCLUST_DATA"):
+        pytest.skip("SUBCLUST_DATA is not set: no benchmark data")
+    if not (get_data_home() / "yaleb" / "ExtendedYaleB_48x42.mat").exists():
+        pytest.skip("Extended Yale B is missing from the data home")
+    lrr = {(row["affinity"], row["spectral"]): row["accuracy"] for row in lrr_table(2).rows}
+    assert len(lrr) == 4
+    assert min(lrr.values()) >= 0.95
+    ekss = ekss_table(2, n_estimators=50, dim=3, n_nearest=8, pca=20).rows
+    assert [row["method"] for row in ekss] == ["EKSS", "K-subspaces, random init, best of B"]
+    assert ekss[0]["accuracy"] >= 0.7

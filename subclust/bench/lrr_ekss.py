@@ -38,8 +38,8 @@ def add_arguments(parser):
     parser.add_argument("--lrr-lambda", type=float, default=0.18, help="lambda of LRR")
     parser.add_argument("--estimators", type=int, default=1000, help="B, EKSS runs")
     parser.add_argument("--iterations", type=int, default=3, help="T, iterations of a run")
-    parser.add_argument("--dim", type=int, default=3, help="d, candidate dimension of EKSS")
-    parser.add_argument("--q", type=int, default=None, help="EKSS threshold q (default: none)")
+    parser.add_argument("--dim", type=int, default=6, help="d, candidate dimension of EKSS")
+    parser.add_argument("--q", type=int, default=8, help="EKSS threshold q (0: none)")
     parser.add_argument("--pca", type=int, default=100, help="EKSS: project on P directions "
                         "first (0: none)")  # fmt: skip
     parser.add_argument("--n-jobs", type=int, default=None, help="EKSS runs in parallel")
@@ -149,5 +149,6 @@ def main(args):
             print(lrr_table(args.subjects, args.lrr_lambda, args.seed, args.data_home), flush=True)
         if "ekss" in parts:
             print()
-            print(ekss_table(args.subjects, args.estimators, args.iterations, args.dim, args.q,
-                             args.pca, args.n_jobs, args.seed, args.data_home))  # fmt: skip
+            print(ekss_table(args.subjects, args.estimators, args.iterations, args.dim,
+                             args.q or None, args.pca, args.n_jobs, args.seed,
+                             args.data_home))  # fmt: skip
