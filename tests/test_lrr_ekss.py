@@ -103,6 +103,13 @@ def test_lrr_recovers_subspaces(affinity, regularization):
     assert clustering_accuracy(y, lrr.predict(X)) == 1.0
 
 
+def test_lrr_same_seed_same_result():
+    X, _ = _molrg(noise=0.05, seed=6)
+    first, again = (LowRankRepresentation(3, random_state=3).fit(X) for _ in range(2))
+    np.testing.assert_array_equal(first.affinity_matrix_, again.affinity_matrix_)
+    np.testing.assert_array_equal(first.labels_, again.labels_)
+
+
 def test_low_rank_affinity_follows_authors_rule():
     """W_ij = (m_i . m_j)^4 for M = U S^{1/2} (rows normalized), U, S of the skinny SVD of Z."""
     rng = np.random.RandomState(0)
@@ -242,5 +249,7 @@ def test_bench_tables_on_two_yaleb_subjects():
     assert len(lrr) == 4
     assert min(lrr.values()) >= 0.95
     ekss = ekss_table(2, n_estimators=50, dim=3, n_nearest=8, pca=20).rows
-    assert [row["method"] for row in ekss] == ["EKSS", "K-subspaces, random init, best of B"]
+    assert [row["method"] for row in ekss] == [
+        "EKSS", "K-subspaces, random init, best of B", "TSC (defaults)"
+    ]
     assert ekss[0]["accuracy"] >= 0.7

@@ -154,7 +154,7 @@ def ensemble_k_subspaces(
     Every run starts from uniformly random subspaces and takes ``max_iter``
     K-subspaces iterations (:func:`~subclust.cluster.k_subspaces` with
     ``init='random'``); ``A_ij`` is the fraction of runs that put samples
-    ``i`` and ``j`` in the same cluster (Lipor et al., 2021, Algorithm 1).
+    ``i`` and ``j`` in the same cluster (Lipor et al., 2021).
     Samples are first written in an orthonormal basis of their span when it
     has fewer dimensions than the features: inner products and residuals do
     not change, each iteration gets cheaper.
@@ -234,9 +234,9 @@ class EnsembleKSubspaces(_NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         be the true dimension (the paper: a small ``d`` keeps every run cheap
         and random).
     n_estimators : int, default=1000
-        ``B``, the number of K-subspaces runs (the paper's 1000).
+        ``B``, the number of K-subspaces runs (1000 in the authors' example).
     max_iter : int, default=3
-        ``T``, iterations of each run.
+        ``T``, iterations of each run (3 in the authors' example).
     n_nearest : int, optional
         ``q``, entries kept per row and column of the co-association matrix;
         None keeps all (``q = N``, the default of the authors' code). A small

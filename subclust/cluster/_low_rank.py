@@ -11,10 +11,10 @@ with the samples as the columns of ``X_c``. With samples as rows, as here,
 
 Without noise the problem ``min ||Z||_* s.t. X_c = X_c Z`` has the closed-form
 solution ``Z = V V^T`` for the skinny SVD ``X_c = U S V^T``, the shape
-interaction matrix (Theorem 3.1 of the paper); with the ``l_{2,1}`` error term
-it is solved by the paper's inexact augmented Lagrange multiplier method
-(its Algorithm 1), on the orthonormal dictionary of the row space of the data
-that the paper recommends (Section 4.3), which shrinks ``Z`` to ``r x N``.
+interaction matrix (the paper's noiseless analysis); with the ``l_{2,1}``
+error term it is solved by the paper's inexact augmented Lagrange multiplier
+method, on the orthonormal dictionary of the row space of the data that the
+paper recommends for speed, which shrinks ``Z`` to ``r x N``.
 """
 
 import numbers
@@ -39,7 +39,8 @@ __all__ = [
     "shape_interaction_matrix",
 ]
 
-#: Parameters of the paper's Algorithm 1 (Liu et al., TPAMI 2013, Section 4.3).
+#: Parameters of the paper's inexact ALM (Liu et al., TPAMI 2013): mu_0, max_mu,
+#: rho, epsilon. The authors' code uses the same except max_mu = 1e30.
 _ALM_DEFAULTS = {"mu": 1e-6, "max_mu": 1e6, "rho": 1.1, "tol": 1e-8}
 
 #: Largest r x N iterate solved with one BLAS thread.
@@ -49,8 +50,8 @@ _ONE_THREAD_SIZE = 2**20
 #: (``lrr_face_seg.m`` of Liu's released code: lambda = 0.18 on the first 10
 #: subjects of Extended Yale B, pixels in [0, 1], no normalization) and the
 #: post-processing of that code (rank: singular values above 1e-4 of the
-#: largest, exponent 4, i.e. 2 alpha with alpha = 2). 'hopkins': lambda = 4 of
-#: the authors' motion-segmentation setting on Hopkins 155.
+#: largest, exponent 4, i.e. 2 alpha with alpha = 2). 'hopkins': lambda = 4, the
+#: value public LRR motion-segmentation wrappers use on Hopkins 155 trajectories.
 PRESETS = {
     "paper": {"regularization": 0.18, "normalize": False, "affinity": "angular", "power": 4},
     "hopkins": {"regularization": 4.0, "normalize": False, "affinity": "angular", "power": 4},
@@ -70,8 +71,8 @@ def shape_interaction_matrix(X, *, rank=None, rank_tol=1e-8):
     ``min ||Z||_* s.t. X = Z^T X`` (samples as rows) is solved by the
     projector onto the row space of the samples' matrix transpose: for the
     skinny SVD ``X = V S U^T`` (``V``: n_samples x r), ``C = V V^T``
-    (Liu et al., TPAMI 2013, Theorem 3.1; Costeira and Kanade's shape
-    interaction matrix). Exact for data on independent subspaces: then
+    (Liu et al., TPAMI 2013; Costeira and Kanade's shape interaction
+    matrix). Exact for data on independent subspaces: then
     ``C_ij = 0`` for samples of different subspaces.
 
     Parameters
@@ -161,12 +162,12 @@ def low_rank_representation(
     rho=_ALM_DEFAULTS["rho"],
     return_details=False,
 ):
-    """Low-rank representation by the inexact ALM of Liu et al. (TPAMI 2013, Algorithm 1).
+    """Low-rank representation by the inexact ALM of Liu et al. (TPAMI 2013).
 
     Solves ``min ||Z||_* + lambda ||E||_{2,1} s.t. X_c = A Z' + E`` with the
     columns ``X_c = X^T`` as samples and the dictionary ``A = X_c Q`` for an
     orthonormal basis ``Q`` of the row space of ``X_c``; then ``Z = Q Z'``
-    solves the problem with the dictionary ``X_c`` (the paper's Section 4.3).
+    solves the problem with the dictionary ``X_c`` (as the paper shows).
     ``Q`` is taken from the SVD ``X_c = U S Q^T``, so that ``A^T A = S^2`` is
     diagonal and the ``Z`` step needs no factorization. Each iteration:
 
@@ -194,7 +195,8 @@ def low_rank_representation(
     tol : float, default=1e-8
         ``epsilon`` of the stopping rule (the paper's value).
     mu, max_mu, rho : float, default=1e-6, 1e6, 1.1
-        Initial penalty, its bound and growth factor (the paper's values).
+        Initial penalty, its bound and growth factor (the paper's values;
+        the authors' code bounds the penalty at 1e30).
     return_details : bool, default=False
         Return a :class:`LowRankResult` (error, iterations, objective,
         residual) instead of the representation alone.
