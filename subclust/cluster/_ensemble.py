@@ -189,9 +189,10 @@ def ensemble_k_subspaces(
     --------
     >>> from subclust.cluster import ensemble_k_subspaces
     >>> from subclust.datasets import make_molrg
-    >>> X, y, _ = make_molrg(n_samples=[10, 10], n_features=6, dims=1, random_state=0)
-    >>> A = ensemble_k_subspaces(X, 2, 1, n_estimators=20, random_state=0)
-    >>> bool(A[:10, :10].mean() > A[:10, 10:].mean())  # same line: together more often
+    >>> X, y, _ = make_molrg(n_samples=[20, 20], n_features=8, dims=2, random_state=0)
+    >>> A = ensemble_k_subspaces(X, 2, 2, n_estimators=20, random_state=0)
+    >>> same = y[:, None] == y[None, :]
+    >>> bool(A[same].sum() / (same.sum() - 40) > 3 * A[~same].mean())  # same plane: together
     True
     """
     X = check_matrix(X).astype(np.float64, copy=False)
