@@ -14,6 +14,7 @@ for several (Wang et al., arXiv:2409.02426). subclust provides
 __version__ = "0.1.0"
 
 from subclust.cluster import KSubspaces, k_subspaces
+from subclust.cluster import EnsembleKSubspaces, LowRankRepresentation
 from subclust.cluster import (
     LeastSquaresSubspaceClustering,
     SparseSubspaceClustering,
@@ -28,6 +29,7 @@ __all__ += [
     "ThresholdedSubspaceClustering",
     "sparse_self_representation",
 ]
+__all__ += ["EnsembleKSubspaces", "LowRankRepresentation"]
 
 
 def __getattr__(name):

@@ -22,6 +22,7 @@ BENCHMARKS = {
     "kss-scale": "K-subspaces on 1M points: in memory, memory-mapped, on Dask",
     "ssc-scale": "sparse SSC (OMP, elastic net) on 100k points: time, peak RSS, accuracy",
     "ssc": "SSC / EnSC / OMP / LSR / TSC with defaults on Yale B, COIL-20, MNIST; ADMM vs cvxpy",
+    "lrr-ekss": "LRR and EKSS on Extended Yale B, following each paper's protocol",
     "diffusion-steps": (
         "DDPM error against the number of steps for n = 16 ... 1024 (exact MoLRG denoiser)"
     ),

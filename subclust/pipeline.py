@@ -109,6 +109,12 @@ METHODS = {
     "tsc": Method(
         "ThresholdedSubspaceClustering", "thresholded subspace clustering (top |cosine| neighbours)"
     ),
+    "lrr": Method(
+        "LowRankRepresentation", "low-rank representation (inexact ALM) with its post-processing"
+    ),
+    "ekss": Method(
+        "EnsembleKSubspaces", "ensemble of random K-subspaces runs, thresholded co-association"
+    ),
     "diffusion": Method(
         "DiffusionSubspaceClustering",
         "train the low-rank mixture diffusion denoiser; its subspaces are the clusters",

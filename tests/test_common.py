@@ -7,6 +7,7 @@ and says why it cannot pass.
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from subclust import KSubspaces
+from subclust import EnsembleKSubspaces, LowRankRepresentation
 from subclust import (
     LeastSquaresSubspaceClustering,
     SparseSubspaceClustering,
@@ -21,6 +22,11 @@ ESTIMATORS += [
     SparseSubspaceClustering(solver="omp"),
     LeastSquaresSubspaceClustering(),
     ThresholdedSubspaceClustering(),
+]
+ESTIMATORS += [
+    LowRankRepresentation(),
+    LowRankRepresentation(affinity="symmetric", regularization=None),
+    EnsembleKSubspaces(dims=1, n_estimators=20),
 ]
 try:  # the diffusion extra (torch); a short training keeps the checks fast
     from subclust.diffusion import DiffusionSubspaceClustering

@@ -13,8 +13,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
 from subclust import (
+    EnsembleKSubspaces,
     KSubspaces,
     LeastSquaresSubspaceClustering,
+    LowRankRepresentation,
     SparseSubspaceClustering,
     ThresholdedSubspaceClustering,
 )
@@ -43,6 +45,11 @@ CLUSTERERS = {
         {"regularization": [0.01, 0.1]},
     ),
     "tsc": (lambda: ThresholdedSubspaceClustering(3, random_state=0), {"n_nearest": [3, 5]}),
+    "lrr": (lambda: LowRankRepresentation(3, random_state=0), {"regularization": [0.1, 1.0]}),
+    "ekss": (
+        lambda: EnsembleKSubspaces(3, dims=3, n_estimators=30, random_state=0),
+        {"n_estimators": [30, 60]},
+    ),
     "diffusion": (
         lambda: DiffusionSubspaceClustering(3, dims=3, n_init=2, steps=40, random_state=0),
         {"dims": [2, 3]},

@@ -1,9 +1,21 @@
 """Subspace-clustering estimators with the scikit-learn API."""
 
+from subclust.cluster._ensemble import (
+    EnsembleKSubspaces,
+    coassociation_matrix,
+    ensemble_k_subspaces,
+    threshold_coassociation,
+)
 from subclust.cluster._k_subspaces import KSubspaces, k_subspaces
 from subclust.cluster._least_squares import (
     LeastSquaresSubspaceClustering,
     least_squares_representation,
+)
+from subclust.cluster._low_rank import (
+    LowRankRepresentation,
+    low_rank_affinity,
+    low_rank_representation,
+    shape_interaction_matrix,
 )
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin
 from subclust.cluster._self_representation import (
@@ -51,4 +63,14 @@ __all__ = [
     "sparse_self_representation",
     "spectral_labels",
     "thresholded_representation",
+]
+__all__ += [
+    "EnsembleKSubspaces",
+    "LowRankRepresentation",
+    "coassociation_matrix",
+    "ensemble_k_subspaces",
+    "low_rank_affinity",
+    "low_rank_representation",
+    "shape_interaction_matrix",
+    "threshold_coassociation",
 ]
