@@ -21,3 +21,13 @@ from subclust.experiments.wasserstein_rate import RateResult, wasserstein_rate
 
 __all__ += ["DenoiserComparison", "ImageGeneration", "compare_denoisers", "generate_images",
             "molrg_comparison", "RateResult", "wasserstein_rate"]
+from subclust.experiments.minkowski_score import (
+    MinkowskiScoreResult,
+    box_counting_dimension,
+    embed_isometric,
+    minkowski_score,
+    sample_set,
+)
+
+__all__ += ["MinkowskiScoreResult", "box_counting_dimension", "embed_isometric",
+            "minkowski_score", "sample_set"]
