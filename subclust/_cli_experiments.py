@@ -145,6 +145,9 @@ def add_minkowski_score_arguments(parser):
     parser.add_argument("--small", action="store_true",
                         help="the small configuration of the tests (seconds, not minutes)")
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="worker processes, each with one thread (default -1: one per "
+                        "core); the result does not depend on it")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -162,7 +165,7 @@ def minkowski_score_main(args):
             raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
     outdir.mkdir(parents=True, exist_ok=True)
     result = minkowski_score(**(SMALL_CONFIG if args.small else {}),
-                             random_state=args.random_state,
+                             n_jobs=args.n_jobs, random_state=args.random_state,
                              progress=not args.quiet and sys.stderr.isatty())
     write_atomic(csv_path, lambda f: f.write(result.raw.to_csv().encode()), force=args.force)
     _save_figure(result.plot(), png_path, args.force)

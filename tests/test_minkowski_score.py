@@ -141,6 +141,8 @@ def test_same_seed_same_result_and_seeds_matter():
     assert first.dimensions.rows == again.dimensions.rows
     other = minkowski_score(**TINY, random_state=6)
     assert other.raw.column("w1_floor") != first.raw.column("w1_floor")
+    in_two_processes = minkowski_score(**TINY, random_state=5, n_jobs=2)
+    assert in_two_processes.raw.rows == first.raw.rows
 
 
 @pytest.mark.parametrize("change, message", [
@@ -154,6 +156,7 @@ def test_same_seed_same_result_and_seeds_matter():
     (dict(lr=0), "lr must be positive"),
     (dict(sampler="rk4"), "sampler must be one of"),
     (dict(random_state=None), "random_state must be an int"),
+    (dict(n_jobs=0), "n_jobs must be a non-zero int"),
 ])
 def test_bad_parameters_are_rejected(change, message):
     with pytest.raises(ValueError, match=message):

@@ -38,6 +38,7 @@ dimension of every set in every ``R^D``.
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -383,8 +384,8 @@ class MinkowskiScoreResult:
 
 def minkowski_score(
     sets=SETS, n_features=(4, 16, 64), sample_sizes=(200, 400, 800, 1600), n_trials=2,
-    steps=1000, batch_size=256, lr=4e-3, hidden=128, depth=3, sampler="heun", sampler_steps=18,
-    n_box_samples=20000, random_state=0, progress=False,
+    steps=750, batch_size=256, lr=4e-3, hidden=128, depth=3, sampler="heun", sampler_steps=18,
+    n_box_samples=20000, n_jobs=1, random_state=0, progress=False,
 ):
     """W1 between generated and fresh samples against ``N`` on sets of known Minkowski dimension.
 
@@ -399,7 +400,9 @@ def minkowski_score(
     ``steps`` steps with the recipe of
     :func:`~subclust.experiments.memorization_sweep` (Adam, cosine learning
     rate, log-normal noise levels, EDM weighting) and sampled from ``N``
-    noise vectors. PyTorch and BLAS run on one thread meanwhile.
+    noise vectors. PyTorch and BLAS run on one thread in every process, and
+    every cell draws from its own seed, so the result does not depend on
+    ``n_jobs``.
 
     Parameters
     ----------
@@ -411,13 +414,15 @@ def minkowski_score(
         Training set sizes ``N``, strictly increasing (also the numbers of
         generated and fresh samples).
     n_trials : int, default=2
-    steps, batch_size, lr : training of the MLP; default 1000, 256, 4e-3.
+    steps, batch_size, lr : training of the MLP; default 750, 256, 4e-3.
     hidden, depth : int, default=128, 3
         Width and number of hidden layers of the MLP.
     sampler : {'heun', 'euler', 'ddim', 'ddpm'}, default='heun'
     sampler_steps : int, default=18
     n_box_samples : int, default=20000
         Samples of every set for :func:`box_counting_dimension`.
+    n_jobs : int, default=1
+        Worker processes over the (trial, set, D) cells (-1: one per core).
     random_state : int, default=0
     progress : bool, default=False
         Show a tqdm progress bar over the (trial, set, D) cells.
@@ -436,20 +441,19 @@ def minkowski_score(
     sets = list(dict.fromkeys(sets))
     n_features, sample_sizes = list(n_features), list(sample_sizes)
     _check_config(sets, n_features, sample_sizes, n_trials, steps, batch_size, lr, hidden,
-                  depth, sampler, sampler_steps, n_box_samples, random_state)
+                  depth, sampler, sampler_steps, n_box_samples, n_jobs, random_state)
     from threadpoolctl import threadpool_limits
 
     from subclust.diffusion import EDM
-    from subclust.diffusion.clustering import _torch_threads
+    from subclust.experiments.phase_transition import _map
 
     config = dict(schedule=EDM(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
-                  depth=depth, sampler=sampler, sampler_steps=sampler_steps)
+                  depth=depth, sampler=sampler, sampler_steps=sampler_steps,
+                  sample_sizes=sample_sizes, random_state=random_state)
     start = time.perf_counter()
-    raw = Table(title="W1 to fresh samples per trial")
     dimensions = Table(title=f"Box-counting dimension of {n_box_samples} samples per set, "
                        "isometrically embedded in R^D")
-    cells = [(trial, name, D) for trial in range(n_trials) for name in sets for D in n_features]
-    with _torch_threads(1), threadpool_limits(1):
+    with threadpool_limits(1):
         for name in sets:
             for D in n_features:
                 seed = _seed(random_state, "box", name, D)
@@ -457,11 +461,14 @@ def minkowski_score(
                 dimensions.add_row(set=name, n_features=D,
                                    box_counting=box_counting_dimension(Y),
                                    minkowski=MINKOWSKI_DIMENSIONS[name])
-        for trial, name, D in _progress(cells, progress):
-            for N, generated, floor in _score_cell(name, D, sample_sizes, config,
-                                                   _seed(random_state, trial, name, D)):
-                raw.add_row(set=name, n_features=D, N=N, trial=trial, w1_generated=generated,
-                            w1_floor=floor)
+    cells = [(trial, name, D) for trial in range(n_trials) for name in sets for D in n_features]
+    results = dict(_progress(_map(partial(_score_cell, config=config), cells, n_jobs), progress,
+                             len(cells)))
+    raw = Table(title="W1 to fresh samples per trial")
+    for trial, name, D in cells:
+        for N, generated, floor in results[trial, name, D]:
+            raw.add_row(set=name, n_features=D, N=N, trial=trial, w1_generated=generated,
+                        w1_floor=floor)
     raw.notes.append(
         f"MLP {depth}x{hidden} trained {steps} steps, {sampler} sampler ({sampler_steps} "
         "steps); W1 exact (optimal assignment between equal-size sets)"
@@ -476,8 +483,19 @@ def _seed(random_state, *keys):
     return int(np.random.SeedSequence([random_state, *words]).generate_state(1)[0])
 
 
-def _score_cell(name, D, sample_sizes, config, seed):
-    """``(N, W1 generated, W1 floor)`` for every ``N`` of one (trial, set, D) cell."""
+def _score_cell(cell, config):
+    """``(cell, [(N, W1 generated, W1 floor) for every N])`` of one (trial, set, D) cell."""
+    from threadpoolctl import threadpool_limits
+
+    from subclust.diffusion.clustering import _torch_threads
+
+    trial, name, D = cell
+    seed = _seed(config["random_state"], trial, name, D)
+    with _torch_threads(1), threadpool_limits(1):
+        return cell, _score_draw(name, D, config["sample_sizes"], config, seed)
+
+
+def _score_draw(name, D, sample_sizes, config, seed):
     import torch
 
     from subclust.diffusion import sample
@@ -500,7 +518,7 @@ def _score_cell(name, D, sample_sizes, config, seed):
 
 
 def _check_config(sets, n_features, sample_sizes, n_trials, steps, batch_size, lr, hidden,
-                  depth, sampler, sampler_steps, n_box_samples, random_state):
+                  depth, sampler, sampler_steps, n_box_samples, n_jobs, random_state):
     from subclust.diffusion import SAMPLERS
 
     unknown = [name for name in sets if name not in MINKOWSKI_DIMENSIONS]
@@ -525,11 +543,14 @@ def _check_config(sets, n_features, sample_sizes, n_trials, steps, batch_size, l
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}.")
     if not isinstance(random_state, (int, np.integer)):
         raise ValueError(f"random_state must be an int, got {random_state!r}.")
+    if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero int (-1: one process per core), got "
+                         f"{n_jobs!r}.")
 
 
-def _progress(items, enabled):
+def _progress(items, enabled, total):
     if not enabled:
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc="minkowski-score: trials x sets x D", unit="cell")
+    return tqdm(items, total=total, desc="minkowski-score: trials x sets x D", unit="cell")
