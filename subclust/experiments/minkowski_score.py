@@ -456,7 +456,7 @@ def minkowski_score(
     with threadpool_limits(1):
         for name in sets:
             for D in n_features:
-                seed = _seed(random_state, "box", name, D)
+                seed = _seed(random_state, 1, name, D)
                 Y, _ = embed_isometric(sample_set(name, n_box_samples, seed), D, seed)
                 dimensions.add_row(set=name, n_features=D,
                                    box_counting=box_counting_dimension(Y),
@@ -477,10 +477,10 @@ def minkowski_score(
                                 seconds=time.perf_counter() - start)
 
 
-def _seed(random_state, *keys):
-    """A seed for one cell, from ``random_state`` and the cell's names and numbers."""
-    words = [sum(map(ord, k)) if isinstance(k, str) else int(k) for k in keys]
-    return int(np.random.SeedSequence([random_state, *words]).generate_state(1)[0])
+def _seed(random_state, purpose, name, *numbers):
+    """A seed of its own for every purpose (0: a cell, 1: box counting), set and numbers."""
+    entropy = [random_state, purpose, SETS.index(name), *map(int, numbers)]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def _score_cell(cell, config):
@@ -490,7 +490,7 @@ def _score_cell(cell, config):
     from subclust.diffusion.clustering import _torch_threads
 
     trial, name, D = cell
-    seed = _seed(config["random_state"], trial, name, D)
+    seed = _seed(config["random_state"], 0, name, trial, D)
     with _torch_threads(1), threadpool_limits(1):
         return cell, _score_draw(name, D, config["sample_sizes"], config, seed)
 
