@@ -378,6 +378,8 @@ class MinkowskiScoreResult:
             ax.loglog(grid, w[N == grid[0]].mean() * (grid / grid[0]) ** (-1 / max(d, 2)), "k-",
                       linewidth=3, alpha=0.3, label=f"slope {-1 / max(d, 2):.2f}")
             ax.set(title=f"{name} (d = {d:.2f})", xlabel="training samples N", ylabel="W1")
+            ax.minorticks_off()  # the N of the grid as plain labels, not crowded log labels
+            ax.set_xticks(grid, [f"{n:g}" for n in grid])
         axes[0].legend(fontsize=6)
         return fig
 
