@@ -170,3 +170,39 @@ def subspace_score_main(args):
     print(result.slopes())
     print(f"{result.seconds:.0f} s; wrote {csv_path} and {png_path}")
 # --- end subspace score ---
+
+
+# --- minkowski-score ---
+def add_minkowski_score_arguments(parser):
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="directory for minkowski_score.csv and minkowski_score.png")
+    parser.add_argument("--small", action="store_true",
+                        help="the small configuration of the tests (seconds, not minutes)")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="worker processes, each with one thread (default -1: one per "
+                        "core); the result does not depend on it")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def minkowski_score_main(args):
+    """Run the sweep, write CSV and plot atomically, print W1, dimensions and slopes."""
+    import sys
+
+    from subclust.experiments.minkowski_score import SMALL_CONFIG, minkowski_score
+
+    outdir = Path(args.output)
+    csv_path, png_path = outdir / "minkowski_score.csv", outdir / "minkowski_score.png"
+    for path in (csv_path, png_path):  # refuse before the work, not after
+        if path.exists() and not args.force:
+            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
+    outdir.mkdir(parents=True, exist_ok=True)
+    result = minkowski_score(**(SMALL_CONFIG if args.small else {}),
+                             n_jobs=args.n_jobs, random_state=args.random_state,
+                             progress=not args.quiet and sys.stderr.isatty())
+    write_atomic(csv_path, lambda f: f.write(result.raw.to_csv().encode()), force=args.force)
+    _save_figure(result.plot(), png_path, args.force)
+    print(result)
+    print(f"wrote {csv_path} and {png_path}")
+# --- end minkowski-score ---

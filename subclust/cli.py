@@ -146,6 +146,12 @@ def build_parser():
     )
     experiments.add_subspace_score_arguments(subspace_score)
     subspace_score.set_defaults(handler=experiments.subspace_score_main)
+    minkowski = commands.add_parser(
+        "minkowski-score", help="W1 of a trained diffusion model against N on sets of known "
+        "Minkowski dimension (segments, atoms, fractals) in R^D; CSV and PNG"
+    )
+    experiments.add_minkowski_score_arguments(minkowski)
+    minkowski.set_defaults(handler=experiments.minkowski_score_main)
     # --- end experiments ---
 
     # --- generation from clustering (issue 9): handlers live in subclust._cli_generation ---

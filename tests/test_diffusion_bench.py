@@ -70,3 +70,26 @@ def test_train_benchmark_table():
     table = train_table(steps=5, batch_size=32)
     assert table.column("parameters")[0] == 49_584
     assert all(rate > 0 for rate in table.column("samples_per_s"))
+
+
+def test_steps_benchmark_sweeps_the_number_of_components():
+    pytest.importorskip("torch")
+    from subclust.bench.diffusion_steps import steps_tables
+    from subclust.cli import build_parser
+
+    errors, summary = steps_tables(n_features=(16,), steps=(5, 50), n_samples=400,
+                                   n_components=(2, 4))
+    assert errors.columns == ["steps", "K=2, n=16", "K=4, n=16"]
+    for column in ("K=2, n=16", "K=4, n=16"):
+        five, fifty, exact = errors.column(column)
+        assert five > fifty > exact
+    assert summary.column("K") == [2, 4] and summary.column("n") == [16, 16]
+    exact_row = errors.rows[-1]
+    assert summary.column("exact_error") == [exact_row["K=2, n=16"], exact_row["K=4, n=16"]]
+    # One K keeps the original columns.
+    single, _ = steps_tables(n_features=(16,), steps=(5,), n_samples=100, n_components=2)
+    assert single.columns == ["steps", "n=16"]
+    args = build_parser().parse_args(["bench", "diffusion-steps", "--components", "2", "8", "32"])
+    assert args.components == [2, 8, 32]
+    with pytest.raises(ValueError, match="n_components must be positive"):
+        steps_tables(n_features=(16,), steps=(5,), n_components=[0])

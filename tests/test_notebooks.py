@@ -42,6 +42,11 @@ EXECUTED = {
         ["Jacobian basis closest to own class", "Numerical rank (0.99 energy)", "rand1"],
         5,
     ),
+    "minkowski_score.ipynb": (
+        [],
+        ["Box-counting dimension", "Slope of log W1 vs log N", "sierpinski-product"],
+        2,
+    ),
 }
 
 

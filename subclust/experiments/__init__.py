@@ -24,3 +24,13 @@ __all__ += ["DenoiserComparison", "ImageGeneration", "compare_denoisers", "gener
 from subclust.experiments.subspace_score import SubspaceScoreResult, subspace_score_experiment
 
 __all__ += ["SubspaceScoreResult", "subspace_score_experiment"]
+from subclust.experiments.minkowski_score import (
+    MinkowskiScoreResult,
+    box_counting_dimension,
+    embed_isometric,
+    minkowski_score,
+    sample_set,
+)
+
+__all__ += ["MinkowskiScoreResult", "box_counting_dimension", "embed_isometric",
+            "minkowski_score", "sample_set"]
