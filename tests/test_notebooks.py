@@ -36,6 +36,11 @@ EXECUTED = {
         ["largest principal angle (rad)", "First N_k with success rate >= 0.5"],
         2,
     ),
+    "network_transition.ipynb": (
+        [],
+        ["Generalization score crossing 0.5", "N_k where the score crosses"],
+        1,
+    ),
     "bridge_mnist.ipynb": (
         ["mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"],
         ["Jacobian basis closest to own class", "Numerical rank (0.99 energy)", "rand1"],

@@ -21,3 +21,11 @@ from subclust.experiments.wasserstein_rate import RateResult, wasserstein_rate
 
 __all__ += ["DenoiserComparison", "ImageGeneration", "compare_denoisers", "generate_images",
             "molrg_comparison", "RateResult", "wasserstein_rate"]
+from subclust.experiments.network_transition import (
+    NetworkTransitionResult,
+    fit_crossing,
+    fit_line,
+    network_transition,
+)
+
+__all__ += ["NetworkTransitionResult", "fit_crossing", "fit_line", "network_transition"]
