@@ -20,9 +20,10 @@ U-Net takes square one-channel images, and 48 features are not one):
    a training sample (nearest training sample at least 1/3 of the median
    training gap away) and lie on the true union of subspaces (relative
    residual below 0.1);
-3. for every ``(d, seed)`` locate the crossing of one half by a logistic fit
-   in ``log N_k`` (:func:`fit_crossing`), then regress the crossing on ``d``
-   by least squares (:func:`fit_line`), with a Student-t confidence interval.
+3. for every ``(d, seed)`` locate the first crossing of one half,
+   interpolated linearly in ``log N_k`` (:func:`fit_crossing`), then regress
+   the crossings on ``d`` by least squares (:func:`fit_line`), with
+   Student-t confidence intervals.
 
 The training sets of one ``(d, seed)`` pair differ in size; they are tiled
 to a common number of rows (the least common multiple of their sizes), so
@@ -38,7 +39,11 @@ from functools import partial, reduce
 import numpy as np
 
 from subclust.datasets import make_molrg
-from subclust.experiments.memorization import _check_thresholds, memorization_shares
+from subclust.experiments.memorization import (
+    _check_thresholds,
+    _log_crossing,
+    memorization_shares,
+)
 from subclust.tables import Table
 
 __all__ = [
@@ -61,13 +66,14 @@ _MAX_TILING = 64
 
 
 def fit_crossing(samples_per_component, scores, level=0.5):
-    """``N_k`` where a rising score crosses ``level``, from a logistic fit in ``log N_k``.
+    """``N_k`` where a score first rises through ``level``, interpolated linearly in ``log N_k``.
 
-    Fits ``score = 1 / (1 + exp(-(log N_k - log c) / w))`` by least squares
-    (``scipy.optimize.curve_fit``) and returns the ``N_k`` where the fitted
-    curve equals ``level``: ``c`` for ``level = 0.5``. A sigmoid through
-    every point uses all of them, so one noisy point moves the crossing
-    less than it moves a linear interpolation between two neighbours.
+    The scores of a trained network rise through the transition, level off
+    below 1 and may sag again at the largest ``N_k`` (a network trained for
+    a fixed number of steps fits a large training set less closely). A
+    sigmoid fitted to all points is pulled by that sag; the first upward
+    crossing, interpolated between the two grid points that bracket it (as
+    :meth:`MemorizationResult.crossing` does), reads the transition alone.
 
     Parameters
     ----------
@@ -81,17 +87,16 @@ def fit_crossing(samples_per_component, scores, level=0.5):
     Returns
     -------
     crossing : float
-        NaN when the scores do not bracket ``level`` (all below, or all at
-        or above it): the crossing lies outside the grid and is not extrapolated.
+        NaN when there is no upward crossing on the grid (the scores stay
+        below ``level``, or start at or above it): it is not extrapolated.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> N = np.array([1, 2, 4, 8, 16, 32, 64])
-    >>> scores = 1 / (1 + (10 / N) ** 2)  # a logistic in log N_k centred at 10
-    >>> round(fit_crossing(N, scores), 6)
-    10.0
-    >>> fit_crossing(N, np.zeros(7))  # never generalizes on this grid
+    >>> round(fit_crossing([10, 100], [0.2, 0.8]), 6)  # halfway in log N_k: sqrt(10 * 100)
+    31.622777
+    >>> round(fit_crossing([1, 10, 100, 1000], [0.0, 0.6, 0.4, 0.9]), 6)  # the first crossing
+    6.812921
+    >>> fit_crossing([1, 10, 100], [0.0, 0.1, 0.2])  # never generalizes on this grid
     nan
     """
     N = np.asarray(samples_per_component, dtype=float)
@@ -107,21 +112,8 @@ def fit_crossing(samples_per_component, scores, level=0.5):
         raise ValueError(f"scores must lie in [0, 1], got {y}.")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level!r}.")
-    if y.max() < level or y.min() >= level:
-        return float("nan")
-    from scipy.optimize import curve_fit
-
-    x = np.log(N)
-
-    def logistic(x, centre, log_width):
-        return 1 / (1 + np.exp(-(x - centre) / np.exp(log_width)))
-
-    # Start at the first bracketing pair, with a width of a tenth of the grid's span.
-    first = int(np.argmax(y >= level))
-    start = (0.5 * (x[max(first - 1, 0)] + x[first]), np.log(max(np.ptp(x), 1e-3) / 10))
-    (centre, log_width), _ = curve_fit(logistic, x, y, p0=start, maxfev=10000)
-    # logistic(x) = level  <=>  x = centre + width * log(level / (1 - level))
-    return float(np.exp(centre + np.exp(log_width) * np.log(level / (1 - level))))
+    crossing = _log_crossing(N, y, level)
+    return float("nan") if crossing is None else crossing
 
 
 def fit_line(x, y, confidence=0.95):
@@ -224,7 +216,7 @@ class NetworkTransitionResult:
     def summary(self):
         """Per ``d``: crossing ``N_k`` (mean and std over seeds), as a multiple of ``d``, scores."""
         table = Table(
-            title=f"Generalization score crossing {self.level:g} (logistic fit in log N_k), "
+            title=f"Generalization score crossing {self.level:g} (interpolated in log N_k), "
             f"per d over {self.config['n_seeds']} seed(s)"
         )
         for d in self.dims:
