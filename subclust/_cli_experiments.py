@@ -206,3 +206,42 @@ def minkowski_score_main(args):
     print(result)
     print(f"wrote {csv_path} and {png_path}")
 # --- end minkowski-score ---
+
+
+# --- network transition ---
+def add_network_transition_arguments(parser):
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="directory for network_transition.csv and network_transition.png")
+    parser.add_argument("--small", action="store_true",
+                        help="the small configuration of the test suite (seconds, not minutes)")
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="worker processes, each with one thread (default -1: one per "
+                        "core); the table does not depend on it")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def network_transition_main(args):
+    """Train the networks over (d, N_k), write the table and the figure, print the fit."""
+    import sys
+
+    from subclust.experiments import network_transition
+    from subclust.experiments.network_transition import SMALL_CONFIG
+
+    outdir = Path(args.output)
+    csv_path, png_path = outdir / "network_transition.csv", outdir / "network_transition.png"
+    for path in (csv_path, png_path):  # refuse before the work, not after
+        if path.exists() and not args.force:
+            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
+    outdir.mkdir(parents=True, exist_ok=True)
+    result = network_transition(
+        **(SMALL_CONFIG if args.small else {}), n_jobs=args.n_jobs,
+        random_state=args.random_state, progress=not args.quiet and sys.stderr.isatty(),
+    )
+    write_atomic(csv_path, lambda f: f.write(result.table.to_csv().encode()), force=args.force)
+    _save_figure(result.plot(), png_path, args.force)
+    print(result.table)
+    print(result.summary())
+    print(f"wrote {csv_path} and {png_path}")
+# --- end network transition ---

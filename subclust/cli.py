@@ -154,6 +154,20 @@ def build_parser():
     minkowski.set_defaults(handler=experiments.minkowski_score_main)
     # --- end experiments ---
 
+    # --- network transition: handler in subclust._cli_experiments ---
+    from subclust._cli_experiments import (
+        add_network_transition_arguments,
+        network_transition_main,
+    )
+
+    network = commands.add_parser(
+        "network-transition", help="generalization score of trained MLP denoisers over (d, N_k) "
+        "on MoLRG; where it crosses 1/2 against d; CSV and PNG"
+    )
+    add_network_transition_arguments(network)
+    network.set_defaults(handler=network_transition_main)
+    # --- end network transition ---
+
     # --- generation from clustering (issue 9): handlers live in subclust._cli_generation ---
     from subclust import _cli_generation as generation
 

@@ -37,6 +37,11 @@ EXECUTED = {
         2,
     ),
     "subspace_score.ipynb": ([], ["means over seeds", "log-log slopes"], 1),
+    "network_transition.ipynb": (
+        [],
+        ["Generalization score crossing 0.5", "N_k where the score crosses"],
+        1,
+    ),
     "bridge_mnist.ipynb": (
         ["mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"],
         ["Jacobian basis closest to own class", "Numerical rank (0.99 energy)", "rand1"],

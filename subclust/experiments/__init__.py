@@ -34,3 +34,11 @@ from subclust.experiments.minkowski_score import (
 
 __all__ += ["MinkowskiScoreResult", "box_counting_dimension", "embed_isometric",
             "minkowski_score", "sample_set"]
+from subclust.experiments.network_transition import (
+    NetworkTransitionResult,
+    fit_crossing,
+    fit_line,
+    network_transition,
+)
+
+__all__ += ["NetworkTransitionResult", "fit_crossing", "fit_line", "network_transition"]
