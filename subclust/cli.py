@@ -21,6 +21,7 @@ BENCHMARKS = {
         "DDPM error against the number of steps for n = 16 ... 1024 (exact MoLRG denoiser)"
     ),
     "diffusion-train": "training rate of a 50k-parameter MLP denoiser at batch 256 on this CPU",
+    "threads": "everyday jobs idle and beside a process busy with BLAS: loaded/idle time ratios",
 }
 
 

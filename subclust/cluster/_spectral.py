@@ -35,8 +35,7 @@ from sklearn.manifold import spectral_embedding
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from threadpoolctl import threadpool_limits
-
+from subclust._parallel import blas_threads
 from subclust._validation import check_is_fitted, fit_context, validate_data
 from subclust.subspace import numerical_rank, residuals_stacked, stack_bases
 
@@ -340,7 +339,7 @@ default='cluster_qr'
     # (100,000-point graph of ``subclust bench ssc-scale`` on 2 busy cores: 31-34 s
     # with two BLAS threads, 5-6 s with one; the same 4 s each on a quiet machine).
     threads = 1 if eigen_solver in ("lobpcg", "amg") else None
-    with warnings.catch_warnings(), threadpool_limits(limits=threads, user_api="blas"):
+    with warnings.catch_warnings(), blas_threads(threads):
         # A graph of exactly n_clusters components is the ideal outcome of
         # self-expression, not a problem: silence scikit-learn's warning about it.
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
@@ -430,7 +429,7 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=0.997):
         )
     bases = []
     # Many small decompositions: one BLAS thread avoids waking a pool for each.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(1):
         for k, dim in enumerate(dims):
             points = X[labels == k].astype(np.float64)
             if points.shape[0] == 0:

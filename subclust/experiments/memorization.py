@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from subclust._parallel import torch_threads
 from subclust.datasets import make_molrg
 from subclust.subspace import residuals
 from subclust.tables import Table
@@ -507,7 +508,8 @@ def memorization_sweep(
     memorization_ratio, subspace_tolerance : float, default=1/3, 0.1
         Thresholds of :func:`classify_samples`.
     n_threads : int or None, default=1
-        PyTorch threads during the sweep (None: leave unchanged).
+        PyTorch threads during the sweep, at most those the caller allows
+        (None: all of those).
     random_state : int, default=0
     progress : bool, default=False
         Show a progress bar over trials x ratios (tqdm).
@@ -532,13 +534,12 @@ def memorization_sweep(
     if not isinstance(random_state, (int, np.integer)):
         raise ValueError(f"random_state must be an int, got {random_state!r}.")
     from subclust.diffusion import EDM
-    from subclust.diffusion.clustering import _torch_threads
 
     config = dict(schedule=EDM(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
                   depth=depth, sampler=sampler, sampler_steps=sampler_steps, noise=noise)
     trials = Table(title="Shares per trial")
     cells = [(trial, i) for trial in range(n_trials) for i in range(len(ratios))]
-    with _torch_threads(n_threads):
+    with torch_threads(n_threads):
         for trial, i in _progress(cells, progress):
             if i == 0:
                 pool, bases, sampling_noise = _draw_trial(
