@@ -37,6 +37,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import threadpoolctl
 from threadpoolctl import ThreadpoolController
 
 __all__ = [
@@ -61,6 +62,24 @@ def _blas():
     if _controller is None:
         _controller = ThreadpoolController().select(user_api="blas")
     return _controller
+
+
+def _set_blas_limit(limit):
+    """Set the BLAS limit from this thread (under ``_lock``); return a limiter that restores.
+
+    threadpoolctl lets one thread at a time set a process-wide OpenBLAS pool
+    and silently ignores the others; regions are serialized by ``_lock``, so
+    the thread entering one takes control.
+    """
+    _release_control()
+    return _blas().limit(limits=limit)
+
+
+def _release_control():
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                    "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
 
 
 def _process_cores():
@@ -159,9 +178,9 @@ def blas_threads(n_threads):
     with _lock:
         limit = max(1, min(int(n_threads), cpu_budget()))
         if not _region_limits:
-            _caller_limits = _blas().limit(limits=limit)
+            _caller_limits = _set_blas_limit(limit)
         elif limit < min(_region_limits):
-            _blas().limit(limits=limit)
+            _set_blas_limit(limit)
         _region_limits.append(limit)
     try:
         yield limit
@@ -169,10 +188,12 @@ def blas_threads(n_threads):
         with _lock:
             _region_limits.remove(limit)
             if not _region_limits:
+                _release_control()
                 _caller_limits.restore_original_limits()
                 _caller_limits = None
+                _release_control()
             elif limit < min(_region_limits):
-                _blas().limit(limits=min(_region_limits))
+                _set_blas_limit(min(_region_limits))
 
 
 def thread_map(function, items, n_workers=None):
