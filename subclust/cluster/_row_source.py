@@ -134,9 +134,9 @@ class RowSource:
     Passes map chunks in parallel threads (:func:`subclust._parallel.thread_map`):
     the chunks are split into contiguous blocks, one per thread, each thread
     with its share of the BLAS threads, so that the per-chunk work that is
-    not a GEMM (reading, grouping rows, arg-min) runs in parallel too. Extras are reduced within a block,
-    then across blocks in a fixed order, so results do not depend on
-    scheduling.
+    not a GEMM (reading, grouping rows, arg-min) runs in parallel too.
+    Extras are reduced within a block, then across blocks in a fixed order,
+    so results do not depend on scheduling.
     """
 
     def __init__(self, X, chunk_size):

@@ -476,10 +476,11 @@ def _run_blocks(func, X, bounds, backend, **params):
 
     'local': blocks shared by threads, each with its share of the BLAS
     threads (:func:`subclust._parallel.thread_map`), so that the arg-max and
-    threshold passes over the correlations (not GEMMs) run in parallel too. 'dask': one task per block
-    (single-threaded BLAS, as Dask runs one task per worker thread) on the
-    active ``dask.distributed`` client (``X`` scattered to every worker
-    once), or on Dask's default scheduler with ``X`` one key of the graph.
+    threshold passes over the correlations (not GEMMs) run in parallel too.
+    'dask': one task per block (single-threaded BLAS, as Dask runs one task
+    per worker thread) on the active ``dask.distributed`` client (``X``
+    scattered to every worker once), or on Dask's default scheduler with
+    ``X`` one key of the graph.
     """
     if backend == "dask":
         return _run_blocks_dask(func, X, bounds, params)

@@ -98,8 +98,9 @@ def scattering_features(
         a batch) without slowing the transform.
     n_jobs : int or None, default=None
         Threads transforming batches in parallel (None means 1, -1 every
-        core the caller allows; see :mod:`subclust._parallel`). FFTs and elementwise numpy operations release the GIL,
-        but on 2 busy cores threads gained nothing in our measurements.
+        core the caller allows; see :mod:`subclust._parallel`). FFTs and
+        elementwise numpy operations release the GIL, but on 2 busy cores
+        threads gained nothing in our measurements.
 
     Returns
     -------
