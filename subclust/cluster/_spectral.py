@@ -35,6 +35,7 @@ from sklearn.manifold import spectral_embedding
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+
 from subclust._parallel import blas_threads
 from subclust._validation import check_is_fitted, fit_context, validate_data
 from subclust.subspace import numerical_rank, residuals_stacked, stack_bases
