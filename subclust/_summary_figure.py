@@ -16,7 +16,8 @@ the same in scripts, tests and servers (the Agg canvas draws them).
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+
+from subclust.cluster import laplacian_spectrum
 
 __all__ = ["clustering_summary_figure"]
 
@@ -67,39 +68,6 @@ def _cosine_affinity(X):
     W = np.abs(U @ U.T)
     np.fill_diagonal(W, 0.0)
     return W
-
-
-def _laplacian_spectrum(W, n_values):
-    """Smallest eigenvalues of the normalized Laplacian ``I - D^-1/2 W D^-1/2``.
-
-    From the largest eigenvalues of the normalized affinity: ARPACK when the
-    graph is large, a dense eigendecomposition otherwise.
-    """
-    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
-
-    degree = np.asarray(W.sum(axis=1)).ravel().astype(np.float64)
-    scale = np.zeros_like(degree)
-    scale[degree > 0] = 1.0 / np.sqrt(degree[degree > 0])
-    n = W.shape[0]
-    n_values = min(n_values, n - 1)
-    if n <= 600:
-        W = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
-        # A small problem: a BLAS thread pool adds only synchronization, which a loaded
-        # machine makes costly (a 400 x 400 eigvalsh took 6 s at load 24 with the pool).
-        with threadpool_limits(limits=1, user_api="blas"):
-            values = np.linalg.eigvalsh(scale[:, None] * W * scale[None, :])
-        values = values[::-1][:n_values]
-    else:
-        D = sp.diags(scale)
-        A = D @ sp.csr_matrix(W, dtype=np.float64) @ D
-        try:
-            # A plot needs three digits, not machine precision.
-            values = eigsh(A, k=n_values, which="LA", v0=np.ones(n), tol=1e-4,
-                           return_eigenvectors=False)
-        except ArpackNoConvergence as error:
-            values = error.eigenvalues
-        values = np.sort(values)[::-1]
-    return np.clip(1.0 - values, 0.0, 2.0)
 
 
 def _affinity_panel(ax, W, taken, source):
@@ -270,7 +238,7 @@ def clustering_summary_figure(
     # comes from the whole graph, in sparse products; a dense one is subsampled.
     whole = affinity is not None and sp.issparse(affinity)
     n_values = max(3 * n_clusters, n_clusters + 5)
-    spectrum = _laplacian_spectrum(affinity if whole else W, n_values)
+    spectrum = laplacian_spectrum(affinity if whole else W, n_values, tol=1e-4)
     _spectrum_panel(axes[0][2], spectrum, n_clusters, subsampled=not whole)
 
     if bases is not None and len(bases) == n_clusters:

@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 
+from subclust._parallel import torch_threads  # noqa: E402
 from subclust.bridge import jacobian_basis  # noqa: E402
 from subclust.bridge.mnist_story import (  # noqa: E402
     StoryConfig,
@@ -25,10 +26,8 @@ MNIST = ["mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"]
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def _mnist_available():

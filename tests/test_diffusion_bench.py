@@ -19,11 +19,11 @@ BLOCK_TORCH = (
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    pytest.importorskip("torch")
+    from subclust._parallel import torch_threads
+
+    with torch_threads(1):
+        yield
 
 
 def _python(code):

@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from subclust._parallel import torch_threads  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import (  # noqa: E402
     EDM,
@@ -26,10 +27,8 @@ WEIGHTS = [0.5, 0.3, 0.2]
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: one thread avoids contention on a shared machine
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):  # tiny tensors: one thread avoids contention on a shared machine
+        yield
 
 
 @pytest.fixture(scope="module")

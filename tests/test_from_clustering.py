@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from subclust._parallel import torch_threads  # noqa: E402
 from subclust.cluster import (  # noqa: E402
     KSubspaces,
     LeastSquaresSubspaceClustering,
@@ -36,10 +37,8 @@ from subclust.metrics import subspace_recovery_error  # noqa: E402
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Small tensors: one thread is far faster than two fighting over a loaded machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

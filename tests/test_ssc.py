@@ -467,4 +467,4 @@ def test_estimate_n_clusters_rejects_bad_max_clusters():
     from subclust.cluster import estimate_n_clusters
 
     with pytest.raises(ValueError, match="max_clusters must lie in"):
-        estimate_n_clusters(np.ones((5, 5)), max_clusters=5)
+        estimate_n_clusters(np.ones((5, 5)), max_clusters=4)

@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 from subclust.cli import main  # noqa: E402
 from subclust.datasets import random_bases  # noqa: E402
 from subclust.diffusion import VPLinear, molrg_denoise, train_denoiser  # noqa: E402
-from subclust.diffusion.clustering import _torch_threads  # noqa: E402
+from subclust._parallel import torch_threads  # noqa: E402
 from subclust.diffusion.subspace_score import (  # noqa: E402
     SubspaceScoreNetwork,
     exact_subspace_denoiser,
@@ -98,7 +98,7 @@ def test_subspace_network_stays_orthonormal_and_finds_the_subspace():
     X = draw_latents("uniform", (400, 2), np.random.default_rng(0)) @ U.T
     net = SubspaceScoreNetwork(16, 2, hidden=32, depth=2, basis_rate=20.0, generator=0)
     before = np.degrees(principal_angles(net.basis.double().numpy(), U).max())
-    with _torch_threads(1):  # a small network: more threads only wait on each other
+    with torch_threads(1):  # a small network: more threads only wait on each other
         train_denoiser(net, torch.as_tensor(X, dtype=torch.float32), steps=200, batch_size=64,
                        lr=5e-3, lr_schedule="cosine", generator=0, verbose=0)
     V = net.basis.double()

@@ -143,14 +143,14 @@ def steps_tables(n_features=DEFAULT_DIMS, steps=DEFAULT_STEPS, n_samples=4000, t
 
 
 def main(args):
-    import torch
+    from subclust._parallel import torch_threads
 
-    torch.set_num_threads(args.threads)
     components = args.components[0] if len(args.components) == 1 else args.components
-    errors, summary = steps_tables(
-        args.n_features, args.steps, args.n_samples, args.tolerance, n_components=components,
-        random_state=args.random_state,
-    )
+    with torch_threads(args.threads):
+        errors, summary = steps_tables(
+            args.n_features, args.steps, args.n_samples, args.tolerance,
+            n_components=components, random_state=args.random_state,
+        )
     print(errors)
     print()
     print(summary)

@@ -88,9 +88,9 @@ def train_table(steps=2000, batch_size=256):
 
 
 def main(args):
-    import torch
+    from subclust._parallel import torch_threads
 
-    torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    print(train_table(args.steps, args.batch_size))
-    print(f"total {time.perf_counter() - start:.1f} s")
+    with torch_threads(args.threads):
+        start = time.perf_counter()
+        print(train_table(args.steps, args.batch_size))
+        print(f"total {time.perf_counter() - start:.1f} s")

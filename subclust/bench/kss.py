@@ -13,8 +13,8 @@
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from subclust._parallel import blas_threads
 from subclust.bench._timing import best_time
 from subclust.cluster import KSubspaces
 from subclust.cluster._k_subspaces import (
@@ -111,7 +111,7 @@ def recovery_table(n_seeds=100, n_features=48, n_clusters=3, dim=6):
 
 
 def main(args):
-    with threadpool_limits(args.threads):
+    with blas_threads(args.threads):
         print(iteration_table(args.n_samples, args.n_features, args.n_clusters, args.dim,
                               args.repeats))
     print()

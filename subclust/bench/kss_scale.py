@@ -104,7 +104,13 @@ def run_mode(mode, path, n_clusters, dim, n_init):
     if mode == "dask":
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        from subclust._parallel import cpu_budget
+
+        # One single-threaded worker process per core allowed (Dask's nannies set one BLAS
+        # thread in their workers).
+        with LocalCluster(
+            n_workers=cpu_budget(), threads_per_worker=1, dashboard_address=None
+        ) as cluster:
             with Client(cluster) as client:
                 X = _dask_array_from_npy(path, 65536)
                 start = time.perf_counter()

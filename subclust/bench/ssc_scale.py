@@ -74,8 +74,7 @@ class _TimedSSC(SparseSubspaceClustering):
 
 def run_method(method, backend, path, n_clusters, params):
     """Fit in this process; return times, peak RSS and scores as a dict."""
-    from threadpoolctl import threadpool_limits
-
+    from subclust._parallel import blas_threads, cpu_budget
     from subclust.metrics import clustering_accuracy, normalized_mutual_info_score
 
     X = np.load(path)
@@ -88,10 +87,10 @@ def run_method(method, backend, path, n_clusters, params):
         from distributed import Client, LocalCluster
 
         # In-process workers, one thread each with one BLAS thread: this process's
-        # peak RSS includes them, and 2 workers use the 2 cores without oversubscription.
+        # peak RSS includes them, and one worker per core allowed, without oversubscription.
         with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster, Client(cluster), threadpool_limits(1, user_api="blas"):
+            n_workers=cpu_budget(), threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster, Client(cluster), blas_threads(1):
             start = time.perf_counter()
             ssc.fit(X)
             end = time.perf_counter()

@@ -22,12 +22,12 @@ same in either scale (the map is affine and the attributes threshold at a
 fraction of each image's range).
 """
 
-import contextlib
 import time
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from subclust._parallel import torch_threads
 from subclust.subspace import orthonormal_basis, principal_angles, subspace_distance
 from subclust.tables import Table
 
@@ -103,25 +103,6 @@ def from_model_space(Z):
     return np.clip((np.asarray(Z, dtype=np.float64) + 1.0) / 2.0, 0.0, 1.0)
 
 
-@contextlib.contextmanager
-def torch_threads(n_threads):
-    """Run with ``n_threads`` intra-op threads of torch, restoring the previous setting.
-
-    A U-Net of 16 channels on 28 x 28 images trains about as fast or faster
-    on one thread than on two on a shared 2-core machine (measured: 0.35 s
-    against 1.7 s per step of batch 64 under load), so the story uses one.
-    """
-    import torch
-
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 # --------------------------------------------------------------------------- configuration
 
 
@@ -159,7 +140,11 @@ class StoryConfig:
         ``n_edits`` and ``amplitude`` of :func:`subclust.bridge.attribute_correspondence`.
     strip_steps, strip_amplitude : the edit strips (:func:`plot_edit_strips`).
     n_threads : int
-        Torch threads.
+        Torch threads, at most those the caller allows
+        (:func:`subclust._parallel.torch_threads`). A U-Net of 16 channels
+        on 28 x 28 images trains about as fast or faster on one thread than
+        on two on a shared 2-core machine (measured: 0.35 s against 1.7 s
+        per step of batch 64 under load), so the story uses one.
     random_state : int
     """
 
@@ -220,7 +205,7 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
     generator : int or torch.Generator, default=0
         The only randomness (weights, minibatches, noise).
     n_threads : int, default=1
-        Torch threads during training.
+        Torch threads during training, at most those the caller allows.
     verbose : int, default=0
         Progress bar.
     checkpoint_path : str, optional

@@ -11,16 +11,16 @@ across subspaces.
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from threadpoolctl import threadpool_limits
 
+from subclust._parallel import blas_threads, effective_n_jobs, process_map
 from subclust._validation import check_dims, check_matrix, fit_context, validate_data
 from subclust.cluster._k_subspaces import k_subspaces
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
@@ -129,7 +129,7 @@ def threshold_coassociation(A, n_nearest):
 def _run_batch(X, n_clusters, dims, max_iter, seeds):
     """Labels and iterations of K-subspaces runs from random subspaces, one BLAS thread."""
     runs = []
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(1):
         for seed in seeds:
             _, _, labels, _, n_iter, _ = k_subspaces(
                 X, n_clusters, dims, init="random", n_init=1, max_iter=max_iter, tol=0.0,
@@ -210,10 +210,8 @@ def ensemble_k_subspaces(
             X = U * s
     seeds = rng.randint(np.iinfo(np.int32).max, size=n_estimators)
     n_batches = min(effective_n_jobs(n_jobs), n_estimators)
-    batches = Parallel(n_jobs=n_batches)(
-        delayed(_run_batch)(X, n_clusters, dims, max_iter, part)
-        for part in np.array_split(seeds, n_batches)
-    )
+    batches = process_map(partial(_run_batch, X, n_clusters, dims, max_iter),
+                          np.array_split(seeds, n_batches), n_batches)
     runs = [run for batch in batches for run in batch]
     A = coassociation_matrix([labels for labels, _ in runs], n_clusters)
     return (A, np.array([n_iter for _, n_iter in runs])) if return_n_iter else A

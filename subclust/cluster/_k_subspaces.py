@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from subclust._parallel import blas_threads, thread_map
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
 from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
@@ -203,23 +204,26 @@ def _update(stats, dims, affine, source, sq_norms, min_res):
 
     An empty cluster is re-seeded at the worst-fit point (largest residual),
     which cannot increase the objective: no point is assigned to it yet.
+    The eigendecompositions run in parallel threads, one BLAS thread each:
+    LAPACK's reduction to tridiagonal form is a loop of small BLAS calls that
+    a BLAS thread pool slows down, most of all on a busy machine.
     """
-    bases, means = [], []
     worst = np.argsort(min_res)[::-1]
-    n_reseeded = 0
-    for k, dim in enumerate(dims):
+    empty = np.flatnonzero(stats.counts[: len(dims)] == 0)
+    reseeds = dict(zip(empty, worst))
+
+    def fit_cluster(k):
         count = stats.counts[k]
         if count == 0:
-            basis, mean = _seed_subspace(source, sq_norms, worst[n_reseeded], dim, affine)
-            n_reseeded += 1
-        else:
-            scatter = stats.scatters[k]
-            mean = stats.sums[k] / count if affine else None
-            if affine:
-                scatter = scatter - count * np.outer(mean, mean)
-            basis = _top_basis(scatter, dim)
-        bases.append(basis)
-        means.append(mean)
+            return _seed_subspace(source, sq_norms, reseeds[k], dims[k], affine)
+        scatter = stats.scatters[k]
+        mean = stats.sums[k] / count if affine else None
+        if affine:
+            scatter = scatter - count * np.outer(mean, mean)
+        return _top_basis(scatter, dims[k]), mean
+
+    fits = thread_map(fit_cluster, range(len(dims)))
+    bases, means = [basis for basis, _ in fits], [mean for _, mean in fits]
     return bases, (np.array(means) if affine else None)
 
 
@@ -328,20 +332,23 @@ def k_subspaces(
     sq_norms = _row_norms_sq(source)
     if not affine:
         warn_zero_samples(sq_norms == 0)
-    given = not isinstance(init, str)
-    if given:
-        fixed_init = _as_initial_subspaces(init, dims, source.n_features, affine)
+    if not isinstance(init, str):
+        starts = [_as_initial_subspaces(init, dims, source.n_features, affine)]
+    elif init == "nn":
+        starts = [_init_nn(source, sq_norms, dims, affine, rng) for _ in range(n_init)]
+    else:
+        starts = [_init_random(source, dims, affine, rng) for _ in range(n_init)]
+
+    def run(start):
+        return _k_subspaces_single(source, sq_norms, dims, *start, max_iter, tol, verbose)
+
+    # Restarts run in parallel threads when a pass has a single chunk to share out;
+    # otherwise the chunks of each pass do (one after the other when printing progress).
+    parallel_runs = not verbose and len(source.slices()) == 1
     best = None
-    for run in range(1 if given else n_init):
-        if given:
-            bases, means = fixed_init
-        elif init == "nn":
-            bases, means = _init_nn(source, sq_norms, dims, affine, rng)
-        else:
-            bases, means = _init_random(source, dims, affine, rng)
-        result = _k_subspaces_single(source, sq_norms, dims, bases, means, max_iter, tol, verbose)
+    for i, result in enumerate(thread_map(run, starts, None if parallel_runs else 1)):
         if verbose:
-            print(f"K-subspaces run {run}: objective {result[3][-1]:.6g}")
+            print(f"K-subspaces run {i}: objective {result[3][-1]:.6g}")
         # Runs that agree up to rounding keep the earlier one, so that the
         # result does not depend on chunking or threads.
         if best is None or result[3][-1] < best[3][-1] * (1 - 1e-9):
@@ -386,9 +393,10 @@ def _local_dimensions(X, n_clusters, dtype):
     np.fill_diagonal(similarity, np.inf)  # each neighbourhood holds its own sample
     neighbourhoods = np.argpartition(-similarity, n_neighbors, axis=1)[:, : n_neighbors + 1]
     dims = np.empty(n_samples, dtype=np.intp)
-    for i, index in enumerate(neighbourhoods):
-        values = np.linalg.svd(X[index], compute_uv=False)
-        dims[i] = estimate_rank(_above_rounding(values, dtype), (index.size, n_features))
+    with blas_threads(1):  # many small factorizations
+        for i, index in enumerate(neighbourhoods):
+            values = np.linalg.svd(X[index], compute_uv=False)
+            dims[i] = estimate_rank(_above_rounding(values, dtype), (index.size, n_features))
     return np.clip(dims, 1, max(1, n_features - 1))
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from threadpoolctl import threadpool_limits
 
+from subclust._parallel import blas_threads
 from subclust._validation import check_matrix
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
@@ -249,7 +249,7 @@ def low_rank_representation(
     # a loaded machine makes costly (N=128, 30 iterations on 2 busy cores: 61 s with
     # two threads, 1.2 s with one).
     threads = 1 if r * n <= _ONE_THREAD_SIZE else None
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with blas_threads(threads):
         for n_iter in range(1, max_iter + 1):
             J = _shrink_singular_values(Z + Y2 / mu, 1.0 / mu)
             Z = inverse_diag[:, None] * (s[:, None] * (Xc - E + Y1 / mu) + J - Y2 / mu)

@@ -13,10 +13,9 @@ how chunks are read and where the map runs:
   in a fixed tree, so results are reproducible.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+
+from subclust._parallel import cpu_budget, thread_map
 
 __all__ = ["as_row_source", "is_out_of_core", "ArraySource", "ChunkedSource", "DaskSource"]
 
@@ -132,12 +131,12 @@ def _reduce_in_order(values, reduce):
 class RowSource:
     """Rows of a 2-D array read in chunks; see the module docstring.
 
-    Passes map chunks in parallel threads: the chunks are split into
-    contiguous blocks, one per thread, each thread running single-threaded
-    BLAS, so that the per-chunk work that is not a GEMM (reading, grouping
-    rows, arg-min) runs in parallel too. Extras are reduced within a block,
-    then across blocks in a fixed order, so results do not depend on
-    scheduling.
+    Passes map chunks in parallel threads (:func:`subclust._parallel.thread_map`):
+    the chunks are split into contiguous blocks, one per thread, each thread
+    with its share of the BLAS threads, so that the per-chunk work that is
+    not a GEMM (reading, grouping rows, arg-min) runs in parallel too.
+    Extras are reduced within a block, then across blocks in a fixed order,
+    so results do not depend on scheduling.
     """
 
     def __init__(self, X, chunk_size):
@@ -148,15 +147,6 @@ class RowSource:
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         floating = X.dtype in (np.float32, np.float64)
         self.dtype = np.dtype(X.dtype) if floating else np.dtype(np.float64)
-
-    def _n_threads(self):
-        """As many threads as the BLAS may use (so ``threadpool_limits`` applies)."""
-        if self.n_samples <= self.chunk_size:
-            return 1  # one chunk: skip the costly inspection of loaded libraries
-        if not hasattr(self, "_blas_threads"):
-            threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-            self._blas_threads = max(threads, default=1)
-        return self._blas_threads
 
     def slices(self):
         step = self.chunk_size
@@ -200,8 +190,7 @@ class RowSource:
         extra : reduced extras, or None
         """
         slices = self.slices()
-        n_threads = min(self._n_threads(), len(slices))
-        blocks = np.array_split(np.arange(len(slices)), n_threads)
+        blocks = np.array_split(np.arange(len(slices)), min(cpu_budget(), len(slices)))
 
         def run(block):
             rows, extra = [], None
@@ -212,11 +201,7 @@ class RowSource:
                 extra = _reduce_in_order([extra, chunk_extra], reduce)
             return rows, extra
 
-        if n_threads == 1:
-            outputs = [run(blocks[0])]
-        else:
-            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
-                outputs = list(pool.map(run, blocks))
+        outputs = thread_map(run, blocks)
         rows = [chunk_rows for block_rows, _ in outputs for chunk_rows in block_rows]
         return _concat_rows(rows), _reduce_in_order([e for _, e in outputs], reduce)
 

@@ -29,16 +29,13 @@ on a ``dask.distributed`` cluster that receives the dictionary once; the
 result is the same either way.
 """
 
-import contextlib
 import functools
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
-from threadpoolctl import threadpool_info, threadpool_limits
 
+from subclust._parallel import blas_threads, thread_map
 from subclust._validation import check_matrix
 
 __all__ = [
@@ -184,41 +181,13 @@ class _ShiftedGramSolver:
         return A
 
 
-_ONE_THREAD_LOCK = threading.Lock()
-_one_thread = {"depth": 0, "limits": None}
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """One BLAS thread while any thread of the process is inside; thread-safe.
-
-    The BLAS thread count is process-wide: nested ``threadpool_limits`` in
-    concurrent threads (blocks in threads, Dask tasks in in-process workers)
-    could restore each other's limits out of order and leave the count at
-    one. Here the first thread in sets the limit and the last one out
-    restores it.
-    """
-    with _ONE_THREAD_LOCK:
-        if _one_thread["depth"] == 0:
-            _one_thread["limits"] = threadpool_limits(limits=1, user_api="blas")
-        _one_thread["depth"] += 1
-    try:
-        yield
-    finally:
-        with _ONE_THREAD_LOCK:
-            _one_thread["depth"] -= 1
-            if _one_thread["depth"] == 0:
-                _one_thread["limits"].restore_original_limits()
-                _one_thread["limits"] = None
-
-
 def _single_threaded(func):
     """Run with one BLAS thread: batched small products and solves (a loop over
     tiny LAPACK calls) are many times slower when each call wakes a thread pool."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with _one_blas_thread():
+        with blas_threads(1):
             return func(*args, **kwargs)
 
     return wrapper
@@ -341,7 +310,7 @@ def self_representation_admm(
         return out[0] if len(out) == 1 else tuple(out)
     # Small problems: a thread pool costs more than the products it would share.
     threads = 1 if X.shape[0] <= 1000 else None
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with blas_threads(threads):
         return _admm(
             X, alpha, affine, outlier_penalty, rho, tol, max_iter, return_outliers, return_n_iter
         )
@@ -597,25 +566,17 @@ def _block_bounds(n, block):
 def _run_blocks(func, X, bounds, backend, **params):
     """``func(X, start, stop, **params)`` for every block of targets, in order.
 
-    'local': blocks shared by as many threads as the BLAS may use, each with
-    single-threaded BLAS, so that the arg-max and threshold passes over the
-    correlations (not GEMMs) run in parallel too. 'dask': one task per block
-    (single-threaded BLAS, as Dask runs one task per worker thread) on the
-    active ``dask.distributed`` client (``X`` scattered to every worker
-    once), or on Dask's default scheduler with ``X`` one key of the graph.
+    'local': blocks shared by threads, each with its share of the BLAS
+    threads (:func:`subclust._parallel.thread_map`), so that the arg-max and
+    threshold passes over the correlations (not GEMMs) run in parallel too.
+    'dask': one task per block (single-threaded BLAS, as Dask runs one task
+    per worker thread) on the active ``dask.distributed`` client (``X``
+    scattered to every worker once), or on Dask's default scheduler with
+    ``X`` one key of the graph.
     """
     if backend == "dask":
         return _run_blocks_dask(func, X, bounds, params)
-    threads = 1 if len(bounds) == 1 else min(_blas_threads(), len(bounds))
-    if threads <= 1:
-        return [func(X, start, stop, **params) for start, stop in bounds]
-    with _one_blas_thread(), ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda b: func(X, b[0], b[1], **params), bounds))
-
-
-def _blas_threads():
-    threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    return max(threads, default=1)
+    return thread_map(lambda b: func(X, b[0], b[1], **params), bounds)
 
 
 def _run_blocks_dask(func, X, bounds, params):
@@ -641,7 +602,7 @@ def _run_blocks_dask(func, X, bounds, params):
 
 def _task(func, X, start, stop, params):
     """One block as a Dask task, with one BLAS thread: Dask runs a task per worker thread."""
-    with _one_blas_thread():
+    with blas_threads(1):
         return func(X, start, stop, **params)
 
 

@@ -28,7 +28,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import linalg
 from scipy.sparse.linalg import eigsh
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, spectral_clustering
@@ -36,8 +35,8 @@ from sklearn.manifold import spectral_embedding
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from threadpoolctl import threadpool_limits
 
+from subclust._parallel import blas_threads
 from subclust._validation import fit_context, validate_data
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.subspace import estimate_rank, numerical_rank
@@ -47,6 +46,7 @@ __all__ = [
     "cluster_bases",
     "estimate_n_clusters",
     "keep_l1_share",
+    "laplacian_spectrum",
     "normalize_samples",
     "representation_affinity",
     "spectral_labels",
@@ -396,7 +396,7 @@ default='cluster_qr'
     # (100,000-point graph of ``subclust bench ssc-scale`` on 2 busy cores: 31-34 s
     # with two BLAS threads, 5-6 s with one; the same 4 s each on a quiet machine).
     threads = 1 if eigen_solver in ("lobpcg", "amg") else None
-    with warnings.catch_warnings(), threadpool_limits(limits=threads, user_api="blas"):
+    with warnings.catch_warnings(), blas_threads(threads):
         # A graph of exactly n_clusters components is the ideal outcome of
         # self-expression, not a problem: silence scikit-learn's warning about it.
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
@@ -412,13 +412,71 @@ default='cluster_qr'
     return labels.astype(np.intp)
 
 
+def laplacian_spectrum(affinity, n_values, *, tol=0.0):
+    """Smallest eigenvalues of the normalized Laplacian ``I - D^(-1/2) W D^(-1/2)``.
+
+    They come from the largest eigenvalues of the normalized affinity: a dense
+    eigendecomposition on one BLAS thread for a small graph, ARPACK otherwise
+    (the Laplacian is never densified). An isolated sample contributes 1.
+
+    Parameters
+    ----------
+    affinity : ndarray or sparse matrix of shape (n_samples, n_samples)
+        Symmetric non-negative weights.
+    n_values : int
+        How many eigenvalues (at most ``n_samples - 1``).
+    tol : float, default=0.0
+        Relative accuracy asked of ARPACK (0: machine precision); a plot
+        needs three digits.
+
+    Returns
+    -------
+    eigenvalues : ndarray of shape (n_values,)
+        Ascending, in [0, 2].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cluster import laplacian_spectrum
+    >>> W = np.kron(np.eye(2), np.ones((3, 3)))
+    >>> laplacian_spectrum(W, 3).round(3).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    n = affinity.shape[0]
+    n_values = min(int(n_values), n - 1)
+    degree = np.asarray(affinity.sum(axis=1), dtype=np.float64).ravel()
+    scale = np.zeros_like(degree)
+    scale[degree > 0] = 1.0 / np.sqrt(degree[degree > 0])
+    if n <= _SMALL_GRAPH:
+        W = affinity.toarray() if sp.issparse(affinity) else np.asarray(affinity, np.float64)
+        # A small problem: a BLAS thread pool adds only synchronization, which a loaded
+        # machine makes costly (a 400 x 400 eigvalsh took 6 s at load 24 with the pool).
+        with blas_threads(1):
+            values = np.linalg.eigvalsh(scale[:, None] * W * scale[None, :])[::-1][:n_values]
+    else:
+        D = sp.diags(scale)
+        normalized = D @ sp.csr_matrix(affinity, dtype=np.float64) @ D
+        try:
+            values = eigsh(normalized, k=n_values, which="LA", v0=np.ones(n), tol=tol,
+                           return_eigenvectors=False)
+        except ArpackNoConvergence as error:
+            values = error.eigenvalues
+    return np.sort(np.clip(1.0 - np.asarray(values), 0.0, 2.0))
+
+
+#: Graphs up to this many samples get a dense eigendecomposition of their Laplacian.
+_SMALL_GRAPH = 600
+
+
 def estimate_n_clusters(affinity, *, max_clusters=None):
     """Number of clusters of an affinity graph, by the eigengap of its Laplacian.
 
     A graph of ``K`` disconnected components has ``K`` zero eigenvalues of its
-    normalized Laplacian ``L = I - D^(-1/2) W D^(-1/2)``; a graph of ``K``
-    well separated clusters has ``K`` small ones followed by a jump. The
-    estimate is the ``k`` with the largest gap ``lambda_(k+1) - lambda_k``
+    normalized Laplacian (:func:`laplacian_spectrum`); a graph of ``K`` well
+    separated clusters has ``K`` small ones followed by a jump. The estimate
+    is the ``k`` with the largest gap ``lambda_(k+1) - lambda_k``
     (von Luxburg, "A tutorial on spectral clustering", Statistics and
     Computing 17, 2007, section 8.3). It reads dense affinities well (LSR's
     on noisy unions of subspaces, on 10 faces of Extended Yale B); a sparse
@@ -452,23 +510,10 @@ def estimate_n_clusters(affinity, *, max_clusters=None):
     if n < 3:
         raise ValueError(f"estimating the number of clusters needs >= 3 samples, got {n}.")
     if max_clusters is None:
-        max_clusters = min(n - 1, 50)
-    if not 1 <= max_clusters < n:
-        raise ValueError(f"max_clusters must lie in [1, {n - 1}], got {max_clusters}.")
-    degrees = np.asarray(affinity.sum(axis=1)).ravel()
-    scale = 1.0 / np.sqrt(np.maximum(degrees, np.finfo(np.float64).tiny))
-    if sp.issparse(affinity):
-        normalized = sp.diags(scale) @ affinity @ sp.diags(scale)
-    else:
-        normalized = scale[:, None] * np.asarray(affinity, dtype=np.float64) * scale[None, :]
-    count = max_clusters + 1
-    # The smallest Laplacian eigenvalues are 1 minus the largest of the normalized affinity.
-    if sp.issparse(normalized) and n > _DENSE_LIMIT:
-        top = eigsh(normalized.astype(np.float64), k=count, which="LA", return_eigenvectors=False)
-    else:
-        dense = normalized.toarray() if sp.issparse(normalized) else normalized
-        top = linalg.eigh(dense, eigvals_only=True, subset_by_index=[n - count, n - 1])
-    eigenvalues = np.clip(np.sort(1.0 - top), 0.0, 2.0)
+        max_clusters = min(n - 2, 50)
+    if not 1 <= max_clusters < n - 1:
+        raise ValueError(f"max_clusters must lie in [1, {n - 2}], got {max_clusters}.")
+    eigenvalues = laplacian_spectrum(affinity, max_clusters + 1)
     return int(np.argmax(np.diff(eigenvalues)) + 1), eigenvalues
 
 
@@ -549,7 +594,7 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
         )
     bases = []
     # Many small decompositions: one BLAS thread avoids waking a pool for each.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(1):
         for k, dim in enumerate(dims):
             points = X[labels == k].astype(np.float64)
             if points.shape[0] == 0:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from subclust._parallel import effective_n_jobs, thread_map
 from subclust.datasets._home import _digest, get_cache_dir
 from subclust.datasets._loaders import load_mnist
 
@@ -94,9 +95,10 @@ def scattering_features(
         Images transformed at once: bounds memory (about 20 complex copies of
         a batch) without slowing the transform.
     n_jobs : int or None, default=None
-        Threads transforming batches in parallel (joblib; None means 1, -1
-        all cores). FFTs and elementwise numpy operations release the GIL,
-        but on 2 busy cores threads gained nothing in our measurements.
+        Threads transforming batches in parallel (None means 1, -1 every
+        core the caller allows; see :mod:`subclust._parallel`). FFTs and
+        elementwise numpy operations release the GIL, but on 2 busy cores
+        threads gained nothing in our measurements.
 
     Returns
     -------
@@ -145,14 +147,7 @@ def scattering_features(
         )
     scattering = _scattering_class()(J=J, shape=shape, L=L)
     batches = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
-    if n_jobs in (None, 1):
-        blocks = [scattering(batch) for batch in batches]
-    else:
-        from joblib import Parallel, delayed
-
-        blocks = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(scattering)(batch) for batch in batches
-        )
+    blocks = thread_map(scattering, batches, effective_n_jobs(n_jobs))
     features = np.concatenate(blocks).astype(dtype, copy=False)
     if normalize == "channel":
         channels = features.reshape(len(features), features.shape[1], -1)

@@ -11,7 +11,6 @@ result should match :class:`subclust.KSubspaces` (see
 
 import math
 import numbers
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from subclust._parallel import torch_threads
 from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
 from subclust.cluster._k_subspaces import _init_nn, _init_random, _row_norms_sq
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
@@ -55,22 +55,6 @@ def default_clustering_schedule():
     (0.001, 0.02, 0.077)
     """
     return VPLinear(t_max=0.02)
-
-
-@contextmanager
-def _torch_threads(n_threads):
-    """Run with ``n_threads`` intra-op threads, restoring the previous setting.
-
-    Small networks train far faster on one thread: with more, the threads
-    spend their time synchronizing, worst on a loaded machine.
-    """
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _seed_generator(rng):
@@ -536,8 +520,10 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         Time at which labels are read from the posterior weights; default
         the schedule's smallest time.
     n_threads : int or None, default=1
-        PyTorch threads while fitting (restored afterwards); None keeps
-        PyTorch's setting.
+        PyTorch intra-op threads while fitting (restored afterwards), never
+        more than the caller allows (``threadpoolctl`` limits, cores); None
+        uses all of those. One is fastest for networks this small: more
+        threads spend their time synchronizing, worst on a busy machine.
     device : str or torch.device, default='cpu'
     verbose : int, default=0
         Show a progress bar per training.
@@ -677,7 +663,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         dims = check_dims(self.dims, self.n_clusters, X.shape[1])
         rng = check_random_state(self.random_state)
         runs = [self._initial_bases(X, dims, rng) for _ in range(self._n_runs())]
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             bases, losses, histories, labels = fit_low_rank_mixtures(
                 X[None], dims, [runs], weighting=self.weighting, steps=self.steps,
                 batch_size=self.batch_size, lr=self.lr, schedule=self._schedule(),
@@ -713,7 +699,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         bases : list of lists of ndarray
         """
         data_sets, dims, runs, rngs = self._many_runs(data_sets, random_states)
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             bases, *_ = fit_low_rank_mixtures(
                 np.stack(data_sets), dims, runs, weighting=self.weighting, steps=self.steps,
                 batch_size=self.batch_size, lr=self.lr, schedule=self._schedule(),
@@ -767,7 +753,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         """
         data_sets, dims, runs, rngs = self._many_runs(data_sets, random_states)
         prune = _check_prune(prune or (), self.steps, self._n_runs())
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             bases, _ = fit_low_rank_mixtures_ragged(
                 data_sets, dims, runs, weighting=self.weighting, steps=self.steps, lr=self.lr,
                 prune=prune, slots=slots, schedule=self._schedule(), dtype=dtype,
@@ -838,7 +824,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         bases = self.bases_ if bases is None else [np.asarray(B) for B in bases]
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             model = self._stacked(bases, X)
             return float(_evaluation_losses(model, _as_tensor(X[None], self.device))[0, 0])
 
@@ -861,7 +847,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         schedule = self._schedule()
         t = schedule.t_min if self.label_time is None else self.label_time
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             model = self._stacked(self.bases_, X)
             labels = _labels(model, _as_tensor(X[None], self.device), t)[0]
         labels[np.einsum("ij,ij->i", X, X) == 0] = 0

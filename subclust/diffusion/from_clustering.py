@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
+from subclust._parallel import blas_threads
 from subclust.diffusion._utils import schedule_coefficients
 from subclust.diffusion.schedules import get_schedule
 from subclust.subspace import numerical_rank
@@ -241,7 +241,7 @@ def estimate_mixture(
 
     # Many small factorizations: one BLAS thread is faster than several (far faster on a
     # loaded machine, where spinning threads wait for each other).
-    with threadpool_limits(1):
+    with blas_threads(1):
         fits = [_fit_cluster(X[labels == k], None if dims is None else dims[k], energy, center)
                 for k in keep]
     sigma_sq = _noise_variance(fits) if noise == "estimate" else float(noise) ** 2

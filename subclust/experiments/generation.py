@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from subclust._parallel import blas_threads, torch_threads
 from subclust.tables import Table
 
 __all__ = [
@@ -366,9 +367,7 @@ def compare_denoisers(
     result : DenoiserComparison
     """
     from subclust.diffusion import MoLRGDenoiser
-    from subclust.diffusion.clustering import _torch_threads
     from subclust.diffusion.quality import copy_statistics, off_subspace_energy
-    from threadpoolctl import threadpool_limits
 
     unknown = set(methods) - set(COMPARISON_METHODS)
     if unknown:
@@ -383,7 +382,7 @@ def compare_denoisers(
     nets, seconds = {}, {}
     # One thread for torch and the BLAS: these problems are small, and on a shared machine
     # spinning threads cost more than they compute (both the clustering and SGD run so).
-    with _torch_threads(1), threadpool_limits(1):
+    with torch_threads(1), blas_threads(1):
         _warm_up(X_train[: max(n_clusters, 8)], n_clusters, methods)
         for method in methods:
             if method == "clustering":
@@ -663,8 +662,8 @@ def generate_images(
     sampler_steps : int, default=50
     n_threads : int or None, default=1
         BLAS and PyTorch threads while clustering and sampling (restored
-        afterwards); None keeps the current settings. One is fastest for
-        these sizes on a shared machine.
+        afterwards), at most those the caller allows; None: all of those.
+        One is fastest for these sizes on a shared machine.
     data_home : str, optional
     random_state : int, default=0
 
@@ -676,9 +675,7 @@ def generate_images(
     from sklearn.model_selection import train_test_split
 
     from subclust.diffusion import LowRankMixtureDenoiser
-    from subclust.diffusion.clustering import _torch_threads
     from subclust.diffusion.quality import copy_statistics
-    from threadpoolctl import threadpool_limits
     from subclust.metrics import clustering_accuracy
 
     if not 0 < test_fraction < 1:
@@ -689,7 +686,7 @@ def generate_images(
     )
     K = int(len(np.unique(y))) if n_clusters is None else int(n_clusters)
     start = time.perf_counter()
-    with _torch_threads(n_threads), threadpool_limits(n_threads):
+    with torch_threads(n_threads), blas_threads(n_threads):
         if clusterer == "labels":
             estimator = _Labels(y_train)
         else:

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from subclust._parallel import torch_threads
+from subclust._progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.subspace import residuals
 from subclust.tables import Table
@@ -507,7 +509,8 @@ def memorization_sweep(
     memorization_ratio, subspace_tolerance : float, default=1/3, 0.1
         Thresholds of :func:`classify_samples`.
     n_threads : int or None, default=1
-        PyTorch threads during the sweep (None: leave unchanged).
+        PyTorch threads during the sweep, at most those the caller allows
+        (None: all of those).
     random_state : int, default=0
     progress : bool, default=False
         Show a progress bar over trials x ratios (tqdm).
@@ -532,14 +535,14 @@ def memorization_sweep(
     if not isinstance(random_state, (int, np.integer)):
         raise ValueError(f"random_state must be an int, got {random_state!r}.")
     from subclust.diffusion import EDM
-    from subclust.diffusion.clustering import _torch_threads
 
     config = dict(schedule=EDM(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
                   depth=depth, sampler=sampler, sampler_steps=sampler_steps, noise=noise)
     trials = Table(title="Shares per trial")
     cells = [(trial, i) for trial in range(n_trials) for i in range(len(ratios))]
-    with _torch_threads(n_threads):
-        for trial, i in _progress(cells, progress):
+    with torch_threads(n_threads):
+        for trial, i in progress_bar(cells, progress=None if progress else False,
+                                         desc="memorization: trials x ratios", unit="cell"):
             if i == 0:
                 pool, bases, sampling_noise = _draw_trial(
                     random_state, trial, int(counts[-1]), n_components, n_features, dim, noise,
@@ -581,11 +584,3 @@ def memorization_sweep(
     )
     return MemorizationResult(table=table, trials=trials, memorization_ratio=memorization_ratio,
                               subspace_tolerance=subspace_tolerance)
-
-
-def _progress(items, enabled):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="memorization: trials x ratios", unit="cell")

@@ -42,6 +42,8 @@ from functools import partial
 
 import numpy as np
 
+from subclust._parallel import blas_threads, process_map, torch_threads
+from subclust._progress import progress_bar
 from subclust._validation import check_matrix
 from subclust.tables import Table
 
@@ -444,10 +446,7 @@ def minkowski_score(
     n_features, sample_sizes = list(n_features), list(sample_sizes)
     _check_config(sets, n_features, sample_sizes, n_trials, steps, batch_size, lr, hidden,
                   depth, sampler, sampler_steps, n_box_samples, n_jobs, random_state)
-    from threadpoolctl import threadpool_limits
-
     from subclust.diffusion import EDM
-    from subclust.experiments.phase_transition import _map
 
     config = dict(schedule=EDM(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
                   depth=depth, sampler=sampler, sampler_steps=sampler_steps,
@@ -455,7 +454,7 @@ def minkowski_score(
     start = time.perf_counter()
     dimensions = Table(title=f"Box-counting dimension of {n_box_samples} samples per set, "
                        "isometrically embedded in R^D")
-    with threadpool_limits(1):
+    with blas_threads(1):
         for name in sets:
             for D in n_features:
                 seed = _seed(random_state, 1, name, D)
@@ -464,8 +463,9 @@ def minkowski_score(
                                    box_counting=box_counting_dimension(Y),
                                    minkowski=MINKOWSKI_DIMENSIONS[name])
     cells = [(trial, name, D) for trial in range(n_trials) for name in sets for D in n_features]
-    results = dict(_progress(_map(partial(_score_cell, config=config), cells, n_jobs), progress,
-                             len(cells)))
+    scores = process_map(partial(_score_cell, config=config), cells, n_jobs, ordered=False)
+    results = dict(progress_bar(scores, progress=None if progress else False, total=len(cells),
+                                 desc="minkowski-score: trials x sets x D", unit="cell"))
     raw = Table(title="W1 to fresh samples per trial")
     for trial, name, D in cells:
         for N, generated, floor in results[trial, name, D]:
@@ -487,13 +487,9 @@ def _seed(random_state, purpose, name, *numbers):
 
 def _score_cell(cell, config):
     """``(cell, [(N, W1 generated, W1 floor) for every N])`` of one (trial, set, D) cell."""
-    from threadpoolctl import threadpool_limits
-
-    from subclust.diffusion.clustering import _torch_threads
-
     trial, name, D = cell
     seed = _seed(config["random_state"], 0, name, trial, D)
-    with _torch_threads(1), threadpool_limits(1):
+    with torch_threads(1), blas_threads(1):
         return cell, _score_draw(name, D, config["sample_sizes"], config, seed)
 
 
@@ -548,11 +544,3 @@ def _check_config(sets, n_features, sample_sizes, n_trials, steps, batch_size, l
     if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a non-zero int (-1: one process per core), got "
                          f"{n_jobs!r}.")
-
-
-def _progress(items, enabled, total):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, total=total, desc="minkowski-score: trials x sets x D", unit="cell")

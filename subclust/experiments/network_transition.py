@@ -38,6 +38,8 @@ from functools import partial, reduce
 
 import numpy as np
 
+from subclust._parallel import blas_threads, process_map, torch_threads
+from subclust._progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.experiments.memorization import (
     _check_thresholds,
@@ -328,10 +330,8 @@ def _stack(networks):
 def _run_unit(unit, ratios, counts, config):
     """Shares of every ratio for one ``(d, seed)``: train the stacked networks, sample, score."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     from subclust.diffusion import EDM, MLPDenoiser, sample, train_denoiser
-    from subclust.diffusion.clustering import _torch_threads
 
     dim, seed = unit
     K, n, device = config["n_components"], config["n_features"], config["device"]
@@ -346,7 +346,7 @@ def _run_unit(unit, ratios, counts, config):
     tiled = np.stack([np.tile(X, (rows // len(X), 1)) for X in train_sets], axis=1)
 
     # Small networks train fastest on one thread; workers must not oversubscribe the cores.
-    with _torch_threads(1), threadpool_limits(1):
+    with torch_threads(1), blas_threads(1):
         generator = torch.Generator().manual_seed(_seed(config["random_state"], dim, seed, 1))
         sigma_data = float(np.sqrt(np.mean(pool**2)))
         schedule = EDM()
@@ -524,16 +524,13 @@ def network_transition(
         raise ValueError(
             f"n_jobs must be a non-zero integer (-1: one process per core), got {n_jobs!r}."
         )
-    from subclust.experiments.phase_transition import _map
 
     units = [(d, seed) for d in dims for seed in range(n_seeds)]
     run = partial(_run_unit, ratios=ratios, counts=counts, config=config)
     trials = Table(title="Shares per (d, ratio, seed)")
-    results = _map(run, units, n_jobs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        results = tqdm(results, total=len(units), desc="network transition", unit="(d, seed)")
+    results = progress_bar(process_map(run, units, n_jobs, ordered=False),
+                           progress=None if progress else False, total=len(units),
+                           desc="network transition", unit="(d, seed)")
     for row in sorted((r for rows in results for r in rows),
                       key=lambda r: (r["dim"], r["seed"], r["ratio"])):
         trials.add_row(**row)

@@ -16,6 +16,8 @@ from functools import partial
 
 import numpy as np
 
+from subclust._parallel import process_map
+from subclust._progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
 from subclust.tables import Table
@@ -247,7 +249,8 @@ def phase_transition(
         Standard deviation of isotropic noise added to the samples.
     random_state : int, default=0
     n_jobs : int, default=1
-        Processes running units at once (joblib; -1: one per core). Every
+        Processes running units at once (joblib; -1: one per core the
+        caller allows), each with its share of the BLAS threads. Every
         unit is seeded on its own, so the table does not depend on it.
     progress : bool, default=False
         Show a progress bar over the units (needs tqdm).
@@ -275,7 +278,9 @@ def phase_transition(
     run = partial(_run_unit, methods=list(methods), n_features=n_features, n_trials=n_trials,
                   noise=noise, random_state=random_state)
     errors = {}
-    for unit_errors in _progress(_map(run, units, n_jobs), progress, len(units)):
+    results = process_map(run, units, n_jobs, ordered=False)
+    for unit_errors in progress_bar(results, progress=None if progress else False,
+                                    total=len(units), desc="phase transition", unit="unit"):
         errors.update(unit_errors)
 
     table = Table(
@@ -324,22 +329,3 @@ def _run_unit(unit, methods, n_features, n_trials, noise, random_state):
                 subspace_recovery_error(bases, true_bases)
             )
     return errors
-
-
-def _map(function, items, n_jobs):
-    """``function`` over ``items``, here or in ``n_jobs`` worker processes (in any order)."""
-    if n_jobs == 1:
-        return map(function, items)
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(function)(item) for item in items
-    )
-
-
-def _progress(items, enabled, total):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, total=total, desc="phase transition", unit="unit")

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from subclust._progress import progress_bar
 from subclust.tables import Table
 
 __all__ = ["METRICS", "NETWORKS", "SMALL", "SubspaceScoreResult", "subspace_score_experiment"]
@@ -481,7 +482,7 @@ def subspace_score_experiment(
     import torch
 
     from subclust.diffusion import VPLinear
-    from subclust.diffusion.clustering import _torch_threads
+    from subclust._parallel import torch_threads
 
     try:
         device = torch.device(device)
@@ -502,8 +503,9 @@ def subspace_score_experiment(
         f"{n_generated} latents (exact assignment)"
     )
     start, draw = time.perf_counter(), None
-    with _torch_threads(n_threads):
-        for latent, D, d, seed, N in _progress(cells, progress):
+    with torch_threads(n_threads):
+        for latent, D, d, seed, N in progress_bar(cells, progress=None if progress else False,
+                                                      desc="subspace score: cells", unit="cell"):
             draw_seed = _seed(random_state, _LATENTS.index(latent), D, d, seed)
             if N == sample_sizes[0]:
                 draw = _draw(latent, D, d, sample_sizes[-1], n_eval, n_generated, draw_seed)
@@ -515,12 +517,3 @@ def subspace_score_experiment(
                               seed=seed, **row)
     return SubspaceScoreResult(table=table, dim=dim, n_features=n_features,
                                seconds=time.perf_counter() - start)
-
-
-def _progress(items, enabled):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    # disable=None: shown only when stderr is a terminal
-    return tqdm(items, desc="subspace score: cells", unit="cell", disable=None)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from subclust._parallel import blas_threads, torch_threads
+from subclust._progress import progress_bar
 from subclust.tables import Table
 
 __all__ = ["LATENT_LAWS", "RATE_METHODS", "RateResult", "draw_latents", "sample_union",
@@ -254,16 +256,12 @@ def wasserstein_rate(
         draw_latents(law, (1, 1), np.random.default_rng(0))  # validates the name
     if min(n_features) <= dim:
         raise ValueError(f"Every n_features must exceed dim={dim}, got {list(n_features)}.")
-    from threadpoolctl import threadpool_limits
-
-    from subclust.diffusion.clustering import _torch_threads
-
     start = time.perf_counter()
     cells = [(law, n, N, trial) for law in laws for n in n_features for N in sample_sizes
              for trial in range(n_trials)]
     values = {}
-    with _torch_threads(1), threadpool_limits(1):
-        for law, n, N, trial in _progress(cells, progress):
+    with torch_threads(1), blas_threads(1):
+        for law, n, N, trial in progress_bar(cells, progress=None if progress else False, desc="W1 rate cells", unit="cell"):
             seed = int(np.random.SeedSequence(
                 [random_state, LATENT_LAWS.index(law), n, N, trial]).generate_state(1)[0])
             for method, w1 in _rate_cell(law, n, N, n_components, dim, methods, sampler_steps,
@@ -324,11 +322,3 @@ def _rate_cell(law, n, N, n_components, dim, methods, steps, exact_limit, sgd_pa
             S = sample_ddim(nets[method], noise, steps=steps, disable=True).numpy()
             out[method] = distance(S)
     return out
-
-
-def _progress(items, enabled):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="W1 rate cells", unit="cell")
