@@ -261,7 +261,9 @@ def wasserstein_rate(
              for trial in range(n_trials)]
     values = {}
     with torch_threads(1), blas_threads(1):
-        for law, n, N, trial in progress_bar(cells, progress=None if progress else False, desc="W1 rate cells", unit="cell"):
+        bar = progress_bar(cells, progress=None if progress else False, desc="W1 rate cells",
+                           unit="cell")
+        for law, n, N, trial in bar:
             seed = int(np.random.SeedSequence(
                 [random_state, LATENT_LAWS.index(law), n, N, trial]).generate_state(1)[0])
             for method, w1 in _rate_cell(law, n, N, n_components, dim, methods, sampler_steps,
