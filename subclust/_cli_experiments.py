@@ -1,4 +1,9 @@
-"""The ``subclust equivalence``, ``phase-transition`` and ``memorization`` commands."""
+"""The experiment commands: ``equivalence``, ``phase-transition``, ``memorization``,
+``subspace-score``, ``minkowski-score`` and ``network-transition``.
+
+Each sweep writes its tables (CSV) and figure (PNG) into ``--output``, every file
+atomically, and refuses before the work, not after, to overwrite one without ``--force``.
+"""
 
 from pathlib import Path
 
@@ -47,22 +52,14 @@ def add_phase_transition_arguments(parser):
     parser.add_argument("--n-jobs", type=int, default=-1,
                         help="worker processes, each with one thread (default -1: one per "
                         "core); the table does not depend on it")
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                        help="directory for phase_transition.csv and phase_transition.png")
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_arguments(parser, "phase_transition.csv", "phase_transition.png")
 
 
 def phase_transition_main(args):
     """Run the grid, write CSV and heatmaps atomically, print the summary."""
     from subclust.experiments import phase_transition
 
-    outdir = Path(args.output)
-    csv_path, png_path = outdir / "phase_transition.csv", outdir / "phase_transition.png"
-    for path in (csv_path, png_path):  # refuse before hours of work, not after
-        if path.exists() and not args.force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
-    outdir.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = _output_paths(args, "phase_transition.csv", "phase_transition.png")
     result = phase_transition(
         methods=args.methods, dims=range(args.dims[0], args.dims[1] + 1),
         samples_per_component=range(args.samples[0], args.samples[1] + 1),
@@ -70,18 +67,40 @@ def phase_transition_main(args):
         threshold=args.threshold, noise=args.noise, random_state=args.random_state,
         n_jobs=args.n_jobs, progress=not args.quiet,
     )
-    write_atomic(csv_path, lambda f: f.write(result.table.to_csv().encode()), force=args.force)
+    _write_csv(csv_path, result.table, args.force)
     _save_figure(result.plot(), png_path, args.force)
     print(result.summary())
     print(result.acceptance())
     print(f"wrote {csv_path} and {png_path}")
 
 
+def _output_paths(args, *names):
+    """Paths of ``names`` in ``args.output``; refuses an existing one without ``--force``."""
+    outdir = Path(args.output)
+    paths = [outdir / name for name in names]
+    for path in paths:  # refuse before the work, not after
+        if path.exists() and not args.force:
+            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
+    outdir.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _add_output_arguments(parser, *names):
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="directory for " + ", ".join(names))
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _write_csv(path, table, force):
+    write_atomic(path, lambda f: f.write(table.to_csv().encode()), force=force)
+
+
 def _save_figure(figure, path, force):
     write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=120), force=force)
 
 
-# --- memorization (issue 5, item 4) ---
+# --- memorization ---
 def add_memorization_arguments(parser):
     parser.add_argument("--ratios", nargs="+", type=float, default=[1, 2, 5, 10, 20, 50, 100],
                         help="values of N_k / d (samples per component over intrinsic dimension)")
@@ -103,24 +122,16 @@ def add_memorization_arguments(parser):
                         help="on the subspaces: relative residual below this")
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                        help="directory for memorization.csv, memorization_trials.csv and "
-                        "memorization.png")
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_arguments(parser, "memorization.csv", "memorization_trials.csv",
+                          "memorization.png")
 
 
 def memorization_main(args):
     """Run the sweep, write the tables and the plot atomically, print table and crossing."""
     from subclust.experiments import memorization_sweep
 
-    outdir = Path(args.output)
-    paths = [outdir / name for name in
-             ("memorization.csv", "memorization_trials.csv", "memorization.png")]
-    for path in paths:  # refuse before the work, not after
-        if path.exists() and not args.force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
-    outdir.mkdir(parents=True, exist_ok=True)
+    paths = _output_paths(args, "memorization.csv", "memorization_trials.csv",
+                          "memorization.png")
     result = memorization_sweep(
         ratios=args.ratios, models=args.models, n_features=args.n_features,
         n_components=args.n_components, dim=args.dim, n_trials=args.trials,
@@ -130,7 +141,7 @@ def memorization_main(args):
         progress=not args.quiet,
     )
     for path, table in zip(paths, (result.table, result.trials)):
-        write_atomic(path, lambda f, t=table: f.write(t.to_csv().encode()), force=args.force)
+        _write_csv(path, table, args.force)
     _save_figure(result.plot(), paths[2], args.force)
     print(result.table)
     print(result.summary())
@@ -140,14 +151,11 @@ def memorization_main(args):
 
 # --- subspace score ---
 def add_subspace_score_arguments(parser):
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                        help="directory for subspace_score.csv and subspace_score.png")
+    _add_output_arguments(parser, "subspace_score.csv", "subspace_score.png")
     parser.add_argument("--small", action="store_true",
                         help="the small configuration of the tests (seconds)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def subspace_score_main(args):
@@ -155,15 +163,10 @@ def subspace_score_main(args):
     from subclust.experiments import subspace_score_experiment
     from subclust.experiments.subspace_score import SMALL
 
-    outdir = Path(args.output)
-    csv_path, png_path = outdir / "subspace_score.csv", outdir / "subspace_score.png"
-    for path in (csv_path, png_path):  # refuse before the work, not after
-        if path.exists() and not args.force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
-    outdir.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = _output_paths(args, "subspace_score.csv", "subspace_score.png")
     result = subspace_score_experiment(**(SMALL if args.small else {}), device=args.device,
                                        random_state=args.random_state, progress=not args.quiet)
-    write_atomic(csv_path, lambda f: f.write(result.table.to_csv().encode()), force=args.force)
+    _write_csv(csv_path, result.table, args.force)
     _save_figure(result.plot(), png_path, args.force)
     print(result.means())
     print()
@@ -174,34 +177,24 @@ def subspace_score_main(args):
 
 # --- minkowski-score ---
 def add_minkowski_score_arguments(parser):
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                        help="directory for minkowski_score.csv and minkowski_score.png")
+    _add_output_arguments(parser, "minkowski_score.csv", "minkowski_score.png")
     parser.add_argument("--small", action="store_true",
                         help="the small configuration of the tests (seconds, not minutes)")
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=-1,
                         help="worker processes, each with one thread (default -1: one per "
                         "core); the result does not depend on it")
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def minkowski_score_main(args):
     """Run the sweep, write CSV and plot atomically, print W1, dimensions and slopes."""
-    import sys
-
     from subclust.experiments.minkowski_score import SMALL_CONFIG, minkowski_score
 
-    outdir = Path(args.output)
-    csv_path, png_path = outdir / "minkowski_score.csv", outdir / "minkowski_score.png"
-    for path in (csv_path, png_path):  # refuse before the work, not after
-        if path.exists() and not args.force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
-    outdir.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = _output_paths(args, "minkowski_score.csv", "minkowski_score.png")
     result = minkowski_score(**(SMALL_CONFIG if args.small else {}),
                              n_jobs=args.n_jobs, random_state=args.random_state,
-                             progress=not args.quiet and sys.stderr.isatty())
-    write_atomic(csv_path, lambda f: f.write(result.raw.to_csv().encode()), force=args.force)
+                             progress=not args.quiet)
+    _write_csv(csv_path, result.raw, args.force)
     _save_figure(result.plot(), png_path, args.force)
     print(result)
     print(f"wrote {csv_path} and {png_path}")
@@ -210,36 +203,26 @@ def minkowski_score_main(args):
 
 # --- network transition ---
 def add_network_transition_arguments(parser):
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                        help="directory for network_transition.csv and network_transition.png")
+    _add_output_arguments(parser, "network_transition.csv", "network_transition.png")
     parser.add_argument("--small", action="store_true",
                         help="the small configuration of the test suite (seconds, not minutes)")
     parser.add_argument("--n-jobs", type=int, default=-1,
                         help="worker processes, each with one thread (default -1: one per "
                         "core); the table does not depend on it")
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def network_transition_main(args):
     """Train the networks over (d, N_k), write the table and the figure, print the fit."""
-    import sys
-
     from subclust.experiments import network_transition
     from subclust.experiments.network_transition import SMALL_CONFIG
 
-    outdir = Path(args.output)
-    csv_path, png_path = outdir / "network_transition.csv", outdir / "network_transition.png"
-    for path in (csv_path, png_path):  # refuse before the work, not after
-        if path.exists() and not args.force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it.")
-    outdir.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = _output_paths(args, "network_transition.csv", "network_transition.png")
     result = network_transition(
         **(SMALL_CONFIG if args.small else {}), n_jobs=args.n_jobs,
-        random_state=args.random_state, progress=not args.quiet and sys.stderr.isatty(),
+        random_state=args.random_state, progress=not args.quiet,
     )
-    write_atomic(csv_path, lambda f: f.write(result.table.to_csv().encode()), force=args.force)
+    _write_csv(csv_path, result.table, args.force)
     _save_figure(result.plot(), png_path, args.force)
     print(result.table)
     print(result.summary())
