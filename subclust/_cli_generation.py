@@ -1,6 +1,6 @@
 """The ``generate``, ``compare-denoisers`` and ``wasserstein-rate`` commands of ``subclust``.
 
-Denoisers built from a fitted clustering (issue 9): image grids from Yale B
+Denoisers built from a fitted clustering: image grids from Yale B
 and MNIST, the comparison with SGD training, and Wu & Cai's W1 rate.
 """
 

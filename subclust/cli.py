@@ -57,7 +57,7 @@ def _datasets(args):
             raise CLIError(f"{len(bad)} of {len(table.rows)} data files are missing or corrupted.")
 
 
-# --- cluster / predict (issue 7): handlers live in subclust._cli_cluster ---------------
+# --- cluster / predict: handlers live in subclust._cli_cluster ---------------
 def _cluster(args):
     from subclust._cli_cluster import cluster_main
 
@@ -106,7 +106,7 @@ def build_parser():
     )
     datasets.set_defaults(handler=_datasets)
 
-    # --- cluster / predict (issue 7) ---
+    # --- cluster / predict ---
     from subclust._cli_cluster import add_cluster_arguments, add_predict_arguments
 
     cluster = commands.add_parser(
@@ -121,7 +121,7 @@ def build_parser():
     predict.set_defaults(handler=_predict, in_worker=True)
     # --- end cluster / predict ---
 
-    # --- experiments (issue 5): handlers live in subclust._cli_experiments ---
+    # --- experiments: handlers live in subclust._cli_experiments ---
     from subclust import _cli_experiments as experiments
 
     equivalence = commands.add_parser(
@@ -169,7 +169,7 @@ def build_parser():
     network.set_defaults(handler=network_transition_main)
     # --- end network transition ---
 
-    # --- generation from clustering (issue 9): handlers live in subclust._cli_generation ---
+    # --- generation from clustering: handlers live in subclust._cli_generation ---
     from subclust import _cli_generation as generation
 
     generate = commands.add_parser(
@@ -192,7 +192,7 @@ def build_parser():
     rate.set_defaults(handler=generation.rate_main)
     # --- end generation from clustering ---
 
-    # --- bridge on MNIST (issue 6): handlers live in subclust._cli_bridge ---
+    # --- bridge on MNIST: handlers live in subclust._cli_bridge ---
     from subclust import _cli_bridge as bridge
 
     bridge_mnist = commands.add_parser(

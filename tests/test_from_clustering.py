@@ -169,7 +169,7 @@ def test_unit_variances_equal_the_exact_molrg_denoiser(small):
 
 
 def test_heldout_loss_matches_the_true_model_within_one_percent(molrg):
-    # The acceptance of issue 9 without SGD in the loop: the clustering-built
+    # The acceptance without SGD in the loop: the clustering-built
     # denoiser is within 1 % of the exact denoiser of the true model.
     X, _, bases = molrg
     X_test, _, _ = make_molrg(n_samples=2000, bases=bases, random_state=5)

@@ -1,4 +1,4 @@
-"""Experiments of issue 9 in small configurations: comparison, image generation, W1 rate, CLI."""
+"""Generation experiments in small configurations: comparison, image generation, W1 rate, CLI."""
 
 import os
 from pathlib import Path

@@ -20,7 +20,7 @@ ALL = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
 #: author until they run in the small configuration within about a minute.
 OWN_TEST = {
     "generation.ipynb": "tests/test_generation_notebook.py",
-    "bridge_mnist.ipynb": "issue 6, in progress: its small configuration did not finish in 150 s",
+    "bridge_mnist.ipynb": "in progress: its small configuration did not finish in 150 s",
 }
 
 #: name -> (data files needed under the data home, texts the outputs must contain,

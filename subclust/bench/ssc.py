@@ -11,7 +11,7 @@
 2. the time of the Lasso SSC solved by ADMM against the same problem solved
    by cvxpy at N = 300 (synthetic MoLRG), with their objectives and labels.
 
-Targets (issue 3): Yale B 38 >= 0.95, Yale B 10 >= 0.97, COIL-20 >= 0.85,
+Targets: Yale B 38 >= 0.95, Yale B 10 >= 0.97, COIL-20 >= 0.85,
 MNIST >= 0.95, each within 5 minutes on 2 cores; ADMM >= 50x faster than
 cvxpy at N = 300. Select parts with ``--datasets`` and ``--methods``.
 """
