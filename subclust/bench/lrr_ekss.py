@@ -24,8 +24,8 @@ the time of ``fit``. Select parts with ``--parts``.
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from subclust._parallel import blas_threads
 from subclust.metrics import clustering_accuracy, normalized_mutual_info_score
 from subclust.tables import Table
 
@@ -44,8 +44,8 @@ def add_arguments(parser):
                         "first (0: none)")  # fmt: skip
     parser.add_argument("--n-jobs", type=int, default=None, help="EKSS runs in parallel")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1: the fastest on a shared machine)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="at most this many BLAS threads (default: the library's policy)")
     parser.add_argument("--data-home", default=None)
 
 
@@ -152,7 +152,7 @@ def main(args):
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"unknown parts {unknown}; choose among {', '.join(PARTS)}.")
-    with threadpool_limits(limits=args.threads, user_api="blas"):
+    with blas_threads(args.threads):
         if "lrr" in parts:
             print(lrr_table(args.subjects, args.lrr_lambda, args.seed, args.data_home), flush=True)
         if "ekss" in parts:
