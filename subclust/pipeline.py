@@ -20,21 +20,15 @@ Examples
 """
 
 import importlib
-import numbers
 from dataclasses import dataclass, field
 
-import numpy as np
-from scipy import linalg
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import Interval
-
-from subclust._validation import check_is_fitted, check_params, fit_context, validate_data
+from subclust.preprocessing import UncenteredPCA
+from subclust.utils.validation import check_params
 
 __all__ = [
     "DEFAULT_METHOD",
     "METHODS",
     "Method",
-    "UncenteredPCA",
     "available_methods",
     "get_estimator_class",
     "make_estimator",
@@ -264,118 +258,6 @@ def make_estimator(method=DEFAULT_METHOD, n_clusters=8, *, dims=None, random_sta
     estimator = cls(**settings)
     check_params(estimator)  # a bad value fails here, before any data is read
     return estimator
-
-
-class UncenteredPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Projection on the top right singular vectors of the data, without centring.
-
-    PCA centres the data first, which moves subspaces through the origin off
-    it (they become affine) and hurts linear subspace clustering; this keeps
-    them linear: a subspace of the data maps to a subspace of the projection.
-    Exact and deterministic (no random state): an SVD of ``X`` when it has
-    fewer samples than features, else the eigendecomposition of ``X^T X``;
-    each direction's sign is fixed so that its largest entry is positive.
-
-    Parameters
-    ----------
-    n_components : int, default=2
-        Directions kept; at most ``min(n_samples, n_features)``.
-
-    Attributes
-    ----------
-    components_ : ndarray of shape (n_components, n_features)
-        Orthonormal directions, largest singular value first (dtype of the data).
-    singular_values_ : ndarray of shape (n_components,)
-    explained_energy_ratio_ : ndarray of shape (n_components,)
-        Share of ``||X||_F^2`` along each direction.
-    n_features_in_ : int
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from subclust.pipeline import UncenteredPCA
-    >>> X = np.random.default_rng(0).standard_normal((50, 3)) @ np.eye(3, 6)
-    >>> proj = UncenteredPCA(n_components=3).fit(X)
-    >>> bool(np.allclose(proj.inverse_transform(proj.transform(X)), X))
-    True
-    """
-
-    _parameter_constraints = {"n_components": [Interval(numbers.Integral, 1, None, closed="left")]}
-
-    def __init__(self, n_components=2):
-        self.n_components = n_components
-
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Find the top ``n_components`` right singular vectors of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-
-        Returns
-        -------
-        self : UncenteredPCA
-        """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        n_samples, n_features = X.shape
-        k = self.n_components
-        if k > min(n_samples, n_features):
-            raise ValueError(
-                f"n_components={k} exceeds min(n_samples, n_features)={min(X.shape)}; lower it."
-            )
-        X64 = X.astype(np.float64, copy=False)
-        if n_samples < n_features:
-            _, s, Vt = np.linalg.svd(X64, full_matrices=False)
-            V, s = Vt[:k].T, s[:k]
-        else:
-            # The Gram matrix is n_features^2 whatever the number of samples.
-            w, V = linalg.eigh(X64.T @ X64, subset_by_index=[n_features - k, n_features - 1])
-            V, s = V[:, ::-1], np.sqrt(np.clip(w[::-1], 0, None))
-        signs = np.sign(V[np.abs(V).argmax(axis=0), np.arange(k)])
-        V = V * np.where(signs == 0, 1, signs)
-        total = float(np.einsum("ij,ij->", X64, X64))
-        self.components_ = np.ascontiguousarray(V.T).astype(X.dtype)
-        self.singular_values_ = s
-        self.explained_energy_ratio_ = s**2 / total if total > 0 else np.zeros(k)
-        self._n_features_out = k
-        return self
-
-    def transform(self, X):
-        """Coordinates of ``X`` along the directions.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return X @ self.components_.T.astype(X.dtype, copy=False)
-
-    def inverse_transform(self, Z):
-        """Points of the feature space with coordinates ``Z``.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, n_components)
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self)
-        Z = np.asarray(Z)
-        return Z @ self.components_.astype(Z.dtype if Z.dtype == np.float32 else np.float64)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
 
 
 def make_pipeline(

@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 
-from subclust._parallel import torch_threads  # noqa: E402
+from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.bridge import jacobian_basis  # noqa: E402
-from subclust.bridge.mnist_story import (  # noqa: E402
+from subclust.experiments.mnist_story import (  # noqa: E402
     StoryConfig,
     class_bases,
     load_denoiser,
@@ -161,7 +161,7 @@ def test_small_configuration_is_small():
 @pytest.mark.slow  # the full story: 12 minutes on two cores, training included
 @pytest.mark.skipif(not _mnist_available(), reason="SUBCLUST_DATA with MNIST is needed")
 def test_full_story_meets_its_claims():
-    from subclust.bridge.mnist_story import run_mnist_story
+    from subclust.experiments.mnist_story import run_mnist_story
 
     story = run_mnist_story()
     assert story.profile.is_u_shaped

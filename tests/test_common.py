@@ -13,7 +13,7 @@ from subclust import (
     SparseSubspaceClustering,
     ThresholdedSubspaceClustering,
 )
-from subclust.pipeline import UncenteredPCA
+from subclust.preprocessing import UncenteredPCA
 
 ESTIMATORS = [KSubspaces(), UncenteredPCA()]
 ESTIMATORS += [

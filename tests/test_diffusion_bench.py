@@ -20,7 +20,7 @@ BLOCK_TORCH = (
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     pytest.importorskip("torch")
-    from subclust._parallel import torch_threads
+    from subclust.utils.parallel import torch_threads
 
     with torch_threads(1):
         yield

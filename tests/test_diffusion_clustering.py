@@ -139,7 +139,7 @@ def test_loss_in_basis_coordinates_equals_loss_of_the_output():
 
 # --- training many data sets of any sizes at once (phase-transition grid) ---
 def _fit_ragged(data_sets, dims, runs, **kwargs):
-    from subclust._parallel import torch_threads
+    from subclust.utils.parallel import torch_threads
     from subclust.diffusion.clustering import fit_low_rank_mixtures_ragged
 
     with torch_threads(1):  # tiny networks: more threads only synchronize

@@ -16,7 +16,7 @@ from subclust.experiments import (  # noqa: E402
     wasserstein_rate,
 )
 from subclust.experiments.wasserstein_rate import draw_latents, sample_union  # noqa: E402
-from subclust.tables import Table  # noqa: E402
+from subclust.utils.tables import Table  # noqa: E402
 
 
 def _data_home():

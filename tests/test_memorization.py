@@ -11,7 +11,7 @@ from subclust.experiments import (  # noqa: E402
     memorization_shares,
     memorization_sweep,
 )
-from subclust.tables import Table  # noqa: E402
+from subclust.utils.tables import Table  # noqa: E402
 
 TINY = dict(ratios=[1, 4], n_features=6, n_components=2, dim=2, n_trials=1, n_generated=40,
             steps=30, batch_size=32, hidden=16, depth=1, sampler_steps=6)

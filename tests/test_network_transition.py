@@ -11,7 +11,7 @@ from subclust.experiments import (  # noqa: E402
     network_transition,
 )
 from subclust.experiments.network_transition import SMALL_CONFIG  # noqa: E402
-from subclust.tables import Table  # noqa: E402
+from subclust.utils.tables import Table  # noqa: E402
 
 
 @pytest.fixture(scope="module")

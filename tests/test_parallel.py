@@ -7,7 +7,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from subclust import KSubspaces
-from subclust._parallel import (
+from subclust.utils.parallel import (
     blas_threads,
     cpu_budget,
     effective_n_jobs,

@@ -87,7 +87,7 @@ def test_bad_n_jobs_is_rejected():
 
 def test_acceptance_checks_each_dimension():
     from subclust.experiments.phase_transition import PhaseTransitionResult
-    from subclust.tables import Table
+    from subclust.utils.tables import Table
 
     table = Table()
     rates = {  # (method, K, d) -> success rate at N_k = 1..6

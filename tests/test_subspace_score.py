@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 from subclust.cli import main  # noqa: E402
 from subclust.datasets import random_bases  # noqa: E402
 from subclust.diffusion import VPLinear, molrg_denoise, train_denoiser  # noqa: E402
-from subclust._parallel import torch_threads  # noqa: E402
+from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.diffusion.subspace_score import (  # noqa: E402
     SubspaceScoreNetwork,
     exact_subspace_denoiser,

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 pytest.importorskip("matplotlib")
 
 from subclust import KSubspaces, SparseSubspaceClustering  # noqa: E402
-from subclust._summary_figure import _subsample, clustering_summary_figure  # noqa: E402
+from subclust.cli.summary_figure import _subsample, clustering_summary_figure  # noqa: E402
 from subclust.cluster import laplacian_spectrum  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 

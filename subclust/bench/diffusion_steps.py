@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from subclust.datasets import make_molrg
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 DEFAULT_DIMS = (16, 64, 256, 1024)
 DEFAULT_STEPS = (10, 20, 50, 100, 200, 500)
@@ -143,7 +143,7 @@ def steps_tables(n_features=DEFAULT_DIMS, steps=DEFAULT_STEPS, n_samples=4000, t
 
 
 def main(args):
-    from subclust._parallel import torch_threads
+    from subclust.utils.parallel import torch_threads
 
     components = args.components[0] if len(args.components) == 1 else args.components
     with torch_threads(args.threads):

@@ -19,7 +19,7 @@ import numpy as np
 
 from subclust.bench._timing import best_time
 from subclust.datasets import make_molrg
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 
 def add_arguments(parser):
@@ -88,7 +88,7 @@ def train_table(steps=2000, batch_size=256):
 
 
 def main(args):
-    from subclust._parallel import torch_threads
+    from subclust.utils.parallel import torch_threads
 
     with torch_threads(args.threads):
         start = time.perf_counter()

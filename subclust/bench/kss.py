@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from subclust._parallel import blas_threads
+from subclust.utils.parallel import blas_threads
 from subclust.bench._timing import best_time
-from subclust.cluster import KSubspaces
+from subclust.cluster import KSubspaces, as_row_source
 from subclust.cluster._k_subspaces import (
     _init_nn,
     _k_subspaces_single,
@@ -25,10 +25,9 @@ from subclust.cluster._k_subspaces import (
     _row_norms_sq,
     _update,
 )
-from subclust.cluster._row_source import as_row_source
 from subclust.datasets import make_molrg, random_bases
 from subclust.metrics import subspace_recovery_error
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 
 def add_arguments(parser):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 MODES = ("memory", "memmap", "dask")
 
@@ -104,7 +104,7 @@ def run_mode(mode, path, n_clusters, dim, n_init):
     if mode == "dask":
         from distributed import Client, LocalCluster
 
-        from subclust._parallel import cpu_budget
+        from subclust.utils.parallel import cpu_budget
 
         # One single-threaded worker process per core allowed (Dask's nannies set one BLAS
         # thread in their workers).

@@ -25,9 +25,9 @@ import time
 
 import numpy as np
 
-from subclust._parallel import blas_threads
+from subclust.utils.parallel import blas_threads
 from subclust.metrics import clustering_accuracy, normalized_mutual_info_score
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 PARTS = ("lrr", "ekss")
 
@@ -107,7 +107,7 @@ def ekss_table(subjects=10, n_estimators=1000, max_iter=3, dim=3, n_nearest=None
         ThresholdedSubspaceClustering,
         normalize_samples,
     )
-    from subclust.pipeline import UncenteredPCA
+    from subclust.preprocessing import UncenteredPCA
 
     X, y = _load(subjects, data_home)
     k = len(np.unique(y))

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from subclust.metrics import clustering_accuracy
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 #: Subject ids (1-based) of the four groups of Elhamifar & Vidal's protocol.
 YALEB_GROUPS = (range(1, 11), range(11, 21), range(21, 31), range(31, 39))

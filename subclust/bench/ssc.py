@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from subclust.metrics import adjusted_rand_score, clustering_accuracy, normalized_mutual_info_score
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 DATASETS = {
     "yaleb38": "Extended Yale B, 38 subjects (N=2414, 48x42)",
@@ -141,8 +141,7 @@ def ratio_table(n_samples=300, seed=0):
         self_representation_cvxpy,
         self_representation_objective,
     )
-    from subclust.cluster._self_representation import lasso_lambda
-    from subclust.cluster._spectral import representation_affinity, spectral_labels
+    from subclust.cluster import lasso_lambda, representation_affinity, spectral_labels
     from subclust.datasets import make_molrg
 
     X, y, _ = make_molrg(

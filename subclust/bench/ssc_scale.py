@@ -32,7 +32,7 @@ import numpy as np
 
 from subclust import SparseSubspaceClustering
 from subclust.bench.kss_scale import _peak_rss_mb, write_molrg
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 METHODS = ("omp", "elastic_net")
 
@@ -74,7 +74,7 @@ class _TimedSSC(SparseSubspaceClustering):
 
 def run_method(method, backend, path, n_clusters, params):
     """Fit in this process; return times, peak RSS and scores as a dict."""
-    from subclust._parallel import blas_threads, cpu_budget
+    from subclust.utils.parallel import blas_threads, cpu_budget
     from subclust.metrics import clustering_accuracy, normalized_mutual_info_score
 
     X = np.load(path)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 #: Jobs of the benchmark: name -> (description, small description).
 JOBS = {

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 __all__ = [
     "ATTRIBUTES",
@@ -394,7 +394,7 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, n_edits=96, amp
     >>> result.best_singular("thickness") > 0.8 > 0.3 > result.random_control("thickness")
     True
     """
-    from subclust.bridge.jacobian import _as_points, _denoise_rows, jacobian_basis
+    from subclust.bridge.jacobian import _as_points, denoise_rows, jacobian_basis
 
     for name, value in (("rank", rank), ("n_edits", n_edits)):
         if not isinstance(value, numbers.Integral) or value < 1:
@@ -421,7 +421,7 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, n_edits=96, amp
         U = np.hstack([jb.right_vectors[:, :rank], R])  # (n, n_directions)
         x = Xt[i].double().numpy()
         rows = np.vstack([x[None], x[None] + steps[i] @ U.T])  # the unedited digit first
-        out = _denoise_rows(denoiser, rows, t, batch_size)
+        out = denoise_rows(denoiser, rows, t, batch_size)
         measured = measure_digits(out.reshape(-1, side, side), threshold, scale)
         baseline[i], measures[i] = measured[0], measured[1:]
     return AttributeCorrespondence(

@@ -15,7 +15,7 @@ import numpy as np
 from subclust.cluster import KSubspaces
 from subclust.metrics import adjusted_rand_score
 from subclust.subspace import match_subspaces, principal_angles, residuals
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 __all__ = ["EquivalenceReport", "equivalence_report"]
 

@@ -35,9 +35,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from subclust.subspace import numerical_rank
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
-__all__ = ["JacobianBasis", "RankProfile", "jacobian_basis", "jacobian_matrix", "rank_profile"]
+__all__ = [
+    "JacobianBasis", "RankProfile", "denoise_rows", "jacobian_basis", "jacobian_matrix",
+    "rank_profile",
+]  # fmt: skip
 
 METHODS = ("auto", "full", "randomized")
 
@@ -142,7 +145,7 @@ def _as_points(denoiser, X):
     return T, single
 
 
-def _denoise_rows(denoiser, X, t, batch_size=256):
+def denoise_rows(denoiser, X, t, batch_size=256):
     """``denoiser(x_t, t)`` on the rows of ``X`` in batches, without gradients, as float64 numpy."""
     torch = _torch()
     X, _ = _as_points(denoiser, X)
@@ -331,7 +334,7 @@ def jacobian_basis(
     (2, [3.0, 1.0])
     """
     torch = _torch()
-    from subclust.diffusion._utils import as_generator
+    from subclust.diffusion import as_generator
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")

@@ -18,7 +18,9 @@ from subclust.cluster._low_rank import (
     shape_interaction_matrix,
 )
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin
+from subclust.cluster._row_source import as_row_source
 from subclust.cluster._self_representation import (
+    lasso_lambda,
     self_representation_admm,
     self_representation_cvxpy,
     self_representation_elastic_net,
@@ -28,6 +30,7 @@ from subclust.cluster._self_representation import (
 )
 from subclust.cluster._sparse_subspace import SparseSubspaceClustering
 from subclust.cluster._spectral import (
+    BaseSpectralSubspaceClustering,
     angular_affinity,
     cluster_bases,
     estimate_n_clusters,
@@ -43,6 +46,7 @@ from subclust.cluster._thresholded import (
 )
 
 __all__ = [
+    "BaseSpectralSubspaceClustering",
     "KSubspaces",
     "k_subspaces",
     "LeastSquaresSubspaceClustering",
@@ -50,9 +54,11 @@ __all__ = [
     "SparseSubspaceClustering",
     "ThresholdedSubspaceClustering",
     "angular_affinity",
+    "as_row_source",
     "cluster_bases",
     "estimate_n_clusters",
     "keep_l1_share",
+    "lasso_lambda",
     "laplacian_spectrum",
     "least_squares_representation",
     "normalize_samples",

@@ -20,8 +20,8 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from subclust._parallel import blas_threads, effective_n_jobs, process_map
-from subclust._validation import check_dims, check_matrix, fit_context, validate_data
+from subclust.utils.parallel import blas_threads, effective_n_jobs, process_map
+from subclust.utils.validation import check_dims, check_matrix, fit_context, validate_data
 from subclust.cluster._k_subspaces import k_subspaces
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._spectral import (

@@ -24,10 +24,10 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust._parallel import blas_threads, thread_map
+from subclust.utils.parallel import blas_threads, thread_map
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
-from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
+from subclust.utils.validation import check_dims, check_is_fitted, fit_context, validate_data
 from subclust.subspace import estimate_rank, residuals_stacked, stack_bases
 
 __all__ = ["KSubspaces", "k_subspaces"]

@@ -6,8 +6,8 @@ import numpy as np
 import scipy.linalg as la
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust._validation import check_matrix
-from subclust.cluster._spectral import _COMMON_CONSTRAINTS, _SpectralSubspaceClustering
+from subclust.utils.validation import check_matrix
+from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
 
 __all__ = ["LeastSquaresSubspaceClustering", "least_squares_representation"]
 
@@ -120,7 +120,7 @@ def least_squares_representation(
     return 0.5 * (C + C.T)  # symmetric in exact arithmetic
 
 
-class LeastSquaresSubspaceClustering(_SpectralSubspaceClustering):
+class LeastSquaresSubspaceClustering(BaseSpectralSubspaceClustering):
     """Least-squares regression subspace clustering (LSR), closed form.
 
     The dense self-representation ``C = (X X^T + lambda I)^{-1} X X^T`` of

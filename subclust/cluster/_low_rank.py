@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust._parallel import blas_threads
-from subclust._validation import check_matrix
+from subclust.utils.parallel import blas_threads
+from subclust.utils.validation import check_matrix
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
-    _SpectralSubspaceClustering,
+    BaseSpectralSubspaceClustering,
     angular_affinity,
     representation_affinity,
 )
@@ -318,7 +318,7 @@ def low_rank_affinity(C, *, power=4, rank_tol=1e-4):
     )
 
 
-class LowRankRepresentation(_SpectralSubspaceClustering):
+class LowRankRepresentation(BaseSpectralSubspaceClustering):
     """Low-rank representation subspace clustering (LRR).
 
     The lowest-rank self-representation ``C = Z^T`` with a column-sparse

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from subclust._validation import check_is_fitted, validate_data
+from subclust.utils.validation import check_is_fitted, validate_data
 from subclust.subspace import residuals
 
 __all__ = ["NearestSubspaceMixin", "warn_zero_samples"]

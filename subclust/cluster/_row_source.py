@@ -15,7 +15,7 @@ how chunks are read and where the map runs:
 
 import numpy as np
 
-from subclust._parallel import cpu_budget, thread_map
+from subclust.utils.parallel import cpu_budget, thread_map
 
 __all__ = ["as_row_source", "is_out_of_core", "ArraySource", "ChunkedSource", "DaskSource"]
 
@@ -131,7 +131,7 @@ def _reduce_in_order(values, reduce):
 class RowSource:
     """Rows of a 2-D array read in chunks; see the module docstring.
 
-    Passes map chunks in parallel threads (:func:`subclust._parallel.thread_map`):
+    Passes map chunks in parallel threads (:func:`subclust.utils.parallel.thread_map`):
     the chunks are split into contiguous blocks, one per thread, each thread
     with its share of the BLAS threads, so that the per-chunk work that is
     not a GEMM (reading, grouping rows, arg-min) runs in parallel too.

@@ -35,8 +35,8 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
-from subclust._parallel import blas_threads, thread_map
-from subclust._validation import check_matrix
+from subclust.utils.parallel import blas_threads, thread_map
+from subclust.utils.validation import check_matrix
 
 __all__ = [
     "self_representation_admm",
@@ -567,7 +567,7 @@ def _run_blocks(func, X, bounds, backend, **params):
     """``func(X, start, stop, **params)`` for every block of targets, in order.
 
     'local': blocks shared by threads, each with its share of the BLAS
-    threads (:func:`subclust._parallel.thread_map`), so that the arg-max and
+    threads (:func:`subclust.utils.parallel.thread_map`), so that the arg-max and
     threshold passes over the correlations (not GEMMs) run in parallel too.
     'dask': one task per block (single-threaded BLAS, as Dask runs one task
     per worker thread) on the active ``dask.distributed`` client (``X``

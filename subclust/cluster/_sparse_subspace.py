@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from subclust.cluster._self_representation import _is_dask_array, sparse_self_representation
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
-    _SpectralSubspaceClustering,
+    BaseSpectralSubspaceClustering,
     keep_l1_share,
 )
 
@@ -17,7 +17,7 @@ __all__ = ["SparseSubspaceClustering"]
 _DEFAULT_ALPHA = {"admm": 20.0, "cvxpy": 20.0, "elastic_net": 50.0}
 
 
-class SparseSubspaceClustering(_SpectralSubspaceClustering):
+class SparseSubspaceClustering(BaseSpectralSubspaceClustering):
     """Sparse subspace clustering: each sample written sparsely by the others.
 
     Every (unit-norm) sample is expressed as a sparse combination of the
@@ -235,7 +235,7 @@ default='auto'
         self._dask_input = _is_dask_array(X)
         return super().fit(X, y)
 
-    fit.__doc__ = _SpectralSubspaceClustering.fit.__doc__
+    fit.__doc__ = BaseSpectralSubspaceClustering.fit.__doc__
 
     def _solver_params(self):
         """The keyword arguments of the chosen solver that this estimator sets."""

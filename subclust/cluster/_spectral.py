@@ -36,8 +36,8 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust._parallel import blas_threads
-from subclust._validation import fit_context, validate_data
+from subclust.utils.parallel import blas_threads
+from subclust.utils.validation import fit_context, validate_data
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.subspace import estimate_rank, numerical_rank
 
@@ -648,7 +648,7 @@ _COMMON_CONSTRAINTS = {
 _LARGE_N_NEIGHBORS = 50
 
 
-class _SpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
+class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     """Fit = representation, affinity, spectral clustering, one subspace per cluster.
 
     Subclasses implement ``_representation(X)`` returning the representation

@@ -6,8 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust._validation import check_matrix
-from subclust.cluster._spectral import _COMMON_CONSTRAINTS, _SpectralSubspaceClustering
+from subclust.utils.validation import check_matrix
+from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
 
 __all__ = ["ThresholdedSubspaceClustering", "thresholded_representation"]
 
@@ -63,7 +63,7 @@ def thresholded_representation(X, n_neighbors):
     )
 
 
-class ThresholdedSubspaceClustering(_SpectralSubspaceClustering):
+class ThresholdedSubspaceClustering(BaseSpectralSubspaceClustering):
     """Thresholding-based subspace clustering (TSC).
 
     Links every unit-norm sample to its ``q`` nearest samples by absolute

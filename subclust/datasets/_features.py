@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from subclust._parallel import effective_n_jobs, thread_map
+from subclust.utils.parallel import effective_n_jobs, thread_map
 from subclust.datasets._home import _digest, get_cache_dir
 from subclust.datasets._loaders import load_mnist
 
@@ -96,7 +96,7 @@ def scattering_features(
         a batch) without slowing the transform.
     n_jobs : int or None, default=None
         Threads transforming batches in parallel (None means 1, -1 every
-        core the caller allows; see :mod:`subclust._parallel`). FFTs and
+        core the caller allows; see :mod:`subclust.utils.parallel`). FFTs and
         elementwise numpy operations release the GIL, but on 2 busy cores
         threads gained nothing in our measurements.
 
@@ -190,7 +190,7 @@ def scattering_pca(
     >>> scattering_pca(images, n_components=5).shape  # doctest: +SKIP
     (20, 5)
     """
-    from subclust.pipeline import UncenteredPCA
+    from subclust.preprocessing import UncenteredPCA
 
     features = scattering_features(
         images, J=J, L=L, pad_to=pad_to, normalize=normalize, batch_size=batch_size,

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from subclust.datasets._home import _registry, check_file, fetch_file, get_data_home
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 __all__ = [
     "list_datasets",
@@ -392,7 +392,7 @@ def list_datasets():
 
     Returns
     -------
-    table : subclust.tables.Table
+    table : subclust.utils.tables.Table
         One row per file, with columns ``dataset``, ``file``, ``bytes``,
         ``sha256`` (first 16 hex digits), ``loader`` and ``url``.
 
@@ -430,7 +430,7 @@ def verify_datasets(data_home=None):
 
     Returns
     -------
-    table : subclust.tables.Table
+    table : subclust.utils.tables.Table
         Columns ``dataset``, ``file``, ``status`` and ``path``.
 
     Examples

@@ -33,7 +33,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
         'pip install "subclust[diffusion]"'
     ) from error
 
-from subclust.diffusion._utils import append_dims
+from subclust.diffusion._utils import append_dims, as_generator
 from subclust.diffusion.exact import (
     EmpiricalDenoiser,
     GMMDenoiser,
@@ -111,6 +111,7 @@ from subclust.diffusion.quality import (
 __all__ = [
     "DiffusionSubspaceClustering",
     "append_dims",
+    "as_generator",
     # schedules
     "Schedule", "VPLinear", "VPCosine", "VE", "EDM", "get_schedule",
     "vp_linear", "vp_cosine", "ve", "edm", "karras_sigmas",

@@ -20,8 +20,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust._parallel import torch_threads
-from subclust._validation import check_dims, check_is_fitted, fit_context, validate_data
+from subclust.utils.parallel import torch_threads
+from subclust.utils.validation import check_dims, check_is_fitted, fit_context, validate_data
 from subclust.cluster._k_subspaces import _init_nn, _init_random, _row_norms_sq
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from subclust._parallel import blas_threads
+from subclust.utils.parallel import blas_threads
 from subclust.diffusion._utils import schedule_coefficients
 from subclust.diffusion.schedules import get_schedule
 from subclust.subspace import numerical_rank

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from subclust._parallel import blas_threads, torch_threads
-from subclust.tables import Table
+from subclust.utils.parallel import blas_threads, torch_threads
+from subclust.utils.tables import Table
 
 __all__ = [
     "DEFAULT_SIGMAS",
@@ -33,6 +33,7 @@ __all__ = [
     "compare_denoisers",
     "generate_images",
     "heldout_losses",
+    "load_images",
     "molrg_comparison",
 ]
 
@@ -105,7 +106,7 @@ def heldout_losses(denoisers, X, sigmas=DEFAULT_SIGMAS, schedule=None, n_draws=1
     True
     """
     torch = _torch()
-    from subclust.diffusion._utils import as_generator
+    from subclust.diffusion import as_generator
     from subclust.diffusion.schedules import get_schedule
 
     schedule = get_schedule(schedule)
@@ -463,7 +464,27 @@ def molrg_comparison(
 CLUSTERERS = ("kss", "ssc", "lsr", "tsc", "diffusion", "labels")
 
 
-def _load_images(dataset, n_samples, subjects, data_home, random_state):
+def load_images(dataset, n_samples, subjects, data_home, random_state):
+    """Images of a real data set as rows, with their labels and image shape.
+
+    Parameters
+    ----------
+    dataset : {'yaleb', 'mnist'}
+    n_samples : int or None
+        MNIST images drawn (all when None); ignored for Yale B.
+    subjects : int, sequence of int or None
+        Yale B subjects; ignored for MNIST.
+    data_home : str or None
+    random_state : int or None
+        Seed of the MNIST draw.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, height * width)
+    y : ndarray of shape (n_samples,)
+    shape : tuple of int
+        ``(height, width)`` of one image.
+    """
     from subclust.datasets import load_mnist, load_yaleb
 
     if dataset == "yaleb":
@@ -680,7 +701,7 @@ def generate_images(
 
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}.")
-    X, y, shape = _load_images(dataset, n_samples, subjects, data_home, random_state)
+    X, y, shape = load_images(dataset, n_samples, subjects, data_home, random_state)
     X_train, X_test, y_train, _ = train_test_split(
         X, y, test_size=test_fraction, stratify=y, random_state=random_state
     )

@@ -45,11 +45,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subclust._parallel import torch_threads
-from subclust._progress import progress_bar
+from subclust.utils.parallel import torch_threads
+from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.subspace import residuals
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 __all__ = [
     "MemorizationResult",

@@ -42,10 +42,10 @@ from functools import partial
 
 import numpy as np
 
-from subclust._parallel import blas_threads, process_map, torch_threads
-from subclust._progress import progress_bar
-from subclust._validation import check_matrix
-from subclust.tables import Table
+from subclust.utils.parallel import blas_threads, process_map, torch_threads
+from subclust.utils.progress import progress_bar
+from subclust.utils.validation import check_matrix
+from subclust.utils.tables import Table
 
 __all__ = ["MINKOWSKI_DIMENSIONS", "SETS", "MinkowskiScoreResult", "SMALL_CONFIG",
            "box_counting_dimension", "embed_isometric", "minkowski_score", "sample_set"]

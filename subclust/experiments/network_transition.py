@@ -38,15 +38,15 @@ from functools import partial, reduce
 
 import numpy as np
 
-from subclust._parallel import blas_threads, process_map, torch_threads
-from subclust._progress import progress_bar
+from subclust.utils.parallel import blas_threads, process_map, torch_threads
+from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.experiments.memorization import (
     _check_thresholds,
     _log_crossing,
     memorization_shares,
 )
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 __all__ = [
     "NetworkTransitionResult",

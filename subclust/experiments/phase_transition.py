@@ -16,11 +16,11 @@ from functools import partial
 
 import numpy as np
 
-from subclust._parallel import process_map
-from subclust._progress import progress_bar
+from subclust.utils.parallel import process_map
+from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 __all__ = ["PhaseTransitionResult", "phase_transition", "METHODS", "DIFFUSION_PARAMS"]
 

@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from subclust._progress import progress_bar
-from subclust.tables import Table
+from subclust.utils.progress import progress_bar
+from subclust.utils.tables import Table
 
 __all__ = ["METRICS", "NETWORKS", "SMALL", "SubspaceScoreResult", "subspace_score_experiment"]
 
@@ -482,7 +482,7 @@ def subspace_score_experiment(
     import torch
 
     from subclust.diffusion import VPLinear
-    from subclust._parallel import torch_threads
+    from subclust.utils.parallel import torch_threads
 
     try:
         device = torch.device(device)

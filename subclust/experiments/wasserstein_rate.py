@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subclust._parallel import blas_threads, torch_threads
-from subclust._progress import progress_bar
-from subclust.tables import Table
+from subclust.utils.parallel import blas_threads, torch_threads
+from subclust.utils.progress import progress_bar
+from subclust.utils.tables import Table
 
 __all__ = ["LATENT_LAWS", "RATE_METHODS", "RateResult", "draw_latents", "sample_union",
            "wasserstein_rate"]

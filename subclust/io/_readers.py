@@ -801,7 +801,7 @@ def image_features(images, params, *, batch_size=64, n_jobs=None, progress=None)
         )
     if params["features"] == "pixels":
         return images.reshape(len(images), -1)
-    from subclust._progress import progress_bar
+    from subclust.utils.progress import progress_bar
     from subclust.datasets import scattering_features
 
     # In chunks, for the progress bar: every image's features depend on that image alone.
@@ -821,7 +821,7 @@ def image_features(images, params, *, batch_size=64, n_jobs=None, progress=None)
 
 def _pca(data, n_components):
     """Exact, deterministic uncentred PCA, as :func:`subclust.datasets.scattering_pca` has it."""
-    from subclust.pipeline import UncenteredPCA
+    from subclust.preprocessing import UncenteredPCA
 
     if not isinstance(n_components, numbers.Integral) or not 1 <= n_components <= min(data.shape):
         raise ValueError(

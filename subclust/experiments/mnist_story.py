@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from subclust._parallel import torch_threads
+from subclust.utils.parallel import torch_threads
 from subclust.subspace import orthonormal_basis, principal_angles, subspace_distance
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 __all__ = [
     "StoryConfig",
@@ -71,7 +71,7 @@ def to_model_space(X):
 
     Examples
     --------
-    >>> from subclust.bridge.mnist_story import to_model_space
+    >>> from subclust.experiments.mnist_story import to_model_space
     >>> to_model_space([0.0, 0.5, 1.0])
     array([-1.,  0.,  1.])
     """
@@ -93,7 +93,7 @@ def from_model_space(Z):
     Examples
     --------
     >>> import numpy as np
-    >>> from subclust.bridge.mnist_story import from_model_space, to_model_space
+    >>> from subclust.experiments.mnist_story import from_model_space, to_model_space
     >>> X = np.random.default_rng(0).random((3, 4))
     >>> bool(np.allclose(from_model_space(to_model_space(X)), X))  # a round trip
     True
@@ -141,7 +141,7 @@ class StoryConfig:
     strip_steps, strip_amplitude : the edit strips (:func:`plot_edit_strips`).
     n_threads : int
         Torch threads, at most those the caller allows
-        (:func:`subclust._parallel.torch_threads`). A U-Net of 16 channels
+        (:func:`subclust.utils.parallel.torch_threads`). A U-Net of 16 channels
         on 28 x 28 images trains about as fast or faster on one thread than
         on two on a shared 2-core machine (measured: 0.35 s against 1.7 s
         per step of batch 64 under load), so the story uses one.
@@ -220,7 +220,7 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
     import torch
 
     from subclust.diffusion import train_denoiser
-    from subclust.diffusion._utils import as_generator
+    from subclust.diffusion import as_generator
     from subclust.diffusion.unet import UNetDenoiser
 
     images = np.asarray(images, dtype=np.float64)
@@ -273,7 +273,7 @@ def load_denoiser(path):
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
         raise ValueError(
-            f"{path} is not a denoiser saved by subclust.bridge.mnist_story.save_denoiser."
+            f"{path} is not a denoiser saved by subclust.experiments.mnist_story.save_denoiser."
         )
     config = dict(state["config"])
     if config.pop("schedule") != "VPLinear":
@@ -307,7 +307,7 @@ def add_noise(denoiser, X, t, generator=None):
     --------
     >>> import types
     >>> import numpy as np
-    >>> from subclust.bridge.mnist_story import add_noise
+    >>> from subclust.experiments.mnist_story import add_noise
     >>> from subclust.diffusion.schedules import VPLinear
     >>> denoiser = types.SimpleNamespace(schedule=VPLinear())  # stands in for a trained net
     >>> X = np.ones((2, 3))
@@ -319,7 +319,7 @@ def add_noise(denoiser, X, t, generator=None):
     """
     import torch
 
-    from subclust.diffusion._utils import as_generator
+    from subclust.diffusion import as_generator
 
     s, g = (float(v) for v in denoiser.schedule.s_and_g(float(t)))
     X = np.asarray(X, dtype=np.float64)
@@ -329,9 +329,9 @@ def add_noise(denoiser, X, t, generator=None):
 
 def denoise(denoiser, X_t, t, batch_size=256):
     """``denoiser(x_t, t)`` on rows, in batches, as float64 numpy."""
-    from subclust.bridge.jacobian import _denoise_rows
+    from subclust.bridge.jacobian import denoise_rows
 
-    return _denoise_rows(denoiser, X_t, t, batch_size)
+    return denoise_rows(denoiser, X_t, t, batch_size)
 
 
 # --------------------------------------------------------------------------- rank profile
@@ -383,7 +383,7 @@ def class_bases(X, labels, dim):
 
     Examples
     --------
-    >>> from subclust.bridge.mnist_story import class_bases
+    >>> from subclust.experiments.mnist_story import class_bases
     >>> from subclust.datasets import make_molrg
     >>> from subclust.subspace import subspace_distance
     >>> X, y, true_bases = make_molrg(n_samples=[15, 15], n_features=8, dims=2, random_state=0)
@@ -620,7 +620,7 @@ def edit_strip(denoiser, x_t, t, direction, alphas):
     With the identity as a toy denoiser, the strip only moves the edited pixel:
 
     >>> import numpy as np
-    >>> from subclust.bridge.mnist_story import edit_strip
+    >>> from subclust.experiments.mnist_story import edit_strip
     >>> def identity(x_t, t):
     ...     return x_t
     >>> x_t = np.zeros(16)  # a 4 x 4 image, mid-grey in the network's space

@@ -102,7 +102,7 @@ def cpu_budget():
     Examples
     --------
     >>> from threadpoolctl import threadpool_limits
-    >>> from subclust._parallel import cpu_budget
+    >>> from subclust.utils.parallel import cpu_budget
     >>> with threadpool_limits(1):
     ...     cpu_budget()
     1
@@ -127,7 +127,7 @@ def effective_n_jobs(n_jobs):
     Examples
     --------
     >>> from threadpoolctl import threadpool_limits
-    >>> from subclust._parallel import effective_n_jobs
+    >>> from subclust.utils.parallel import effective_n_jobs
     >>> effective_n_jobs(None), effective_n_jobs(3)
     (1, 3)
     >>> with threadpool_limits(2):
@@ -163,7 +163,7 @@ def blas_threads(n_threads):
 
     Examples
     --------
-    >>> from subclust._parallel import blas_threads, cpu_budget
+    >>> from subclust.utils.parallel import blas_threads, cpu_budget
     >>> before = cpu_budget()
     >>> with blas_threads(1) as limit:
     ...     limit, cpu_budget()
@@ -215,7 +215,7 @@ def thread_map(function, items, n_workers=None):
 
     Examples
     --------
-    >>> from subclust._parallel import cpu_budget, thread_map
+    >>> from subclust.utils.parallel import cpu_budget, thread_map
     >>> thread_map(lambda x: x * x, range(5), n_workers=2)
     [0, 1, 4, 9, 16]
     >>> shares = thread_map(lambda _: cpu_budget(), range(4))
@@ -283,7 +283,7 @@ def torch_threads(n_threads=None):
     Examples
     --------
     >>> import torch
-    >>> from subclust._parallel import torch_threads
+    >>> from subclust.utils.parallel import torch_threads
     >>> before = torch.get_num_threads()
     >>> with torch_threads(1):
     ...     torch.get_num_threads()

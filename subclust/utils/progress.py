@@ -23,7 +23,7 @@ def progress_enabled(progress=None):
 
     Examples
     --------
-    >>> from subclust._progress import progress_enabled
+    >>> from subclust.utils.progress import progress_enabled
     >>> progress_enabled(True), progress_enabled(False)
     (True, False)
     """
@@ -53,7 +53,7 @@ def progress_bar(iterable=None, *, progress=None, total=None, desc=None, unit="i
 
     Examples
     --------
-    >>> from subclust._progress import progress_bar
+    >>> from subclust.utils.progress import progress_bar
     >>> sum(progress_bar(range(4), progress=False, desc="adding"))
     6
     """
@@ -79,7 +79,7 @@ class Stages:
 
     Examples
     --------
-    >>> from subclust._progress import Stages
+    >>> from subclust.utils.progress import Stages
     >>> with Stages(["read", "fit"], progress=False) as stages:
     ...     stages.begin("read")
     ...     stages.begin("fit")

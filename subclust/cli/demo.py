@@ -9,7 +9,7 @@ from subclust.metrics import (
     clustering_accuracy,
     subspace_recovery_error,
 )
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 
 def run_demo(n_features=48, n_clusters=3, dim=6, samples_per_cluster=60, noise=0.01,
@@ -18,13 +18,13 @@ def run_demo(n_features=48, n_clusters=3, dim=6, samples_per_cluster=60, noise=0
 
     Returns
     -------
-    table : subclust.tables.Table
+    table : subclust.utils.tables.Table
         Accuracy, ARI, subspace recovery error and time, for the default
         ('nn') and the random initialization.
 
     Examples
     --------
-    >>> from subclust.demo import run_demo
+    >>> from subclust.cli.demo import run_demo
     >>> table = run_demo(samples_per_cluster=20)
     >>> table.rows[0]["accuracy"]
     1.0

@@ -201,7 +201,7 @@ def clustering_summary_figure(
     Examples
     --------
     >>> import numpy as np
-    >>> from subclust._summary_figure import clustering_summary_figure
+    >>> from subclust.cli.summary_figure import clustering_summary_figure
     >>> from subclust.datasets import make_molrg
     >>> X, y, bases = make_molrg(n_samples=[20, 20], n_features=6, dims=2, random_state=0)
     >>> fig = clustering_summary_figure(X, y, bases=bases)

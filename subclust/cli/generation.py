@@ -149,9 +149,9 @@ def _pca_kss(n_clusters, args):
 def _real_split(args):
     from sklearn.model_selection import train_test_split
 
-    from subclust.experiments.generation import _load_images
+    from subclust.experiments.generation import load_images
 
-    X, y, _ = _load_images(args.data, args.n_samples, args.subjects, args.data_home,
+    X, y, _ = load_images(args.data, args.n_samples, args.subjects, args.data_home,
                            args.random_state)
     X_train, X_test = train_test_split(X, test_size=0.2, stratify=y,
                                        random_state=args.random_state)

@@ -1,7 +1,7 @@
 """Arguments and handlers of ``subclust cluster`` and ``subclust predict``.
 
 Kept out of :mod:`subclust.cli` (which only registers them) so that the
-command line stays a thin layer over :mod:`subclust.workflow`. Handlers raise
+command line stays a thin layer over :mod:`subclust.cli.workflow`. Handlers raise
 ``ValueError`` / ``OSError`` with a one-line message; ``cli.main`` prints it
 and exits with code 2.
 """
@@ -10,7 +10,7 @@ import json
 import sys
 
 from subclust.pipeline import DEFAULT_METHOD, METHODS
-from subclust.tables import Table
+from subclust.utils.tables import Table
 
 
 #: Spellings of booleans and None accepted besides JSON's true, false and null.
@@ -130,10 +130,10 @@ def add_cluster_arguments(parser):
 
 def _check_affinity_method(method):
     """--save-affinity needs a method that builds an affinity matrix: check before the fit."""
-    from subclust.cluster._spectral import _SpectralSubspaceClustering
+    from subclust.cluster import BaseSpectralSubspaceClustering
     from subclust.pipeline import get_estimator_class
 
-    if not issubclass(get_estimator_class(method), _SpectralSubspaceClustering):
+    if not issubclass(get_estimator_class(method), BaseSpectralSubspaceClustering):
         raise ValueError(
             f"Method {method!r} builds no affinity matrix; drop --save-affinity or choose a "
             "self-expressive method (ssc, ensc, omp, lsr, tsc)."
@@ -141,8 +141,8 @@ def _check_affinity_method(method):
 
 
 def cluster_main(args):
-    from subclust._progress import Stages
-    from subclust.workflow import (
+    from subclust.utils.progress import Stages
+    from subclust.cli.workflow import (
         check_output_dir,
         cluster_inputs,
         load_inputs,
@@ -211,9 +211,9 @@ def add_predict_arguments(parser):
 def predict_main(args):
     from pathlib import Path
 
-    from subclust._progress import Stages
+    from subclust.utils.progress import Stages
     from subclust.io import write_atomic
-    from subclust.workflow import labels_csv, predict_inputs
+    from subclust.cli.workflow import labels_csv, predict_inputs
 
     if args.output is not None and Path(args.output).exists() and not args.force:
         raise FileExistsError(f"{args.output} exists; pass --force to overwrite it.")

@@ -37,7 +37,7 @@ class CLIError(Exception):
 
 
 def _demo(args):
-    from subclust.demo import run_demo
+    from subclust.cli.demo import run_demo
 
     print(run_demo(random_state=args.random_state))
 
@@ -57,20 +57,16 @@ def _datasets(args):
             raise CLIError(f"{len(bad)} of {len(table.rows)} data files are missing or corrupted.")
 
 
-# --- cluster / predict: handlers live in subclust._cli_cluster ---------------
 def _cluster(args):
-    from subclust._cli_cluster import cluster_main
+    from subclust.cli.cluster import cluster_main
 
     cluster_main(args)
 
 
 def _predict(args):
-    from subclust._cli_cluster import predict_main
+    from subclust.cli.cluster import predict_main
 
     predict_main(args)
-
-
-# --- end cluster / predict --------------------------------------------------------------
 
 
 def _bench_module(name):
@@ -107,7 +103,7 @@ def build_parser():
     datasets.set_defaults(handler=_datasets)
 
     # --- cluster / predict ---
-    from subclust._cli_cluster import add_cluster_arguments, add_predict_arguments
+    from subclust.cli.cluster import add_cluster_arguments, add_predict_arguments
 
     cluster = commands.add_parser(
         "cluster",
@@ -121,8 +117,8 @@ def build_parser():
     predict.set_defaults(handler=_predict, in_worker=True)
     # --- end cluster / predict ---
 
-    # --- experiments: handlers live in subclust._cli_experiments ---
-    from subclust import _cli_experiments as experiments
+    # --- experiments: handlers live in subclust.cli.experiments ---
+    from subclust.cli import experiments
 
     equivalence = commands.add_parser(
         "equivalence", help="K-subspaces against the trained diffusion denoiser on one MoLRG draw"
@@ -155,8 +151,8 @@ def build_parser():
     minkowski.set_defaults(handler=experiments.minkowski_score_main)
     # --- end experiments ---
 
-    # --- network transition: handler in subclust._cli_experiments ---
-    from subclust._cli_experiments import (
+    # --- network transition: handler in subclust.cli.experiments ---
+    from subclust.cli.experiments import (
         add_network_transition_arguments,
         network_transition_main,
     )
@@ -169,8 +165,8 @@ def build_parser():
     network.set_defaults(handler=network_transition_main)
     # --- end network transition ---
 
-    # --- generation from clustering: handlers live in subclust._cli_generation ---
-    from subclust import _cli_generation as generation
+    # --- generation from clustering: handlers live in subclust.cli.generation ---
+    from subclust.cli import generation
 
     generate = commands.add_parser(
         "generate", help="generate Yale B faces or MNIST digits from a denoiser built by "
@@ -192,8 +188,8 @@ def build_parser():
     rate.set_defaults(handler=generation.rate_main)
     # --- end generation from clustering ---
 
-    # --- bridge on MNIST: handlers live in subclust._cli_bridge ---
-    from subclust import _cli_bridge as bridge
+    # --- bridge on MNIST: handlers live in subclust.cli.bridge ---
+    from subclust.cli import bridge
 
     bridge_mnist = commands.add_parser(
         "bridge-mnist", help="U-Net denoiser on MNIST: Jacobian rank against noise, Jacobian "
@@ -275,6 +271,3 @@ def main(argv=None):
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

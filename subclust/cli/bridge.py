@@ -1,4 +1,4 @@
-"""The ``subclust bridge-mnist`` command: the MNIST story of :mod:`subclust.bridge.mnist_story`."""
+"""The ``subclust bridge-mnist`` command: the MNIST story of the experiments layer."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +33,7 @@ def add_bridge_mnist_arguments(parser):
 
 
 def _config(args):
-    from subclust.bridge.mnist_story import StoryConfig
+    from subclust.experiments.mnist_story import StoryConfig
 
     config = StoryConfig.small() if args.small else StoryConfig()
     changes = {"random_state": args.random_state}
@@ -53,7 +53,7 @@ def bridge_mnist_main(args):
     """Train (or load) the U-Net, run the story, write tables and figures atomically."""
     import numpy as np
 
-    from subclust.bridge.mnist_story import (
+    from subclust.experiments.mnist_story import (
         add_noise,
         plot_basis_images,
         plot_edit_strips,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subclust._progress import progress_bar
+from subclust.utils.progress import progress_bar
 from subclust.io import (
     atomic_directory,
     image_feature_params,
@@ -104,7 +104,7 @@ def dataset_names():
 
     Examples
     --------
-    >>> from subclust.workflow import dataset_names
+    >>> from subclust.cli.workflow import dataset_names
     >>> "mnist" in dataset_names()
     True
     """
@@ -179,7 +179,7 @@ def load_inputs(
     >>> from pathlib import Path
     >>> import numpy as np
     >>> from subclust.datasets import make_molrg
-    >>> from subclust.workflow import load_inputs
+    >>> from subclust.cli.workflow import load_inputs
     >>> X, y, _ = make_molrg(n_samples=[20, 20], n_features=8, dims=2, random_state=0)
     >>> tmp = tempfile.TemporaryDirectory()
     >>> np.save(Path(tmp.name) / "emb.npy", X)
@@ -313,7 +313,7 @@ def clustering_metrics(y_true, y_pred):
 
     Examples
     --------
-    >>> from subclust.workflow import clustering_metrics
+    >>> from subclust.cli.workflow import clustering_metrics
     >>> clustering_metrics([0, 0, 1, 1], [1, 1, 0, 0])  # the same partition, renamed
     {'accuracy': 1.0, 'nmi': 1.0, 'ari': 1.0}
     >>> {k: round(v, 3) for k, v in clustering_metrics([0, 0, 1, 1], [0, 0, 0, 1]).items()}
@@ -381,7 +381,7 @@ def cluster_inputs(
     Examples
     --------
     >>> from subclust.datasets import make_molrg
-    >>> from subclust.workflow import Inputs, cluster_inputs
+    >>> from subclust.cli.workflow import Inputs, cluster_inputs
     >>> X, y, _ = make_molrg(n_samples=[30, 30, 30], n_features=10, dims=2, random_state=0)
     >>> result = cluster_inputs(Inputs(X, y), method="kss", dims=2)  # 3 clusters, from y
     >>> result.metrics
@@ -513,7 +513,7 @@ def _bases_arrays(result):
 
 
 def _summary_png(result, inputs):
-    from subclust._summary_figure import clustering_summary_figure
+    from subclust.cli.summary_figure import clustering_summary_figure
 
     title = f"{result.method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
     if result.metrics:
@@ -608,7 +608,7 @@ def write_cluster_outputs(
     >>> import tempfile
     >>> from pathlib import Path
     >>> from subclust.datasets import make_molrg
-    >>> from subclust.workflow import Inputs, cluster_inputs, write_cluster_outputs
+    >>> from subclust.cli.workflow import Inputs, cluster_inputs, write_cluster_outputs
     >>> X, y, _ = make_molrg(n_samples=[20, 20], n_features=6, dims=2, random_state=0)
     >>> result = cluster_inputs(Inputs(X, y), method="lsr")
     >>> tmp = tempfile.TemporaryDirectory()
@@ -758,7 +758,7 @@ def labels_csv(labels, inputs):
     Examples
     --------
     >>> import numpy as np
-    >>> from subclust.workflow import Inputs, labels_csv
+    >>> from subclust.cli.workflow import Inputs, labels_csv
     >>> inputs = Inputs(np.zeros((3, 2)), y=np.array([0, 1, 1]),
     ...                 target_names=np.array(["cat", "dog"]))
     >>> print(labels_csv(np.array([1, 0, 0]), inputs), end="")

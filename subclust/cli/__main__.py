@@ -1,0 +1,5 @@
+import sys
+
+from subclust.cli.main import main
+
+sys.exit(main())
