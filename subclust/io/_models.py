@@ -54,7 +54,7 @@ _FORMAT = "subclust-model"
 _HEADER = "__subclust_model__"
 # Modules whose exported estimators may be saved and loaded, searched in order;
 # subclust.diffusion imports torch, so it is imported only when needed.
-_SUBCLUST_MODULES = ("subclust", "subclust.cluster", "subclust.pipeline", "subclust.diffusion")
+_SUBCLUST_MODULES = ("subclust", "subclust.cluster", "subclust.preprocessing", "subclust.diffusion")
 _SPARSE_FIELDS = {
     "csr": ("data", "indices", "indptr"),
     "csc": ("data", "indices", "indptr"),
@@ -119,7 +119,7 @@ def model_classes(include_diffusion=True):
     """The whitelist: every estimator class that model files may name.
 
     The estimators exported by subclust (its ``__all__`` and those of
-    :mod:`subclust.cluster`, :mod:`subclust.pipeline`, :mod:`subclust.diffusion`)
+    :mod:`subclust.cluster`, :mod:`subclust.preprocessing`, :mod:`subclust.diffusion`)
     and scikit-learn's pipeline parts. Parameters may also hold the
     dataclasses exported by those modules (the noise schedules of
     :mod:`subclust.diffusion`), stored field by field.
