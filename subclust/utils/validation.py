@@ -4,11 +4,14 @@ The one place that imports scikit-learn's validation helpers, so that a
 change in their location or behaviour is absorbed here.
 """
 
+import functools
 import numbers
 
 import numpy as np
-from sklearn.base import _fit_context as fit_context
+from sklearn.base import _fit_context
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from subclust.utils import parallel
 
 __all__ = [
     "check_array",
@@ -19,6 +22,34 @@ __all__ = [
     "fit_context",
     "validate_data",
 ]
+
+
+def fit_context(prefer_skip_nested_validation):
+    """Decorator of every ``fit``: scikit-learn's fit context, on the cores free now.
+
+    Parameters are validated and scikit-learn's configuration applied as by
+    scikit-learn's own estimators; the fit's BLAS threads are limited to
+    :func:`~subclust.utils.parallel.free_cores`, so that a fit started on a
+    busy machine does not oversubscribe it.
+
+    Parameters
+    ----------
+    prefer_skip_nested_validation : bool
+        Skip validating the parameters of estimators called inside ``fit``.
+    """
+    def decorator(fit):
+        validated_fit = _fit_context(
+            prefer_skip_nested_validation=prefer_skip_nested_validation
+        )(fit)
+
+        @functools.wraps(fit)
+        def wrapper(estimator, *args, **kwargs):
+            with parallel.blas_threads(parallel.free_cores()):
+                return validated_fit(estimator, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def check_params(estimator):
