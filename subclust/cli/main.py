@@ -32,6 +32,60 @@ BENCHMARKS = {
 }
 
 
+#: Commands: name -> (module of ``subclust.cli``, prefix, help). The module
+#: defines ``add_<prefix>_arguments(parser)`` and ``<prefix>_main(args)``.
+COMMANDS = {
+    "cluster": (
+        "cluster", "cluster", "cluster embeddings, a folder of images or a data set; write "
+        "labels, bases, model, report and summary figure",
+    ),
+    "predict": ("cluster", "predict", "labels of new samples under a saved model"),
+    "equivalence": (
+        "experiments", "equivalence",
+        "K-subspaces against the trained diffusion denoiser on one MoLRG draw",
+    ),
+    "phase-transition": (
+        "experiments", "phase_transition",
+        "success rate of subspace recovery over (d, N_k); CSV and PNG",
+    ),
+    "memorization": (
+        "experiments", "memorization", "share of generated samples that are new vs copies of "
+        "training points, against N_k / d; CSV and PNG",
+    ),
+    "subspace-score": (
+        "experiments", "subspace_score", "score network on a learned subspace vs a generic "
+        "MLP: score, subspace and W1 errors against N, D and d (Chen et al. 2023); CSV and PNG",
+    ),
+    "minkowski-score": (
+        "experiments", "minkowski_score", "W1 of a trained diffusion model against N on sets "
+        "of known Minkowski dimension (segments, atoms, fractals) in R^D; CSV and PNG",
+    ),
+    "network-transition": (
+        "experiments", "network_transition", "generalization score of trained MLP denoisers "
+        "over (d, N_k) on MoLRG; where it crosses 1/2 against d; CSV and PNG",
+    ),
+    "generate": (
+        "generation", "generate", "generate Yale B faces or MNIST digits from a denoiser built "
+        "by clustering; image grid PNG and CSV",
+    ),
+    "compare-denoisers": (
+        "generation", "compare", "denoisers built from a clustering vs trained by SGD "
+        "(low-rank mixture, MLP): held-out loss, time, samples",
+    ),
+    "wasserstein-rate": (
+        "generation", "rate", "W1 of generated samples against N on unions of subspaces with "
+        "non-Gaussian latents (Wu & Cai's rate)",
+    ),
+    "bridge-mnist": (
+        "bridge", "bridge_mnist", "U-Net denoiser on MNIST: Jacobian rank against noise, "
+        "Jacobian bases against class bases, attribute edits; tables and figures",
+    ),
+}
+
+#: Commands that write results and must stop at once on Ctrl-C, leaving nothing behind.
+_INTERRUPTIBLE = ("cluster", "predict")
+
+
 class CLIError(Exception):
     """An error whose message is shown to the user without a traceback."""
 
@@ -55,18 +109,6 @@ def _datasets(args):
         bad = [row["file"] for row in table.rows if row["status"] != "ok"]
         if bad:
             raise CLIError(f"{len(bad)} of {len(table.rows)} data files are missing or corrupted.")
-
-
-def _cluster(args):
-    from subclust.cli.cluster import cluster_main
-
-    cluster_main(args)
-
-
-def _predict(args):
-    from subclust.cli.cluster import predict_main
-
-    predict_main(args)
 
 
 def _bench_module(name):
@@ -102,102 +144,12 @@ def build_parser():
     )
     datasets.set_defaults(handler=_datasets)
 
-    # --- cluster / predict ---
-    from subclust.cli.cluster import add_cluster_arguments, add_predict_arguments
-
-    cluster = commands.add_parser(
-        "cluster",
-        help="cluster embeddings, a folder of images or a data set; write labels, bases, "
-        "model, report and summary figure",
-    )
-    add_cluster_arguments(cluster)
-    cluster.set_defaults(handler=_cluster, in_worker=True)
-    predict = commands.add_parser("predict", help="labels of new samples under a saved model")
-    add_predict_arguments(predict)
-    predict.set_defaults(handler=_predict, in_worker=True)
-    # --- end cluster / predict ---
-
-    # --- experiments: handlers live in subclust.cli.experiments ---
-    from subclust.cli import experiments
-
-    equivalence = commands.add_parser(
-        "equivalence", help="K-subspaces against the trained diffusion denoiser on one MoLRG draw"
-    )
-    experiments.add_equivalence_arguments(equivalence)
-    equivalence.set_defaults(handler=experiments.equivalence_main)
-    phase = commands.add_parser(
-        "phase-transition", help="success rate of subspace recovery over (d, N_k); CSV and PNG"
-    )
-    experiments.add_phase_transition_arguments(phase)
-    phase.set_defaults(handler=experiments.phase_transition_main)
-    memorization = commands.add_parser(
-        "memorization",
-        help="share of generated samples that are new vs copies of training points, "
-        "against N_k / d; CSV and PNG",
-    )
-    experiments.add_memorization_arguments(memorization)
-    memorization.set_defaults(handler=experiments.memorization_main)
-    subspace_score = commands.add_parser(
-        "subspace-score", help="score network on a learned subspace vs a generic MLP: score, "
-        "subspace and W1 errors against N, D and d (Chen et al. 2023); CSV and PNG"
-    )
-    experiments.add_subspace_score_arguments(subspace_score)
-    subspace_score.set_defaults(handler=experiments.subspace_score_main)
-    minkowski = commands.add_parser(
-        "minkowski-score", help="W1 of a trained diffusion model against N on sets of known "
-        "Minkowski dimension (segments, atoms, fractals) in R^D; CSV and PNG"
-    )
-    experiments.add_minkowski_score_arguments(minkowski)
-    minkowski.set_defaults(handler=experiments.minkowski_score_main)
-    # --- end experiments ---
-
-    # --- network transition: handler in subclust.cli.experiments ---
-    from subclust.cli.experiments import (
-        add_network_transition_arguments,
-        network_transition_main,
-    )
-
-    network = commands.add_parser(
-        "network-transition", help="generalization score of trained MLP denoisers over (d, N_k) "
-        "on MoLRG; where it crosses 1/2 against d; CSV and PNG"
-    )
-    add_network_transition_arguments(network)
-    network.set_defaults(handler=network_transition_main)
-    # --- end network transition ---
-
-    # --- generation from clustering: handlers live in subclust.cli.generation ---
-    from subclust.cli import generation
-
-    generate = commands.add_parser(
-        "generate", help="generate Yale B faces or MNIST digits from a denoiser built by "
-        "clustering; image grid PNG and CSV"
-    )
-    generation.add_generate_arguments(generate)
-    generate.set_defaults(handler=generation.generate_main)
-    compare = commands.add_parser(
-        "compare-denoisers", help="denoisers built from a clustering vs trained by SGD "
-        "(low-rank mixture, MLP): held-out loss, time, samples"
-    )
-    generation.add_compare_arguments(compare)
-    compare.set_defaults(handler=generation.compare_main)
-    rate = commands.add_parser(
-        "wasserstein-rate", help="W1 of generated samples against N on unions of subspaces "
-        "with non-Gaussian latents (Wu & Cai's rate)"
-    )
-    generation.add_rate_arguments(rate)
-    rate.set_defaults(handler=generation.rate_main)
-    # --- end generation from clustering ---
-
-    # --- bridge on MNIST: handlers live in subclust.cli.bridge ---
-    from subclust.cli import bridge
-
-    bridge_mnist = commands.add_parser(
-        "bridge-mnist", help="U-Net denoiser on MNIST: Jacobian rank against noise, Jacobian "
-        "bases against class bases, attribute edits; tables and figures"
-    )
-    bridge.add_bridge_mnist_arguments(bridge_mnist)
-    bridge_mnist.set_defaults(handler=bridge.bridge_mnist_main)
-    # --- end bridge on MNIST ---
+    for name, (module_name, prefix, help_text) in COMMANDS.items():
+        module = importlib.import_module(f"subclust.cli.{module_name}")
+        command = commands.add_parser(name, help=help_text)
+        getattr(module, f"add_{prefix}_arguments")(command)
+        command.set_defaults(handler=getattr(module, f"{prefix}_main"),
+                             in_worker=name in _INTERRUPTIBLE)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     benches = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
