@@ -32,31 +32,29 @@ DATASETS = {
 }
 
 
+#: Methods of :data:`subclust.pipeline.METHODS` compared with the two baselines.
+SUBSPACE_METHODS = ("lsr", "tsc", "omp", "ensc", "ssc")
+
+
 def _methods():
     from sklearn.cluster import KMeans, SpectralClustering
 
-    from subclust import (
-        LeastSquaresSubspaceClustering,
-        SparseSubspaceClustering,
-        ThresholdedSubspaceClustering,
-    )
+    from subclust.pipeline import make_estimator
 
-    return {
+    methods = {
         "kmeans": lambda k, seed: KMeans(k, random_state=seed),
         # A k-nearest-neighbour graph, as You et al.'s baseline: the default RBF
         # affinity is a dense N x N matrix (more than 15 minutes on MNIST).
         "spectral": lambda k, seed: SpectralClustering(
             k, affinity="nearest_neighbors", random_state=seed
         ),
-        "lsr": lambda k, seed: LeastSquaresSubspaceClustering(k, random_state=seed),
-        "tsc": lambda k, seed: ThresholdedSubspaceClustering(k, random_state=seed),
-        "ssc-omp": lambda k, seed: SparseSubspaceClustering(k, solver="omp", random_state=seed),
-        "ssc-en": lambda k, seed: SparseSubspaceClustering(k, random_state=seed),
-        "ssc-admm": lambda k, seed: SparseSubspaceClustering(k, solver="admm", random_state=seed),
     }
+    for name in SUBSPACE_METHODS:
+        methods[name] = lambda k, seed, name=name: make_estimator(name, k, random_state=seed)
+    return methods
 
 
-DEFAULT_METHODS = "kmeans,spectral,lsr,tsc,ssc-omp,ssc-en"
+DEFAULT_METHODS = "kmeans,spectral,lsr,tsc,omp,ensc"
 
 
 def add_arguments(parser):
@@ -66,8 +64,8 @@ def add_arguments(parser):
     )  # fmt: skip
     parser.add_argument(
         "--methods", default=DEFAULT_METHODS,
-        help="comma-separated subset of kmeans,spectral,lsr,tsc,ssc-omp,ssc-en,ssc-admm "
-        "(ssc-admm needs N x N memory and is slow on the large sets)",
+        help="comma-separated subset of kmeans,spectral,lsr,tsc,omp,ensc,ssc "
+        "(ssc, the ADMM solver, needs N x N memory and is slow on the large sets)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from subclust.pipeline import METHODS, make_estimator
 from subclust.utils.parallel import blas_threads, torch_threads
 from subclust.utils.tables import Table
 
@@ -460,8 +461,9 @@ def molrg_comparison(
 
 # --------------------------------------------------------------------------- real images
 
-#: Clusterers of :func:`generate_images`; 'labels' uses the true classes (an oracle).
-CLUSTERERS = ("kss", "ssc", "lsr", "tsc", "diffusion", "labels")
+#: Clusterers of :func:`generate_images`: the methods of :data:`subclust.pipeline.METHODS`,
+#: and 'labels', the true classes (an oracle).
+CLUSTERERS = (*METHODS, "labels")
 
 
 def load_images(dataset, n_samples, subjects, data_home, random_state):
@@ -497,27 +499,15 @@ def load_images(dataset, n_samples, subjects, data_home, random_state):
 
 
 def _make_clusterer(name, n_clusters, dims, random_state):
-    from subclust.cluster import (
-        KSubspaces,
-        LeastSquaresSubspaceClustering,
-        SparseSubspaceClustering,
-        ThresholdedSubspaceClustering,
-    )
-    from subclust.diffusion import DiffusionSubspaceClustering
-
-    kss_dims = dims if dims is not None else 10
-    factories = {
-        "kss": lambda: KSubspaces(n_clusters, dims=kss_dims, affine=True, n_init=3,
-                                  random_state=random_state),
-        "ssc": lambda: SparseSubspaceClustering(n_clusters, random_state=random_state),
-        "lsr": lambda: LeastSquaresSubspaceClustering(n_clusters, random_state=random_state),
-        "tsc": lambda: ThresholdedSubspaceClustering(n_clusters, random_state=random_state),
-        "diffusion": lambda: DiffusionSubspaceClustering(n_clusters, dims=kss_dims,
-                                                         random_state=random_state),
-    }
-    if name not in factories:
+    if name not in CLUSTERERS:
         raise ValueError(f"clusterer must be one of {CLUSTERERS}, got {name!r}.")
-    return factories[name]()
+    params = {}
+    if name in ("kss", "diffusion"):
+        dims = 10 if dims is None else dims
+    if name == "kss":
+        # Faces and digits are not centred: affine subspaces, best of three starts.
+        params = dict(affine=True, n_init=3)
+    return make_estimator(name, n_clusters, dims=dims, random_state=random_state, **params)
 
 
 class _Labels:
@@ -654,8 +644,9 @@ def generate_images(
     dataset : {'mnist', 'yaleb'}
         MNIST test set (``n_samples`` of the 10,000), or Extended Yale B
         48x42 (``subjects``: per-subject subspaces).
-    clusterer : {'kss', 'ssc', 'lsr', 'tsc', 'diffusion', 'labels'}, default='kss'
-        'labels' uses the true classes (an oracle clustering).
+    clusterer : str, default='kss'
+        A method of :data:`subclust.pipeline.METHODS`, or 'labels': the true
+        classes (an oracle clustering).
     n_clusters : int, optional
         Default: the number of classes.
     dims : int, optional
