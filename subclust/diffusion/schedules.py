@@ -407,7 +407,9 @@ class UniformTime:
 
     def __post_init__(self):
         if not 0 <= self.t_min < self.t_max:
-            raise ValueError(f"Need 0 <= t_min < t_max, got t_min={self.t_min}, t_max={self.t_max}.")
+            raise ValueError(
+                f"Need 0 <= t_min < t_max, got t_min={self.t_min}, t_max={self.t_max}."
+            )
 
     def sample_times(self, schedule, n, generator=None):
         """``n`` times (float64, shape ``(n,)``) drawn with ``generator``; ``schedule`` unused."""

@@ -164,8 +164,7 @@ def dsm_loss(
     if antithetic:
         x0 = torch.cat([x0, x0])
     batch = x0.shape[0] // 2 if antithetic else x0.shape[0]
-    noise_levels = UniformTime() if noise_levels is None else noise_levels
-    t = noise_levels.sample_times(schedule, batch, generator).to(x0.device)
+    t = _check_noise_levels(noise_levels).sample_times(schedule, batch, generator).to(x0.device)
     eps = torch.randn((batch,) + x0.shape[1:], generator=generator, dtype=x0.dtype,
                       device=_device(generator)).to(x0.device)
     if antithetic:
@@ -179,6 +178,18 @@ def dsm_loss(
 
 def _device(generator):
     return "cpu" if generator is None else generator.device
+
+
+def _check_noise_levels(noise_levels):
+    """``noise_levels``, or :class:`UniformTime` for None; a clear error for anything else."""
+    if noise_levels is None:
+        return UniformTime()
+    if not callable(getattr(noise_levels, "sample_times", None)):
+        raise ValueError(
+            "noise_levels must have a sample_times(schedule, n, generator) method, such as "
+            f"UniformTime() or LogNormalSigma(); got {noise_levels!r}."
+        )
+    return noise_levels
 
 
 class RiemannianSGD(torch.optim.Optimizer):
@@ -512,12 +523,7 @@ def train_denoiser(
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs checkpoint_path.")
     schedule = get_schedule(schedule if schedule is not None else getattr(model, "schedule", None))
-    noise_levels = UniformTime() if noise_levels is None else noise_levels
-    if not callable(getattr(noise_levels, "sample_times", None)):
-        raise ValueError(
-            "noise_levels must have a sample_times(schedule, n, generator) method, such as "
-            f"UniformTime() or LogNormalSigma(); got {noise_levels!r}."
-        )
+    noise_levels = _check_noise_levels(noise_levels)
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
     _lr_factor(lr_schedule, 0, max(steps, 1))
