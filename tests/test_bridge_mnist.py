@@ -18,6 +18,7 @@ from subclust.experiments.mnist_story import (  # noqa: E402
     save_denoiser,
     train_mnist_denoiser,
 )
+from subclust.diffusion import Preconditioned  # noqa: E402
 from subclust.diffusion.unet import UNetDenoiser  # noqa: E402
 from subclust.subspace import subspace_distance  # noqa: E402
 
@@ -36,7 +37,7 @@ def _mnist_available():
 
 
 def test_untrained_unet_is_the_gaussian_denoiser_and_takes_both_shapes():
-    net = UNetDenoiser(channels=8, generator=0)
+    net = Preconditioned(UNetDenoiser(channels=8, generator=0), sigma_data=0.5)
     assert sum(p.numel() for p in net.parameters()) < 2_000_000
     x = torch.randn(3, 784, generator=torch.Generator().manual_seed(0))
     t = torch.tensor([0.1, 0.3, 0.6])
@@ -67,8 +68,8 @@ def test_unet_bad_input():
         UNetDenoiser(image_size=30)
     with pytest.raises(ValueError, match="channels"):
         UNetDenoiser(channels=0)
-    with pytest.raises(ValueError, match="x_t must have shape"):
-        UNetDenoiser(channels=8, generator=0)(torch.zeros(2, 100), 0.5)
+    with pytest.raises(ValueError, match="x must have shape"):
+        Preconditioned(UNetDenoiser(channels=8, generator=0))(torch.zeros(2, 100), 0.5)
 
 
 def test_training_saving_and_loading(tmp_path):

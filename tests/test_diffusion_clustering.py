@@ -8,10 +8,10 @@ torch = pytest.importorskip("torch")
 from subclust import DiffusionSubspaceClustering, KSubspaces  # noqa: E402
 from subclust.bridge import equivalence_report  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
-from subclust.diffusion import LowRankMixtureDenoiser  # noqa: E402
+from subclust.diffusion import LowRankMixtureDenoiser, VPLinear  # noqa: E402
 from subclust.diffusion.clustering import (  # noqa: E402
+    CLUSTERING_NOISE_LEVELS,
     _StackedMixtures,
-    default_clustering_schedule,
 )
 from subclust.metrics import clustering_accuracy, subspace_recovery_error  # noqa: E402
 
@@ -72,7 +72,7 @@ def test_kept_run_has_the_lowest_training_loss(molrg):
 def test_stacked_network_equals_the_low_rank_mixture_denoiser():
     # The batched training network must compute exactly the paper's network.
     X, _, bases = make_molrg(n_samples=[5, 5], n_features=10, dims=[2, 3], random_state=0)
-    schedule = default_clustering_schedule()
+    schedule = VPLinear()
     x_t = torch.as_tensor(X)
     t = torch.full((10,), 0.01, dtype=torch.float64)
     s, g = (v[:, None] for v in schedule.s_and_g(t))
@@ -123,10 +123,9 @@ def test_report_table_and_plot(molrg):
 
 def test_loss_in_basis_coordinates_equals_loss_of_the_output():
     X, _, bases = make_molrg(n_samples=[6, 6], n_features=10, dims=[2, 3], random_state=1)
-    schedule = default_clustering_schedule()
+    schedule = VPLinear()
     gen = torch.Generator().manual_seed(0)
-    t = schedule.t_min + (schedule.t_max - schedule.t_min) * torch.rand(12, generator=gen,
-                                                                        dtype=torch.float64)
+    t = CLUSTERING_NOISE_LEVELS.sample_times(schedule, 12, gen)
     eps = torch.randn(12, 10, generator=gen, dtype=torch.float64)
     x0 = torch.as_tensor(X)
     stacked = _StackedMixtures([[bases]], [2, 3], schedule, False, torch.float64, "cpu")
@@ -244,11 +243,13 @@ def test_fit_bases_ragged_rejects_bad_data_sets():
 
 def test_made_denoiser_samples_the_mixture_with_the_default_sampler():
     """The training range (t <= 0.02) is not the denoiser's: a sampler walks the whole process."""
-    from subclust.diffusion import sample_ddim, sample_quality
+    from subclust.diffusion import sample_ddim, sample_quality, uniform_times
 
     _, _, bases = make_molrg(n_features=10, n_components=2, dims=2, random_state=0)
     net = DiffusionSubspaceClustering(2, dims=2).make_denoiser(bases=bases)
     noise = torch.randn(2000, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    quality = sample_quality(sample_ddim(net, noise, steps=100, disable=True), bases)
+    grid = uniform_times(100)
+    samples = sample_ddim(net, net.schedule.g(grid[0]) * noise, grid, disable=True)
+    quality = sample_quality(samples, bases)
     assert quality["off_subspace_energy"] < 1e-6
     assert quality["latent_cov_error"] < 0.2

@@ -8,9 +8,11 @@ torch = pytest.importorskip("torch")
 from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import (  # noqa: E402
+    EDM,
     LowRankMixtureDenoiser,
     MLPDenoiser,
     MoLRGDenoiser,
+    Preconditioned,
     VPLinear,
     orthonormalize,
     tangent_projection,
@@ -119,14 +121,14 @@ def test_learned_weights_and_fixed_parameters():
 def test_constructors_leave_the_global_generator_alone():
     state = torch.random.get_rng_state()
     LowRankMixtureDenoiser(16, 3, 2, generator=0)
-    MLPDenoiser(16, generator=0)
+    Preconditioned(MLPDenoiser(16, generator=0))
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_mlp_denoiser_size_determinism_and_initial_function():
-    net = MLPDenoiser(48, generator=0)
+    net = Preconditioned(MLPDenoiser(48, generator=0), sigma_data=0.5)
     assert sum(p.numel() for p in net.parameters()) == 49_584
-    other = MLPDenoiser(48, generator=0)
+    other = Preconditioned(MLPDenoiser(48, generator=0), sigma_data=0.5)
     for p, q in zip(net.parameters(), other.parameters()):
         assert torch.equal(p, q)
     # the last layer starts at zero: D = c_skip x_t, the optimal denoiser of N(0, sigma_data^2 I)
@@ -136,6 +138,38 @@ def test_mlp_denoiser_size_determinism_and_initial_function():
     torch.testing.assert_close(net(x, 0.4), s * sigma_data**2 / (s**2 * sigma_data**2 + g**2) * x)
     t = torch.linspace(0.001, 1.0, 5)
     assert torch.isfinite(net(x, t)).all()
+
+
+class _Residual(torch.nn.Module):
+    """A raw network that returns its input scaled by a learnable factor."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(0.7, dtype=torch.float64))
+
+    def forward(self, x, c_noise):
+        return self.scale * x
+
+
+@pytest.mark.parametrize("schedule", [VPLinear(), EDM()], ids=["vp", "edm"])
+def test_preconditioning_is_edms_on_the_rescaled_input(schedule):
+    # D(x_t, t) = c_skip x_t + c_out F(c_in x_t) (Karras et al. 2022, Table 1): in sigma = g / s
+    # and x~ = x_t / s it is EDM's c_skip = sd^2 / (sigma^2 + sd^2), c_out = sigma sd /
+    # sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2) on every process.
+    sd = 0.8
+    net = Preconditioned(_Residual(), schedule=schedule, sigma_data=sd)
+    x_t = torch.randn(3, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t = torch.tensor([0.05, 0.3, 0.9], dtype=torch.float64)
+    s, g = (v[:, None] for v in schedule.s_and_g(t))
+    sigma, x = g / s, x_t / s
+    c_skip = sd**2 / (sigma**2 + sd**2)
+    c_out = sigma * sd / (sigma**2 + sd**2) ** 0.5
+    c_in = 1 / (sigma**2 + sd**2) ** 0.5
+    expected = c_skip * x + c_out * 0.7 * c_in * x
+    torch.testing.assert_close(net(x_t, t), expected)
+    # the same wrapper serves images: the coefficients broadcast per sample
+    images = x_t.reshape(3, 5, 1, 1)
+    torch.testing.assert_close(net(images, t).reshape(3, 5), expected)
 
 
 def test_bad_network_arguments():
@@ -154,6 +188,10 @@ def test_bad_network_arguments():
     with pytest.raises(ValueError, match="even"):
         MLPDenoiser(4, embedding_dim=3)
     with pytest.raises(ValueError, match="n_features=4"):
-        MLPDenoiser(4, generator=0)(torch.zeros(2, 5), 0.5)
+        Preconditioned(MLPDenoiser(4, generator=0))(torch.zeros(2, 5), 0.5)
+    with pytest.raises(ValueError, match="sigma_data"):
+        Preconditioned(MLPDenoiser(4, generator=0), sigma_data=0.0)
+    with pytest.raises(ValueError, match="torch.nn.Module"):
+        Preconditioned(lambda x, c_noise: x)
     with pytest.raises(ValueError, match="generator"):
         MLPDenoiser(4, generator="seed")

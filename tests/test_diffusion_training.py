@@ -9,15 +9,18 @@ from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import (  # noqa: E402
     EDM,
+    LogNormalSigma,
     LowRankMixtureDenoiser,
     MLPDenoiser,
     NonFiniteLossError,
+    Preconditioned,
+    UniformTime,
     VPLinear,
     dsm_loss,
+    karras_times,
     load_checkpoint,
     off_subspace_energy,
     sample_heun,
-    sample_times,
     train_denoiser,
 )
 from subclust.metrics import clustering_accuracy, subspace_recovery_error  # noqa: E402
@@ -45,9 +48,10 @@ def test_one_component_training_is_pca_of_the_samples(optimizer, lr):
     assert subspace_distance(pca, true_bases[0]) > 0.3
     # Every noise level has the same minimizer; low noise levels give the least noisy
     # gradients, so this fast test trains on sigma in [0.01, 0.07].
-    net = LowRankMixtureDenoiser(n, 1, d, schedule=VPLinear(t_max=0.02), generator=0)
+    net = LowRankMixtureDenoiser(n, 1, d, generator=0)
     train_denoiser(net, X, steps=1000, batch_size=256, lr=lr, optimizer=optimizer,
-                   lr_schedule="cosine", generator=0, verbose=0)
+                   lr_schedule="cosine", noise_levels=UniformTime(t_max=0.02), generator=0,
+                   verbose=0)
     U = net.bases[0].double().numpy()
     np.testing.assert_allclose(U.T @ U, np.eye(d), atol=1e-5)
     assert subspace_distance(U, pca) < 1e-3
@@ -59,7 +63,7 @@ def test_one_component_training_is_pca_over_the_whole_noise_range():
     X, _, _ = make_molrg(n_samples=[2 * d], n_features=n, dims=d, noise=0.1, random_state=0)
     net = LowRankMixtureDenoiser(n, 1, d, generator=0, dtype=torch.float64)
     train_denoiser(net, X, steps=20_000, batch_size=256, lr=1e-2, lr_schedule="cosine",
-                   time_sampling="log-normal", generator=0, verbose=0)
+                   noise_levels=LogNormalSigma(), generator=0, verbose=0)
     assert subspace_distance(net.bases[0].numpy(), _top_pca_basis(X, d)) < 1e-2
 
 
@@ -68,12 +72,14 @@ def test_mlp_denoiser_samples_lie_near_the_subspaces():
     d = 4
     X, _, bases = make_molrg(n_samples=[50 * d] * 3, n_features=48, dims=d, random_state=0)
     sigma_data = float(np.sqrt(np.mean(X**2)))
-    net = MLPDenoiser(48, schedule=EDM(), hidden=256, sigma_data=sigma_data, generator=0)
+    net = Preconditioned(MLPDenoiser(48, hidden=256, generator=0), schedule=EDM(),
+                         sigma_data=sigma_data)
     train_denoiser(net, X.astype(np.float32), steps=1500, batch_size=256, lr=4e-3,
-                   lr_schedule="cosine", time_sampling="log-normal", weighting="edm",
+                   lr_schedule="cosine", noise_levels=LogNormalSigma(), weighting="edm",
                    sigma_data=sigma_data, generator=0, verbose=0)
     gen = torch.Generator().manual_seed(1)
-    samples = sample_heun(net, torch.randn(2000, 48, generator=gen), EDM(), 18, disable=True)
+    noise = torch.randn(2000, 48, generator=gen)
+    samples = sample_heun(net, 80.0 * noise, karras_times(EDM(), 18), disable=True)
     assert off_subspace_energy(samples, bases) < 0.1
 
 
@@ -83,7 +89,7 @@ class _Interrupt(Exception):
 
 def _run(tmp_path=None, resume=False, stop_at=None):
     X, _, _ = make_molrg(n_samples=100, n_features=8, n_components=2, dims=2, random_state=0)
-    net = MLPDenoiser(8, hidden=16, depth=2, generator=0)
+    net = Preconditioned(MLPDenoiser(8, hidden=16, depth=2, generator=0))
 
     def callback(info):
         if info["step"] == stop_at:
@@ -109,7 +115,7 @@ def test_checkpoint_resume_continues_exactly(tmp_path):
         assert torch.equal(p, q)
     state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
     assert state["step"] == 30 and set(state) >= {"model", "optimizer", "generator"}
-    net = MLPDenoiser(8, hidden=16, depth=2, generator=1)
+    net = Preconditioned(MLPDenoiser(8, hidden=16, depth=2, generator=1))
     step, losses = load_checkpoint(str(tmp_path / "ckpt.pt"), net)
     assert step == 30 and len(losses) == 30
     for p, q in zip(straight.parameters(), net.parameters()):
@@ -168,14 +174,14 @@ def test_callback_progress_bar_and_global_state(capsys):
 
 def test_snr_weighting_is_the_noise_prediction_loss():
     X = torch.as_tensor(make_molrg(n_samples=64, n_features=6, dims=2, random_state=0)[0])
-    net = MLPDenoiser(6, hidden=8, depth=1, generator=0, dtype=torch.float64)
+    net = Preconditioned(MLPDenoiser(6, hidden=8, depth=1, generator=0, dtype=torch.float64))
     with torch.no_grad():
         for p in net.parameters():
             p.normal_(generator=torch.Generator().manual_seed(1))
     schedule = VPLinear()
     loss = dsm_loss(net, X, schedule, weighting="snr", generator=torch.Generator().manual_seed(2))
     gen = torch.Generator().manual_seed(2)
-    t = sample_times(schedule, 64, "uniform", gen)
+    t = UniformTime().sample_times(schedule, 64, gen)
     eps = torch.randn(X.shape, generator=gen, dtype=X.dtype)
     s, g = (v[:, None] for v in schedule.s_and_g(t))
     x_t = s * X + g * eps
@@ -197,9 +203,12 @@ def test_antithetic_loss_pairs_noise_and_log_normal_times():
     torch.testing.assert_close(t[:32], t[32:])
     s = VPLinear().s(t[:32])[:, None].to(X.dtype)
     torch.testing.assert_close(x_t[:32] + x_t[32:], 2 * s * X)  # eps and -eps
-    t = sample_times(EDM(), 20000, "log-normal", torch.Generator().manual_seed(0))
-    log_sigma = torch.log(EDM().sigma(t))
-    assert abs(float(log_sigma.mean()) + 1.2) < 0.05 and abs(float(log_sigma.std()) - 1.2) < 0.05
+    seen.clear()
+    dsm_loss(denoiser, X, EDM(), LogNormalSigma(), antithetic=True,
+             generator=torch.Generator().manual_seed(0))
+    x_t, t = seen[0]
+    torch.testing.assert_close(t[:32], t[32:])
+    torch.testing.assert_close(x_t[:32] + x_t[32:], 2 * X)
 
 
 def test_bad_training_arguments():
@@ -210,7 +219,7 @@ def test_bad_training_arguments():
         (dict(batch_size=0), "batch_size"),
         (dict(lr=0.0), "lr"),
         (dict(optimizer="sgd"), "optimizer"),
-        (dict(time_sampling="beta"), "time_sampling"),
+        (dict(noise_levels="log-normal"), "noise_levels"),
         (dict(weighting="min-snr"), "weighting"),
         (dict(lr_schedule="step"), "lr_schedule"),
         (dict(resume=True), "checkpoint_path"),
@@ -229,9 +238,9 @@ def test_several_components_training_recovers_the_subspaces():
     # K > 1 with hard weights is K-subspaces (DESIGN.md section 2); from this seeded random
     # start the global optimum is found (other starts can end in local optima, as K-subspaces).
     X, _, bases = make_molrg(n_samples=[30, 30], n_features=24, dims=3, random_state=0)
-    net = LowRankMixtureDenoiser(24, 2, 3, schedule=VPLinear(t_max=0.02), weighting="hard",
-                                 generator=0)
-    train_denoiser(net, X, steps=1000, lr=1e-2, lr_schedule="cosine", generator=0, verbose=0)
+    net = LowRankMixtureDenoiser(24, 2, 3, weighting="hard", generator=0)
+    train_denoiser(net, X, steps=1000, lr=1e-2, lr_schedule="cosine",
+                   noise_levels=UniformTime(t_max=0.02), generator=0, verbose=0)
     learned = [U.double().numpy() for U in net.bases]
     assert subspace_recovery_error(learned, bases) < 1e-3
     labels = net.responsibilities(torch.as_tensor(X, dtype=torch.float32), 1e-3).argmax(1)

@@ -27,6 +27,7 @@ from subclust.diffusion import (  # noqa: E402
     off_subspace_energy,
     sample_ddim,
     sliced_wasserstein1,
+    uniform_times,
     wasserstein1,
 )
 from subclust.experiments.generation import heldout_losses  # noqa: E402
@@ -55,6 +56,12 @@ def small():
 
 def _noise(batch, n, seed=0, dtype=torch.float64):
     return torch.randn(batch, n, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def _ddim(net, noise, steps):
+    """DDIM from pure noise on DDPM's uniform grid."""
+    grid = uniform_times(steps)
+    return sample_ddim(net, net.schedule.g(grid[0]) * noise, grid, disable=True)
 
 
 # --------------------------------------------------------------------------- estimation
@@ -153,7 +160,7 @@ def test_every_clusterer_gives_a_denoiser_on_the_true_subspaces(small, make):
     estimator = make().fit(X)
     net = LowRankMixtureDenoiser.from_clustering(estimator, X, dims=2, dtype=torch.float64)
     assert subspace_recovery_error([U.numpy() for U in net.bases], bases) < 1e-6
-    samples = sample_ddim(net, _noise(200, 12), steps=30, disable=True)
+    samples = _ddim(net, _noise(200, 12), 30)
     assert off_subspace_energy(samples.numpy(), bases) < 1e-2
 
 
@@ -186,7 +193,7 @@ def test_samples_lie_on_the_true_subspaces(molrg):
     X, _, bases = molrg
     kss = KSubspaces(3, dims=6, random_state=0).fit(X)
     net = LowRankMixtureDenoiser.from_clustering(kss, X)  # float32, the default
-    samples = sample_ddim(net, _noise(300, 48, dtype=torch.float32), steps=40, disable=True)
+    samples = _ddim(net, _noise(300, 48, dtype=torch.float32), 40)
     assert off_subspace_energy(samples.numpy(), bases) < 1e-2
 
 
@@ -206,7 +213,7 @@ def test_select_components_generates_from_one_cluster(molrg):
     assert one.n_components == 1 and one.cluster_ids == [2]
     assert float(one.mixture_weights[0]) == pytest.approx(1.0)
     torch.testing.assert_close(one.variances, net.variances[12:18])
-    samples = sample_ddim(one, _noise(100, 48), steps=30, disable=True).numpy()
+    samples = _ddim(one, _noise(100, 48), 30).numpy()
     nearest = residuals(samples, bases).argmin(1)
     cluster_points = X[kss.labels_ == 2]
     assert np.all(nearest == residuals(cluster_points, bases).argmin(1)[0])
@@ -306,7 +313,7 @@ def test_kde_samples_are_on_the_subspaces_and_new(molrg):
     X, _, bases = molrg
     kss = KSubspaces(3, dims=6, random_state=0).fit(X)
     kde = SubspaceKDEDenoiser.from_clustering(kss, X)
-    samples = sample_ddim(kde, _noise(200, 48), steps=40, disable=True).numpy()
+    samples = _ddim(kde, _noise(200, 48), 40).numpy()
     assert off_subspace_energy(samples, bases) < 1e-2
     fresh, _, _ = make_molrg(n_samples=200, bases=bases, random_state=9)
     stats = copy_statistics(samples, X, fresh)

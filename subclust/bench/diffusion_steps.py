@@ -78,7 +78,7 @@ def steps_tables(n_features=DEFAULT_DIMS, steps=DEFAULT_STEPS, n_samples=4000, t
     """
     import torch
 
-    from subclust.diffusion import MoLRGDenoiser, VPLinear, sample_ddpm
+    from subclust.diffusion import MoLRGDenoiser, VPLinear, sample_ddpm, uniform_times
     from subclust.diffusion.quality import sample_quality
 
     several = not isinstance(n_components, (int, np.integer))
@@ -104,7 +104,9 @@ def steps_tables(n_features=DEFAULT_DIMS, steps=DEFAULT_STEPS, n_samples=4000, t
         for T in steps:
             gen = torch.Generator().manual_seed(random_state)
             noise = torch.randn(n_samples, n, generator=gen)
-            x = sample_ddpm(denoiser, noise, schedule, T, generator=gen, disable=True)
+            grid = uniform_times(T)
+            x = sample_ddpm(denoiser, schedule.g(grid[0]) * noise, grid, generator=gen,
+                            disable=True)
             results[K, n, T] = sample_quality(x, bases, pi)
         results[K, n, "exact"] = sample_quality(
             _exact_draws(bases, pi, n_samples, random_state), bases, pi

@@ -52,14 +52,16 @@ def train_table(steps=2000, batch_size=256):
     """Train each denoiser for ``steps`` steps; return the rates as a table."""
     import torch
 
-    from subclust.diffusion import LowRankMixtureDenoiser, MLPDenoiser, train_denoiser
+    from subclust.diffusion import (
+        LowRankMixtureDenoiser, MLPDenoiser, Preconditioned, train_denoiser,
+    )
 
     X, _, _ = make_molrg(n_samples=6000, n_features=48, n_components=3, dims=4,
                          dtype=np.float32, random_state=0)
     sigma_data = float(np.sqrt(np.mean(X**2)))
     models = {
-        "MLPDenoiser(48, hidden=128, depth=3)": lambda: MLPDenoiser(
-            48, hidden=128, depth=3, sigma_data=sigma_data, generator=0
+        "MLPDenoiser(48, hidden=128, depth=3)": lambda: Preconditioned(
+            MLPDenoiser(48, hidden=128, depth=3, generator=0), sigma_data=sigma_data
         ),
         "LowRankMixtureDenoiser(48, K=3, d=4)": lambda: LowRankMixtureDenoiser(
             48, 3, 4, generator=0

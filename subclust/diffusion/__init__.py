@@ -5,16 +5,19 @@ and tqdm); ``import subclust`` itself never imports torch.
 
 A *denoiser* is a callable ``denoiser(x_t, t) -> x0_hat``: ``x_t`` a batch of
 noisy samples ``s(t) x_0 + g(t) eps`` (vectors or images), ``t`` the
-continuous time of a :class:`~subclust.diffusion.schedules.Schedule` as a
+continuous time of its ``schedule`` (a
+:class:`~subclust.diffusion.schedules.Schedule`, the forward process) as a
 tensor of shape ``(batch,)`` (or a scalar), ``x0_hat`` an estimate of ``x_0``.
 
-- :mod:`~subclust.diffusion.schedules`: VP linear and cosine, VE, EDM.
+- :mod:`~subclust.diffusion.schedules`: the forward processes (VP linear and
+  cosine, VE, EDM), the training noise levels and the sampling grids.
 - :mod:`~subclust.diffusion.exact`: the exact posterior-mean denoisers and
   scores of an MoLRG and of a Gaussian mixture, and the memorizing denoiser.
 - :mod:`~subclust.diffusion.networks`: the paper's
-  :class:`LowRankMixtureDenoiser` and a generic :class:`MLPDenoiser`.
+  :class:`LowRankMixtureDenoiser`, EDM's preconditioning :class:`Preconditioned`
+  and a generic raw network for it, :class:`MLPDenoiser`.
 - :mod:`~subclust.diffusion.unet`: :class:`UNetDenoiser`, a small U-Net for
-  one-channel images (MNIST) that trains on CPU.
+  one-channel images (MNIST) that trains on CPU (a raw network too).
 - :mod:`~subclust.diffusion.training`: denoising score matching, checkpoints.
 - :mod:`~subclust.diffusion.sampling`: DDPM, DDIM, Euler and Heun samplers.
 - :mod:`~subclust.diffusion.clustering`: :class:`DiffusionSubspaceClustering`,
@@ -52,6 +55,7 @@ from subclust.diffusion.exact import (
 from subclust.diffusion.networks import (
     LowRankMixtureDenoiser,
     MLPDenoiser,
+    Preconditioned,
     orthonormalize,
     tangent_projection,
 )
@@ -72,12 +76,16 @@ from subclust.diffusion.sampling import (
 from subclust.diffusion.schedules import (
     EDM,
     VE,
+    LogNormalSigma,
     Schedule,
+    UniformTime,
     VPCosine,
     VPLinear,
     edm,
     get_schedule,
     karras_sigmas,
+    karras_times,
+    uniform_times,
     ve,
     vp_cosine,
     vp_linear,
@@ -89,7 +97,6 @@ from subclust.diffusion.training import (
     dsm_loss,
     load_checkpoint,
     loss_weights,
-    sample_times,
     save_checkpoint,
     train_denoiser,
 )
@@ -114,17 +121,20 @@ __all__ = [
     "as_generator",
     # schedules
     "Schedule", "VPLinear", "VPCosine", "VE", "EDM", "get_schedule",
-    "vp_linear", "vp_cosine", "ve", "edm", "karras_sigmas",
+    "vp_linear", "vp_cosine", "ve", "edm",
+    # training noise levels and sampling grids
+    "UniformTime", "LogNormalSigma", "karras_sigmas", "karras_times", "uniform_times",
     # exact denoisers
     "MoLRGDenoiser", "GMMDenoiser", "EmpiricalDenoiser",
     "molrg_denoise", "molrg_score", "molrg_log_density", "molrg_responsibilities",
     "gmm_denoise", "gmm_score", "gmm_log_density", "gmm_responsibilities",
     "empirical_denoise", "score_from_denoised",
     # networks
-    "LowRankMixtureDenoiser", "MLPDenoiser", "orthonormalize", "tangent_projection",
+    "LowRankMixtureDenoiser", "Preconditioned", "MLPDenoiser", "orthonormalize",
+    "tangent_projection",
     "UNetDenoiser",
     # training
-    "dsm_loss", "sample_times", "loss_weights", "train_denoiser", "TrainResult",
+    "dsm_loss", "loss_weights", "train_denoiser", "TrainResult",
     "RiemannianSGD", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
     # sampling
     "sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "sample", "SAMPLERS",

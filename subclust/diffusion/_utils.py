@@ -84,19 +84,3 @@ def as_generator(generator, device=None):
             f"got {type(generator).__name__}."
         )
     return torch.Generator(device=device or "cpu").manual_seed(seed)
-
-
-def edm_preconditioning(s, g, sigma_data):
-    """EDM's preconditioning (Karras et al., NeurIPS 2022, Table 1) written in ``(s, g)``.
-
-    ``D(x_t) = c_skip x_t + c_out F(c_in x_t, c_noise)`` with
-    ``c_in = 1 / sqrt(g^2 + s^2 sigma_data^2)``, ``c_skip = s sigma_data^2 c_in^2``,
-    ``c_out = g sigma_data c_in`` and ``c_noise = log(g / s) / 4`` (clamped).
-
-    Returns
-    -------
-    c_in, c_skip, c_out, c_noise : tensors shaped like ``s`` and ``g``
-    """
-    c_in = torch.rsqrt(g**2 + (s * sigma_data) ** 2)
-    c_noise = 0.25 * (torch.log(g) - torch.log(s)).clamp(-12.0, 12.0)
-    return c_in, s * sigma_data**2 * c_in**2, g * sigma_data * c_in, c_noise

@@ -26,35 +26,22 @@ from subclust.cluster._k_subspaces import _init_nn, _init_random, _row_norms_sq
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source
 from subclust.diffusion.networks import LowRankMixtureDenoiser, orthonormalize, tangent_projection
-from subclust.diffusion.schedules import VPLinear
-from subclust.diffusion.training import NonFiniteLossError, _BatchStream, sample_times
+from subclust.diffusion.schedules import UniformTime, VPLinear
+from subclust.diffusion.training import NonFiniteLossError, _BatchStream
 
 __all__ = [
     "DiffusionSubspaceClustering",
-    "default_clustering_schedule",
+    "CLUSTERING_NOISE_LEVELS",
     "fit_low_rank_mixtures",
     "fit_low_rank_mixtures_ragged",
 ]
 
 
-def default_clustering_schedule():
-    """The noise levels used for training: VP linear up to ``t = 0.02`` (``sigma < 0.08``).
-
-    Every noise level has the same optimum for one component, and the
-    soft-max weights approach the hard K-subspaces assignment as the noise
-    falls; low levels give the least noisy gradients.
-
-    Returns
-    -------
-    schedule : VPLinear
-
-    Examples
-    --------
-    >>> sched = default_clustering_schedule()
-    >>> sched.t_min, sched.t_max, round(sched.sigma_max, 3)
-    (0.001, 0.02, 0.077)
-    """
-    return VPLinear(t_max=0.02)
+#: The training noise levels: times of the VP-linear schedule uniform on
+#: ``[0.001, 0.02]`` (``sigma < 0.08``). Every noise level has the same optimum
+#: for one component, and the soft-max weights approach the hard K-subspaces
+#: assignment as the noise falls; low levels give the least noisy gradients.
+CLUSTERING_NOISE_LEVELS = UniformTime(t_min=1e-3, t_max=0.02)
 
 
 def _seed_generator(rng):
@@ -286,7 +273,8 @@ def _train_stacked(model, batches, steps, lr, generator, prune=None, verbose=0):
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         x0, weights = batches(step)
-        t = sample_times(model.schedule, x0.shape[1], generator=generator).to(x0.device)
+        t = CLUSTERING_NOISE_LEVELS.sample_times(model.schedule, x0.shape[1], generator)
+        t = t.to(x0.device)
         eps = torch.randn(x0.shape[1:], generator=generator, dtype=x0.dtype).to(x0.device)
         losses = model.losses(x0, t, eps, weights)
         if not bool(torch.isfinite(losses).all()):
@@ -309,7 +297,8 @@ def _evaluation_losses(model, x0, weights=None, n_draws=64, seed=0):
     total = torch.zeros(model.W.shape[:2], dtype=torch.float64)
     with torch.no_grad():
         for _ in range(n_draws):
-            t = sample_times(model.schedule, x0.shape[1], generator=generator).to(x0.device)
+            t = CLUSTERING_NOISE_LEVELS.sample_times(model.schedule, x0.shape[1], generator)
+            t = t.to(x0.device)
             eps = torch.randn(x0.shape[1:], generator=generator, dtype=x0.dtype).to(x0.device)
             total += model.losses(x0, t, eps, weights).cpu().to(torch.float64)
     return (total / n_draws).numpy()
@@ -387,7 +376,7 @@ def fit_low_rank_mixtures(
     >>> clustering_accuracy(y, labels[0])
     1.0
     """
-    schedule = default_clustering_schedule() if schedule is None else schedule
+    schedule = VPLinear() if schedule is None else schedule
     x0 = _as_tensor(data_sets, device)
     model = _StackedMixtures(initial_bases, dims, schedule, weighting == "hard", x0.dtype, device)
     # Batches larger than a small data set repeat its points with fresh noise:
@@ -398,7 +387,9 @@ def fit_low_rank_mixtures(
     best = _best_runs(losses)
     bases = [model.bases(j, i) for j, i in enumerate(best)]
     chosen = _StackedMixtures([[b] for b in bases], dims, schedule, False, x0.dtype, device)
-    labels = _labels(chosen, x0, schedule.t_min if label_time is None else label_time)
+    if label_time is None:
+        label_time = CLUSTERING_NOISE_LEVELS.t_min
+    labels = _labels(chosen, x0, label_time)
     rows = np.arange(len(best))
     return bases, losses[rows, best], history[:, rows, best], labels
 
@@ -467,7 +458,7 @@ def fit_low_rank_mixtures_ragged(
     >>> [bool(subspace_recovery_error(b, truth) < 0.1) for b, (_, _, truth) in zip(bases, draws)]
     [True, True]
     """
-    schedule = default_clustering_schedule() if schedule is None else schedule
+    schedule = VPLinear() if schedule is None else schedule
     batches = _AllSamples(data_sets, slots, dtype, device)
     model = _StackedMixtures(initial_bases, dims, schedule, weighting == "hard", dtype, device)
     _train_stacked(model, batches, steps, lr, generator, prune, verbose)
@@ -514,11 +505,11 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
     lr : float, default=0.01
         Initial learning rate of Adam, decayed to zero by a cosine.
     schedule : Schedule, optional
-        Noise schedule of the network and of training; default
-        :func:`default_clustering_schedule` (low noise levels).
+        Forward process of the network, default :class:`VPLinear`; training
+        draws its times from :data:`CLUSTERING_NOISE_LEVELS` (low noise levels).
     label_time : float, optional
         Time at which labels are read from the posterior weights; default
-        the schedule's smallest time.
+        the smallest training time.
     n_threads : int or None, default=1
         PyTorch intra-op threads while fitting (restored afterwards), never
         more than the caller allows (``threadpoolctl`` limits, cores); None
@@ -616,7 +607,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         self.random_state = random_state
 
     def _schedule(self):
-        return default_clustering_schedule() if self.schedule is None else self.schedule
+        return VPLinear() if self.schedule is None else self.schedule
 
     def make_denoiser(self, bases=None, dtype=torch.float64):
         """The low-rank mixture denoiser with the fitted bases (or ``bases``).
@@ -845,8 +836,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        schedule = self._schedule()
-        t = schedule.t_min if self.label_time is None else self.label_time
+        t = CLUSTERING_NOISE_LEVELS.t_min if self.label_time is None else self.label_time
         with torch_threads(self.n_threads):
             model = self._stacked(self.bases_, X)
             labels = _labels(model, _as_tensor(X[None], self.device), t)[0]

@@ -17,8 +17,9 @@ maps each ``U_k`` back to the nearest-in-QR-sense orthonormal basis (the QR
 retraction, with the signs of ``R``'s diagonal fixed so that it is the
 identity on orthonormal input).
 
-:class:`MLPDenoiser` is a generic time-conditioned MLP for vectors, with the
-preconditioning of EDM (Karras et al., NeurIPS 2022) written in ``(s, g)``.
+:class:`Preconditioned` turns a raw network ``F(x, c_noise)`` into a denoiser
+by the preconditioning of EDM (Karras et al., NeurIPS 2022) written in
+``(s, g)``; :class:`MLPDenoiser` is such a raw network for vectors.
 """
 
 import math
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from subclust.diffusion._utils import as_generator, edm_preconditioning, schedule_coefficients
+from subclust.diffusion._utils import append_dims, as_generator, schedule_coefficients
 from subclust.diffusion.exact import (
     _check_log_weights,
     _check_means,
@@ -39,7 +40,13 @@ from subclust.diffusion.exact import (
 )
 from subclust.diffusion.schedules import get_schedule
 
-__all__ = ["LowRankMixtureDenoiser", "MLPDenoiser", "orthonormalize", "tangent_projection"]
+__all__ = [
+    "LowRankMixtureDenoiser",
+    "MLPDenoiser",
+    "Preconditioned",
+    "orthonormalize",
+    "tangent_projection",
+]
 
 
 def orthonormalize(U):
@@ -398,35 +405,116 @@ class LowRankMixtureDenoiser(nn.Module):
         return self
 
 
-class MLPDenoiser(nn.Module):
-    """A time-conditioned MLP denoiser for vectors, with EDM preconditioning.
+def _noise_frequencies(embedding_dim, dtype=torch.float32, device=None):
+    """Frequencies ``exp(linspace(0, log 64))`` of the sinusoidal embedding of ``c_noise``.
 
-    With ``sigma = g / s`` and the data scale ``sigma_data``, the network
-    ``F`` sees the input at unit variance and predicts a residual scaled so
-    that its target has unit variance (Karras et al., NeurIPS 2022, Table 1),
-    written for any schedule without dividing by ``s``:
+    From 1 to 64, they resolve ``c_noise = log(sigma) / 4`` in about ``[-2, 2]``
+    from coarse to fine.
+    """
+    return torch.exp(
+        torch.linspace(0.0, math.log(64.0), embedding_dim // 2, dtype=torch.float64)
+    ).to(dtype=dtype, device=device)
+
+
+def _embed_noise(c_noise, frequencies):
+    """Sines and cosines of ``c_noise`` (shape ``(batch,)``): ``(batch, 2 len(frequencies))``."""
+    angles = c_noise[:, None] * frequencies
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+def _check_embedding_dim(embedding_dim):
+    embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
+    if embedding_dim % 2:
+        raise ValueError(f"embedding_dim must be even (sines and cosines), got {embedding_dim}.")
+    return embedding_dim
+
+
+class Preconditioned(nn.Module):
+    """A denoiser ``D(x_t, t)`` from a raw network ``F`` by EDM's preconditioning.
+
+    With ``sigma = g / s`` and the data scale ``sigma_data``, ``F`` sees its
+    input at unit variance and predicts a residual scaled so that its target
+    has unit variance (Karras et al., NeurIPS 2022, Table 1), written for any
+    schedule in ``(s, g)`` without dividing by ``s``:
 
         D(x_t, t) = c_skip x_t + c_out F(c_in x_t, c_noise)
         c_in   = 1 / sqrt(g^2 + s^2 sigma_data^2)
-        c_skip = s sigma_data^2 / (g^2 + s^2 sigma_data^2)
-        c_out  = g sigma_data / sqrt(g^2 + s^2 sigma_data^2)
-        c_noise = log(sigma) / 4, embedded by sinusoids.
+        c_skip = s sigma_data^2 c_in^2
+        c_out  = g sigma_data c_in
+        c_noise = log(sigma) / 4   (clamped to [-12, 12])
 
-    ``F`` is ``depth`` hidden layers of width ``hidden`` with SiLU; the last
-    layer starts at zero, so the untrained denoiser is the optimal one for
-    Gaussian data of scale ``sigma_data``.
+    The same wrapper serves every raw network: :class:`MLPDenoiser`,
+    :class:`~subclust.diffusion.UNetDenoiser`, or any module called as
+    ``network(x, c_noise)`` with ``c_noise`` of shape ``(batch,)`` that
+    returns the shape of ``x``. A network whose output starts at zero makes
+    the untrained denoiser the optimal one for Gaussian data of scale ``sigma_data``.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The raw network ``F``.
+    schedule : Schedule or str, default=VPLinear()
+        The forward process, which gives ``s(t)``, ``g(t)``.
+    sigma_data : float, default=0.5
+        Standard deviation of the data per coordinate (set it from the training data).
+
+    Attributes
+    ----------
+    network, schedule, sigma_data
+        As given (``schedule`` as a :class:`~subclust.diffusion.Schedule`).
+
+    Examples
+    --------
+    An untrained MLP (zero output) gives the optimal denoiser of
+    ``N(0, sigma_data^2 I)``, the shrinkage ``s sigma_data^2 / (g^2 + s^2 sigma_data^2)``:
+
+    >>> import torch
+    >>> from subclust.diffusion import EDM, MLPDenoiser, Preconditioned
+    >>> net = Preconditioned(MLPDenoiser(4, generator=0), schedule=EDM(), sigma_data=0.5)
+    >>> x_t = torch.ones(2, 4)
+    >>> [round(v, 6) for v in net(x_t, torch.tensor([0.5, 1.0]))[:, 0].tolist()]
+    [0.5, 0.2]
+    """
+
+    def __init__(self, network, schedule=None, sigma_data=0.5):
+        super().__init__()
+        if not isinstance(network, nn.Module):
+            raise ValueError(
+                f"network must be a torch.nn.Module called as network(x, c_noise), "
+                f"got {type(network).__name__}."
+            )
+        if not sigma_data > 0:
+            raise ValueError(f"sigma_data must be positive, got {sigma_data}.")
+        self.network = network
+        self.schedule = get_schedule(schedule)
+        self.sigma_data = float(sigma_data)
+
+    def forward(self, x_t, t):
+        """The denoised estimate ``x0_hat``, of the shape of ``x_t``."""
+        s, g = schedule_coefficients(self.schedule, t, x_t)
+        c_noise = 0.25 * (torch.log(g) - torch.log(s)).clamp(-12.0, 12.0)
+        s, g = append_dims(s, x_t.ndim), append_dims(g, x_t.ndim)
+        c_in = torch.rsqrt(g**2 + (s * self.sigma_data) ** 2)
+        c_skip = s * self.sigma_data**2 * c_in**2
+        c_out = g * self.sigma_data * c_in
+        return c_skip * x_t + c_out * self.network(c_in * x_t, c_noise)
+
+
+class MLPDenoiser(nn.Module):
+    """The raw network ``F(x, c_noise)`` of a time-conditioned MLP denoiser for vectors.
+
+    ``depth`` hidden layers of width ``hidden`` with SiLU, fed the input and
+    a sinusoidal embedding of ``c_noise``; the last layer starts at zero.
+    Wrap it in :class:`Preconditioned` to get a denoiser ``D(x_t, t)``.
 
     Parameters
     ----------
     n_features : int
-    schedule : Schedule or str, default=VPLinear()
     hidden : int, default=128
     depth : int, default=3
         Number of hidden layers.
     embedding_dim : int, default=32
         Size of the sinusoidal embedding of the noise level (even).
-    sigma_data : float, default=0.5
-        Standard deviation of the data per coordinate (set it from the training data).
     generator : torch.Generator, int or None
         Randomness of the initial weights (torch's global generator is not used).
     dtype : torch.dtype, default=torch.float32
@@ -435,20 +523,21 @@ class MLPDenoiser(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from subclust.diffusion import MLPDenoiser
-    >>> net = MLPDenoiser(48, generator=0)
-    >>> sum(p.numel() for p in net.parameters())
+    >>> from subclust.diffusion import MLPDenoiser, Preconditioned
+    >>> F = MLPDenoiser(48, generator=0)
+    >>> sum(p.numel() for p in F.parameters())
     49584
+    >>> F(torch.ones(3, 48), torch.zeros(3)).abs().max().item()  # the last layer starts at zero
+    0.0
+    >>> denoiser = Preconditioned(F, schedule="edm", sigma_data=0.5)
     """
 
     def __init__(
         self,
         n_features,
-        schedule=None,
         hidden=128,
         depth=3,
         embedding_dim=32,
-        sigma_data=0.5,
         generator=None,
         dtype=torch.float32,
         device=None,
@@ -457,21 +546,8 @@ class MLPDenoiser(nn.Module):
         self.n_features = _check_positive_int(n_features, "n_features")
         hidden = _check_positive_int(hidden, "hidden")
         depth = _check_positive_int(depth, "depth")
-        embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
-        if embedding_dim % 2:
-            raise ValueError(
-                f"embedding_dim must be even (sines and cosines), got {embedding_dim}."
-            )
-        if not sigma_data > 0:
-            raise ValueError(f"sigma_data must be positive, got {sigma_data}.")
-        self.schedule = get_schedule(schedule)
-        self.sigma_data = float(sigma_data)
-        # Frequencies from 1 to 64 cover c_noise in about [-2, 2] from coarse to fine.
-        self.register_buffer(
-            "frequencies",
-            torch.exp(torch.linspace(0.0, math.log(64.0), embedding_dim // 2, dtype=torch.float64))
-            .to(dtype=dtype, device=device),
-        )
+        embedding_dim = _check_embedding_dim(embedding_dim)
+        self.register_buffer("frequencies", _noise_frequencies(embedding_dim, dtype, device))
         # Build on the meta device so that construction draws nothing from torch's global
         # generator, then initialize every weight from ``generator``.
         widths = [n_features + embedding_dim] + [hidden] * depth
@@ -494,16 +570,11 @@ class MLPDenoiser(nn.Module):
         nn.init.zeros_(linears[-1].weight)
         nn.init.zeros_(linears[-1].bias)
 
-    def forward(self, x_t, t):
-        """The denoised estimate ``x0_hat`` of shape ``(batch, n_features)``."""
-        if x_t.ndim != 2 or x_t.shape[1] != self.n_features:
+    def forward(self, x, c_noise):
+        """``F(x, c_noise)`` of shape ``(batch, n_features)``; ``c_noise`` of shape ``(batch,)``."""
+        if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(
-                f"x_t must have shape (batch, n_features={self.n_features}), "
-                f"got {tuple(x_t.shape)}."
+                f"x must have shape (batch, n_features={self.n_features}), got {tuple(x.shape)}."
             )
-        s, g = schedule_coefficients(self.schedule, t, x_t)
-        s, g = s[:, None], g[:, None]
-        c_in, c_skip, c_out, c_noise = edm_preconditioning(s, g, self.sigma_data)
-        angles = c_noise * self.frequencies
-        features = torch.cat([c_in * x_t, torch.sin(angles), torch.cos(angles)], dim=1)
-        return c_skip * x_t + c_out * self.net(features)
+        features = torch.cat([x, _embed_noise(c_noise, self.frequencies)], dim=1)
+        return self.net(features)

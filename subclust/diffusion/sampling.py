@@ -1,20 +1,20 @@
-"""Samplers: DDPM ancestral, DDIM, and Euler and Heun on the EDM noise levels.
+"""Samplers: DDPM ancestral, DDIM, and Euler and Heun on the probability-flow ODE.
 
-Every sampler has the same signature,
+Every sampler has the same signature, as in k-diffusion,
 
-    sampler(denoiser, noise, schedule, steps, generator=None, callback=None, disable=None,
-            **options)
+    sampler(model, x, grid, *, generator=None, callback=None, disable=None, **options)
 
-where ``denoiser(x_t, t) -> x0_hat``, ``noise`` is standard normal of the
-shape of the samples (vectors ``(batch, n)`` or images ``(batch, c, h, w)``),
-``schedule`` is VP-linear unless given, and the chain starts at
-``x = g(t_max) * noise``. A denoiser reads ``t`` on its own ``schedule``: a
-sampler refuses one whose ``(s, g)`` differ from its own (a denoiser trained
-on a narrower time range of the same process is fine). Each returns clean
-samples after ``steps`` denoiser evaluations (Heun: ``2 steps - 1``), the
-last one mapping to ``t = 0``. ``callback`` receives ``{'x', 'i', 't', 'denoised'}``
-after every step; ``disable`` turns the tqdm progress bar off (None: off when
-not on a terminal). Samplers never print and run without gradients.
+where ``model(x_t, t) -> x0_hat`` is a denoiser with a ``schedule`` attribute
+(its forward process, which also gives the meaning of ``t``), ``grid`` the
+decreasing times at which it is called (:func:`~subclust.diffusion.uniform_times`,
+:func:`~subclust.diffusion.karras_times`) and ``x`` the state at ``grid[0]``:
+``g(grid[0]) * noise`` to generate from pure noise. Samples are vectors
+``(batch, n)`` or images ``(batch, c, h, w)``. Each sampler calls the model
+once per time of the grid (Heun: ``2 len(grid) - 1`` times) and returns clean
+samples: after the last time it steps to ``t = 0``. ``callback`` receives
+``{'x', 'i', 't', 'denoised'}`` after every step; ``disable`` turns the tqdm
+progress bar off (None: off when not on a terminal). Samplers never print and
+run without gradients.
 
 All updates are written in the ``(s, g)`` of the forward process
 ``x_t = s x_0 + g eps``, so they serve every schedule. For a step from ``t``
@@ -30,20 +30,17 @@ to ``t' < t`` let ``r = s / s'`` and ``v = g^2 - r^2 g'^2`` (the variance of
   (``eta = 0`` is deterministic; ``eta = 1`` is DDPM in distribution).
 - Euler and Heun (Karras et al., NeurIPS 2022, Algorithm 1 without churn)
   integrate the probability-flow ODE of ``x~ = x_t / s`` in ``sigma = g / s``,
-  ``dx~/dsigma = (x~ - D(s x~, t(sigma))) / sigma``, on the noise levels of
-  :func:`~subclust.diffusion.schedules.karras_sigmas`.
+  ``dx~/dsigma = (x~ - D(s x~, t(sigma))) / sigma``.
 """
 
 import torch
 from tqdm.auto import trange
 
-from subclust.diffusion.schedules import _check_steps, get_schedule
-
 __all__ = ["sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "SAMPLERS", "sample"]
 
 
-def _call(denoiser, x, t):
-    return denoiser(x, torch.full((x.shape[0],), float(t), dtype=x.dtype, device=x.device))
+def _call(model, x, t):
+    return model(x, torch.full((x.shape[0],), float(t), dtype=x.dtype, device=x.device))
 
 
 def _randn_like(x, generator):
@@ -51,35 +48,26 @@ def _randn_like(x, generator):
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
 
 
-def _start(denoiser, noise, schedule, steps):
-    if not isinstance(noise, torch.Tensor) or not noise.is_floating_point() or noise.ndim < 2:
+def _check(model, x, grid):
+    """The model's schedule and the grid as float64, after checking the sampler's input."""
+    schedule = getattr(model, "schedule", None)
+    if schedule is None:
         raise ValueError(
-            "noise must be a float tensor of shape (batch, ...) of standard normal draws."
+            "model has no schedule attribute: a sampler reads the forward process (and the "
+            "meaning of t) from the denoiser; set model.schedule."
         )
-    _check_steps(steps)
-    schedule = get_schedule(schedule)
-    own = getattr(denoiser, "schedule", None)
-    if own is not None and not _same_process(get_schedule(own), schedule):
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 2:
         raise ValueError(
-            f"The sampler's schedule {schedule!r} is not the forward process of the denoiser, "
-            f"{own!r}, which reads t on its own: pass schedule=denoiser.schedule (or the same "
-            "process over a wider time range)."
+            "x must be a float tensor of shape (batch, ...): the state at grid[0], "
+            "g(grid[0]) * noise to start from pure noise."
         )
-    return schedule
-
-
-def _same_process(a, b):
-    """Whether two schedules give the same ``(s, g)`` where their time ranges overlap.
-
-    Only the range may differ: a denoiser trained on low noise levels
-    (``VPLinear(t_max=0.02)``) is sampled on the whole ``VPLinear()``.
-    """
-    lo, hi = max(a.t_min, b.t_min), min(a.t_max, b.t_max)
-    if lo > hi:
-        return False
-    t = torch.linspace(lo, hi, 5, dtype=torch.float64)
-    return all(torch.allclose(u, v, rtol=1e-6, atol=1e-12)
-               for u, v in zip(a.s_and_g(t), b.s_and_g(t)))
+    grid = torch.as_tensor(grid, dtype=torch.float64).cpu()
+    if grid.ndim != 1 or grid.numel() == 0 or not bool(torch.all(grid[1:] < grid[:-1])):
+        raise ValueError(
+            "grid must be a non-empty 1-D sequence of decreasing times, e.g. "
+            f"uniform_times(steps) or karras_times(schedule, steps); got {grid.tolist()}."
+        )
+    return schedule, grid
 
 
 def _posterior_step(x, x0_hat, s, g, s_next, g_next, eta, generator):
@@ -95,13 +83,12 @@ def _posterior_step(x, x0_hat, s, g, s_next, g_next, eta, generator):
     return out
 
 
-def _ancestral(denoiser, noise, schedule, steps, eta, generator, callback, disable, desc):
-    schedule = _start(denoiser, noise, schedule, steps)
-    ts = schedule.time_grid(steps)
-    s_all, g_all = (v.tolist() for v in schedule.s_and_g(ts))
-    x = g_all[0] * noise
+def _ancestral(model, x, grid, eta, generator, callback, disable, desc):
+    schedule, grid = _check(model, x, grid)
+    s_all, g_all = (v.tolist() for v in schedule.s_and_g(grid))
+    steps = len(grid)
     for i in trange(steps, disable=disable, desc=desc):
-        x0_hat = _call(denoiser, x, ts[i])
+        x0_hat = _call(model, x, grid[i])
         if i == steps - 1:
             x = x0_hat  # the last step lands on clean data: s' = 1, g' = 0
         else:
@@ -109,25 +96,25 @@ def _ancestral(denoiser, noise, schedule, steps, eta, generator, callback, disab
                 x, x0_hat, s_all[i], g_all[i], s_all[i + 1], g_all[i + 1], eta, generator
             )
         if callback is not None:
-            callback({"x": x, "i": i, "t": float(ts[i]), "denoised": x0_hat})
+            callback({"x": x, "i": i, "t": float(grid[i]), "denoised": x0_hat})
     return x
 
 
 @torch.no_grad()
-def sample_ddpm(
-    denoiser, noise, schedule=None, steps=1000, generator=None, callback=None, disable=None
-):
-    """DDPM ancestral sampling on the schedule's :meth:`~Schedule.time_grid`.
+def sample_ddpm(model, x, grid, *, generator=None, callback=None, disable=None):
+    """DDPM ancestral sampling.
 
     Parameters
     ----------
-    denoiser : callable
-        ``denoiser(x_t, t) -> x0_hat`` with ``t`` of shape ``(batch,)``.
-    noise : tensor of shape (batch, ...)
-        Standard normal draws; the chain starts at ``g(t_max) * noise``.
-    schedule : Schedule or str, default=VPLinear()
-        The forward process of the denoiser (see the module docstring).
-    steps : int, default=1000
+    model : callable with a ``schedule`` attribute
+        ``model(x_t, t) -> x0_hat`` with ``t`` of shape ``(batch,)``, times of
+        ``model.schedule``.
+    x : tensor of shape (batch, ...)
+        The state at ``grid[0]``: ``g(grid[0]) * noise`` to start from pure noise.
+    grid : 1-D tensor or sequence of float
+        Decreasing times of ``model.schedule`` at which the model is called
+        (:func:`~subclust.diffusion.uniform_times` is DDPM's); the last step
+        goes from ``grid[-1]`` to clean data.
     generator : torch.Generator, optional
         Source of the noise added at every step.
     callback : callable, optional
@@ -137,26 +124,25 @@ def sample_ddpm(
 
     Returns
     -------
-    samples : tensor of the shape of ``noise``
+    samples : tensor of the shape of ``x``
 
     Examples
     --------
     >>> import torch
-    >>> from subclust.diffusion import MoLRGDenoiser, sample_ddpm
-    >>> U = torch.eye(4, dtype=torch.float64)[:, :1]
+    >>> from subclust.diffusion import MoLRGDenoiser, sample_ddpm, uniform_times
+    >>> D = MoLRGDenoiser([torch.eye(4, dtype=torch.float64)[:, :1]])
+    >>> grid = uniform_times(50)
     >>> gen = torch.Generator().manual_seed(0)
-    >>> noise = torch.randn(3, 4, generator=gen, dtype=torch.float64)
-    >>> x = sample_ddpm(MoLRGDenoiser([U]), noise, steps=50, generator=gen, disable=True)
-    >>> bool(x[:, 1:].abs().max() < 1e-12)  # samples lie on span(U)
+    >>> x = D.schedule.g(grid[0]) * torch.randn(3, 4, generator=gen, dtype=torch.float64)
+    >>> samples = sample_ddpm(D, x, grid, generator=gen, disable=True)
+    >>> bool(samples[:, 1:].abs().max() < 1e-12)  # samples lie on span(U)
     True
     """
-    return _ancestral(denoiser, noise, schedule, steps, 1.0, generator, callback, disable, "DDPM")
+    return _ancestral(model, x, grid, 1.0, generator, callback, disable, "DDPM")
 
 
 @torch.no_grad()
-def sample_ddim(
-    denoiser, noise, schedule=None, steps=50, generator=None, callback=None, disable=None, eta=0.0
-):
+def sample_ddim(model, x, grid, *, generator=None, callback=None, disable=None, eta=0.0):
     """DDIM sampling; ``eta=0`` is deterministic, ``eta=1`` matches DDPM.
 
     Parameters are those of :func:`sample_ddpm`, plus
@@ -170,80 +156,71 @@ def sample_ddim(
     schedule the deterministic flow of ``eta=0`` maps the noise to itself there:
 
     >>> import torch
-    >>> from subclust.diffusion import MoLRGDenoiser, sample_ddim
-    >>> U = torch.eye(4, dtype=torch.float64)[:, :1]
-    >>> D = MoLRGDenoiser([U])
+    >>> from subclust.diffusion import MoLRGDenoiser, sample_ddim, uniform_times
+    >>> D = MoLRGDenoiser([torch.eye(4, dtype=torch.float64)[:, :1]])
+    >>> grid = uniform_times(50)
     >>> noise = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> x = sample_ddim(D, noise, steps=50, disable=True)
+    >>> x = sample_ddim(D, D.schedule.g(grid[0]) * noise, grid, disable=True)
     >>> bool(x[:, 1:].abs().max() < 1e-12), bool((x[:, 0] - noise[:, 0]).abs().max() < 0.1)
     (True, True)
-    >>> bool(torch.equal(x, sample_ddim(D, noise, steps=50, disable=True)))  # no randomness
-    True
     """
     if not 0 <= eta <= 1:
         raise ValueError(f"eta must lie in [0, 1], got {eta}.")
-    return _ancestral(denoiser, noise, schedule, steps, eta, generator, callback, disable, "DDIM")
+    return _ancestral(model, x, grid, eta, generator, callback, disable, "DDIM")
 
 
-def _ode(denoiser, noise, schedule, steps, callback, disable, rho, heun):
-    schedule = _start(denoiser, noise, schedule, steps)
-    ts = schedule.sigma_grid(steps, rho)
-    s_all, g_all = (v.tolist() for v in schedule.s_and_g(ts))
+def _ode(model, x, grid, callback, disable, heun):
+    schedule, grid = _check(model, x, grid)
+    s_all, g_all = (v.tolist() for v in schedule.s_and_g(grid))
     sigmas = [g / s for s, g in zip(s_all, g_all)] + [0.0]
-    x = sigmas[0] * noise  # x~ = x_t / s; then x_t = g(t_max) * noise
+    steps = len(grid)
+    x = x / s_all[0]  # x~ = x_t / s
     for i in trange(steps, disable=disable, desc="Heun" if heun else "Euler"):
-        x0_hat = _call(denoiser, s_all[i] * x, ts[i])
+        x0_hat = _call(model, s_all[i] * x, grid[i])
         d = (x - x0_hat) / sigmas[i]
         dt = sigmas[i + 1] - sigmas[i]
         x_next = x + dt * d
         if heun and sigmas[i + 1] > 0:
-            d_next = (x_next - _call(denoiser, s_all[i + 1] * x_next, ts[i + 1])) / sigmas[i + 1]
+            d_next = (x_next - _call(model, s_all[i + 1] * x_next, grid[i + 1])) / sigmas[i + 1]
             x_next = x + dt * 0.5 * (d + d_next)
         x = x_next
         if callback is not None:
-            callback({"x": x, "i": i, "t": float(ts[i]), "denoised": x0_hat})
+            callback({"x": x, "i": i, "t": float(grid[i]), "denoised": x0_hat})
     return x
 
 
 @torch.no_grad()
-def sample_euler(
-    denoiser, noise, schedule=None, steps=50, generator=None, callback=None, disable=None, rho=7.0
-):
-    """Euler integration of the probability-flow ODE on the EDM noise levels.
+def sample_euler(model, x, grid, *, generator=None, callback=None, disable=None):
+    """Euler integration of the probability-flow ODE.
 
     Parameters are those of :func:`sample_ddpm` (``generator`` is unused: the
-    sampler is deterministic), plus
-
-    rho : float, default=7.0
-        Exponent of :func:`~subclust.diffusion.schedules.karras_sigmas`.
+    sampler is deterministic); :func:`~subclust.diffusion.karras_times` is
+    EDM's grid.
 
     Examples
     --------
-    Give the sampler the denoiser's schedule. With ``U`` one direction of
-    unit variance, the exact flow from ``x = sigma_max * noise`` scales the
-    ``U``-coordinate by ``1 / sqrt(1 + sigma_max^2)``; the last step lands on span(U):
+    With ``U`` one direction of unit variance, the exact flow from
+    ``x = sigma_max * noise`` scales the ``U``-coordinate by
+    ``1 / sqrt(1 + sigma_max^2)``; the last step lands on span(U):
 
     >>> import torch
-    >>> from subclust.diffusion import MoLRGDenoiser, sample_euler
-    >>> U = torch.eye(4, dtype=torch.float64)[:, :1]
-    >>> D = MoLRGDenoiser([U], schedule="edm")
+    >>> from subclust.diffusion import MoLRGDenoiser, karras_times, sample_euler
+    >>> D = MoLRGDenoiser([torch.eye(4, dtype=torch.float64)[:, :1]], schedule="edm")
     >>> noise = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> x = sample_euler(D, noise, schedule="edm", steps=50, disable=True)
+    >>> x = sample_euler(D, 80.0 * noise, karras_times(D.schedule, 50), disable=True)
     >>> exact = noise[:, 0] * 80.0 / (1 + 80.0**2) ** 0.5
     >>> bool(x[:, 1:].abs().max() < 1e-12), bool((x[:, 0] - exact).abs().max() < 0.1)
     (True, True)
     """
-    return _ode(denoiser, noise, schedule, steps, callback, disable, rho, heun=False)
+    return _ode(model, x, grid, callback, disable, heun=False)
 
 
 @torch.no_grad()
-def sample_heun(
-    denoiser, noise, schedule=None, steps=18, generator=None, callback=None, disable=None, rho=7.0
-):
-    """Heun's second-order method on the EDM noise levels (EDM's deterministic sampler).
+def sample_heun(model, x, grid, *, generator=None, callback=None, disable=None):
+    """Heun's second-order method on the probability-flow ODE (EDM's deterministic sampler).
 
-    ``steps`` noise levels take ``2 steps - 1`` denoiser evaluations: the
-    last step, to ``sigma = 0``, is an Euler step. Parameters as :func:`sample_euler`.
+    A grid of ``n`` times takes ``2 n - 1`` model evaluations: the last step,
+    to ``sigma = 0``, is an Euler step. Parameters as :func:`sample_euler`.
 
     Examples
     --------
@@ -251,42 +228,42 @@ def sample_heun(
     levels, Heun's error is a fraction of Euler's:
 
     >>> import torch
-    >>> from subclust.diffusion import MoLRGDenoiser, sample_euler, sample_heun
-    >>> U = torch.eye(4, dtype=torch.float64)[:, :1]
-    >>> D = MoLRGDenoiser([U], schedule="edm")
+    >>> from subclust.diffusion import MoLRGDenoiser, karras_times, sample_euler, sample_heun
+    >>> D = MoLRGDenoiser([torch.eye(4, dtype=torch.float64)[:, :1]], schedule="edm")
     >>> noise = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> grid = karras_times(D.schedule, 18)
     >>> exact = noise[:, 0] * 80.0 / (1 + 80.0**2) ** 0.5
-    >>> heun = sample_heun(D, noise, schedule="edm", steps=18, disable=True)
-    >>> euler = sample_euler(D, noise, schedule="edm", steps=18, disable=True)
+    >>> heun = sample_heun(D, 80.0 * noise, grid, disable=True)
+    >>> euler = sample_euler(D, 80.0 * noise, grid, disable=True)
     >>> error_heun = (heun[:, 0] - exact).abs().max()
     >>> bool(error_heun < 0.1), bool(error_heun < 0.5 * (euler[:, 0] - exact).abs().max())
     (True, True)
     """
-    return _ode(denoiser, noise, schedule, steps, callback, disable, rho, heun=True)
+    return _ode(model, x, grid, callback, disable, heun=True)
 
 
 SAMPLERS = {"ddpm": sample_ddpm, "ddim": sample_ddim, "euler": sample_euler, "heun": sample_heun}
 
 
-def sample(name, denoiser, noise, schedule=None, steps=50, generator=None, callback=None,
-           disable=None, **options):
+def sample(name, model, x, grid, *, generator=None, callback=None, disable=None, **options):
     """Run the sampler called ``name`` (one of :data:`SAMPLERS`).
 
-    Extra keyword ``options`` go to the sampler (``eta`` of DDIM, ``rho`` of
-    Euler and Heun).
+    Extra keyword ``options`` go to the sampler (``eta`` of DDIM).
 
     Examples
     --------
     >>> import torch
-    >>> from subclust.diffusion import SAMPLERS, MoLRGDenoiser, sample, sample_ddim
+    >>> from subclust.diffusion import SAMPLERS, MoLRGDenoiser, sample, sample_ddim, uniform_times
     >>> sorted(SAMPLERS)
     ['ddim', 'ddpm', 'euler', 'heun']
     >>> D = MoLRGDenoiser([torch.eye(4, dtype=torch.float64)[:, :1]])
-    >>> noise = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> x = sample("ddim", D, noise, steps=10, disable=True, eta=0.0)
-    >>> bool(torch.equal(x, sample_ddim(D, noise, steps=10, disable=True)))
+    >>> x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> out = sample("ddim", D, x, uniform_times(10), disable=True, eta=0.0)
+    >>> bool(torch.equal(out, sample_ddim(D, x, uniform_times(10), disable=True)))
     True
     """
     if name not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {name!r}.")
-    return SAMPLERS[name](denoiser, noise, schedule, steps, generator, callback, disable, **options)
+    return SAMPLERS[name](
+        model, x, grid, generator=generator, callback=callback, disable=disable, **options
+    )

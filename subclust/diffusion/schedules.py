@@ -1,11 +1,14 @@
-"""Noise schedules: the scale ``s(t)`` and noise level ``g(t)`` of the forward process.
+"""Noise in three parts: the forward process, the training noise levels, the sampling grid.
 
-Every schedule describes the forward (noising) process
+**The forward process** (a *schedule*) is
 
     x_t = s(t) x_0 + g(t) eps,        eps ~ N(0, I),
 
-for a continuous time ``t`` in ``[t_min, t_max]``; ``sigma(t) = g(t) / s(t)``
-is the noise level of the rescaled variable ``x_t / s(t) = x_0 + sigma eps``.
+with ``sigma(t) = g(t) / s(t)`` the noise level of the rescaled variable
+``x_t / s(t) = x_0 + sigma eps`` and ``t(sigma)`` its inverse. It has no time
+range: which noise levels a denoiser is trained on, and which ones a sampler
+visits, are chosen separately (Karras et al., NeurIPS 2022, keep the three
+apart in the same way).
 
 - VP (variance preserving, DDPM): ``s = sqrt(abar)``, ``g = sqrt(1 - abar)``,
   so ``s^2 + g^2 = 1``. :func:`vp_linear` is the continuous limit of DDPM's
@@ -14,22 +17,31 @@ is the noise level of the rescaled variable ``x_t / s(t) = x_0 + sigma eps``.
   Nichol & Dhariwal (ICML 2021).
 - VE (variance exploding, Song et al. 2021): ``s = 1``,
   ``g = sigma_min (sigma_max / sigma_min)^t``.
-- EDM (Karras et al., NeurIPS 2022): ``s = 1``, ``g = sigma = t``; sampled on
-  the grid of :func:`karras_sigmas`.
+- EDM (Karras et al., NeurIPS 2022): ``s = 1``, ``g = sigma = t``.
 
 The functions are pure (tensors in, tensors out, computed in float64); the
-small frozen dataclasses :class:`VPLinear`, :class:`VPCosine`, :class:`VE` and
-:class:`EDM` bundle their parameters with the time domain and the inverse
-map ``t(sigma)``, which the samplers and the training loss use.
+frozen dataclasses :class:`VPLinear`, :class:`VPCosine`, :class:`VE` and
+:class:`EDM` bundle their parameters with ``t(sigma)``.
+
+**The training noise levels** are a distribution of times that the training
+loss draws from: :class:`UniformTime` (``t`` uniform on a range, the loss of
+DDPM and of Wang et al., arXiv:2409.02426) and :class:`LogNormalSigma`
+(EDM's ``log sigma ~ N(P_mean, P_std^2)``, mapped to the time of the process).
+
+**The sampling grid** is the decreasing sequence of times at which a sampler
+calls the denoiser, a plain tensor: :func:`uniform_times` (DDPM's ``t = i / T``)
+and :func:`karras_times` (EDM's noise levels :func:`karras_sigmas`, as times of
+a process).
 
 Time convention. Denoisers are called as ``denoiser(x_t, t)`` with the
-continuous ``t`` of the schedule (a tensor of shape ``(batch,)``). DDPM with
-``T`` discrete steps is the VP schedule evaluated at ``t = i / T``,
-``i = T, ..., 1``: :meth:`Schedule.time_grid` with ``t_min = 1 / T``
-(the default ``t_min=1e-3`` is DDPM's ``T = 1000``).
+continuous ``t`` of their own schedule (a tensor of shape ``(batch,)``).
+DDPM with ``T`` discrete steps is the VP schedule evaluated at ``t = i / T``,
+``i = T, ..., 1``: ``uniform_times(T, t_min=1 / T)`` (the default
+``t_min=1e-3`` is DDPM's ``T = 1000``).
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -39,13 +51,17 @@ __all__ = [
     "vp_cosine",
     "ve",
     "edm",
-    "karras_sigmas",
     "Schedule",
     "VPLinear",
     "VPCosine",
     "VE",
     "EDM",
     "get_schedule",
+    "UniformTime",
+    "LogNormalSigma",
+    "karras_sigmas",
+    "karras_times",
+    "uniform_times",
 ]
 
 
@@ -143,68 +159,32 @@ def edm(t):
     return torch.ones_like(t), t.clone()
 
 
-def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
-    """The EDM discretization of noise levels, from ``sigma_max`` down to ``sigma_min``.
-
-    ``sigma_i = (sigma_max^(1/rho) + i / (n - 1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho``
-    for ``i = 0, ..., n - 1`` (Karras et al., NeurIPS 2022, eq. 5); ``rho = 7``
-    spends more steps at low noise.
-
-    Returns
-    -------
-    sigmas : tensor of float64 of shape (n,), decreasing
-
-    Examples
-    --------
-    >>> karras_sigmas(3, 0.002, 80.0)[[0, -1]].tolist()
-    [80.0, 0.002]
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1 noise levels, got {n}.")
-    if not 0 < sigma_min < sigma_max:
-        raise ValueError(f"Need 0 < sigma_min < sigma_max, got {sigma_min} and {sigma_max}.")
-    if n == 1:
-        return torch.tensor([float(sigma_max)], dtype=torch.float64)
-    ramp = torch.linspace(0, 1, n, dtype=torch.float64)
-    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
-    sigmas = (hi + ramp * (lo - hi)) ** rho
-    sigmas[0], sigmas[-1] = sigma_max, sigma_min  # exact endpoints despite rounding
-    return sigmas
-
-
 class Schedule:
-    """A forward process ``x_t = s(t) x_0 + g(t) eps`` on ``t`` in ``[t_min, t_max]``.
+    """A forward process ``x_t = s(t) x_0 + g(t) eps``.
 
-    Subclasses implement :meth:`s_and_g` and :meth:`t_of_sigma`; the rest is shared.
-    Time values are tensors (or floats); results are float64 tensors.
+    Subclasses implement :meth:`s_and_g` and :meth:`t_of_sigma`; the rest is
+    shared. Time values are tensors (or floats); results are float64 tensors.
 
     Examples
     --------
-    A subclass gives ``s``, ``g``, the inverse ``t(sigma)`` and the domain;
-    the noise levels and the samplers' grids follow:
+    A subclass gives ``s``, ``g`` and the inverse ``t(sigma)``:
 
     >>> import torch
-    >>> class Linear(Schedule):  # s = 1, g = 2 t on [0.01, 10]
-    ...     t_min, t_max = 0.01, 10.0
+    >>> class Linear(Schedule):  # s = 1, g = 2 t
     ...     def s_and_g(self, t):
     ...         t = torch.as_tensor(t, dtype=torch.float64)
     ...         return torch.ones_like(t), 2 * t
     ...     def t_of_sigma(self, sigma):
     ...         return torch.as_tensor(sigma, dtype=torch.float64) / 2
-    >>> sched = Linear()
-    >>> sched.sigma_min, sched.sigma_max
-    (0.02, 20.0)
-    >>> [round(t, 4) for t in sched.time_grid(3).tolist()]
-    [10.0, 5.005, 0.01]
-    >>> grid = sched.sigma_grid(5)
-    >>> bool(torch.allclose(sched.sigma(grid), karras_sigmas(5, 0.02, 20.0)))
-    True
+    >>> process = Linear()
+    >>> float(process.sigma(0.5)), float(process.t_of_sigma(1.0))
+    (1.0, 0.5)
+    >>> karras_times(process, 3, sigma_min=0.02, sigma_max=20.0)[[0, -1]].tolist()
+    [10.0, 0.01]
     """
 
-    t_min: float
-    t_max: float
-
     def s_and_g(self, t):
+        """Signal scale ``s(t)`` and noise standard deviation ``g(t)``."""
         raise NotImplementedError
 
     def t_of_sigma(self, sigma):
@@ -224,78 +204,34 @@ class Schedule:
         s, g = self.s_and_g(t)
         return g / s
 
-    @property
-    def sigma_min(self):
-        return float(self.sigma(self.t_min))
-
-    @property
-    def sigma_max(self):
-        return float(self.sigma(self.t_max))
-
-    def time_grid(self, steps):
-        """Times at which a DDPM/DDIM sampler calls the denoiser, from ``t_max`` down to ``t_min``.
-
-        Uniform in ``t`` (so ``T`` steps with ``t_min = 1/T``, ``t_max = 1``
-        evaluate DDPM's ``t = i / T``); the samplers then take one last step
-        to clean data.
-        """
-        _check_steps(steps)
-        if steps == 1:
-            return torch.tensor([float(self.t_max)], dtype=torch.float64)
-        return torch.linspace(self.t_max, self.t_min, steps, dtype=torch.float64)
-
-    def sigma_grid(self, steps, rho=7.0):
-        """Times of the EDM noise levels (:func:`karras_sigmas`), ``sigma_max`` to ``sigma_min``."""
-        _check_steps(steps)
-        sigmas = karras_sigmas(steps, self.sigma_min, self.sigma_max, rho)
-        return self.clip(self.t_of_sigma(sigmas))
-
-    def clip(self, t):
-        return torch.clamp(_as_time(t), self.t_min, self.t_max)
-
-    def _check_domain(self):
-        if not self.t_min < self.t_max:
-            raise ValueError(f"Need t_min < t_max, got t_min={self.t_min}, t_max={self.t_max}.")
-        s, g = self.s_and_g(torch.tensor([self.t_min, self.t_max], dtype=torch.float64))
-        if not (torch.all(s > 0) and torch.all(g > 0)):
-            raise ValueError(
-                f"{type(self).__name__}: s(t) and g(t) must be positive on "
-                f"[t_min, t_max] = [{self.t_min}, {self.t_max}]; raise t_min above 0 "
-                "(the denoiser is undefined without noise) or lower t_max."
-            )
-
-
-def _check_steps(steps):
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-
 
 @dataclass(frozen=True)
 class VPLinear(Schedule):
     """DDPM's variance-preserving schedule with linear betas in continuous time (:func:`vp_linear`).
 
+    ``t`` runs over ``[0, 1]``; DDPM's ``T`` steps are ``t = i / T``.
+
     Parameters
     ----------
     beta_min, beta_max : float, default=0.1, 20.0
-    t_min, t_max : float, default=1e-3, 1.0
-        ``t_min = 1/T`` is the last step of a ``T``-step DDPM.
 
     Examples
     --------
-    >>> sched = VPLinear()
-    >>> round(sched.sigma_max, 1), round(sched.sigma_min, 4)
+    >>> import torch
+    >>> process = VPLinear()
+    >>> round(float(process.sigma(1.0)), 1), round(float(process.sigma(1e-3)), 4)
     (152.2, 0.0105)
+    >>> t = torch.tensor([0.01, 0.5, 1.0], dtype=torch.float64)
+    >>> bool(torch.allclose(process.t_of_sigma(process.sigma(t)), t))  # t(sigma) inverts sigma(t)
+    True
     """
 
     beta_min: float = 0.1
     beta_max: float = 20.0
-    t_min: float = 1e-3
-    t_max: float = 1.0
 
     def __post_init__(self):
         if not 0 < self.beta_min < self.beta_max:
             raise ValueError(f"Need 0 < beta_min < beta_max, got {self.beta_min}, {self.beta_max}.")
-        self._check_domain()
 
     def s_and_g(self, t):
         return vp_linear(t, self.beta_min, self.beta_max)
@@ -311,37 +247,30 @@ class VPLinear(Schedule):
 class VPCosine(Schedule):
     """The cosine variance-preserving schedule (:func:`vp_cosine`).
 
-    ``t_max = 0.995`` (sigma about 128) instead of 1, where ``s = 0`` and the
-    noise level is infinite; Nichol & Dhariwal clip the betas for the same reason.
+    ``t`` runs over ``[0, 1)``: at ``t = 1``, ``s = 0`` and the noise level is
+    infinite, so grids stop short of it (``t = 0.995`` is ``sigma`` about 128;
+    Nichol & Dhariwal clip the betas for the same reason).
 
     Parameters
     ----------
     offset : float, default=0.008
-    t_min, t_max : float, default=1e-3, 0.995
 
     Examples
     --------
     >>> import torch
-    >>> sched = VPCosine()
-    >>> round(sched.sigma_max, 1)
+    >>> process = VPCosine()
+    >>> round(float(process.sigma(0.995)), 1)
     128.3
     >>> t = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
-    >>> bool(torch.allclose(sched.t_of_sigma(sched.sigma(t)), t))  # t(sigma) inverts sigma(t)
+    >>> bool(torch.allclose(process.t_of_sigma(process.sigma(t)), t))  # t(sigma) inverts sigma(t)
     True
     """
 
     offset: float = 0.008
-    t_min: float = 1e-3
-    t_max: float = 0.995
 
     def __post_init__(self):
         if self.offset < 0:
             raise ValueError(f"offset must be non-negative, got {self.offset}.")
-        if self.t_max >= 1:
-            raise ValueError(
-                f"t_max must be < 1 for the cosine schedule (s(1) = 0), got {self.t_max}."
-            )
-        self._check_domain()
 
     def s_and_g(self, t):
         return vp_cosine(t, self.offset)
@@ -355,69 +284,57 @@ class VPCosine(Schedule):
 
 @dataclass(frozen=True)
 class VE(Schedule):
-    """Variance-exploding schedule (:func:`ve`); ``t`` in ``[0, 1]``.
+    """Variance-exploding schedule (:func:`ve`): ``sigma`` geometric in ``t``.
 
     Parameters
     ----------
-    sigma_lo, sigma_hi : float, default=0.01, 50.0
+    sigma_min, sigma_max : float, default=0.01, 50.0
         Noise levels at ``t = 0`` and ``t = 1``.
-    t_min, t_max : float, default=0.0, 1.0
 
     Examples
     --------
     >>> import torch
-    >>> sched = VE()
-    >>> round(sched.sigma_min, 6), round(sched.sigma_max, 6)
-    (0.01, 50.0)
+    >>> process = VE()
+    >>> [round(float(process.sigma(t)), 6) for t in (0.0, 1.0)]
+    [0.01, 50.0]
     >>> t = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
-    >>> bool(torch.allclose(sched.t_of_sigma(sched.sigma(t)), t))  # t(sigma) inverts sigma(t)
+    >>> bool(torch.allclose(process.t_of_sigma(process.sigma(t)), t))  # t(sigma) inverts sigma(t)
     True
     """
 
-    sigma_lo: float = 0.01
-    sigma_hi: float = 50.0
-    t_min: float = 0.0
-    t_max: float = 1.0
+    sigma_min: float = 0.01
+    sigma_max: float = 50.0
 
     def __post_init__(self):
-        if not 0 < self.sigma_lo < self.sigma_hi:
-            raise ValueError(f"Need 0 < sigma_lo < sigma_hi, got {self.sigma_lo}, {self.sigma_hi}.")
-        self._check_domain()
+        if not 0 < self.sigma_min < self.sigma_max:
+            raise ValueError(
+                f"Need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}."
+            )
 
     def s_and_g(self, t):
-        return ve(t, self.sigma_lo, self.sigma_hi)
+        return ve(t, self.sigma_min, self.sigma_max)
 
     def t_of_sigma(self, sigma):
-        return torch.log(_as_time(sigma) / self.sigma_lo) / math.log(self.sigma_hi / self.sigma_lo)
+        return torch.log(_as_time(sigma) / self.sigma_min) / math.log(
+            self.sigma_max / self.sigma_min
+        )
 
 
 @dataclass(frozen=True)
 class EDM(Schedule):
-    """The EDM schedule (:func:`edm`): ``t = sigma`` in ``[0.002, 80]``.
-
-    Its :meth:`time_grid` is the EDM discretization :func:`karras_sigmas`.
+    """The EDM schedule (:func:`edm`): ``t = sigma``.
 
     Examples
     --------
-    >>> EDM().time_grid(18).shape
-    torch.Size([18])
+    >>> EDM().t_of_sigma(2.5).item()
+    2.5
     """
-
-    t_min: float = 0.002
-    t_max: float = 80.0
-    rho: float = 7.0
-
-    def __post_init__(self):
-        self._check_domain()
 
     def s_and_g(self, t):
         return edm(t)
 
     def t_of_sigma(self, sigma):
         return _as_time(sigma).clone()
-
-    def time_grid(self, steps):
-        return self.sigma_grid(steps, self.rho)
 
 
 _SCHEDULES = {"vp-linear": VPLinear, "vp-cosine": VPCosine, "ve": VE, "edm": EDM}
@@ -431,11 +348,11 @@ def get_schedule(schedule):
     Examples
     --------
     >>> get_schedule("edm")
-    EDM(t_min=0.002, t_max=80.0, rho=7.0)
+    EDM()
     >>> get_schedule(None) == VPLinear()
     True
-    >>> sched = VE(sigma_hi=80.0)
-    >>> get_schedule(sched) is sched
+    >>> process = VE(sigma_max=80.0)
+    >>> get_schedule(process) is process
     True
     """
     if schedule is None:
@@ -447,3 +364,187 @@ def get_schedule(schedule):
     raise ValueError(
         f"schedule must be a Schedule instance or one of {sorted(_SCHEDULES)}, got {schedule!r}."
     )
+
+
+# --------------------------------------------------------------------------- training noise
+
+
+def _device(generator):
+    return "cpu" if generator is None else generator.device
+
+
+def _check_batch(n):
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+
+
+@dataclass(frozen=True)
+class UniformTime:
+    """Training times uniform on ``[t_min, t_max]`` of the process.
+
+    The paper's loss (Wang et al., arXiv:2409.02426) and DDPM's draw ``t``
+    uniformly; a narrow range at low noise (``t_max = 0.02`` on VP-linear)
+    trains the low-rank mixture denoiser where its soft-max is close to the
+    K-subspaces assignment.
+
+    Parameters
+    ----------
+    t_min, t_max : float, default=1e-3, 1.0
+        ``t_min > 0`` keeps the noise away from zero, where denoisers are
+        ill-conditioned (on VE, ``t = 0`` is still ``sigma_min > 0``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> levels = UniformTime(t_max=0.02)
+    >>> t = levels.sample_times(VPLinear(), 1000, generator=torch.Generator().manual_seed(0))
+    >>> t.dtype, bool(t.min() >= 1e-3), bool(t.max() <= 0.02)
+    (torch.float64, True, True)
+    """
+
+    t_min: float = 1e-3
+    t_max: float = 1.0
+
+    def __post_init__(self):
+        if not 0 <= self.t_min < self.t_max:
+            raise ValueError(
+                f"Need 0 <= t_min < t_max, got t_min={self.t_min}, t_max={self.t_max}."
+            )
+
+    def sample_times(self, schedule, n, generator=None):
+        """``n`` times (float64, shape ``(n,)``) drawn with ``generator``; ``schedule`` unused."""
+        _check_batch(n)
+        u = torch.rand(n, generator=generator, dtype=torch.float64, device=_device(generator))
+        return self.t_min + (self.t_max - self.t_min) * u
+
+
+@dataclass(frozen=True)
+class LogNormalSigma:
+    """EDM's training noise levels: ``log sigma ~ N(p_mean, p_std^2)`` (Karras et al., 2022).
+
+    Drawn noise levels are clipped to ``[sigma_min, sigma_max]`` (EDM's
+    sampling range by default) and mapped to the times ``t(sigma)`` of the process.
+
+    Parameters
+    ----------
+    p_mean, p_std : float, default=-1.2, 1.2
+    sigma_min, sigma_max : float, default=0.002, 80.0
+
+    Examples
+    --------
+    >>> import torch
+    >>> levels = LogNormalSigma()
+    >>> t = levels.sample_times(EDM(), 1000, generator=torch.Generator().manual_seed(0))
+    >>> round(float(torch.log(t).median()), 1)  # on EDM t = sigma: log sigma ~ N(-1.2, 1.2^2)
+    -1.2
+    >>> bool(t.min() >= 0.002), bool(t.max() <= 80.0)
+    (True, True)
+    """
+
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+
+    def __post_init__(self):
+        if not self.p_std > 0:
+            raise ValueError(f"p_std must be positive, got {self.p_std}.")
+        if not 0 < self.sigma_min < self.sigma_max:
+            raise ValueError(
+                f"Need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}."
+            )
+
+    def sample_times(self, schedule, n, generator=None):
+        """``n`` times of ``schedule`` (float64, shape ``(n,)``) drawn with ``generator``."""
+        _check_batch(n)
+        z = torch.randn(n, generator=generator, dtype=torch.float64, device=_device(generator))
+        sigma = torch.exp(self.p_mean + self.p_std * z).clamp(self.sigma_min, self.sigma_max)
+        return schedule.t_of_sigma(sigma)
+
+
+# --------------------------------------------------------------------------- sampling grids
+
+
+def _check_steps(steps):
+    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+
+
+def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
+    """The EDM discretization of noise levels, from ``sigma_max`` down to ``sigma_min``.
+
+    ``sigma_i = (sigma_max^(1/rho) + i / (n - 1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho``
+    for ``i = 0, ..., n - 1`` (Karras et al., NeurIPS 2022, eq. 5); ``rho = 7``
+    spends more steps at low noise.
+
+    Returns
+    -------
+    sigmas : tensor of float64 of shape (n,), decreasing
+
+    Examples
+    --------
+    >>> karras_sigmas(3, 0.002, 80.0)[[0, -1]].tolist()
+    [80.0, 0.002]
+    """
+    _check_steps(n)
+    if not 0 < sigma_min < sigma_max:
+        raise ValueError(f"Need 0 < sigma_min < sigma_max, got {sigma_min} and {sigma_max}.")
+    if n == 1:
+        return torch.tensor([float(sigma_max)], dtype=torch.float64)
+    ramp = torch.linspace(0, 1, n, dtype=torch.float64)
+    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    sigmas = (hi + ramp * (lo - hi)) ** rho
+    sigmas[0], sigmas[-1] = sigma_max, sigma_min  # exact endpoints despite rounding
+    return sigmas
+
+
+def karras_times(schedule, steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
+    """EDM's sampling grid as times of a process: ``t(sigma_i)`` of :func:`karras_sigmas`.
+
+    Parameters
+    ----------
+    schedule : Schedule
+    steps : int
+        Number of noise levels.
+    sigma_min, sigma_max : float, default=0.002, 80.0
+        Smallest and largest noise level (EDM's).
+    rho : float, default=7.0
+
+    Returns
+    -------
+    times : tensor of float64 of shape (steps,), decreasing
+
+    Examples
+    --------
+    >>> import torch
+    >>> karras_times(EDM(), 18)[[0, -1]].tolist()  # on EDM t = sigma
+    [80.0, 0.002]
+    >>> t = karras_times(VPLinear(), 5)
+    >>> bool(torch.allclose(VPLinear().sigma(t), karras_sigmas(5, 0.002, 80.0)))
+    True
+    """
+    return schedule.t_of_sigma(karras_sigmas(steps, sigma_min, sigma_max, rho))
+
+
+def uniform_times(steps, t_min=1e-3, t_max=1.0):
+    """DDPM's sampling grid: ``steps`` times uniform from ``t_max`` down to ``t_min``.
+
+    ``T`` steps with ``t_min = 1 / T`` are DDPM's ``t = i / T``, ``i = T, ..., 1``.
+    Pick ``t_max`` where the process is nearly pure noise (``t_max = 0.995`` for
+    :class:`VPCosine`, where ``s(1) = 0``).
+
+    Returns
+    -------
+    times : tensor of float64 of shape (steps,), decreasing
+
+    Examples
+    --------
+    >>> uniform_times(4, t_min=0.25).tolist()
+    [1.0, 0.75, 0.5, 0.25]
+    """
+    _check_steps(steps)
+    if not 0 <= t_min < t_max:
+        raise ValueError(f"Need 0 <= t_min < t_max, got t_min={t_min}, t_max={t_max}.")
+    if steps == 1:
+        return torch.tensor([float(t_max)], dtype=torch.float64)
+    return torch.linspace(t_max, t_min, steps, dtype=torch.float64)

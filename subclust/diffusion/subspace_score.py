@@ -38,7 +38,12 @@ import torch
 from torch import nn
 
 from subclust.diffusion._utils import as_generator
-from subclust.diffusion.networks import MLPDenoiser, orthonormalize, tangent_projection
+from subclust.diffusion.networks import (
+    MLPDenoiser,
+    Preconditioned,
+    orthonormalize,
+    tangent_projection,
+)
 
 __all__ = ["LATENTS", "SubspaceScoreNetwork", "exact_subspace_denoiser", "latent_posterior_mean"]
 
@@ -162,7 +167,7 @@ class SubspaceScoreNetwork(nn.Module):
     The score of this denoiser, ``(s_t D(x_t, t) - x_t) / g_t^2``, is the
     network of Chen, Huang, Zhao, Wang (ICML 2023),
     ``(V f(V^T x_t, t) - x_t) / h(t)`` with ``f = s_t phi`` and ``h = g_t^2``.
-    ``phi`` is an :class:`~subclust.diffusion.MLPDenoiser` on ``R^d``; ``V``
+    ``phi`` is a preconditioned :class:`~subclust.diffusion.MLPDenoiser` on ``R^d``; ``V``
     starts as a random orthonormal basis and stays orthonormal:
     :func:`~subclust.diffusion.train_denoiser` projects its gradient on the
     tangent space of the Stiefel manifold (:meth:`project_gradients_`) and
@@ -232,9 +237,9 @@ class SubspaceScoreNetwork(nn.Module):
                 )
         V = orthonormalize(V)
         self.P = nn.Parameter((self.scale * V).to(dtype=dtype, device=device))
-        self.latent = MLPDenoiser(dim, schedule=schedule, hidden=hidden, depth=depth,
-                                  embedding_dim=embedding_dim, sigma_data=sigma_data,
-                                  generator=gen, dtype=dtype, device=device)
+        network = MLPDenoiser(dim, hidden=hidden, depth=depth, embedding_dim=embedding_dim,
+                              generator=gen, dtype=dtype, device=device)
+        self.latent = Preconditioned(network, schedule=schedule, sigma_data=sigma_data)
         self.schedule = self.latent.schedule
         self.n_features, self.dim = int(n_features), int(dim)
 

@@ -4,12 +4,13 @@ The loss (DESIGN.md section 2) is
 
     L(theta) = E_t lambda(t) E_{x_0, eps} || D_theta(s(t) x_0 + g(t) eps, t) - x_0 ||^2,
 
-with ``t`` drawn by a *time sampling* rule and ``lambda(t)`` a *weighting*:
+with ``t`` drawn from the *training noise levels* (an object with
+``sample_times(schedule, n, generator)``: :class:`~subclust.diffusion.UniformTime`,
+``t`` uniform on a range, or :class:`~subclust.diffusion.LogNormalSigma`, EDM's
+``log sigma ~ N(-1.2, 1.2^2)``; Karras et al., NeurIPS 2022) and
+``lambda(t)`` a *weighting*:
 
-- time sampling 'uniform': ``t ~ U[t_min, t_max]`` of the schedule;
-  'log-normal': ``log sigma ~ N(P_mean, P_std^2)`` (EDM's ``-1.2``, ``1.2``;
-  Karras et al., NeurIPS 2022), mapped to ``t = t(sigma)`` and clipped to the domain;
-- weighting 'uniform': ``lambda = 1`` (the paper's loss); 'snr':
+- 'uniform': ``lambda = 1`` (the paper's loss); 'snr':
   ``lambda = s^2 / g^2 = 1 / sigma^2``, which makes the loss the usual noise
   prediction loss ``||eps_hat - eps||^2``; 'edm': ``lambda = (sigma^2 +
   sigma_data^2) / (sigma sigma_data)^2``.
@@ -32,11 +33,10 @@ from tqdm.auto import tqdm
 
 from subclust.diffusion._utils import append_dims, as_generator, as_tensor
 from subclust.diffusion.networks import orthonormalize, tangent_projection
-from subclust.diffusion.schedules import get_schedule
+from subclust.diffusion.schedules import UniformTime, get_schedule
 from subclust.io import write_atomic
 
 __all__ = [
-    "sample_times",
     "loss_weights",
     "dsm_loss",
     "RiemannianSGD",
@@ -47,7 +47,6 @@ __all__ = [
     "load_checkpoint",
 ]
 
-TIME_SAMPLINGS = ("uniform", "log-normal")
 WEIGHTINGS = ("uniform", "snr", "edm")
 
 
@@ -73,47 +72,6 @@ class NonFiniteLossError(FloatingPointError):
         ...
     subclust.diffusion.training.NonFiniteLossError: The training loss became nan at step 0. ...
     """
-
-
-def sample_times(schedule, batch, time_sampling="uniform", generator=None, p_mean=-1.2, p_std=1.2):
-    """Draw ``batch`` training times (float64) by the given rule (see the module docstring).
-
-    Parameters
-    ----------
-    schedule : Schedule
-    batch : int
-    time_sampling : {'uniform', 'log-normal'}, default='uniform'
-    generator : torch.Generator, optional
-    p_mean, p_std : float, default=-1.2, 1.2
-        Mean and standard deviation of ``log sigma`` for 'log-normal'.
-
-    Returns
-    -------
-    t : tensor of float64 of shape (batch,)
-        Times in ``[t_min, t_max]`` of the schedule.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from subclust.diffusion import EDM
-    >>> sched = EDM()
-    >>> t = sample_times(sched, 1000, "log-normal", generator=torch.Generator().manual_seed(0))
-    >>> t.dtype, bool(t.min() >= sched.t_min), bool(t.max() <= sched.t_max)
-    (torch.float64, True, True)
-    >>> round(float(torch.log(t).median()), 1)  # EDM: log sigma ~ N(-1.2, 1.2^2)
-    -1.2
-    >>> again = sample_times(sched, 1000, "log-normal", generator=torch.Generator().manual_seed(0))
-    >>> bool(torch.equal(t, again))
-    True
-    """
-    device = _device(generator)
-    if time_sampling == "uniform":
-        u = torch.rand(batch, generator=generator, dtype=torch.float64, device=device)
-        return schedule.t_min + (schedule.t_max - schedule.t_min) * u
-    if time_sampling == "log-normal":
-        z = torch.randn(batch, generator=generator, dtype=torch.float64, device=device)
-        return schedule.clip(schedule.t_of_sigma(torch.exp(p_mean + p_std * z)))
-    raise ValueError(f"time_sampling must be one of {TIME_SAMPLINGS}, got {time_sampling!r}.")
 
 
 def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
@@ -153,7 +111,7 @@ def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
 
 
 def dsm_loss(
-    denoiser, x0, schedule, time_sampling="uniform", weighting="uniform", generator=None,
+    denoiser, x0, schedule, noise_levels=None, weighting="uniform", generator=None,
     sigma_data=0.5, antithetic=False,
 ):
     """Denoising score matching loss of one minibatch (a scalar tensor).
@@ -171,8 +129,10 @@ def dsm_loss(
     x0 : tensor of shape (batch, ...)
         Clean samples.
     schedule : Schedule
-    time_sampling, weighting, sigma_data
-        See :func:`sample_times` and :func:`loss_weights`.
+    noise_levels : UniformTime or LogNormalSigma, default=UniformTime()
+        The distribution of the training times.
+    weighting, sigma_data
+        See :func:`loss_weights`.
     generator : torch.Generator, optional
         Source of the times and the noise.
     antithetic : bool, default=False
@@ -204,7 +164,7 @@ def dsm_loss(
     if antithetic:
         x0 = torch.cat([x0, x0])
     batch = x0.shape[0] // 2 if antithetic else x0.shape[0]
-    t = sample_times(schedule, batch, time_sampling, generator).to(x0.device)
+    t = _check_noise_levels(noise_levels).sample_times(schedule, batch, generator).to(x0.device)
     eps = torch.randn((batch,) + x0.shape[1:], generator=generator, dtype=x0.dtype,
                       device=_device(generator)).to(x0.device)
     if antithetic:
@@ -218,6 +178,18 @@ def dsm_loss(
 
 def _device(generator):
     return "cpu" if generator is None else generator.device
+
+
+def _check_noise_levels(noise_levels):
+    """``noise_levels``, or :class:`UniformTime` for None; a clear error for anything else."""
+    if noise_levels is None:
+        return UniformTime()
+    if not callable(getattr(noise_levels, "sample_times", None)):
+        raise ValueError(
+            "noise_levels must have a sample_times(schedule, n, generator) method, such as "
+            f"UniformTime() or LogNormalSigma(); got {noise_levels!r}."
+        )
+    return noise_levels
 
 
 class RiemannianSGD(torch.optim.Optimizer):
@@ -457,7 +429,7 @@ def train_denoiser(
     optimizer="adam",
     momentum=0.0,
     lr_schedule="constant",
-    time_sampling="uniform",
+    noise_levels=None,
     weighting="uniform",
     sigma_data=0.5,
     antithetic=False,
@@ -496,7 +468,8 @@ def train_denoiser(
         Momentum of 'rsgd'.
     lr_schedule : {'constant', 'cosine'}, default='constant'
         'cosine' anneals the learning rate to zero at ``steps``.
-    time_sampling : {'uniform', 'log-normal'}, default='uniform'
+    noise_levels : UniformTime or LogNormalSigma, default=UniformTime()
+        The distribution of the training times (:mod:`~subclust.diffusion.schedules`).
     weighting : {'uniform', 'snr', 'edm'}, default='uniform'
     sigma_data : float, default=0.5
         Data scale of the 'edm' weighting.
@@ -550,8 +523,7 @@ def train_denoiser(
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs checkpoint_path.")
     schedule = get_schedule(schedule if schedule is not None else getattr(model, "schedule", None))
-    if time_sampling not in TIME_SAMPLINGS:
-        raise ValueError(f"time_sampling must be one of {TIME_SAMPLINGS}, got {time_sampling!r}.")
+    noise_levels = _check_noise_levels(noise_levels)
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
     _lr_factor(lr_schedule, 0, max(steps, 1))
@@ -580,14 +552,14 @@ def train_denoiser(
             rows = max(batch_size // 2, 1) if antithetic else batch_size
             index = stream.next(rows)
             loss = dsm_loss(
-                model, X[index.to(X.device)], schedule, time_sampling, weighting, generator,
+                model, X[index.to(X.device)], schedule, noise_levels, weighting, generator,
                 sigma_data, antithetic,
             )
             if not bool(torch.isfinite(loss)):
                 raise NonFiniteLossError(
                     f"The training loss became {float(loss.detach())} at step {step}. Lower "
-                    f"the learning rate (lr={lr}), check X for huge values, or raise the "
-                    "schedule's t_min (denoisers are ill-conditioned at vanishing noise)."
+                    f"the learning rate (lr={lr}), check X for huge values, or raise the lowest "
+                    "training noise level (denoisers are ill-conditioned at vanishing noise)."
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -5,13 +5,10 @@ The network ``F`` is a two-level U-Net (Ronneberger, Fischer, Brox, MICCAI
 of the noise level added inside every block, as in the denoisers of Ho,
 Jain, Abbeel (NeurIPS 2020), scaled down: at the default ``channels=32`` it
 has about 0.5M parameters and one training step at batch 128 on 28 x 28
-images takes a fraction of a second on two cores. It is wrapped in the EDM
-preconditioning of Karras et al. (NeurIPS 2022), written in ``(s, g)`` as
-for :class:`~subclust.diffusion.MLPDenoiser`:
-
-    D(x_t, t) = c_skip x_t + c_out F(c_in x_t, c_noise)
-    c_in = 1 / sqrt(g^2 + s^2 sigma_data^2),  c_skip = s sigma_data^2 c_in^2,
-    c_out = g sigma_data c_in,  c_noise = log(g / s) / 4.
+images takes a fraction of a second on two cores. It is the raw network
+``F(x, c_noise)``: :class:`~subclust.diffusion.Preconditioned` wraps it in the
+EDM preconditioning of Karras et al. (NeurIPS 2022) to give a denoiser
+``D(x_t, t)``.
 
 Every sample is processed on its own (group normalization, no batch
 statistics), so ``D`` applied to a batch of copies of one image is the same
@@ -25,8 +22,8 @@ import numbers
 import torch
 from torch import nn
 
-from subclust.diffusion._utils import as_generator, edm_preconditioning, schedule_coefficients
-from subclust.diffusion.schedules import get_schedule
+from subclust.diffusion._utils import as_generator
+from subclust.diffusion.networks import _check_embedding_dim, _embed_noise, _noise_frequencies
 
 __all__ = ["UNetDenoiser"]
 
@@ -62,7 +59,7 @@ class _ResBlock(nn.Module):
 
 
 class UNetDenoiser(nn.Module):
-    """A small U-Net denoiser of one-channel square images, with EDM preconditioning.
+    """The raw network ``F(x, c_noise)`` of a small U-Net denoiser of one-channel square images.
 
     Two resolutions below the input (28 -> 14 -> 7 for MNIST), ``blocks``
     residual blocks per level on the way down and up, skip connections by
@@ -72,15 +69,12 @@ class UNetDenoiser(nn.Module):
     ----------
     image_size : int, default=28
         Side of the square images; must be divisible by 4.
-    schedule : Schedule or str, default=VPLinear()
     channels : int, default=32
         Channels at full resolution; ``2 * channels`` at the two lower ones.
     blocks : int, default=1
         Residual blocks per level and direction.
     embedding_dim : int, default=64
         Size of the embedding of the noise level (even).
-    sigma_data : float, default=0.5
-        Standard deviation of the data per pixel (0.5 suits images in [-1, 1]).
     generator : torch.Generator, int or None
         Randomness of the initial weights (torch's global generator is not used).
     dtype : torch.dtype, default=torch.float32
@@ -91,13 +85,13 @@ class UNetDenoiser(nn.Module):
     ``forward`` takes images ``(batch, 1, h, w)`` or flat rows
     ``(batch, h * w)`` and returns the same shape. The last convolution
     starts at zero, so the untrained denoiser is the optimal one for Gaussian
-    data of scale ``sigma_data``.
+    data of scale ``sigma_data`` (0.5 suits images in [-1, 1]).
 
     Examples
     --------
     >>> import torch
-    >>> from subclust.diffusion.unet import UNetDenoiser
-    >>> net = UNetDenoiser(channels=8, generator=0)
+    >>> from subclust.diffusion import Preconditioned, UNetDenoiser
+    >>> net = Preconditioned(UNetDenoiser(channels=8, generator=0), sigma_data=0.5)
     >>> x = torch.zeros(2, 784)
     >>> net(x, torch.tensor([0.3, 0.5])).shape
     torch.Size([2, 784])
@@ -106,11 +100,9 @@ class UNetDenoiser(nn.Module):
     def __init__(
         self,
         image_size=28,
-        schedule=None,
         channels=32,
         blocks=1,
         embedding_dim=64,
-        sigma_data=0.5,
         generator=None,
         dtype=torch.float32,
         device=None,
@@ -124,15 +116,7 @@ class UNetDenoiser(nn.Module):
             )
         self.channels = channels = _check_positive_int(channels, "channels")
         self.blocks = blocks = _check_positive_int(blocks, "blocks")
-        embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
-        if embedding_dim % 2:
-            raise ValueError(
-                f"embedding_dim must be even (sines and cosines), got {embedding_dim}."
-            )
-        if not sigma_data > 0:
-            raise ValueError(f"sigma_data must be positive, got {sigma_data}.")
-        self.schedule = get_schedule(schedule)
-        self.sigma_data = float(sigma_data)
+        embedding_dim = _check_embedding_dim(embedding_dim)
         self.embedding_dim = embedding_dim
         # Built on the meta device, so that construction draws nothing from torch's
         # global generator; reset_parameters then initializes every weight from ``generator``.
@@ -169,11 +153,7 @@ class UNetDenoiser(nn.Module):
         self.out = nn.Conv2d(c1, 1, 3, padding=1, **meta)
         self.to_empty(device=device or "cpu")
         # After to_empty, which leaves every tensor of the module uninitialized, buffers too.
-        self.register_buffer(
-            "frequencies",
-            torch.exp(torch.linspace(0.0, math.log(64.0), embedding_dim // 2, dtype=torch.float64))
-            .to(dtype=dtype, device=device),
-        )
+        self.register_buffer("frequencies", _noise_frequencies(embedding_dim, dtype, device))
         self.reset_parameters(generator)
 
     @property
@@ -196,10 +176,20 @@ class UNetDenoiser(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def _network(self, x, c_noise):
-        angles = c_noise[:, None] * self.frequencies
-        emb = self.embed(torch.cat([torch.sin(angles), torch.cos(angles)], dim=1))
-        h = self.stem(x)
+    def forward(self, x, c_noise):
+        """``F(x, c_noise)``, of the shape of ``x``; ``c_noise`` of shape ``(batch,)``."""
+        side = self.image_size
+        if x.ndim == 2 and x.shape[1] == side * side:
+            images = x.reshape(-1, 1, side, side)
+        elif x.ndim == 4 and tuple(x.shape[1:]) == (1, side, side):
+            images = x
+        else:
+            raise ValueError(
+                f"x must have shape (batch, 1, {side}, {side}) or (batch, {side * side}), "
+                f"got {tuple(x.shape)}."
+            )
+        emb = self.embed(_embed_noise(c_noise, self.frequencies))
+        h = self.stem(images)
         skips = []
         for level, blocks in enumerate(self.down):
             for block in blocks:
@@ -215,22 +205,4 @@ class UNetDenoiser(nn.Module):
                 h = torch.cat([h, skips.pop()], dim=1)
             for block in blocks:
                 h = block(h, emb)
-        return self.out(nn.functional.silu(self.out_norm(h)))
-
-    def forward(self, x_t, t):
-        """The denoised estimate ``x0_hat``, of the shape of ``x_t``."""
-        side = self.image_size
-        if x_t.ndim == 2 and x_t.shape[1] == side * side:
-            images = x_t.reshape(-1, 1, side, side)
-        elif x_t.ndim == 4 and tuple(x_t.shape[1:]) == (1, side, side):
-            images = x_t
-        else:
-            raise ValueError(
-                f"x_t must have shape (batch, 1, {side}, {side}) or (batch, {side * side}), "
-                f"got {tuple(x_t.shape)}."
-            )
-        s, g = schedule_coefficients(self.schedule, t, images)
-        s, g = s[:, None, None, None], g[:, None, None, None]
-        c_in, c_skip, c_out, c_noise = edm_preconditioning(s, g, self.sigma_data)
-        out = c_skip * images + c_out * self._network(c_in * images, c_noise.reshape(-1))
-        return out.reshape(x_t.shape)
+        return self.out(nn.functional.silu(self.out_norm(h))).reshape(x.shape)

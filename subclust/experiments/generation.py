@@ -116,7 +116,7 @@ def heldout_losses(denoisers, X, sigmas=DEFAULT_SIGMAS, schedule=None, n_draws=1
     out = {name: np.zeros(len(sigmas)) for name in denoisers}
     with torch.no_grad():
         for j, sigma in enumerate(sigmas):
-            t = schedule.clip(schedule.t_of_sigma(torch.tensor(float(sigma), dtype=torch.float64)))
+            t = schedule.t_of_sigma(torch.tensor(float(sigma), dtype=torch.float64))
             s, g = (float(v) for v in schedule.s_and_g(t))
             for _ in range(n_draws):
                 eps = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
@@ -172,14 +172,14 @@ def _sgd_denoiser(X, n_clusters, dims, random_state, sgd_params):
 
 def _mlp_denoiser(X, random_state, mlp_params):
     """A generic MLP denoiser trained by denoising score matching on X."""
-    from subclust.diffusion import MLPDenoiser, train_denoiser
+    from subclust.diffusion import MLPDenoiser, Preconditioned, train_denoiser
 
     params = {"hidden": 256, "depth": 3, "steps": 3000, "batch_size": 256, "lr": 2e-3}
     params.update(mlp_params or {})
-    net = MLPDenoiser(
-        X.shape[1], hidden=params["hidden"], depth=params["depth"],
-        sigma_data=float(np.sqrt(np.mean(X**2))), generator=random_state,
+    network = MLPDenoiser(
+        X.shape[1], hidden=params["hidden"], depth=params["depth"], generator=random_state
     )
+    net = Preconditioned(network, sigma_data=float(np.sqrt(np.mean(X**2))))
     result = train_denoiser(
         net, X.astype(np.float32), steps=params["steps"], batch_size=params["batch_size"],
         lr=params["lr"], lr_schedule="cosine", generator=random_state, verbose=0,
@@ -198,13 +198,15 @@ def _warm_up(X, n_clusters, methods):
 
 def _sample(net, n_samples, n_features, steps, seed):
     torch = _torch()
-    from subclust.diffusion import sample_ddim
+    from subclust.diffusion import sample_ddim, uniform_times
 
     dtype = _model_dtype(net)
     noise = torch.randn(
         n_samples, n_features, generator=torch.Generator().manual_seed(seed), dtype=dtype
     )
-    return sample_ddim(net, noise, steps=steps, disable=True).to(torch.float64).numpy()
+    grid = uniform_times(steps)
+    x = net.schedule.g(grid[0]) * noise
+    return sample_ddim(net, x, grid, disable=True).to(torch.float64).numpy()
 
 
 @dataclass

@@ -34,8 +34,8 @@ a Poisson process in ``d`` dimensions: 7% for ``d = 2``, 2.5% for ``d = 3``,
 0.8% for ``d = 4``): the memorized share of the fresh draws shows this floor.
 A sample of the MoLRG with isotropic noise ``sigma`` has relative residual
 about ``sigma sqrt((n - d) / d)`` (0.02 for ``sigma = 0.01``, ``n = 16``,
-``d = 3``), and the samplers stop at the noise level ``sigma_min`` of the
-schedule (0.002 for EDM), whose leftover noise is of the same size; a point
+``d = 3``), and the samplers stop at the lowest noise level of their grid
+(EDM's 0.002), whose leftover noise is of the same size; a point
 drawn at random in ``R^n`` has relative residual about ``sqrt(1 - d / n)``
 (0.9). A tolerance of 0.1 (about 6 degrees from the nearest subspace) sits
 well between the two.
@@ -407,16 +407,17 @@ def _check_sweep(ratios, models, n_features, n_components, dim, n_trials, n_gene
 def _train_mlp(X, seed, config):
     import torch
 
-    from subclust.diffusion import MLPDenoiser, train_denoiser
+    from subclust.diffusion import LogNormalSigma, MLPDenoiser, Preconditioned, train_denoiser
 
     sigma_data = float(np.sqrt(np.mean(X**2)))
-    net = MLPDenoiser(X.shape[1], schedule=config["schedule"], hidden=config["hidden"],
-                      depth=config["depth"], sigma_data=sigma_data, generator=seed)
+    network = MLPDenoiser(X.shape[1], hidden=config["hidden"], depth=config["depth"],
+                          generator=seed)
+    net = Preconditioned(network, schedule=config["schedule"], sigma_data=sigma_data)
     # EDM's training recipe (log-normal noise levels, EDM weighting) suits the preconditioned
     # MLP; it is the one of the MLP test in tests/test_diffusion_training.py.
     train_denoiser(net, torch.as_tensor(X, dtype=torch.float32), steps=config["steps"],
                    batch_size=config["batch_size"], lr=config["lr"], lr_schedule="cosine",
-                   time_sampling="log-normal", weighting="edm", sigma_data=sigma_data,
+                   noise_levels=LogNormalSigma(), weighting="edm", sigma_data=sigma_data,
                    generator=seed, verbose=0)
     return net
 
@@ -425,7 +426,7 @@ def _generate(model, X, bases, noise, config, seed):
     """``noise.shape[0]`` samples of ``model`` for the training set ``X``, as a float64 array."""
     import torch
 
-    from subclust.diffusion import EmpiricalDenoiser, sample
+    from subclust.diffusion import EmpiricalDenoiser, karras_times, sample
 
     if model == "fresh":
         fresh, _, _ = make_molrg(n_samples=noise.shape[0], bases=bases, noise=config["noise"],
@@ -436,7 +437,8 @@ def _generate(model, X, bases, noise, config, seed):
     else:
         denoiser, noise = EmpiricalDenoiser(X, schedule=config["schedule"]), noise.double()
     generator = torch.Generator().manual_seed(seed)  # used by the stochastic samplers only
-    out = sample(config["sampler"], denoiser, noise, config["schedule"], config["sampler_steps"],
+    grid = karras_times(denoiser.schedule, config["sampler_steps"])
+    out = sample(config["sampler"], denoiser, denoiser.schedule.g(grid[0]) * noise, grid,
                  generator=generator, disable=True)
     return out.double().numpy()
 
@@ -473,8 +475,8 @@ def memorization_sweep(
     initialization, training randomness, sampler noise), so the sweep is a
     paired comparison. For every training set:
 
-    - 'mlp': an :class:`~subclust.diffusion.MLPDenoiser` (EDM schedule and
-      preconditioning, ``sigma_data`` of the training set) trained for
+    - 'mlp': an :class:`~subclust.diffusion.MLPDenoiser` (EDM schedule,
+      :class:`~subclust.diffusion.Preconditioned`, ``sigma_data`` of the training set) trained for
       ``steps`` steps of denoising score matching (Adam, cosine learning
       rate, log-normal noise levels, EDM weighting), then sampled;
     - 'empirical': the empirical optimal denoiser of the training set,

@@ -399,8 +399,8 @@ def minkowski_score(
     is compared with the first ``N`` fresh samples, and the network's
     initialization, training randomness and sampler noise are the same for
     every ``N`` (a paired comparison across ``N``). For every training set an
-    :class:`~subclust.diffusion.MLPDenoiser` (EDM schedule and
-    preconditioning, ``sigma_data`` of the training set) is trained for
+    :class:`~subclust.diffusion.MLPDenoiser` (EDM schedule,
+    :class:`~subclust.diffusion.Preconditioned`, ``sigma_data`` of the training set) is trained for
     ``steps`` steps with the recipe of
     :func:`~subclust.experiments.memorization_sweep` (Adam, cosine learning
     rate, log-normal noise levels, EDM weighting) and sampled from ``N``
@@ -496,7 +496,7 @@ def _score_cell(cell, config):
 def _score_draw(name, D, sample_sizes, config, seed):
     import torch
 
-    from subclust.diffusion import sample
+    from subclust.diffusion import karras_times, sample
     from subclust.diffusion.quality import wasserstein1
     from subclust.experiments.memorization import _train_mlp
 
@@ -509,8 +509,9 @@ def _score_draw(name, D, sample_sizes, config, seed):
     for N in sample_sizes:
         X = pool[:N]
         net = _train_mlp(X, seed % 2**63, config)
-        generated = sample(config["sampler"], net, noise[:N], config["schedule"],
-                           config["sampler_steps"], disable=True).double().numpy()
+        grid = karras_times(net.schedule, config["sampler_steps"])
+        x = net.schedule.g(grid[0]) * noise[:N]
+        generated = sample(config["sampler"], net, x, grid, disable=True).double().numpy()
         out.append((N, wasserstein1(generated, fresh[:N]), wasserstein1(X, fresh[:N])))
     return out
 

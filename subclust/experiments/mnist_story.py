@@ -213,14 +213,20 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
 
     Returns
     -------
-    net : UNetDenoiser
-        In eval mode.
+    net : Preconditioned
+        The :class:`~subclust.diffusion.unet.UNetDenoiser` in EDM's
+        preconditioning (``sigma_data = 0.5``), in eval mode.
     result : subclust.diffusion.TrainResult
     """
     import torch
 
-    from subclust.diffusion import train_denoiser
-    from subclust.diffusion import as_generator
+    from subclust.diffusion import (
+        LogNormalSigma,
+        Preconditioned,
+        VPLinear,
+        as_generator,
+        train_denoiser,
+    )
     from subclust.diffusion.unet import UNetDenoiser
 
     images = np.asarray(images, dtype=np.float64)
@@ -233,18 +239,24 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
     gen = as_generator(generator)
     X = torch.as_tensor(to_model_space(images)[:, None], dtype=torch.float32)
     with torch_threads(n_threads):
-        net = UNetDenoiser(image_size=images.shape[1], channels=channels, generator=gen)
+        network = UNetDenoiser(image_size=images.shape[1], channels=channels, generator=gen)
+        schedule = VPLinear()
+        net = Preconditioned(network, schedule=schedule, sigma_data=0.5)
+        # EDM's levels, clipped to the VP-linear times [0.001, 1] that the story reads.
+        sigma_min, sigma_max = (float(schedule.sigma(t)) for t in (1e-3, 1.0))
         result = train_denoiser(
             net, X, steps=steps, batch_size=batch_size, lr=lr, lr_schedule="cosine",
-            time_sampling="log-normal", weighting="edm", sigma_data=net.sigma_data,
-            generator=gen, verbose=verbose, checkpoint_path=checkpoint_path,
+            noise_levels=LogNormalSigma(sigma_min=sigma_min, sigma_max=sigma_max),
+            weighting="edm", sigma_data=net.sigma_data, generator=gen, verbose=verbose,
+            checkpoint_path=checkpoint_path,
         )
     net.eval()
     return net, result
 
 
 def save_denoiser(path, net, force=False, **info):
-    """Save a :class:`UNetDenoiser` (configuration, weights), loadable with ``weights_only=True``.
+    """Save a preconditioned :class:`UNetDenoiser` (configuration, weights), loadable with
+    ``weights_only=True``.
 
     Written atomically (:func:`subclust.io.write_atomic`); ``info`` holds
     extra plain values (training time, steps...).
@@ -253,12 +265,13 @@ def save_denoiser(path, net, force=False, **info):
 
     from subclust.io import write_atomic
 
+    unet = net.network
     config = {
-        "image_size": net.image_size, "channels": net.channels, "blocks": net.blocks,
-        "embedding_dim": net.embedding_dim, "sigma_data": net.sigma_data,
+        "image_size": unet.image_size, "channels": unet.channels, "blocks": unet.blocks,
+        "embedding_dim": unet.embedding_dim, "sigma_data": net.sigma_data,
         "schedule": type(net.schedule).__name__,
     }
-    state = {"format": _FORMAT, "config": config, "model": net.state_dict(),
+    state = {"format": _FORMAT, "config": config, "model": unet.state_dict(),
              "info": {k: v for k, v in info.items()}}
     return write_atomic(path, lambda f: torch.save(state, f), force=force)
 
@@ -267,7 +280,7 @@ def load_denoiser(path):
     """Load a denoiser written by :func:`save_denoiser` (no pickled code is run)."""
     import torch
 
-    from subclust.diffusion.schedules import VPLinear
+    from subclust.diffusion import Preconditioned, VPLinear
     from subclust.diffusion.unet import UNetDenoiser
 
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -278,8 +291,10 @@ def load_denoiser(path):
     config = dict(state["config"])
     if config.pop("schedule") != "VPLinear":
         raise ValueError(f"{path}: only the VP-linear schedule is supported.")
-    net = UNetDenoiser(schedule=VPLinear(), generator=0, **config)
-    net.load_state_dict(state["model"])
+    sigma_data = config.pop("sigma_data")
+    unet = UNetDenoiser(generator=0, **config)
+    unet.load_state_dict(state["model"])
+    net = Preconditioned(unet, schedule=VPLinear(), sigma_data=sigma_data)
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -526,7 +541,7 @@ def basis_comparison(denoiser, X, labels, t, n_digits=500, jacobian_rank=5, clas
 
     Parameters
     ----------
-    denoiser : UNetDenoiser (or any denoiser of flat rows with a ``schedule``)
+    denoiser : Preconditioned UNetDenoiser (or any denoiser of flat rows with a ``schedule``)
     X : ndarray of shape (N, 784)
         Digits in ``[0, 1]``; ``n_digits`` of them are drawn (with ``generator``) and compared.
     labels : ndarray of shape (N,)
@@ -723,7 +738,7 @@ class MNISTStory:
         Training time (0 for a loaded model) and the mean loss of its last 100 steps.
     seconds : dict
         Wall time of every part.
-    denoiser : UNetDenoiser
+    denoiser : Preconditioned UNetDenoiser
     """
 
     config: StoryConfig

@@ -331,7 +331,9 @@ def _run_unit(unit, ratios, counts, config):
     """Shares of every ratio for one ``(d, seed)``: train the stacked networks, sample, score."""
     import torch
 
-    from subclust.diffusion import EDM, MLPDenoiser, sample, train_denoiser
+    from subclust.diffusion import (
+        EDM, LogNormalSigma, MLPDenoiser, Preconditioned, karras_times, sample, train_denoiser,
+    )
 
     dim, seed = unit
     K, n, device = config["n_components"], config["n_features"], config["device"]
@@ -354,19 +356,23 @@ def _run_unit(unit, ratios, counts, config):
         # sigma_data (of the largest set) for all, as the stack shares the first network's.
         init = _seed(config["random_state"], dim, seed, 2)
         networks = [
-            MLPDenoiser(n, schedule=schedule, hidden=config["hidden"], depth=config["depth"],
-                        sigma_data=sigma_data, generator=init, device=device)
+            Preconditioned(
+                MLPDenoiser(n, hidden=config["hidden"], depth=config["depth"], generator=init,
+                            device=device),
+                schedule=schedule, sigma_data=sigma_data,
+            )
             for _ in train_sets
         ]
         stacked = _stack(networks)
         # EDM's recipe, as for the MLP of memorization_sweep.
         train_denoiser(stacked, torch.as_tensor(tiled, dtype=torch.float32, device=device),
                        steps=config["steps"], batch_size=config["batch_size"], lr=config["lr"],
-                       lr_schedule="cosine", time_sampling="log-normal", weighting="edm",
+                       lr_schedule="cosine", noise_levels=LogNormalSigma(), weighting="edm",
                        sigma_data=sigma_data, generator=generator, verbose=0)
         noise = torch.randn(config["n_generated"], len(train_sets), n, generator=generator)
-        samples = sample(config["sampler"], stacked, noise.to(device), schedule,
-                         config["sampler_steps"], generator=generator, disable=True)
+        grid = karras_times(schedule, config["sampler_steps"])
+        samples = sample(config["sampler"], stacked, schedule.g(grid[0]) * noise.to(device),
+                         grid, generator=generator, disable=True)
         samples = samples.double().cpu().numpy()
         out = []
         for i, X in enumerate(train_sets):

@@ -276,8 +276,11 @@ def _draw(latent, D, d, max_N, n_eval, n_generated, seed):
     return basis, pool, held_out, fresh, floor
 
 
-def _score_error(net, basis, held_out, latent, schedule, n_times, generator):
-    """``E_t lambda_t E ||net(x_t, t) - D*(x_t, t)||^2``, ``t`` on midpoints of a uniform grid."""
+def _score_error(net, basis, held_out, latent, schedule, noise_levels, n_times, generator):
+    """``E_t lambda_t E ||net(x_t, t) - D*(x_t, t)||^2``, ``t`` on midpoints of a uniform grid.
+
+    The grid spans the range of the training times ``noise_levels`` (a :class:`UniformTime`).
+    """
     import torch
 
     from subclust.diffusion import loss_weights
@@ -287,7 +290,7 @@ def _score_error(net, basis, held_out, latent, schedule, n_times, generator):
     U = torch.as_tensor(basis, dtype=torch.float64, device=param.device)
     x0 = torch.as_tensor(held_out, dtype=torch.float64, device=param.device) @ U.T
     cells = (torch.arange(n_times, dtype=torch.float64) + 0.5) / n_times
-    times = schedule.t_min + (schedule.t_max - schedule.t_min) * cells
+    times = noise_levels.t_min + (noise_levels.t_max - noise_levels.t_min) * cells
     total = 0.0
     with torch.no_grad():
         for t in times:
@@ -313,7 +316,10 @@ def _largest_angle_deg(A, B):
 def _train_and_measure(network, X, draw, latent, config, seed):
     import torch
 
-    from subclust.diffusion import MLPDenoiser, off_subspace_energy, sample_ddim, train_denoiser
+    from subclust.diffusion import (
+        MLPDenoiser, Preconditioned, off_subspace_energy, sample_ddim, train_denoiser,
+        uniform_times,
+    )
     from subclust.diffusion.quality import wasserstein1
     from subclust.diffusion.subspace_score import SubspaceScoreNetwork
 
@@ -330,16 +336,19 @@ def _train_and_measure(network, X, draw, latent, config, seed):
         net = SubspaceScoreNetwork(D, d, sigma_data=1.0, basis_rate=config["basis_rate"],
                                    init_basis=init, **size)
     else:
-        net = MLPDenoiser(D, sigma_data=float(np.sqrt(np.mean(X**2))), **size)
+        network = MLPDenoiser(D, hidden=config["hidden"], depth=config["depth"],
+                              generator=generator, device=device)
+        net = Preconditioned(network, schedule, sigma_data=float(np.sqrt(np.mean(X**2))))
     X = torch.as_tensor(X, dtype=torch.float32, device=device)
     train_denoiser(net, X, steps=config["steps"], batch_size=config["batch_size"],
-                   lr=config["lr"], lr_schedule="cosine", time_sampling="uniform",
+                   lr=config["lr"], lr_schedule="cosine", noise_levels=config["noise_levels"],
                    weighting="uniform", generator=generator, verbose=0)
     row = dict(n_params=sum(p.numel() for p in net.parameters()))
-    row["score_error"] = _score_error(net, basis, held_out, latent, schedule, config["n_times"],
-                                      generator)
+    row["score_error"] = _score_error(net, basis, held_out, latent, schedule,
+                                      config["noise_levels"], config["n_times"], generator)
     noise = torch.randn(len(fresh), D, generator=generator).to(device)
-    samples = sample_ddim(net, noise, schedule, config["sampler_steps"], disable=True)
+    grid = uniform_times(config["sampler_steps"])
+    samples = sample_ddim(net, schedule.g(grid[0]) * noise, grid, disable=True)
     samples = samples.to(torch.float64).cpu().numpy()
     if network == "subspace":
         learned = net.basis.to(torch.float64).cpu().numpy()
@@ -426,7 +435,8 @@ def subspace_score_experiment(
     n_eval : int, default=256
         Held-out points per time of the score error.
     n_times : int, default=16
-        Times of the score error (midpoints of a uniform grid on the schedule's range).
+        Times of the score error (midpoints of a uniform grid on the range of
+        the training times, ``[0.001, 1]``).
     n_generated : int, default=256
         Generated samples (and fresh latents) of the W1 estimate.
     sampler_steps : int, default=40
@@ -481,7 +491,7 @@ def subspace_score_experiment(
 
     import torch
 
-    from subclust.diffusion import VPLinear
+    from subclust.diffusion import UniformTime, VPLinear
     from subclust.utils.parallel import torch_threads
 
     try:
@@ -491,8 +501,9 @@ def subspace_score_experiment(
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'.")
 
-    config = dict(schedule=VPLinear(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
-                  depth=depth, basis_init=basis_init, basis_rate=basis_rate, n_times=n_times,
+    config = dict(schedule=VPLinear(), noise_levels=UniformTime(), steps=steps,
+                  batch_size=batch_size, lr=lr, hidden=hidden, depth=depth,
+                  basis_init=basis_init, basis_rate=basis_rate, n_times=n_times,
                   sampler_steps=sampler_steps, device=device)
     pairs = _configurations(n_features_grid, dim, dim_grid, n_features)
     cells = [(latent, D, d, seed, N) for latent in latents for D, d in pairs

@@ -286,6 +286,7 @@ def _rate_cell(law, n, N, n_components, dim, methods, steps, exact_limit, sgd_pa
         DiffusionSubspaceClustering,
         LowRankMixtureDenoiser,
         sample_ddim,
+        uniform_times,
     )
     from subclust.diffusion.from_clustering import SubspaceKDEDenoiser
     from subclust.diffusion.quality import sliced_wasserstein1, wasserstein1
@@ -317,10 +318,12 @@ def _rate_cell(law, n, N, n_components, dim, methods, steps, exact_limit, sgd_pa
     out = {}
     noise = torch.randn(N, n, generator=torch.Generator().manual_seed(seed % 2**63),
                         dtype=torch.float64)
+    grid = uniform_times(steps)
     for method in methods:
         if method == "training-set":
             out[method] = distance(X)
         else:
-            S = sample_ddim(nets[method], noise, steps=steps, disable=True).numpy()
+            x = nets[method].schedule.g(grid[0]) * noise
+            S = sample_ddim(nets[method], x, grid, disable=True).numpy()
             out[method] = distance(S)
     return out
