@@ -6,7 +6,7 @@ from subclust.cluster._ensemble import (
     ensemble_k_subspaces,
     threshold_coassociation,
 )
-from subclust.cluster._k_subspaces import KSubspaces, k_subspaces
+from subclust.cluster._k_subspaces import KSubspaces, init_subspaces, k_subspaces
 from subclust.cluster._least_squares import (
     LeastSquaresSubspaceClustering,
     least_squares_representation,
@@ -45,6 +45,7 @@ from subclust.cluster._thresholded import (
 __all__ = [
     "KSubspaces",
     "k_subspaces",
+    "init_subspaces",
     "LeastSquaresSubspaceClustering",
     "NearestSubspaceMixin",
     "SparseSubspaceClustering",
