@@ -17,7 +17,7 @@ from subclust.cluster._low_rank import (
     low_rank_representation,
     shape_interaction_matrix,
 )
-from subclust.cluster._nearest_subspace import NearestSubspaceMixin
+from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._self_representation import (
     self_representation_admm,
     self_representation_cvxpy,
@@ -48,6 +48,7 @@ __all__ = [
     "init_subspaces",
     "LeastSquaresSubspaceClustering",
     "NearestSubspaceMixin",
+    "warn_zero_samples",
     "SparseSubspaceClustering",
     "ThresholdedSubspaceClustering",
     "angular_affinity",

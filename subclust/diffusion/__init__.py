@@ -87,6 +87,7 @@ from subclust.diffusion.training import (
     RiemannianSGD,
     TrainResult,
     dsm_loss,
+    dsm_loss_estimate,
     load_checkpoint,
     loss_weights,
     sample_times,
@@ -123,7 +124,7 @@ __all__ = [
     "LowRankMixtureDenoiser", "MLPDenoiser", "orthonormalize", "tangent_projection",
     "UNetDenoiser",
     # training
-    "dsm_loss", "sample_times", "loss_weights", "train_denoiser", "TrainResult",
+    "dsm_loss", "dsm_loss_estimate", "sample_times", "loss_weights", "train_denoiser", "TrainResult",
     "RiemannianSGD", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
     # sampling
     "sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "sample", "SAMPLERS",
