@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from subclust._parallel import torch_threads
-from subclust._validation import check_array, check_dims
-from subclust.cluster import init_subspaces
+from subclust._validation import check_array
 from subclust.diffusion import LowRankMixtureDenoiser, dsm_loss_estimate, train_denoiser
 from subclust.diffusion.clustering import default_clustering_schedule
 
@@ -117,9 +116,9 @@ def _take_runs(tensor, order):
     return tensor.gather(1, index.expand(order.shape + tensor.shape[2:]).to(tensor.device))
 
 
-def fit_mixtures(data_sets, n_components, dims, random_states, *, n_init=60, steps=200, lr=0.2,
-                 prune=(), slots=32, init="nn", weighting="soft", schedule=None,
-                 dtype=torch.float32, device="cpu", n_threads=1):
+def fit_mixtures(data_sets, initial_bases, *, steps=200, lr=0.2, prune=(), slots=32,
+                 weighting="soft", schedule=None, dtype=torch.float32, device="cpu",
+                 generator=None, n_threads=1):
     """Bases of the low-rank mixture denoiser trained on each data set, all at once.
 
     The training of :class:`~subclust.diffusion.DiffusionSubspaceClustering`
@@ -132,13 +131,9 @@ def fit_mixtures(data_sets, n_components, dims, random_states, *, n_init=60, ste
     Parameters
     ----------
     data_sets : sequence of array-like of shape (N_j, n_features)
-    n_components : int
-    dims : int or sequence of int
-    random_states : sequence of int
-        Seed of the initializations of each data set (the first also seeds
-        the shared noise draws).
-    n_init : int, default=60
-        Restarts per data set (:func:`~subclust.cluster.init_subspaces`).
+    initial_bases : list (one per data set) of lists (one per restart) of lists of bases
+        E.g. from :func:`~subclust.cluster.init_subspaces`; every data set
+        the same number of restarts and every restart the same dimensions.
     steps : int, default=200
     lr : float, default=0.2
     prune : sequence of (step, n_keep) pairs, default=()
@@ -147,9 +142,11 @@ def fit_mixtures(data_sets, n_components, dims, random_states, *, n_init=60, ste
         ``(0, steps)``, ``n_keep`` not increasing.
     slots : int, default=32
         Noise draws per data set and step, raised to the largest data set.
-    init, weighting, schedule, device, n_threads
+    weighting, schedule, device, n_threads
         As in :class:`~subclust.diffusion.DiffusionSubspaceClustering`.
     dtype : torch.dtype, default=torch.float32
+    generator : torch.Generator, int or None
+        The noise levels and noise, shared by the data sets.
 
     Returns
     -------
@@ -161,39 +158,30 @@ def fit_mixtures(data_sets, n_components, dims, random_states, *, n_init=60, ste
     data_sets = [check_array(X, dtype=[np.float64, np.float32]) for X in data_sets]
     if len({X.shape[1] for X in data_sets}) > 1:
         raise ValueError("All data sets should have the same number of features.")
-    if len(random_states) != len(data_sets):
+    if len(initial_bases) != len(data_sets):
         raise ValueError(
-            f"Got {len(random_states)} random_states for {len(data_sets)} data sets; "
-            "pass one per data set."
+            f"Got initial bases for {len(initial_bases)} data sets, not {len(data_sets)}; "
+            "pass one list of restarts per data set."
         )
+    dims = [np.shape(B)[1] for B in initial_bases[0][0]]
     smallest = min(len(X) for X in data_sets)
-    if smallest < n_components:
+    if smallest < len(dims):
         raise ValueError(
-            f"A data set has n_samples={smallest}, fewer than n_clusters={n_components}: "
+            f"A data set has n_samples={smallest}, fewer than n_clusters={len(dims)}: "
             "each cluster needs at least one sample."
         )
-    dims = check_dims(dims, n_components, data_sets[0].shape[1])
-    prune = _check_prune(prune, steps, n_init)
-    rngs = [np.random.RandomState(seed) for seed in random_states]
-    runs = [
-        [bases for bases, _ in init_subspaces(X, n_components, dims, init=init, n_init=n_init,
-                                              random_state=rng)]
-        for X, rng in zip(data_sets, rngs)
-    ]
-    initial = [np.array([[run[k] for run in data_set_runs] for data_set_runs in runs])
-               for k in range(n_components)]
+    prune = _check_prune(prune, steps, len(initial_bases[0]))
     net = LowRankMixtureDenoiser(
-        data_sets[0].shape[1], n_components, list(dims), init_bases=initial,
+        data_sets[0].shape[1], len(dims), dims,
+        init_bases=[np.array([[run[k] for run in runs] for runs in initial_bases])
+                    for k in range(len(dims))],
         schedule=default_clustering_schedule() if schedule is None else schedule,
         weighting=weighting, dtype=dtype, device=device,
     )
     batches = _AllSamples(data_sets, slots, dtype, device)
     with torch_threads(n_threads):
-        train_denoiser(
-            net, batches, steps=steps, lr=lr, lr_schedule="cosine", sample_dim=2,
-            generator=int(rngs[0].randint(np.iinfo(np.int32).max)), verbose=0,
-            callback=_SuccessiveHalving(prune),
-        )
+        train_denoiser(net, batches, steps=steps, lr=lr, lr_schedule="cosine", sample_dim=2,
+                       generator=generator, verbose=0, callback=_SuccessiveHalving(prune))
         x0, weights = batches(0)
         losses = dsm_loss_estimate(net, x0, sample_dim=2, sample_weight=weights)
     best = losses.argmin(axis=1)

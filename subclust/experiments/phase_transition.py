@@ -59,10 +59,20 @@ DIFFUSION_PRUNE = ((10, 10), (40, 3))
 
 def _fit_diffusion(data_sets, n_components, dim, seeds):
     """The trained denoiser, all data sets of a unit trained at once."""
+    from subclust.cluster import init_subspaces
     from subclust.experiments._batched import fit_mixtures
 
-    bases, _ = fit_mixtures(data_sets, n_components, dim, seeds, prune=DIFFUSION_PRUNE,
-                            **DIFFUSION_PARAMS)
+    params = dict(DIFFUSION_PARAMS)
+    n_init = params.pop("n_init")
+    rngs = [np.random.RandomState(seed) for seed in seeds]
+    restarts = [
+        [bases for bases, _ in init_subspaces(X, n_components, dim, n_init=n_init,
+                                              random_state=rng)]
+        for X, rng in zip(data_sets, rngs)
+    ]
+    # The first trial's seed also seeds the noise draws that all trials share.
+    bases, _ = fit_mixtures(data_sets, restarts, prune=DIFFUSION_PRUNE,
+                            generator=int(rngs[0].randint(np.iinfo(np.int32).max)), **params)
     return bases
 
 
