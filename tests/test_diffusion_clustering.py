@@ -8,8 +8,6 @@ torch = pytest.importorskip("torch")
 from subclust import DiffusionSubspaceClustering, KSubspaces  # noqa: E402
 from subclust.bridge import equivalence_report  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
-from subclust.diffusion import LowRankMixtureDenoiser  # noqa: E402
-from subclust.diffusion.clustering import default_clustering_schedule  # noqa: E402
 from subclust.metrics import clustering_accuracy, subspace_recovery_error  # noqa: E402
 
 

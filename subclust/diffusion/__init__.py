@@ -124,7 +124,8 @@ __all__ = [
     "LowRankMixtureDenoiser", "MLPDenoiser", "orthonormalize", "tangent_projection",
     "UNetDenoiser",
     # training
-    "dsm_loss", "dsm_loss_estimate", "sample_times", "loss_weights", "train_denoiser", "TrainResult",
+    "dsm_loss", "dsm_loss_estimate", "sample_times", "loss_weights", "train_denoiser",
+    "TrainResult",
     "RiemannianSGD", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
     # sampling
     "sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "sample", "SAMPLERS",

@@ -111,7 +111,7 @@ class _SuccessiveHalving:
 
 
 def _take_runs(tensor, order):
-    """The runs ``order[j]`` (shape ``(T, I')``) of each data set ``j`` of ``tensor`` ``(T, I, ...)``."""
+    """The runs ``order[j]`` (``order``: ``(T, I')``) of each data set ``j`` of ``(T, I, ...)``."""
     index = order.reshape(order.shape + (1,) * (tensor.ndim - 2))
     return tensor.gather(1, index.expand(order.shape + tensor.shape[2:]).to(tensor.device))
 
