@@ -258,9 +258,6 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         self._n_features_out = self.n_clusters
         return self
 
-    def _n_runs(self):
-        return 1 if not isinstance(self.init, str) else self.n_init
-
     def _initial_bases(self, X, dims, rng):
         """Initial bases of every restart: a list of ``n_init`` lists of bases."""
         if isinstance(self.init, str):

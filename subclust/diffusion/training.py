@@ -246,11 +246,11 @@ def dsm_loss(
     return (errors * sample_weight).sum(-1)
 
 
-def dsm_loss_estimate(denoiser, X, schedule=None, *, n_draws=64, generator=0, sample_dim=0,
+def dsm_loss_estimate(denoiser, X, schedule=None, *, n_draws=64, seed=0, sample_dim=0,
                       sample_weight=None):
     """:func:`dsm_loss` of all samples, averaged over ``n_draws`` fixed draws of times and noise.
 
-    With the same ``generator`` seed every call draws the same times and
+    With the same ``seed`` every call draws the same times and
     noise (common random numbers), so two denoisers, e.g. different
     restarts or the trained bases and those of K-subspaces, are compared on
     equal terms rather than through the noise of their draws.
@@ -259,11 +259,11 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, n_draws=64, generator=0, sa
     ----------
     denoiser : callable
         ``denoiser(x_t, t) -> x0_hat``.
-    X : tensor of shape (*data_sets, N, ...)
+    X : array-like or tensor of shape (*data_sets, N, ...)
     schedule : Schedule or str, optional
         Default: the denoiser's ``schedule``.
     n_draws : int, default=64
-    generator : int, default=0
+    seed : int, default=0
         Seed of the draws.
     sample_dim, sample_weight
         See :func:`dsm_loss`.
@@ -289,8 +289,11 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, n_draws=64, generator=0, sa
     """
     if not isinstance(n_draws, numbers.Integral) or n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
-    schedule = get_schedule(schedule if schedule is not None else denoiser.schedule)
-    generator = torch.Generator().manual_seed(int(generator))
+    schedule = get_schedule(
+        schedule if schedule is not None else getattr(denoiser, "schedule", None)
+    )
+    X = as_tensor(X, name="X")
+    generator = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         total = sum(
             dsm_loss(denoiser, X, schedule, generator=generator, sample_dim=sample_dim,
