@@ -195,3 +195,50 @@ def test_bad_network_arguments():
         Preconditioned(lambda x, c_noise: x)
     with pytest.raises(ValueError, match="generator"):
         MLPDenoiser(4, generator="seed")
+
+
+@pytest.mark.parametrize("weighting", ["soft", "hard"])
+def test_batched_network_equals_its_members_alone(molrg, weighting):
+    # A (data sets, restarts) batch of mixtures is many networks at once: every member,
+    # on its data set's input, must compute what the same network alone computes.
+    gen = torch.Generator().manual_seed(0)
+    bases = [orthonormalize(torch.randn(2, 4, 12, d, generator=gen, dtype=torch.float64))
+             for d in (2, 3, 2)]
+    batch = LowRankMixtureDenoiser(12, 3, [2, 3, 2], init_bases=bases, weighting=weighting,
+                                   dtype=torch.float64)
+    assert batch.batch_shape == (2, 4)
+    x = torch.randn(2, 1, 5, 12, generator=gen, dtype=torch.float64)
+    t = torch.linspace(0.1, 0.9, 5, dtype=torch.float64)
+    with torch.no_grad():
+        out, weights = batch(x, t), batch.responsibilities(x, t)
+        shared = batch(x[0, 0], t)  # one input for every member
+    assert out.shape == (2, 4, 5, 12) and weights.shape == (2, 4, 5, 3)
+    for j in range(2):
+        for i in range(4):
+            alone = LowRankMixtureDenoiser(12, 3, [2, 3, 2], init_bases=[U[j, i] for U in bases],
+                                           weighting=weighting, dtype=torch.float64)
+            with torch.no_grad():
+                torch.testing.assert_close(out[j, i], alone(x[j, 0], t), rtol=0, atol=1e-12)
+                torch.testing.assert_close(weights[j, i], alone.responsibilities(x[j, 0], t),
+                                           rtol=0, atol=1e-12)
+                torch.testing.assert_close(shared[j, i], alone(x[0, 0], t), rtol=0, atol=1e-12)
+
+
+def test_batched_network_retracts_every_member():
+    net = LowRankMixtureDenoiser(8, 2, [1, 3], batch_shape=(3,), generator=0,
+                                 dtype=torch.float64)
+    with torch.no_grad():
+        for U in net.U:
+            U.add_(0.1)
+    net.retract_()
+    for U in net.bases:
+        eye = torch.eye(U.shape[-1], dtype=torch.float64).expand(3, -1, -1)
+        torch.testing.assert_close(U.transpose(-2, -1) @ U, eye)
+
+
+def test_batched_init_bases_must_share_the_batch_shape():
+    bases = [np.zeros((3, 8, 1)), np.zeros((2, 8, 2))]
+    with pytest.raises(ValueError, match=r"init_bases\[1\] has shape \(2, 8, 2\)"):
+        LowRankMixtureDenoiser(8, 2, [1, 2], init_bases=bases)
+    with pytest.raises(ValueError, match="batch_shape must hold positive integers"):
+        LowRankMixtureDenoiser(8, 2, [1, 2], batch_shape=(0,))

@@ -246,3 +246,51 @@ def test_several_components_training_recovers_the_subspaces():
     labels = net.responsibilities(torch.as_tensor(X, dtype=torch.float32), 1e-3).argmax(1)
     truth = np.argmin(residuals(X, bases), axis=1)
     assert clustering_accuracy(truth, labels.numpy()) == 1.0
+
+
+def test_batched_loss_is_the_loss_of_each_member():
+    X, _, _ = make_molrg(n_samples=[10, 10], n_features=8, dims=2, random_state=0)
+    data = torch.as_tensor(X).reshape(2, 1, 10, 8)  # two data sets of ten samples
+    batch = LowRankMixtureDenoiser(8, 2, 2, batch_shape=(2, 3), generator=0, dtype=torch.float64)
+    weight = torch.rand(2, 1, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    weight /= weight.sum(-1, keepdim=True)
+    with torch.no_grad():
+        losses = dsm_loss(batch, data, VPLinear(), generator=torch.Generator().manual_seed(0),
+                          sample_dim=2, sample_weight=weight)
+    assert losses.shape == (2, 3)
+    for j in range(2):
+        for i in range(3):
+            alone = LowRankMixtureDenoiser(8, 2, 2, init_bases=[U[j, i] for U in batch.bases],
+                                           dtype=torch.float64)
+            with torch.no_grad():
+                loss = dsm_loss(alone, data[j, 0], VPLinear(), sample_weight=weight[j, 0],
+                                generator=torch.Generator().manual_seed(0))
+            assert float(losses[j, i]) == pytest.approx(float(loss), rel=1e-12)
+
+
+def test_restarts_trained_as_one_batch_train_as_if_alone():
+    # The loss of a batch is the sum of its members' losses: Adam, the tangent projection
+    # and the retraction act per member, so each follows the training it has alone.
+    X, _, _ = make_molrg(n_samples=[15, 15], n_features=10, dims=2, random_state=0)
+    batch = LowRankMixtureDenoiser(10, 2, 2, batch_shape=(3,), generator=0, dtype=torch.float64)
+    members = [LowRankMixtureDenoiser(10, 2, 2, init_bases=[U[i] for U in batch.bases],
+                                      dtype=torch.float64) for i in range(3)]
+    kwargs = dict(steps=30, batch_size=16, lr=0.05, lr_schedule="cosine", generator=0, verbose=0)
+    result = train_denoiser(batch, X, **kwargs)
+    losses = [train_denoiser(net, X, **kwargs).losses for net in members]
+    np.testing.assert_allclose(result.losses, np.sum(losses, axis=0), rtol=1e-10)
+    for i, net in enumerate(members):
+        for U, V in zip(batch.bases, net.bases):
+            torch.testing.assert_close(U[i], V, rtol=0, atol=1e-10)
+
+
+def test_cosine_learning_rate_follows_the_step():
+    X, _, _ = make_molrg(n_samples=[20], n_features=6, dims=2, random_state=0)
+    net = LowRankMixtureDenoiser(6, dims=2, generator=0, dtype=torch.float64)
+    rates = []
+    train_denoiser(net, X, steps=10, batch_size=8, lr=0.1, lr_schedule="cosine", generator=0,
+                   verbose=0, callback=lambda info: rates.append(
+                       info["optimizer"].param_groups[0]["lr"]))
+    # After step s the rate is 0.1 (1 + cos(pi s / 10)) / 2: zero at the end.
+    expected = [0.05 * (1 + np.cos(np.pi * s / 10)) for s in range(1, 11)]
+    np.testing.assert_allclose(rates, expected, atol=1e-15)

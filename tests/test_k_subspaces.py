@@ -173,3 +173,37 @@ def test_dims_estimation_ignores_noise_energy():
     s = np.linalg.svd(X, compute_uv=False)
     assert estimate_rank(s, X.shape) == 8
     assert numerical_rank(s, 0.997) > 50  # an energy share takes in the noise
+
+
+def test_init_subspaces_are_the_starts_of_k_subspaces(molrg):
+    from subclust.cluster import init_subspaces
+
+    X = molrg[0]
+    for init in ("nn", "random"):
+        starts = init_subspaces(X, 3, 6, init=init, n_init=2, random_state=0)
+        assert len(starts) == 2
+        for bases, means in starts:
+            assert means is None
+            for U in bases:
+                np.testing.assert_allclose(U.T @ U, np.eye(6), atol=1e-10)
+        # K-subspaces started at each start (one iteration) equals one run with that init.
+        ours = k_subspaces(X, 3, 6, init=init, n_init=1, max_iter=1, random_state=0)
+        given = k_subspaces(X, 3, 6, init=starts[0][0], max_iter=1)
+        for U, V in zip(ours[0], given[0]):
+            np.testing.assert_allclose(U, V)
+    bases, means = init_subspaces(X, 3, 6, affine=True, random_state=0)[0]
+    assert means.shape == (3, 48)
+
+
+def test_init_subspaces_rejects_bad_arguments():
+    from subclust.cluster import init_subspaces
+
+    X = np.random.default_rng(0).standard_normal((10, 5))
+    with pytest.raises(ValueError, match="init must be 'nn' or 'random'"):
+        init_subspaces(X, 2, 1, init="kmeans")
+    with pytest.raises(ValueError, match="n_init must be a positive integer"):
+        init_subspaces(X, 2, 1, n_init=0)
+    with pytest.raises(ValueError, match="n_samples=10 should be >= n_clusters=11"):
+        init_subspaces(X, 11, 1)
+    with pytest.raises(ValueError, match="NaN"):
+        init_subspaces(np.full((4, 3), np.nan), 2, 1)

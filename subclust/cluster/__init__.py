@@ -6,7 +6,7 @@ from subclust.cluster._ensemble import (
     ensemble_k_subspaces,
     threshold_coassociation,
 )
-from subclust.cluster._k_subspaces import KSubspaces, k_subspaces
+from subclust.cluster._k_subspaces import KSubspaces, init_subspaces, k_subspaces
 from subclust.cluster._least_squares import (
     LeastSquaresSubspaceClustering,
     least_squares_representation,
@@ -17,7 +17,7 @@ from subclust.cluster._low_rank import (
     low_rank_representation,
     shape_interaction_matrix,
 )
-from subclust.cluster._nearest_subspace import NearestSubspaceMixin
+from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source
 from subclust.cluster._self_representation import (
     lasso_lambda,
@@ -49,8 +49,10 @@ __all__ = [
     "BaseSpectralSubspaceClustering",
     "KSubspaces",
     "k_subspaces",
+    "init_subspaces",
     "LeastSquaresSubspaceClustering",
     "NearestSubspaceMixin",
+    "warn_zero_samples",
     "SparseSubspaceClustering",
     "ThresholdedSubspaceClustering",
     "angular_affinity",

@@ -27,10 +27,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from subclust.utils.parallel import blas_threads, thread_map
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
-from subclust.utils.validation import check_dims, check_is_fitted, fit_context, validate_data
+from subclust.utils.validation import (
+    check_array,
+    check_dims,
+    check_is_fitted,
+    fit_context,
+    validate_data,
+)
 from subclust.subspace import estimate_rank, residuals_stacked, stack_bases
 
-__all__ = ["KSubspaces", "k_subspaces"]
+__all__ = ["KSubspaces", "k_subspaces", "init_subspaces"]
 
 
 @dataclass
@@ -123,6 +129,68 @@ def _init_random(source, dims, affine, rng):
     indices = rng.choice(source.n_samples, len(dims), replace=False)
     return bases, source.rows(indices).astype(np.float64)
 
+
+
+def _initial_subspaces(source, sq_norms, dims, affine, init, n_init, rng):
+    """``n_init`` starts ``(bases, means)`` drawn by ``init`` ('nn' or 'random')."""
+    if init == "nn":
+        return [_init_nn(source, sq_norms, dims, affine, rng) for _ in range(n_init)]
+    return [_init_random(source, dims, affine, rng) for _ in range(n_init)]
+
+
+def init_subspaces(X, n_clusters, dims, *, init="nn", n_init=1, affine=False,
+                   random_state=None):
+    """Initial subspaces for K-subspaces, as :class:`KSubspaces` draws them.
+
+    'nn' seeds every subspace from one point and its nearest neighbours (by
+    absolute cosine for linear subspaces, by distance for affine ones), the
+    next seed point drawn with probability proportional to its squared
+    residual to the subspaces seeded so far (as k-means++ draws centres);
+    'random' draws uniformly random subspaces (affine offsets at random data
+    points).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    dims : int or sequence of int
+        Dimension of each subspace.
+    init : {'nn', 'random'}, default='nn'
+    n_init : int, default=1
+        Number of independent starts.
+    affine : bool, default=False
+        Affine subspaces (with offsets) instead of subspaces through the origin.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    starts : list of length n_init of (bases, means)
+        ``bases``: list of ndarray of shape (n_features, d_k) (float64,
+        orthonormal columns); ``means``: ndarray of shape (n_clusters,
+        n_features), or None for linear subspaces.
+
+    Examples
+    --------
+    >>> from subclust.cluster import init_subspaces
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.metrics import subspace_recovery_error
+    >>> X, _, truth = make_molrg(n_samples=[20, 20], n_features=10, dims=2, random_state=0)
+    >>> [(bases, means)] = init_subspaces(X, 2, 2, random_state=0)
+    >>> [U.shape for U in bases], means is None
+    ([(10, 2), (10, 2)], True)
+    >>> bool(subspace_recovery_error(bases, truth) < 1e-8)  # noiseless: seeds lie on the truth
+    True
+    """
+    if init not in ("nn", "random"):
+        raise ValueError(f"init must be 'nn' or 'random', got {init!r}.")
+    if not isinstance(n_init, numbers.Integral) or n_init < 1:
+        raise ValueError(f"n_init must be a positive integer, got {n_init!r}.")
+    X = check_array(X, dtype=[np.float64, np.float32])
+    source = as_row_source(X)
+    dims = _check_problem(source, n_clusters, dims)
+    rng = check_random_state(random_state)
+    return _initial_subspaces(source, _row_norms_sq(source), dims, bool(affine), init,
+                              int(n_init), rng)
 
 @dataclass
 class _Statistics:
@@ -334,10 +402,8 @@ def k_subspaces(
         warn_zero_samples(sq_norms == 0)
     if not isinstance(init, str):
         starts = [_as_initial_subspaces(init, dims, source.n_features, affine)]
-    elif init == "nn":
-        starts = [_init_nn(source, sq_norms, dims, affine, rng) for _ in range(n_init)]
     else:
-        starts = [_init_random(source, dims, affine, rng) for _ in range(n_init)]
+        starts = _initial_subspaces(source, sq_norms, dims, affine, init, n_init, rng)
 
     def run(start):
         return _k_subspaces_single(source, sq_norms, dims, *start, max_iter, tol, verbose)

@@ -95,12 +95,13 @@ from subclust.diffusion.training import (
     RiemannianSGD,
     TrainResult,
     dsm_loss,
+    dsm_loss_estimate,
     load_checkpoint,
     loss_weights,
     save_checkpoint,
     train_denoiser,
 )
-from subclust.diffusion.clustering import DiffusionSubspaceClustering
+from subclust.diffusion.clustering import CLUSTERING_NOISE_LEVELS, DiffusionSubspaceClustering
 from subclust.diffusion.unet import UNetDenoiser
 from subclust.diffusion.from_clustering import (
     MixtureEstimate,
@@ -116,6 +117,7 @@ from subclust.diffusion.quality import (
 )
 
 __all__ = [
+    "CLUSTERING_NOISE_LEVELS",
     "DiffusionSubspaceClustering",
     "append_dims",
     "as_generator",
@@ -134,7 +136,7 @@ __all__ = [
     "tangent_projection",
     "UNetDenoiser",
     # training
-    "dsm_loss", "loss_weights", "train_denoiser", "TrainResult",
+    "dsm_loss", "dsm_loss_estimate", "loss_weights", "train_denoiser", "TrainResult",
     "RiemannianSGD", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
     # sampling
     "sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "sample", "SAMPLERS",

@@ -178,8 +178,8 @@ def _check_noise(noise):
     return float(noise)
 
 
-def _check_x(x, n_features):
-    if x.ndim != 2 or x.shape[1] != n_features:
+def _check_x(x, n_features, ndim=2):
+    if x.ndim != ndim or x.shape[-1] != n_features:
         raise ValueError(
             f"x must have shape (batch, n_features={n_features}), got {tuple(x.shape)}."
         )
@@ -188,7 +188,7 @@ def _check_x(x, n_features):
 
 
 def _per_sample_column(value, x):
-    return per_sample(value, x.shape[0], x).to(x.dtype)[:, None]
+    return per_sample(value, x.shape[-2], x).to(x.dtype)[:, None]
 
 
 # --------------------------------------------------------------------------- MoLRG
@@ -197,9 +197,12 @@ def _per_sample_column(value, x):
 class _MoLRGParams:
     """The parameters of an MoLRG in the stacked form used by one GEMM per call.
 
-    ``W = [U_1 ... U_K]`` (n x D), ``column_component[j]`` is the component of
-    column ``j``, ``lam`` the latent variance of each column, ``mu_proj[j] =
-    U_k^T mu_k`` for the component ``k`` of column ``j``.
+    ``W = [U_1 ... U_K]`` of shape ``(*batch, n, D)``, ``D = sum_k d_k``: the
+    bases side by side, for one mixture or for a batch of mixtures (the
+    trials and restarts that :class:`~subclust.diffusion.LowRankMixtureDenoiser`
+    trains at once); ``column_component[j]`` is the component of column ``j``,
+    ``M`` its one-hot matrix ``(D, K)``, ``lam`` the latent variance of each
+    column, ``mu_proj[j] = U_k^T mu_k`` for the component ``k`` of column ``j``.
     """
 
     def __init__(self, W, dims, log_pi, lam, means=None, noise=0.0):
@@ -209,7 +212,7 @@ class _MoLRGParams:
             torch.arange(len(dims), device=W.device), self.dims
         )
         self.M = nn.functional.one_hot(self.column_component, len(dims)).to(W.dtype)
-        self.mu_proj = None if means is None else (W * means[self.column_component].T).sum(0)
+        self.mu_proj = None if means is None else (W * means[self.column_component].T).sum(-2)
 
     @classmethod
     def from_model(cls, bases, weights=None, variances=None, means=None, noise=0.0):
@@ -234,44 +237,72 @@ class _MoLRGParams:
         return cache[dtype, device]
 
 
+def _project(x, W):
+    """``x @ W`` for ``x`` of shape ``(*lead, B, n)`` and bases ``W`` of shape ``(*batch, n, D)``.
+
+    When the mixtures of the last batch dimension (the restarts) share their
+    input, one GEMM against their bases side by side gives every product:
+    broadcasting ``x`` would copy it once per mixture, and the copies cost
+    more than the products for small networks.
+    """
+    shared = W.ndim > 2 and (x.ndim < W.ndim or (x.shape[-3] == 1 and W.shape[-3] > 1))
+    if not shared:
+        return x @ W
+    if x.ndim == W.ndim:
+        x = x.squeeze(-3)
+    runs, n, D = W.shape[-3:]
+    side_by_side = W.transpose(-3, -2).reshape(*W.shape[:-3], n, runs * D)
+    products = (x @ side_by_side).unflatten(-1, (runs, D))
+    # Contiguous: strided operands would slow every elementwise op that follows.
+    return products.transpose(-3, -2).contiguous()
+
+
 def _molrg_terms(x, s, g, p, hard=False, need_mean=True):
-    """Logits, responsibilities, and the posterior mean or the shared log-density term."""
-    _check_x(x, p.W.shape[0])
+    """Logits, responsibilities, and the posterior mean or the shared log-density term.
+
+    The one implementation of the MoLRG posterior (module docstring): ``x``
+    of shape ``(*lead, B, n)`` with ``*lead`` broadcasting against the batch
+    dimensions of ``p.W`` (none for one mixture), ``s`` and ``g`` per sample
+    (scalars or shape ``(B,)``, shared by the batch). Returns logits and
+    weights of shape ``(*batch, B, K)``, the mean ``(*batch, B, n)`` and the
+    shared term ``(*batch, B)``.
+    """
+    _check_x(x, p.W.shape[-2], ndim=max(x.ndim, 2))
     p = p.to(x.dtype, x.device)
     s, g = _per_sample_column(s, x), _per_sample_column(g, x)
-    n = x.shape[1]
+    n = x.shape[-1]
     noise_sq = p.noise**2
     tau_sq = s**2 * noise_sq + g**2  # (B, 1): variance off the subspaces
-    P = x @ p.W  # (B, D): U_k^T x_t for every k at once
+    P = _project(x, p.W)  # (*batch, B, D): U_k^T x_t for every k at once
     if p.mu_proj is not None:
-        P = P - s * p.mu_proj
+        P = P - s * p.mu_proj[..., None, :]
     v = s**2 * (p.lam + noise_sq) + g**2  # (B, D): variance along each basis direction
     logits = (
         p.log_pi
         - 0.5 * torch.log(v) @ p.M
         - 0.5 * (n - p.dims.to(x.dtype)) * torch.log(tau_sq)
-        + 0.5 * (s**2 * p.lam * P**2 / (tau_sq * v)) @ p.M
+        + 0.5 * (s**2 * p.lam / (tau_sq * v) * P**2) @ p.M
     )
     if p.means is not None:
         logits = logits + (s * (x @ p.means.T) - 0.5 * s**2 * (p.means**2).sum(1)) / tau_sq
     if hard:
-        w = nn.functional.one_hot(logits.argmax(1), logits.shape[1]).to(x.dtype)
+        w = nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(x.dtype)
     else:
-        w = torch.softmax(logits, dim=1)
+        w = torch.softmax(logits, dim=-1)
     mean = None
     if need_mean:
-        w_col = w[:, p.column_component]  # (B, D): weight of each column's component
-        mean = (w_col * s * (p.lam + noise_sq) / v * P) @ p.W.T
+        w_col = w @ p.M.T  # (*batch, B, D): weight of each column's component
+        mean = (w_col * (s * (p.lam + noise_sq) / v) * P) @ p.W.transpose(-2, -1)
         if p.means is not None:
             mean = mean + w @ p.means
         if noise_sq > 0:
-            off = x - (w_col * P) @ p.W.T
+            off = x - (w_col * P) @ p.W.transpose(-2, -1)
             if p.means is not None:
                 off = off - s * (w @ p.means)
             mean = mean + s * noise_sq / tau_sq * off
     shared = None
     if not need_mean:  # the log-density's term common to all components
-        shared = -0.5 * (x**2).sum(1) / tau_sq[:, 0] - 0.5 * n * _LOG_2PI
+        shared = -0.5 * (x**2).sum(-1) / tau_sq[:, 0] - 0.5 * n * _LOG_2PI
     return logits, w, mean, shared
 
 

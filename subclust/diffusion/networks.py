@@ -11,7 +11,10 @@
     w   = one-hot of the largest logit, argmax_k ||U_k^T x_t|| for equal pi_k, d_k (hard).
 
 Training it by denoising score matching is PCA for one component and
-K-subspaces for several (DESIGN.md section 2). The bases stay on the Stiefel
+K-subspaces for several. With leading batch dimensions the same module holds
+many mixtures at once (the trials of an experiment, the restarts of a fit),
+each trained on its own: one batched GEMM per step instead of many small
+ones. The bases stay on the Stiefel
 manifold: after every optimizer step :meth:`LowRankMixtureDenoiser.retract_`
 maps each ``U_k`` back to the nearest-in-QR-sense orthonormal basis (the QR
 retraction, with the signs of ``R``'s diagonal fixed so that it is the
@@ -29,7 +32,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from subclust.diffusion._utils import append_dims, as_generator, schedule_coefficients
+from subclust.diffusion._utils import (
+    append_dims,
+    as_generator,
+    per_sample,
+    schedule_coefficients,
+)
 from subclust.diffusion.exact import (
     _check_log_weights,
     _check_means,
@@ -121,9 +129,14 @@ class LowRankMixtureDenoiser(nn.Module):
         Gives ``s(t)`` and ``g(t)``.
     weighting : {'soft', 'hard'}, default='soft'
         Posterior soft-max weights, or all weight on the largest logit.
-    init_bases : list of array-like of shape (n_features, d_k), optional
+    init_bases : list of array-like of shape (*batch_shape, n_features, d_k), optional
         Initial bases (orthonormalized by QR); random orthonormal bases drawn
         with ``generator`` by default.
+    batch_shape : tuple of int, default=()
+        Leading dimensions of a batch of mixtures with the same dimensions,
+        e.g. ``(trials, restarts)``, all computed in one call; taken from
+        ``init_bases`` when given. Their losses are independent: the sum of
+        their losses trains each of them as if alone.
     weights : array-like of shape (K,), optional
         Mixture weights ``pi_k`` (uniform by default).
     learn_weights : bool, default=False
@@ -143,7 +156,15 @@ class LowRankMixtureDenoiser(nn.Module):
     Attributes
     ----------
     U : torch.nn.ParameterList
-        The learnable bases, each of shape (n_features, d_k).
+        The learnable bases, each of shape (*batch_shape, n_features, d_k).
+    batch_shape : tuple of int
+
+    Notes
+    -----
+    A batched mixture takes ``x_t`` of shape ``(*lead, batch, n_features)``,
+    ``*lead`` broadcasting against ``batch_shape``, with the times ``t``
+    shared by the mixtures, and returns ``(*batch_shape, batch, n_features)``;
+    an unbatched one takes any trailing shape (images are flattened).
 
     Examples
     --------
@@ -154,6 +175,12 @@ class LowRankMixtureDenoiser(nn.Module):
     [(10, 2), (10, 3)]
     >>> net(torch.randn(4, 10, generator=torch.Generator().manual_seed(0)), 0.5).shape
     torch.Size([4, 10])
+
+    Three restarts on the same samples, one output per restart:
+
+    >>> nets = LowRankMixtureDenoiser(10, 2, [2, 3], batch_shape=(3,), generator=0)
+    >>> nets(torch.randn(4, 10, generator=torch.Generator().manual_seed(0)), 0.5).shape
+    torch.Size([3, 4, 10])
     """
 
     def __init__(
@@ -172,6 +199,7 @@ class LowRankMixtureDenoiser(nn.Module):
         generator=None,
         dtype=torch.float32,
         device=None,
+        batch_shape=(),
     ):
         super().__init__()
         n_features = _check_positive_int(n_features, "n_features")
@@ -188,6 +216,11 @@ class LowRankMixtureDenoiser(nn.Module):
         self.n_features, self.n_components, self.dims = n_features, n_components, dims
         self.schedule = get_schedule(schedule)
         self.weighting = weighting
+        if init_bases is not None and len(init_bases) > 0:
+            batch_shape = tuple(np.shape(init_bases[0])[:-2])
+        if any(not isinstance(b, numbers.Integral) or b < 1 for b in batch_shape):
+            raise ValueError(f"batch_shape must hold positive integers, got {batch_shape!r}.")
+        self.batch_shape = tuple(int(b) for b in batch_shape)
         factory = {"dtype": dtype, "device": device}
 
         initial = self._initial_bases(init_bases, generator, factory)
@@ -206,7 +239,9 @@ class LowRankMixtureDenoiser(nn.Module):
         if init_bases is None:
             gen = as_generator(generator)
             return [
-                torch.randn(self.n_features, d, generator=gen, dtype=torch.float64).to(**factory)
+                torch.randn(
+                    *self.batch_shape, self.n_features, d, generator=gen, dtype=torch.float64
+                ).to(**factory)
                 for d in self.dims
             ]
         if len(init_bases) != self.n_components:
@@ -216,10 +251,10 @@ class LowRankMixtureDenoiser(nn.Module):
         out = []
         for k, (B, d) in enumerate(zip(init_bases, self.dims)):
             B = torch.as_tensor(B.detach() if isinstance(B, torch.Tensor) else np.asarray(B))
-            if tuple(B.shape) != (self.n_features, d):
+            if tuple(B.shape) != (*self.batch_shape, self.n_features, d):
                 raise ValueError(
                     f"init_bases[{k}] has shape {tuple(B.shape)}, expected "
-                    f"(n_features={self.n_features}, d_k={d})."
+                    f"(*batch_shape={self.batch_shape}, n_features={self.n_features}, d_k={d})."
                 )
             if not bool(torch.isfinite(B).all()):
                 raise ValueError(f"init_bases[{k}] contains NaN or infinity.")
@@ -331,7 +366,7 @@ class LowRankMixtureDenoiser(nn.Module):
         net = type(self)(
             self.n_features, len(components), [self.dims[k] for k in components],
             schedule=self.schedule, weighting=self.weighting,
-            init_bases=[self.U[k].detach() for k in components],
+            init_bases=[self.U[k].detach() for k in components], batch_shape=self.batch_shape,
             weights=(pi / pi.sum()).cpu().numpy(),
             variances=[lam[stops[k]:stops[k + 1]].cpu() for k in components],
             means=None if self.means is None else self.means[components].cpu(),
@@ -343,7 +378,7 @@ class LowRankMixtureDenoiser(nn.Module):
 
     @property
     def bases(self):
-        """The current bases ``U_k``: a list of detached tensors of shape (n_features, d_k)."""
+        """The current bases ``U_k``: detached tensors of shape (*batch_shape, n_features, d_k)."""
         return [U.detach().clone() for U in self.U]
 
     @property
@@ -358,21 +393,25 @@ class LowRankMixtureDenoiser(nn.Module):
 
     def _params(self):
         return _MoLRGParams(
-            torch.cat(list(self.U), dim=1), self.dims, self._log_pi(), self.variances,
+            torch.cat(list(self.U), dim=-1), self.dims, self._log_pi(), self.variances,
             self.means, self.noise,
         )
 
     def _terms(self, x_t, t, need_mean=True):
-        x = x_t.reshape(x_t.shape[0], -1)
-        s, g = schedule_coefficients(self.schedule, t, x)
-        return _molrg_terms(x, s, g, self._params(), self.weighting == "hard", need_mean)
+        x = x_t if self.batch_shape else x_t.reshape(x_t.shape[0], -1)
+        # The schedule in float64, then cast: float32 keeps its accuracy at small t.
+        s, g = self.schedule.s_and_g(per_sample(t, x.shape[-2], x).to(torch.float64))
+        return _molrg_terms(
+            x, s.to(x.dtype), g.to(x.dtype), self._params(), self.weighting == "hard", need_mean
+        )
 
     def forward(self, x_t, t):
-        """The denoised estimate ``x0_hat`` (same shape as ``x_t``)."""
-        return self._terms(x_t, t)[2].reshape(x_t.shape)
+        """The denoised estimate ``x0_hat``: the shape of ``x_t`` (batched: see Notes)."""
+        x0_hat = self._terms(x_t, t)[2]
+        return x0_hat if self.batch_shape else x0_hat.reshape(x_t.shape)
 
     def responsibilities(self, x_t, t):
-        """The weights ``w_k(x_t)`` of the components, shape ``(batch, K)``.
+        """The weights ``w_k(x_t)`` of the components, shape ``(*batch_shape, batch, K)``.
 
         Soft-max posterior weights, or one-hot for ``weighting='hard'``; at low
         noise their argmax is the nearest subspace (the cluster label).

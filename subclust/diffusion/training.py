@@ -1,6 +1,6 @@
 """Denoising score matching: the loss, the training loop, checkpoints, Riemannian SGD.
 
-The loss (DESIGN.md section 2) is
+The loss is
 
     L(theta) = E_t lambda(t) E_{x_0, eps} || D_theta(s(t) x_0 + g(t) eps, t) - x_0 ||^2,
 
@@ -23,6 +23,7 @@ exactly where it stopped.
 """
 
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from subclust.io import write_atomic
 __all__ = [
     "loss_weights",
     "dsm_loss",
+    "dsm_loss_estimate",
     "RiemannianSGD",
     "NonFiniteLossError",
     "TrainResult",
@@ -112,9 +114,9 @@ def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
 
 def dsm_loss(
     denoiser, x0, schedule, noise_levels=None, weighting="uniform", generator=None,
-    sigma_data=0.5, antithetic=False,
+    sigma_data=0.5, antithetic=False, sample_dim=0, sample_weight=None,
 ):
-    """Denoising score matching loss of one minibatch (a scalar tensor).
+    """Denoising score matching loss of one minibatch.
 
     ``mean_i lambda(t_i) * mean_j (D(s_i x0_i + g_i eps_i, t_i) - x0_i)_j^2``,
     so the value does not grow with the number of features. With
@@ -122,12 +124,18 @@ def dsm_loss(
     at the same ``t``: the same expectation, and the part of the gradient
     noise that is odd in ``eps`` cancels.
 
+    Dimensions of ``x0`` before ``sample_dim`` index data sets (the trials
+    of an experiment), each with its own samples; the times and the noise
+    are drawn per sample position and shared by the data sets (common random
+    numbers). A batched denoiser (leading dimensions in its output, e.g. the
+    restarts of :class:`LowRankMixtureDenoiser`) gets one loss per member.
+
     Parameters
     ----------
     denoiser : callable
         ``denoiser(x_t, t) -> x0_hat``.
-    x0 : tensor of shape (batch, ...)
-        Clean samples.
+    x0 : tensor of shape (*data_sets, batch, ...)
+        Clean samples, ``batch`` along ``sample_dim``.
     schedule : Schedule
     noise_levels : UniformTime or LogNormalSigma, default=UniformTime()
         The distribution of the training times.
@@ -136,10 +144,16 @@ def dsm_loss(
     generator : torch.Generator, optional
         Source of the times and the noise.
     antithetic : bool, default=False
+    sample_dim : int, default=0
+        The dimension of ``x0`` that indexes samples.
+    sample_weight : tensor of shape (*data_sets, batch), optional
+        Weights of the samples, summing to one over ``batch`` (default: the mean).
 
     Returns
     -------
-    loss : scalar tensor
+    loss : tensor
+        A scalar for one denoiser on one data set; else of the broadcast
+        shape of the denoiser's batch and ``*data_sets``.
 
     Examples
     --------
@@ -160,20 +174,95 @@ def dsm_loss(
     >>> loss = dsm_loss(MoLRGDenoiser(bases), X, VPLinear(), generator=gen)
     >>> loss.shape, bool(abs(loss - 0.24) < 0.03)
     (torch.Size([]), True)
+
+    Two data sets and three restarts of the low-rank mixture network, one
+    loss each:
+
+    >>> from subclust.diffusion import LowRankMixtureDenoiser
+    >>> nets = LowRankMixtureDenoiser(6, dims=2, batch_shape=(2, 3), dtype=torch.float64,
+    ...                               generator=0)
+    >>> pairs = torch.stack([X[:100], X[100:]])[:, None]  # (data sets, 1, samples, n)
+    >>> dsm_loss(nets, pairs, VPLinear(), generator=gen, sample_dim=2).shape
+    torch.Size([2, 3])
     """
     if antithetic:
-        x0 = torch.cat([x0, x0])
-    batch = x0.shape[0] // 2 if antithetic else x0.shape[0]
+        x0 = torch.cat([x0, x0], dim=sample_dim)
+        if sample_weight is not None:
+            sample_weight = 0.5 * torch.cat([sample_weight, sample_weight], dim=-1)
+    sample_shape = x0.shape[sample_dim:]
+    batch = sample_shape[0] // 2 if antithetic else sample_shape[0]
     t = _check_noise_levels(noise_levels).sample_times(schedule, batch, generator).to(x0.device)
-    eps = torch.randn((batch,) + x0.shape[1:], generator=generator, dtype=x0.dtype,
+    eps = torch.randn((batch,) + sample_shape[1:], generator=generator, dtype=x0.dtype,
                       device=_device(generator)).to(x0.device)
     if antithetic:
         t, eps = torch.cat([t, t]), torch.cat([eps, -eps])
-    s, g = (append_dims(v.to(x0.dtype), x0.ndim) for v in schedule.s_and_g(t))
+    s, g = (append_dims(v.to(x0.dtype), len(sample_shape)) for v in schedule.s_and_g(t))
     x_t = s * x0 + g * eps
     x0_hat = denoiser(x_t, t.to(x0.dtype))
-    lam = loss_weights(schedule, t, weighting, sigma_data).to(x0.dtype)
-    return (lam * ((x0_hat - x0) ** 2).flatten(1).mean(1)).mean()
+    errors = ((x0_hat - x0) ** 2).flatten(-(len(sample_shape) - 1)).mean(-1)
+    errors = loss_weights(schedule, t, weighting, sigma_data).to(x0.dtype) * errors
+    if sample_weight is None:
+        return errors.mean(-1)
+    return (errors * sample_weight).sum(-1)
+
+
+def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=64, seed=0,
+                      sample_dim=0, sample_weight=None):
+    """:func:`dsm_loss` of all samples, averaged over ``n_draws`` fixed draws of times and noise.
+
+    With the same ``seed`` every call draws the same times and
+    noise (common random numbers), so two denoisers, e.g. different
+    restarts or the trained bases and those of K-subspaces, are compared on
+    equal terms rather than through the noise of their draws.
+
+    Parameters
+    ----------
+    denoiser : callable
+        ``denoiser(x_t, t) -> x0_hat``.
+    X : array-like or tensor of shape (*data_sets, N, ...)
+    schedule : Schedule or str, optional
+        Default: the denoiser's ``schedule``.
+    noise_levels : UniformTime or LogNormalSigma, default=UniformTime()
+        The distribution of the times (see :func:`dsm_loss`).
+    n_draws : int, default=64
+    seed : int, default=0
+        Seed of the draws.
+    sample_dim, sample_weight
+        See :func:`dsm_loss`.
+
+    Returns
+    -------
+    loss : ndarray of float64
+        The shape of :func:`dsm_loss`'s value.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from subclust.datasets import make_molrg
+    >>> from subclust.diffusion import LowRankMixtureDenoiser
+    >>> X, _, bases = make_molrg(n_samples=[20, 20], n_features=8, dims=2, random_state=0)
+    >>> X = torch.as_tensor(X)
+    >>> truth = LowRankMixtureDenoiser(8, 2, 2, init_bases=bases, dtype=torch.float64)
+    >>> other = LowRankMixtureDenoiser(8, 2, 2, generator=0, dtype=torch.float64)
+    >>> bool(dsm_loss_estimate(truth, X) < dsm_loss_estimate(other, X))
+    True
+    >>> float(dsm_loss_estimate(truth, X)) == float(dsm_loss_estimate(truth, X))
+    True
+    """
+    if not isinstance(n_draws, numbers.Integral) or n_draws < 1:
+        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
+    schedule = get_schedule(
+        schedule if schedule is not None else getattr(denoiser, "schedule", None)
+    )
+    X = as_tensor(X, name="X")
+    generator = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        total = sum(
+            dsm_loss(denoiser, X, schedule, noise_levels, generator=generator,
+                     sample_dim=sample_dim, sample_weight=sample_weight).cpu().to(torch.float64)
+            for _ in range(n_draws)
+        )
+    return (total / n_draws).numpy()
 
 
 def _device(generator):
@@ -258,7 +347,8 @@ class TrainResult:
     Attributes
     ----------
     losses : ndarray of shape (n_steps,)
-        The minibatch loss of every step run (including the steps of a resumed run).
+        The minibatch loss of every step run (including the steps of a resumed
+        run), summed over the members of a batched model.
     steps : int
         Total steps done.
     seconds : float
@@ -327,15 +417,19 @@ def _make_optimizer(model, optimizer, lr, momentum):
     )
 
 
-def _lr_factor(lr_schedule, step, steps):
+def _make_lr_scheduler(optimizer, lr_schedule, steps):
+    """The learning-rate factor per step: 1 ('constant') or a cosine from 1 to 0 at ``steps``."""
     if lr_schedule == "constant":
-        return 1.0
-    if lr_schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
-    raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}.")
+        factor = lambda step: 1.0  # noqa: E731
+    elif lr_schedule == "cosine":
+        factor = lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))  # noqa: E731
+    else:
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}.")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=None, queue=None):
+def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=None, queue=None,
+                    lr_scheduler=None):
     """Save the training state: state dicts and tensors, loadable with ``weights_only=True``.
 
     Written to a temporary file and renamed, so an interrupted save never
@@ -354,6 +448,7 @@ def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=
         Loss history.
     queue : tensor of int, optional
         Rows of the current permutation not yet used (training's minibatch stream).
+    lr_scheduler : torch.optim.lr_scheduler.LRScheduler, optional
 
     Examples
     --------
@@ -366,6 +461,7 @@ def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=
         "generator": None if generator is None else generator.get_state(),
         "losses": torch.as_tensor(np.asarray([] if losses is None else losses, dtype=np.float64)),
         "batch_queue": torch.empty(0, dtype=torch.long) if queue is None else queue,
+        "lr_scheduler": None if lr_scheduler is None else lr_scheduler.state_dict(),
     }
     write_atomic(path, lambda f: torch.save(state, f), force=True)
 
@@ -399,7 +495,7 @@ def load_checkpoint(path, model, optimizer=None, generator=None, map_location=No
     ...     step, losses = load_checkpoint(path, fresh, generator=fresh_gen)
     >>> step, losses.tolist()
     (3, [0.5, 0.4, 0.3])
-    >>> bool(torch.equal(fresh.U[0], net.U[0]))
+    >>> bool(torch.equal(fresh.bases[0], net.bases[0]))
     True
     >>> bool(torch.equal(fresh_gen.get_state(), gen.get_state()))
     True
@@ -408,7 +504,7 @@ def load_checkpoint(path, model, optimizer=None, generator=None, map_location=No
     return step, losses
 
 
-def _load(path, model, optimizer=None, generator=None, map_location=None):
+def _load(path, model, optimizer=None, generator=None, map_location=None, lr_scheduler=None):
     if not os.path.exists(path):
         raise FileNotFoundError(f"No checkpoint at {path!r}.")
     state = torch.load(path, map_location=map_location, weights_only=True)
@@ -417,6 +513,8 @@ def _load(path, model, optimizer=None, generator=None, map_location=None):
         optimizer.load_state_dict(state["optimizer"])
     if generator is not None and state["generator"] is not None:
         generator.set_state(state["generator"])
+    if lr_scheduler is not None and state.get("lr_scheduler") is not None:
+        lr_scheduler.load_state_dict(state["lr_scheduler"])
     return int(state["step"]), state["losses"].numpy(), state.get("batch_queue")
 
 
@@ -440,6 +538,7 @@ def train_denoiser(
     checkpoint_path=None,
     checkpoint_every=None,
     resume=False,
+    sample_dim=0,
 ):
     """Train a denoiser ``model(x_t, t) -> x0_hat`` on samples ``X`` by denoising score matching.
 
@@ -449,13 +548,19 @@ def train_denoiser(
     models with orthonormal bases (:class:`LowRankMixtureDenoiser`) the
     gradients of the bases are first projected onto the tangent space
     (``project_gradients_``) and the bases retracted after the step (``retract_``).
+    A batched model (several mixtures, one loss each) is trained on the sum
+    of its losses, which trains each member as if alone.
 
     Parameters
     ----------
     model : torch.nn.Module
         A denoiser; its ``schedule`` attribute is used unless ``schedule`` is given.
-    X : array-like or tensor of shape (N, ...)
-        Training samples as rows (converted to the dtype of the model's parameters).
+    X : array-like or tensor of shape (*data_sets, N, ...), or callable
+        Training samples along ``sample_dim`` (converted to the dtype of the
+        model's parameters); the minibatches take the same positions in
+        every data set. Or ``X(step) -> (x0, sample_weight)``, the samples
+        of each step and their weights (None: uniform), for other
+        schemes than minimatches of rows (``batch_size`` then unused).
     steps : int, default=1000
         Total optimizer steps (a resumed run continues up to this number).
     batch_size : int, default=256
@@ -490,6 +595,8 @@ def train_denoiser(
     resume : bool, default=False
         Start from ``checkpoint_path`` if it exists (model, optimizer, step,
         generator state, loss history).
+    sample_dim : int, default=0
+        The dimension of ``X`` that indexes samples (see :func:`dsm_loss`).
 
     Returns
     -------
@@ -499,6 +606,11 @@ def train_denoiser(
     ------
     NonFiniteLossError
         When a loss is NaN or infinite (the model is left at its last finite state).
+
+    Notes
+    -----
+    The callback may change the model and the optimizer's state in place,
+    e.g. drop restarts of a batched model that fall behind.
 
     Examples
     --------
@@ -526,63 +638,85 @@ def train_denoiser(
     noise_levels = _check_noise_levels(noise_levels)
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
-    _lr_factor(lr_schedule, 0, max(steps, 1))
-    param = next(model.parameters(), None)
-    X = as_tensor(
-        X, dtype=None if param is None else param.dtype,
-        device=None if param is None else param.device, name="X",
-    )
-    if X.ndim < 2 or X.shape[0] == 0:
-        raise ValueError(f"X must hold at least one sample as rows, got shape {tuple(X.shape)}.")
+    if not isinstance(sample_dim, int) or sample_dim < 0:
+        raise ValueError(f"sample_dim must be a non-negative int, got {sample_dim!r}.")
     generator = as_generator(generator)
+    if callable(X):
+        stream, batches = None, X
+    else:
+        param = next(model.parameters(), None)
+        X = as_tensor(
+            X, dtype=None if param is None else param.dtype,
+            device=None if param is None else param.device, name="X",
+        )
+        if X.ndim < sample_dim + 2 or X.shape[sample_dim] == 0:
+            raise ValueError(
+                f"X must hold at least one sample along dimension sample_dim={sample_dim} and "
+                f"features after it, got shape {tuple(X.shape)}."
+            )
+        stream = _BatchStream(X.shape[sample_dim], generator)
+        rows = max(batch_size // 2, 1) if antithetic else batch_size
+
+        def batches(step):
+            return X.index_select(sample_dim, stream.next(rows).to(X.device)), None
+
     opt = _make_optimizer(model, optimizer, lr, momentum)
+    lr_scheduler = _make_lr_scheduler(opt, lr_schedule, max(steps, 1))
     project = getattr(model, "project_gradients_", None)
     retract = getattr(model, "retract_", None)
 
-    step, losses, stream = 0, [], _BatchStream(X.shape[0], generator)
+    step, losses, samples = 0, [], 0
     if resume and os.path.exists(checkpoint_path):
-        step, previous, stream.queue = _load(checkpoint_path, model, opt, generator)
+        step, previous, queue = _load(checkpoint_path, model, opt, generator,
+                                      lr_scheduler=lr_scheduler)
+        if stream is not None:
+            stream.queue = queue
         losses = previous.tolist()
     start_step, start = step, time.perf_counter()
     model.train()
     with tqdm(total=steps, initial=min(step, steps), disable=verbose == 0, desc="training") as bar:
         while step < steps:
-            for group in opt.param_groups:
-                group["lr"] = lr * _lr_factor(lr_schedule, step, steps)
-            rows = max(batch_size // 2, 1) if antithetic else batch_size
-            index = stream.next(rows)
+            x0, sample_weight = batches(step)
             loss = dsm_loss(
-                model, X[index.to(X.device)], schedule, noise_levels, weighting, generator,
-                sigma_data, antithetic,
+                model, x0, schedule, noise_levels, weighting, generator, sigma_data, antithetic,
+                sample_dim, sample_weight,
             )
-            if not bool(torch.isfinite(loss)):
+            if not bool(torch.isfinite(loss).all()):
                 raise NonFiniteLossError(
-                    f"The training loss became {float(loss.detach())} at step {step}. Lower "
-                    f"the learning rate (lr={lr}), check X for huge values, or raise the lowest "
-                    "training noise level (denoisers are ill-conditioned at vanishing noise)."
+                    f"The training loss became {float(loss.detach().sum())} at step {step}. "
+                    f"Lower the learning rate (lr={lr}), check X for huge values, or raise the "
+                    "lowest training noise level (denoisers are ill-conditioned at vanishing "
+                    "noise)."
                 )
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.sum().backward()
             if project is not None:
                 project()
             opt.step()
+            lr_scheduler.step()
             if retract is not None:
                 retract()
             step += 1
-            losses.append(float(loss.detach()))
+            samples += x0.shape[sample_dim] * (2 if antithetic else 1)
+            losses.append(float(loss.detach().sum()))
             bar.update(1)
             if verbose and step % 50 == 0:
                 bar.set_postfix(loss=f"{losses[-1]:.4g}")
             if checkpoint_path is not None and checkpoint_every and step % checkpoint_every == 0:
-                save_checkpoint(checkpoint_path, model, opt, step, generator, losses, stream.queue)
+                _save(checkpoint_path, model, opt, step, generator, losses, stream, lr_scheduler)
             if callback is not None:
-                callback({"step": step, "loss": losses[-1], "model": model, "optimizer": opt})
+                callback({"step": step, "loss": losses[-1], "losses": loss.detach(),
+                          "model": model, "optimizer": opt})
     if checkpoint_path is not None and step > start_step:
-        save_checkpoint(checkpoint_path, model, opt, step, generator, losses, stream.queue)
+        _save(checkpoint_path, model, opt, step, generator, losses, stream, lr_scheduler)
     model.eval()
     seconds = time.perf_counter() - start
-    done = step - start_step
     return TrainResult(
         losses=np.asarray(losses), steps=step, seconds=seconds,
-        samples_per_second=done * batch_size / seconds if seconds > 0 else float("nan"),
+        samples_per_second=samples / seconds if seconds > 0 else float("nan"),
     )
+
+
+def _save(path, model, optimizer, step, generator, losses, stream, lr_scheduler):
+    queue = None if stream is None else stream.queue
+    save_checkpoint(path, model, optimizer, step, generator, losses, queue, lr_scheduler)
