@@ -94,11 +94,13 @@ def test_report_table_and_plot(molrg):
 
 def test_made_denoiser_samples_the_mixture_with_the_default_sampler():
     """The training range (t <= 0.02) is not the denoiser's: a sampler walks the whole process."""
-    from subclust.diffusion import sample_ddim, sample_quality
+    from subclust.diffusion import sample_ddim, sample_quality, uniform_times
 
     _, _, bases = make_molrg(n_features=10, n_components=2, dims=2, random_state=0)
     net = DiffusionSubspaceClustering(2, dims=2).make_denoiser(bases=bases)
     noise = torch.randn(2000, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    quality = sample_quality(sample_ddim(net, noise, steps=100, disable=True), bases)
+    grid = uniform_times(100)
+    samples = sample_ddim(net, net.schedule.g(grid[0]) * noise, grid, disable=True)
+    quality = sample_quality(samples, bases)
     assert quality["off_subspace_energy"] < 1e-6
     assert quality["latent_cov_error"] < 0.2

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from subclust._parallel import torch_threads  # noqa: E402
+from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.cluster import init_subspaces  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.experiments._batched import _AllSamples, fit_mixtures  # noqa: E402
