@@ -16,7 +16,12 @@ Examples
 (800.0, 800.0, 200, True, 0.7, False)
 """
 
+from numbers import Integral
 from dataclasses import dataclass, field
+from subclust.utils.validation import (
+    Interval,
+    validate_params,
+)
 
 __all__ = ["PRESETS", "Preset", "make_preset"]
 
@@ -125,6 +130,13 @@ PRESETS = {
 }
 
 
+@validate_params(
+    {
+        "name": [str],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=False,
+)
 def make_preset(name, n_clusters=8, **overrides):
     """The estimator of a preset.
 
