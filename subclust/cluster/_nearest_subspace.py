@@ -19,8 +19,8 @@ subspace is zero, and ties go to the first) and warns, naming its rows
 them a zero sample is an ordinary sample.
 """
 
-from numbers import Integral
 import warnings
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin

@@ -14,6 +14,7 @@ how chunks are read and where the map runs:
 """
 
 from numbers import Integral
+
 import numpy as np
 
 from subclust.utils.parallel import cpu_budget, thread_map

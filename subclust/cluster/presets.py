@@ -16,8 +16,9 @@ Examples
 (800.0, 800.0, 200, True, 0.7, False)
 """
 
-from numbers import Integral
 from dataclasses import dataclass, field
+from numbers import Integral
+
 from subclust.utils.validation import (
     Interval,
     validate_params,
