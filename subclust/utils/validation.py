@@ -43,6 +43,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 __all__ = [
+    "TORCH_RANDOM_STATE",
     "HasMethods",
     "Hidden",
     "Interval",
@@ -59,6 +60,14 @@ __all__ = [
     "fit_context",
     "validate_data",
     "validate_params",
+]
+
+#: Constraints of the ``random_state`` of functions whose randomness is torch's: an int
+#: seed, a ``torch.Generator`` (used as it is) or None (fresh entropy).
+TORCH_RANDOM_STATE = [
+    Interval(numbers.Integral, 0, None, closed="left"),
+    HasMethods(["manual_seed", "initial_seed"]),
+    None,
 ]
 
 
