@@ -6,9 +6,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
 from subclust.subspace import match_subspaces
-from subclust.utils.validation import (
-    validate_params,
-)
+from subclust.utils.validation import validate_params
 
 __all__ = [
     "clustering_accuracy",

@@ -13,10 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from subclust.utils.validation import (
-    Interval,
-    validate_params,
-)
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = [
     "orthonormal_basis",

@@ -29,10 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    validate_params,
-)
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = [
     "ATTRIBUTES",

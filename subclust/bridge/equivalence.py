@@ -17,10 +17,7 @@ from subclust.cluster import KSubspaces
 from subclust.metrics import adjusted_rand_score
 from subclust.subspace import match_subspaces, principal_angles, residuals
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    validate_params,
-)
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["EquivalenceReport", "equivalence_report"]
 

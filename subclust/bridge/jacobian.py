@@ -36,12 +36,7 @@ import numpy as np
 
 from subclust.subspace import numerical_rank
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    StrOptions,
-    TORCH_RANDOM_STATE,
-    validate_params,
-)
+from subclust.utils.validation import Interval, StrOptions, TORCH_RANDOM_STATE, validate_params
 
 __all__ = [
     "JacobianBasis", "RankProfile", "denoise_rows", "jacobian_basis", "jacobian_matrix",

@@ -29,12 +29,7 @@ from subclust.cluster._spectral import (
     angular_affinity,
     representation_affinity,
 )
-from subclust.utils.validation import (
-    Interval,
-    StrOptions,
-    check_matrix,
-    validate_params,
-)
+from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
 __all__ = [
     "LowRankRepresentation",

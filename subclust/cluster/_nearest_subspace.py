@@ -26,12 +26,7 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from subclust.subspace import residuals
-from subclust.utils.validation import (
-    Interval,
-    check_is_fitted,
-    validate_data,
-    validate_params,
-)
+from subclust.utils.validation import Interval, check_is_fitted, validate_data, validate_params
 
 __all__ = ["NearestSubspaceMixin", "warn_zero_samples"]
 

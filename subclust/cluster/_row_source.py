@@ -18,10 +18,7 @@ from numbers import Integral
 import numpy as np
 
 from subclust.utils.parallel import cpu_budget, thread_map
-from subclust.utils.validation import (
-    Interval,
-    validate_params,
-)
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["as_row_source", "is_out_of_core", "ArraySource", "ChunkedSource", "DaskSource"]
 

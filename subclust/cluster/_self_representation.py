@@ -37,12 +37,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from subclust.utils.parallel import blas_threads, thread_map
-from subclust.utils.validation import (
-    Interval,
-    StrOptions,
-    check_matrix,
-    validate_params,
-)
+from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
 __all__ = [
     "self_representation_admm",

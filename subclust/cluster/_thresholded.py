@@ -6,12 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
-from subclust.utils.validation import (
-    Interval,
-    StrOptions,
-    check_matrix,
-    validate_params,
-)
+from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
 __all__ = ["ThresholdedSubspaceClustering", "thresholded_representation"]
 

@@ -19,10 +19,7 @@ Examples
 from dataclasses import dataclass, field
 from numbers import Integral
 
-from subclust.utils.validation import (
-    Interval,
-    validate_params,
-)
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["PRESETS", "Preset", "make_preset"]
 

@@ -18,9 +18,7 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from subclust.utils.validation import (
-    validate_params,
-)
+from subclust.utils.validation import validate_params
 
 __all__ = [
     "ChecksumError",

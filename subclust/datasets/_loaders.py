@@ -22,11 +22,7 @@ from sklearn.utils import Bunch
 
 from subclust.datasets._home import _registry, check_file, fetch_file, get_data_home
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    StrOptions,
-    validate_params,
-)
+from subclust.utils.validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "list_datasets",

@@ -5,10 +5,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from subclust.utils.validation import (
-    Interval,
-    validate_params,
-)
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["make_molrg", "random_bases"]
 

@@ -51,11 +51,7 @@ from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.subspace import residuals
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    check_grid,
-    validate_params,
-)
+from subclust.utils.validation import Interval, check_grid, validate_params
 
 __all__ = [
     "MemorizationResult",

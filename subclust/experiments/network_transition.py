@@ -43,11 +43,7 @@ from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.experiments.memorization import _log_crossing, memorization_shares
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    check_grid,
-    validate_params,
-)
+from subclust.utils.validation import Interval, check_grid, validate_params
 
 __all__ = [
     "NetworkTransitionResult",

@@ -21,11 +21,7 @@ from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    check_grid,
-    validate_params,
-)
+from subclust.utils.validation import Interval, check_grid, validate_params
 
 __all__ = ["PhaseTransitionResult", "phase_transition", "METHODS", "DIFFUSION_PARAMS"]
 

@@ -53,12 +53,7 @@ import numpy as np
 
 from subclust.utils.progress import progress_bar
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    StrOptions,
-    check_grid,
-    validate_params,
-)
+from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
 
 __all__ = ["METRICS", "NETWORKS", "SMALL", "SubspaceScoreResult", "subspace_score_experiment"]
 

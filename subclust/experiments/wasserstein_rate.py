@@ -37,12 +37,7 @@ import numpy as np
 from subclust.utils.parallel import blas_threads, torch_threads
 from subclust.utils.progress import progress_bar
 from subclust.utils.tables import Table
-from subclust.utils.validation import (
-    Interval,
-    StrOptions,
-    check_grid,
-    validate_params,
-)
+from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
 
 __all__ = ["LATENT_LAWS", "RATE_METHODS", "RateResult", "draw_latents", "sample_union",
            "wasserstein_rate"]
