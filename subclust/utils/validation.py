@@ -57,6 +57,7 @@ __all__ = [
     "check_is_fitted",
     "check_matrix",
     "check_params",
+    "check_positive_int",
     "fit_context",
     "validate_data",
     "validate_params",
@@ -145,6 +146,29 @@ full dimension fits every point. Lower dims or add features.
             "a subspace of the full dimension fits every point. Lower dims or add features."
         )
     return dims
+
+
+def check_positive_int(value, name):
+    """Return ``value`` as an int after checking that it is one, at least 1.
+
+    For the few places that cannot declare parameter constraints (the
+    constructors of PyTorch modules); the error reads as scikit-learn's.
+
+    Examples
+    --------
+    >>> check_positive_int(3, "depth")
+    3
+    >>> check_positive_int(0, "depth")
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'depth' parameter must be an \
+int in the range [1, inf). Got 0 instead.
+    """
+    constraint = Interval(numbers.Integral, 1, None, closed="left")
+    if not constraint.is_satisfied_by(value):
+        raise InvalidParameterError(f"The {name!r} parameter must be {constraint}. "
+                                    f"Got {value!r} instead.")
+    return int(value)
 
 
 def check_grid(values, name, *, minimum=1, integer=True, min_length=1, increasing=True):
