@@ -6,6 +6,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
 from subclust.subspace import match_subspaces
+from subclust.utils.validation import validate_params
 
 __all__ = [
     "clustering_accuracy",
@@ -15,6 +16,13 @@ __all__ = [
 ]
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def clustering_accuracy(y_true, y_pred):
     """Accuracy of a clustering under the best matching of labels.
 
@@ -53,6 +61,13 @@ def clustering_accuracy(y_true, y_pred):
     return float(table[rows, cols].sum() / y_true.size)
 
 
+@validate_params(
+    {
+        "learned_bases": ["array-like"],
+        "true_bases": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def subspace_recovery_error(learned_bases, true_bases):
     """Largest distance between matched learned and true subspaces.
 

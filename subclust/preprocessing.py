@@ -9,9 +9,8 @@ import numbers
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import Interval
 
-from subclust.utils.validation import check_is_fitted, fit_context, validate_data
+from subclust.utils.validation import Interval, check_is_fitted, fit_context, validate_data
 
 __all__ = ["UncenteredPCA"]
 

@@ -8,8 +8,12 @@ Conventions used throughout subclust:
 - a set of subspaces is a list of such bases, possibly of different ``d``.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = [
     "orthonormal_basis",
@@ -25,6 +29,14 @@ __all__ = [
 ]
 
 
+@validate_params(
+    {
+        "A": ["array-like"],
+        "rank": [Interval(Integral, 0, None, closed="left"), None],
+        "rtol": [Interval(Real, 0, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def orthonormal_basis(A, rank=None, rtol=None):
     """Orthonormal basis of the column space of ``A``.
 
@@ -63,6 +75,13 @@ def orthonormal_basis(A, rank=None, rtol=None):
     return U[:, :rank]
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "U": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def project(X, U):
     """Orthogonal projection of the rows of ``X`` onto ``span(U)``.
 
@@ -94,6 +113,15 @@ def project(X, U):
     return (X @ U) @ U.T
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+        "means": ["array-like", None],
+        "squared": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def residuals(X, bases, means=None, squared=True):
     """Distances of every sample to every subspace, in one GEMM.
 
@@ -127,6 +155,14 @@ def residuals(X, bases, means=None, squared=True):
     return R if squared else np.sqrt(R)
 
 
+@validate_params(
+    {
+        "bases": ["array-like"],
+        "means": ["array-like", None],
+        "dtype": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def stack_bases(bases, means=None, dtype=np.float64):
     """Stack bases (and affine offsets) into one matrix for a single GEMM.
 
@@ -170,6 +206,16 @@ def stack_bases(bases, means=None, dtype=np.float64):
     return np.hstack([W, offsets.T]), offsets
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "sq_norms": ["array-like"],
+        "W": ["array-like"],
+        "dims": ["array-like"],
+        "offsets": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def residuals_stacked(X, sq_norms, W, dims, offsets=None):
     """Squared residuals from a matrix built by :func:`stack_bases`.
 
@@ -232,6 +278,13 @@ def _orthonormal(A):
     return Q
 
 
+@validate_params(
+    {
+        "A": ["array-like"],
+        "B": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def principal_angles(A, B):
     """Principal angles between ``span(A)`` and ``span(B)``, in increasing order.
 
@@ -273,6 +326,13 @@ def principal_angles(A, B):
     return np.sort(theta)
 
 
+@validate_params(
+    {
+        "A": ["array-like"],
+        "B": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def subspace_distance(A, B):
     """Normalized projection distance ``||P_A - P_B||_F / sqrt(d_A + d_B)``.
 
@@ -306,6 +366,13 @@ def subspace_distance(A, B):
     return float(np.sqrt(sq / (d_a + d_b)))
 
 
+@validate_params(
+    {
+        "As": ["array-like"],
+        "Bs": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def match_subspaces(As, Bs):
     """Match two sets of subspaces by the Hungarian algorithm on their distances.
 
@@ -340,6 +407,13 @@ def match_subspaces(As, Bs):
     return permutation, distances
 
 
+@validate_params(
+    {
+        "singular_values": ["array-like"],
+        "energy": [Interval(Real, 0, 1, closed="right")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def numerical_rank(singular_values, energy=0.99):
     """Smallest ``r`` whose leading singular values hold ``energy`` of the norm.
 
@@ -363,8 +437,6 @@ def numerical_rank(singular_values, energy=0.99):
     >>> numerical_rank([10.0, 3.0, 1e-3])
     2
     """
-    if not 0 < energy <= 1:
-        raise ValueError(f"energy must lie in (0, 1], got {energy}.")
     s = np.sort(np.abs(np.asarray(singular_values, dtype=np.float64)))[::-1]
     total = np.sqrt(np.sum(s**2))
     if total == 0:
@@ -374,6 +446,13 @@ def numerical_rank(singular_values, energy=0.99):
     return int(above[0] + 1) if above.size else s.size
 
 
+@validate_params(
+    {
+        "singular_values": ["array-like"],
+        "shape": [tuple, list],
+    },
+    prefer_skip_nested_validation=True,
+)
 def estimate_rank(singular_values, shape):
     """Rank of a noisy low-rank matrix by the optimal hard threshold.
 

@@ -88,7 +88,7 @@ def test_correspondence_finds_the_thickening_direction():
     denoiser = _flank_denoiser()
     X_t = np.zeros((3, 784))
     result = attribute_correspondence(denoiser, X_t, 0.5, rank=2, n_random=3, n_edits=40,
-                                      amplitude=12.0, generator=0)
+                                      amplitude=12.0, random_state=0)
     assert result.directions == ["sv1", "sv2", "rand1", "rand2", "rand3"]
     assert result.steps.shape == (3, 40, 5)
     assert result.measures.shape == (3, 40, len(ATTRIBUTES))
@@ -106,7 +106,7 @@ def test_correspondence_finds_the_thickening_direction():
                                                                              "best rand"]
     assert table.rows[-2]["thickness"] == pytest.approx(result.best_singular("thickness"))
     again = attribute_correspondence(denoiser, X_t, 0.5, rank=2, n_random=3, n_edits=40,
-                                     amplitude=12.0, generator=0)
+                                     amplitude=12.0, random_state=0)
     np.testing.assert_array_equal(again.measures, result.measures)  # same seed, same result
 
 
@@ -134,7 +134,7 @@ def test_correspondence_is_a_share_not_a_smoothness():
         return base + offset + 0.3 * (z @ a)[:, None] * a + 0.015 * (z @ b)[:, None] * b
 
     result = attribute_correspondence(denoiser, np.zeros((2, 784)), 0.5, rank=2, n_random=0,
-                                      n_edits=64, amplitude=6.0, generator=1)
+                                      n_edits=64, amplitude=6.0, random_state=1)
     r = np.abs(result.correlations()[:, :, ATTRIBUTES.index("area")])
     assert np.all(r[:, 0] > 0.9) and np.all(r[:, 1] < 0.3)
     assert np.isnan(result.random_control("area"))  # no random direction, no control

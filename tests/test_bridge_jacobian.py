@@ -38,7 +38,7 @@ def test_exact_molrg_jacobian_spans_the_active_subspace(molrg, method):
     confident = weights.max(1) > 1 - 1e-6  # the component is active (not the ambiguous origin)
     assert confident.sum() >= 15
     rank = None if method == "full" else 4
-    found = jacobian_basis(D, X_t[confident], t, rank=rank, method=method, generator=0)
+    found = jacobian_basis(D, X_t[confident], t, rank=rank, method=method, random_state=0)
     for jb, k in zip(found, y[confident]):
         assert jb.rank == 4
         assert subspace_distance(jb.right_vectors[:, :4], bases[k]) < 1e-3
@@ -62,7 +62,7 @@ def test_full_and_randomized_agree_on_a_general_map():
     np.testing.assert_allclose(jacobian_matrix(linear, np.zeros(n), 0.5), A, atol=1e-12)
     full = jacobian_basis(linear, np.zeros(n), 0.5)
     randomized = jacobian_basis(linear, np.zeros(n), 0.5, rank=3, method="randomized",
-                                generator=0, oversample=2)
+                                random_state=0, oversample=2)
     expected = np.linalg.svd(A, compute_uv=False)[:3]
     np.testing.assert_allclose(full.singular_values[:3], expected, rtol=1e-10)
     np.testing.assert_allclose(randomized.singular_values, expected, rtol=1e-8)
@@ -79,7 +79,7 @@ def test_full_and_randomized_agree_on_a_general_map():
 def test_batched_points_match_one_at_a_time(molrg):
     X, _, _, D = molrg
     X_t = _noisy(D, X[:3], 0.1)
-    together = jacobian_basis(D, X_t, 0.1, rank=4, method="randomized", generator=3)
+    together = jacobian_basis(D, X_t, 0.1, rank=4, method="randomized", random_state=3)
     for i in range(3):
         alone = jacobian_basis(D, X_t[i], 0.1, method="full")
         assert subspace_distance(together[i].right_vectors, alone.right_vectors[:, :4]) < 1e-6
@@ -105,15 +105,17 @@ def test_rank_profile_of_a_noisy_molrg_is_u_shaped():
 
 def test_bad_input_gets_clear_errors(molrg):
     X, _, _, D = molrg
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match="'method' parameter of jacobian_basis must be a str"):
         jacobian_basis(D, X[0], 0.1, method="exact")
     with pytest.raises(ValueError, match="needs rank"):
         jacobian_basis(D, X[0], 0.1, method="randomized")
-    with pytest.raises(ValueError, match="rank must be an integer"):
+    with pytest.raises(ValueError, match=r"'rank' parameter of jacobian_basis .* \[1, inf\)"):
         jacobian_basis(D, X[0], 0.1, rank=0)
+    with pytest.raises(ValueError, match="rank=65 exceeds n_features=64"):
+        jacobian_basis(D, X[0], 0.1, rank=65)
     with pytest.raises(ValueError, match="n_features=64"):
         jacobian_basis(D, X[0, :10], 0.1)
-    with pytest.raises(ValueError, match="t must be a positive number"):
+    with pytest.raises(ValueError, match="'t' parameter of jacobian_basis must be a float"):
         jacobian_basis(D, X[0], -1.0)
     with pytest.raises(ValueError, match="NaN"):
         jacobian_basis(D, np.full(64, np.nan), 0.1)

@@ -75,7 +75,7 @@ def test_unet_bad_input():
 def test_training_saving_and_loading(tmp_path):
     rng = np.random.default_rng(0)
     images = np.clip(rng.random((64, 28, 28)) ** 4, 0, 1)
-    net, result = train_mnist_denoiser(images, steps=3, batch_size=16, channels=8, generator=0)
+    net, result = train_mnist_denoiser(images, steps=3, batch_size=16, channels=8, random_state=0)
     assert result.steps == 3 and np.all(np.isfinite(result.losses))
     path = tmp_path / "unet.pt"
     save_denoiser(path, net, steps=3)
@@ -85,8 +85,8 @@ def test_training_saving_and_loading(tmp_path):
     x = torch.randn(2, 784, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(loaded(x, 0.4), net(x, 0.4).detach())
     # Its Jacobian is a Jacobian of the same function.
-    a = jacobian_basis(net, x[0], 0.4, rank=3, method="randomized", generator=0)
-    b = jacobian_basis(loaded, x[0], 0.4, rank=3, method="randomized", generator=0)
+    a = jacobian_basis(net, x[0], 0.4, rank=3, method="randomized", random_state=0)
+    b = jacobian_basis(loaded, x[0], 0.4, rank=3, method="randomized", random_state=0)
     np.testing.assert_allclose(a.singular_values, b.singular_values, rtol=1e-4)
     torch.save({"model": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a denoiser saved by"):

@@ -130,7 +130,7 @@ def test_missing_file_message_names_path_and_source(tmp_path):
 def test_unknown_file_and_bad_arguments_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="not a registered data file"):
         fetch_file("yaleb/nope.mat", data_home=tmp_path)
-    with pytest.raises(ValueError, match="resolution must be one of"):
+    with pytest.raises(ValueError, match="'resolution' parameter of load_yaleb must be a str among"):
         load_yaleb(resolution="64x64", data_home=tmp_path)
     bad_subjects = [(0, r"\[1, 38\]"), ([3, 39], "1..38"), ([2, 2], "repeated"), ([], "empty")]
     for subjects, match in bad_subjects:
@@ -265,7 +265,7 @@ def test_mnist():
     drawn = load_mnist(data_home=home, n_samples=50, random_state=0)
     np.testing.assert_array_equal(drawn.target, digits.target[drawn.indices])
     assert not np.array_equal(drawn.indices, head.indices)
-    with pytest.raises(ValueError, match="n_samples must be an int"):
+    with pytest.raises(ValueError, match="'n_samples' parameter of load_mnist must be an int"):
         load_mnist(data_home=home, n_samples=0)
 
 
@@ -342,7 +342,7 @@ def test_scattering_features_rejects_bad_input():
         ds.scattering_features(images, pad_to=16)
     with pytest.raises(ValueError, match="too small for J=5"):
         ds.scattering_features(images, J=5)
-    with pytest.raises(ValueError, match="normalize must be 'channel' or None"):
+    with pytest.raises(ValueError, match="'normalize' parameter of scattering_features must be"):
         ds.scattering_features(images, normalize="l2")
     with pytest.raises(ValueError, match="n_components=10 exceeds"):
         ds.scattering_pca(images, n_components=10)

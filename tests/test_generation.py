@@ -34,7 +34,7 @@ def _data_home():
 @pytest.fixture(scope="module")
 def comparison():
     return molrg_comparison(
-        n_features=16, n_clusters=2, dim=2, samples_per_cluster=20, n_test=400,
+        n_features=16, n_clusters=2, dims=2, samples_per_cluster=20, n_test=400,
         methods=["clustering", "clustering-affine", "sgd", "mlp"], n_generate=100,
         sgd_params={"n_init": 2, "steps": 80}, mlp_params={"steps": 60, "hidden": 32},
     )
@@ -71,7 +71,7 @@ def test_latent_laws_have_unit_variance_and_union_samples_lie_on_subspaces():
     for law in ("gaussian", "uniform", "discrete", "laplace"):
         a = draw_latents(law, (40000,), rng)
         assert abs(a.mean()) < 0.03 and abs(a.var() - 1) < 0.05
-    with pytest.raises(ValueError, match="law must be one of"):
+    with pytest.raises(ValueError, match="'law' parameter of draw_latents must be a str among"):
         draw_latents("cauchy", (3,), rng)
     bases = [np.linalg.qr(rng.standard_normal((6, 2)))[0] for _ in range(2)]
     X, y = sample_union(100, bases, "discrete", rng)
@@ -81,7 +81,7 @@ def test_latent_laws_have_unit_variance_and_union_samples_lie_on_subspaces():
 
 def test_wasserstein_rate_small():
     result = wasserstein_rate(laws=["uniform"], n_features=[6, 12], sample_sizes=[40, 80, 160],
-                              methods=["clustering-kde", "clustering", "training-set"], dim=2)
+                              methods=["clustering-kde", "clustering", "training-set"], dims=2)
     table = result.table()
     assert len(table.rows) == 2 * 3
     assert result.expected_slope == -0.5
@@ -91,7 +91,7 @@ def test_wasserstein_rate_small():
     assert result.slope("uniform", 6, "training-set") < 0
     assert len(result.plot().axes) == 1
     with pytest.raises(ValueError, match="exceed dim"):
-        wasserstein_rate(n_features=[2], dim=3)
+        wasserstein_rate(n_features=[2], dims=3)
     with pytest.raises(ValueError, match="Unknown methods"):
         wasserstein_rate(methods=["vae"])
 
@@ -110,9 +110,9 @@ def test_generate_faces_and_digits():
     assert digits.image_shape == (28, 28) and len(digits.conditional) == 2
     assert digits.dims == [4, 4, 4] and 0 <= digits.accuracy <= 1
     assert len(digits.plot().axes) == 3
-    with pytest.raises(ValueError, match="dataset must be"):
+    with pytest.raises(ValueError, match="'dataset' parameter of generate_images must be a str"):
         generate_images("cifar", data_home=home)
-    with pytest.raises(ValueError, match="clusterer must be one of"):
+    with pytest.raises(ValueError, match="'clusterer' parameter of generate_images must be a"):
         generate_images("mnist", clusterer="gmm", n_samples=100, data_home=home)
 
 

@@ -135,9 +135,11 @@ def test_presets_carry_the_papers_parameters():
 
 def test_lrr_bad_parameters():
     X, _ = _molrg()
-    with pytest.raises(ValueError, match="regularization must be positive"):
+    with pytest.raises(ValueError, match=r"'regularization' parameter of low_rank_representation "
+                                         r"must be a float in the range \(0.0, inf\)"):
         low_rank_representation(X, 0.0)
-    with pytest.raises(ValueError, match="rho must be > 1"):
+    with pytest.raises(ValueError, match=r"'rho' parameter of low_rank_representation "
+                                         r"must be a float in the range \(1.0, inf\)"):
         low_rank_representation(X, 1.0, rho=1.0)
     with pytest.raises(ValueError, match="regularization"):
         LowRankRepresentation(3, regularization=-1.0).fit(X)
@@ -223,7 +225,8 @@ def test_ekss_bad_parameters():
         EnsembleKSubspaces(3, n_estimators=0).fit(X)
     with pytest.raises(ValueError, match="must be smaller than n_features=5"):
         EnsembleKSubspaces(3, dims=5).fit(X)
-    with pytest.raises(ValueError, match="n_estimators must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"'n_estimators' parameter of ensemble_k_subspaces "
+                                         r"must be an int in the range \[1, inf\)"):
         ensemble_k_subspaces(X, 3, 2, n_estimators=0)
     with pytest.raises(ValueError, match="n_samples=2 should be >= n_clusters=3"):
         EnsembleKSubspaces(3, dims=1).fit(X[:2])

@@ -13,7 +13,7 @@ from subclust.experiments import (  # noqa: E402
 )
 from subclust.utils.tables import Table  # noqa: E402
 
-TINY = dict(ratios=[1, 4], n_features=6, n_components=2, dim=2, n_trials=1, n_generated=40,
+TINY = dict(ratios=[1, 4], n_features=6, n_components=2, dims=2, n_trials=1, n_generated=40,
             steps=30, batch_size=32, hidden=16, depth=1, sampler_steps=6)
 
 
@@ -134,7 +134,7 @@ def test_the_empirical_denoiser_memorizes_and_fresh_draws_do_not(tiny):
 
 
 def test_trained_mlp_copies_at_n_equals_d_and_generalizes_at_50_d():
-    result = memorization_sweep(ratios=[1, 50], models=["mlp"], n_features=8, dim=2,
+    result = memorization_sweep(ratios=[1, 50], models=["mlp"], n_features=8, dims=2,
                                 n_trials=1, n_generated=200, steps=1500, hidden=64,
                                 random_state=0)
     _, mlp = result.shares("mlp")
@@ -191,12 +191,12 @@ def test_plot_shows_both_shares_on_a_log_axis(tiny):
     [
         (dict(ratios=[2, 1]), "strictly increasing"),
         (dict(ratios=[0, 1]), "positive"),
-        (dict(ratios=[1, 1.1], dim=2), "repeated samples per component"),
+        (dict(ratios=[1, 1.1], dims=2), "repeated samples per component"),
         (dict(models=["unet"]), "Unknown models"),
-        (dict(dim=6, n_features=6), "smaller than n_features"),
+        (dict(dims=6, n_features=6), "smaller than n_features"),
         (dict(sampler="rk4"), "sampler must be one of"),
-        (dict(n_trials=0), "n_trials must be a positive integer"),
-        (dict(ratios=[1, 2], dim=1, n_components=1), "at least 2 samples"),
+        (dict(n_trials=0), "'n_trials' parameter of memorization_sweep must be an int"),
+        (dict(ratios=[1, 2], dims=1, n_components=1), "at least 2 samples"),
         (dict(subspace_tolerance=0.0), "subspace_tolerance"),
     ],
 )

@@ -149,14 +149,14 @@ def test_same_seed_same_result_and_seeds_matter():
     (dict(sets=["torus"]), "sets must be a non-empty selection"),
     (dict(sets=[]), "sets must be a non-empty selection"),
     (dict(sets=["sierpinski-product"], n_features=[3]), "at least 4"),
-    (dict(sample_sizes=[32]), "at least two strictly increasing"),
-    (dict(sample_sizes=[32, 16]), "at least two strictly increasing"),
-    (dict(n_trials=0), "n_trials must hold positive ints"),
-    (dict(steps=2.5), "steps must hold positive ints"),
-    (dict(lr=0), "lr must be positive"),
+    (dict(sample_sizes=[32]), "strictly increasing, at least 2"),
+    (dict(sample_sizes=[32, 16]), "strictly increasing, at least 2"),
+    (dict(n_trials=0), "'n_trials' parameter of minkowski_score must be an int"),
+    (dict(steps=2.5), "'steps' parameter of minkowski_score must be an int"),
+    (dict(lr=0), "'lr' parameter of minkowski_score must be a float"),
     (dict(sampler="rk4"), "sampler must be one of"),
-    (dict(random_state=None), "random_state must be an int"),
-    (dict(n_jobs=0), "n_jobs must be a non-zero int"),
+    (dict(random_state=None), "'random_state' parameter of minkowski_score must be an int"),
+    (dict(n_jobs=0), "'n_jobs' parameter of minkowski_score must be an int in the range"),
 ])
 def test_bad_parameters_are_rejected(change, message):
     with pytest.raises(ValueError, match=message):
@@ -164,9 +164,9 @@ def test_bad_parameters_are_rejected(change, message):
 
 
 def test_sample_set_rejects_unknown_names_and_sizes():
-    with pytest.raises(ValueError, match="Unknown set 'torus'"):
+    with pytest.raises(ValueError, match="'name' parameter of sample_set must be a str among"):
         sample_set("torus", 10)
-    with pytest.raises(ValueError, match="n_samples must be a positive int"):
+    with pytest.raises(ValueError, match="'n_samples' parameter of sample_set must be an int"):
         sample_set("cantor", 0)
 
 

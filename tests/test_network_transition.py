@@ -136,7 +136,7 @@ def test_summary_and_plot(small):
     (dict(ratios=[5, 2]), "increasing"),
     (dict(ratios=[1, 1.1]), "distinct"),
     (dict(ratios=[1, 7, 11, 13]), "least common multiple"),
-    (dict(steps=0), "steps must be a positive integer"),
+    (dict(steps=0), "'steps' parameter of network_transition must be an int"),
     (dict(sampler="rk4"), "sampler must be one of"),
     (dict(subspace_tolerance=2.0), "subspace_tolerance"),
     (dict(level=1.0), "level"),

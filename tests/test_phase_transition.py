@@ -81,7 +81,7 @@ def test_n_jobs_gives_the_same_table():
 
 
 def test_bad_n_jobs_is_rejected():
-    with pytest.raises(ValueError, match="n_jobs must be a non-zero integer"):
+    with pytest.raises(ValueError, match="'n_jobs' parameter of phase_transition must be an int"):
         phase_transition(methods=["pca"], n_jobs=0)
 
 

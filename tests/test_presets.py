@@ -112,7 +112,8 @@ def test_keep_l1_share_keeps_the_smallest_set_holding_the_share():
                 assert out.sum() - out[out > 0].min() < share * row.sum()
                 assert out[out > 0].min() >= row[out == 0].max(initial=0)  # the largest ones
     np.testing.assert_array_equal(keep_l1_share(C, 1.0).toarray(), C)
-    with pytest.raises(ValueError, match=r"share must be in \(0, 1\]"):
+    with pytest.raises(ValueError,
+                       match=r"'share' parameter of keep_l1_share must be a float in the range"):
         keep_l1_share(C, 0.0)
 
 

@@ -35,6 +35,7 @@ from subclust.cluster import (
 from subclust.cluster._self_representation import lasso_lambda
 from subclust.datasets import make_molrg
 from subclust.metrics import clustering_accuracy, subspace_recovery_error
+from subclust.utils.validation import InvalidParameterError
 
 
 def _molrg(n_per=30, n_features=20, dim=3, k=3, noise=0.0, seed=0):
@@ -344,9 +345,10 @@ def test_duplicated_points_share_a_cluster(name):
 
 def test_bad_solver_parameters():
     X, _, _ = _molrg(n_per=10, n_features=10, dim=2, seed=20)
-    with pytest.raises(ValueError, match="solver must be one of"):
+    with pytest.raises(InvalidParameterError,
+                       match="'solver' parameter of sparse_self_representation must be"):
         sparse_self_representation(X, solver="lars")
-    with pytest.raises(ValueError, match="alpha must be > 1"):
+    with pytest.raises(InvalidParameterError, match=r"'alpha' parameter .* range \(1.0, inf\)"):
         self_representation_admm(X, alpha=0.5)
     with pytest.raises(ValueError, match="affine"):
         SparseSubspaceClustering(3, solver="omp", affine=True).fit(X)

@@ -118,7 +118,8 @@ def test_float32_omp_matches_float64_selection(data):
 
 
 def test_bad_backend_raises(data):
-    with pytest.raises(ValueError, match="backend must be 'local', 'dask' or None"):
+    with pytest.raises(ValueError,
+                       match="'backend' parameter of sparse_self_representation must be a str"):
         sparse_self_representation(data[0], solver="omp", backend="spark")
     with pytest.raises(ValueError, match="backend"):
         SparseSubspaceClustering(4, solver="omp", backend="spark").fit(data[0])
@@ -164,7 +165,7 @@ def test_amg_eigensolver_when_pyamg_is_installed():
 
 
 def test_bad_eigen_solver_raises():
-    with pytest.raises(ValueError, match="eigen_solver must be"):
+    with pytest.raises(ValueError, match="'eigen_solver' parameter of spectral_labels must be"):
         spectral_labels(sp.eye(10, format="csr"), 2, eigen_solver="dense")
 
 

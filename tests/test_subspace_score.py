@@ -150,7 +150,7 @@ def test_subspace_network_keeps_samples_on_the_subspace(small):
 
 
 def test_same_seed_same_table_and_plot_draws():
-    tiny = dict(SMALL, n_features_grid=(8,), dim_grid=(2,), latents=("uniform",),
+    tiny = dict(SMALL, n_features_grid=(8,), dims_grid=(2,), latents=("uniform",),
                 sample_sizes=(20, 40), steps=10)
     first = subspace_score_experiment(**tiny, random_state=5)
     again = subspace_score_experiment(**tiny, random_state=5)
@@ -162,14 +162,14 @@ def test_same_seed_same_table_and_plot_draws():
 
 @pytest.mark.parametrize("params, message", [
     (dict(sample_sizes=[100, 50]), "strictly increasing"),
-    (dict(sample_sizes=[1, 10]), "sample_sizes must be integers >= 2"),
-    (dict(n_features_grid=[4, 16], dim=4), "must exceed dim=4"),
-    (dict(dim_grid=[2, 64], n_features=64), "below n_features=64"),
+    (dict(sample_sizes=[1, 10]), "sample_sizes must be ints >= 2"),
+    (dict(n_features_grid=[4, 16], dims=4), "must exceed dims=4"),
+    (dict(dims_grid=[2, 64], n_features=64), "below n_features=64"),
     (dict(latents=["laplace"]), "latents must be among"),
     (dict(networks=["unet"]), "networks must be among"),
-    (dict(steps=0), "steps must be a positive integer"),
-    (dict(basis_init="identity"), "basis_init must be"),
-    (dict(lr=-1.0), "lr must be positive"),
+    (dict(steps=0), r"'steps' parameter of subspace_score_experiment must be an int in"),
+    (dict(basis_init="identity"), "'basis_init' parameter of subspace_score_experiment must be"),
+    (dict(lr=-1.0), r"'lr' parameter .* range \(0.0, inf\)"),
     (dict(device="gpu7"), "is not a torch device"),
 ])
 def test_experiment_rejects_bad_parameters(params, message):

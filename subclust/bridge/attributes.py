@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = [
     "ATTRIBUTES",
@@ -55,15 +56,6 @@ def _skeletonize():
             'pip install "subclust[bridge]"'
         ) from error
     return skeletonize
-
-
-def _check_params(threshold, scale):
-    if not isinstance(scale, numbers.Integral) or isinstance(scale, bool) or scale < 1:
-        raise ValueError(f"scale must be a positive integer upsampling factor, got {scale!r}.")
-    if not 0 < threshold < 1:
-        raise ValueError(
-            f"threshold must lie in (0, 1) (a fraction of the range), got {threshold}."
-        )
 
 
 def _binarize(image, threshold, scale):
@@ -108,6 +100,14 @@ def _measure_binary(ink, scale, skeletonize):
     }
 
 
+@validate_params(
+    {
+        "image": ["array-like"],
+        "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "scale": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def measure_digit(image, threshold=0.5, scale=4):
     """The Morpho-MNIST measures of one digit image.
 
@@ -134,7 +134,6 @@ def measure_digit(image, threshold=0.5, scale=4):
     >>> round(m["height"]), round(m["width"]), round(m["slant"], 3)
     (20, 4, 0.0)
     """
-    _check_params(threshold, scale)
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2:
         raise ValueError(f"image must be 2-D (h, w), got shape {image.shape}.")
@@ -143,6 +142,14 @@ def measure_digit(image, threshold=0.5, scale=4):
     return _measure_binary(_binarize(image, threshold, scale), scale, _skeletonize())
 
 
+@validate_params(
+    {
+        "images": ["array-like"],
+        "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "scale": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def measure_digits(images, threshold=0.5, scale=4):
     """The Morpho-MNIST measures of many digits, as an array.
 
@@ -164,7 +171,6 @@ def measure_digits(images, threshold=0.5, scale=4):
     >>> np.round(measure_digits(bars)[:, 2])  # thickness
     array([4., 6.])
     """
-    _check_params(threshold, scale)
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 2:
         side = int(round(np.sqrt(images.shape[1])))
@@ -344,8 +350,24 @@ def _pearson_columns(A, y):
     return np.divide(A.T @ y, den, out=np.zeros(A.shape[1]), where=den > 0)
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": ["array-like"],
+        "t": [Interval(numbers.Real, 0, None, closed="neither")],
+        "rank": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_random": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_edits": [Interval(numbers.Integral, 3, None, closed="left")],
+        "amplitude": [Interval(numbers.Real, 0, None, closed="neither")],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "scale": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, n_edits=96, amplitude=3.0,
-                             generator=0, threshold=0.5, scale=4, batch_size=256):
+                             random_state=0, threshold=0.5, scale=4, batch_size=256):
     """Edit noisy digits along Jacobian singular vectors and random directions; measure attributes.
 
     For every digit ``x_t`` (a row of ``X``, already noisy, in the denoiser's
@@ -368,8 +390,8 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, n_edits=96, amp
         Edits per digit (a direction without effect then has mean ``|r|`` about 0.08).
     amplitude : float, default=3.0
         Largest step along each direction, in the units of ``x_t``.
-    generator : int, default=0
-        Steps, random directions and the probes of the Jacobian.
+    random_state : int or None, default=0
+        Seed of the steps, the random directions and the probes of the Jacobian.
     threshold, scale : see :func:`measure_digit`
     batch_size : int, default=256
 
@@ -396,20 +418,11 @@ def attribute_correspondence(denoiser, X, t, rank=5, n_random=5, n_edits=96, amp
     """
     from subclust.bridge.jacobian import _as_points, denoise_rows, jacobian_basis
 
-    for name, value in (("rank", rank), ("n_edits", n_edits)):
-        if not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if n_edits < 3:
-        raise ValueError(f"n_edits must be at least 3 to correlate anything, got {n_edits}.")
-    if not isinstance(n_random, numbers.Integral) or n_random < 0:
-        raise ValueError(f"n_random must be a non-negative integer, got {n_random!r}.")
-    if not amplitude > 0:
-        raise ValueError(f"amplitude must be positive, got {amplitude}.")
     Xt, _ = _as_points(denoiser, X)
     n_digits, n = Xt.shape
     jbs = jacobian_basis(denoiser, Xt, t, rank=rank, method="randomized",
-                         generator=generator, batch_size=batch_size)
-    rng = np.random.default_rng(generator)
+                         random_state=random_state, batch_size=batch_size)
+    rng = np.random.default_rng(random_state)
     names = [f"sv{k + 1}" for k in range(rank)] + [f"rand{k + 1}" for k in range(n_random)]
     steps = rng.uniform(-amplitude, amplitude, (n_digits, n_edits, len(names)))
     measures = np.empty((n_digits, n_edits, len(ATTRIBUTES)))

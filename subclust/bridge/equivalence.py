@@ -9,6 +9,7 @@ the network at both sets of bases, and the K-subspaces objective of both.
 """
 
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from subclust.cluster import KSubspaces
 from subclust.metrics import adjusted_rand_score
 from subclust.subspace import match_subspaces, principal_angles, residuals
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["EquivalenceReport", "equivalence_report"]
 
@@ -106,6 +108,17 @@ class EquivalenceReport:
         return fig
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "dims": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "random_state": ["random_state"],
+        "kss_params": [dict, None],
+        "diffusion_params": [dict, None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def equivalence_report(X, n_clusters, dims, *, random_state=0, kss_params=None,
                        diffusion_params=None):
     """Fit K-subspaces and the diffusion denoiser on ``X`` and compare them.

@@ -36,6 +36,7 @@ import numpy as np
 
 from subclust.subspace import numerical_rank
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, StrOptions, TORCH_RANDOM_STATE, validate_params
 
 __all__ = [
     "JacobianBasis", "RankProfile", "denoise_rows", "jacobian_basis", "jacobian_matrix",
@@ -145,6 +146,15 @@ def _as_points(denoiser, X):
     return T, single
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": ["array-like"],
+        "t": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def denoise_rows(denoiser, X, t, batch_size=256):
     """``denoiser(x_t, t)`` on the rows of ``X`` in batches, without gradients, as float64 numpy."""
     torch = _torch()
@@ -156,19 +166,6 @@ def denoise_rows(denoiser, X, t, batch_size=256):
             tt = torch.full((chunk.shape[0],), float(t), dtype=torch.float64)
             out.append(denoiser(chunk, tt).double().numpy())
     return np.concatenate(out)
-
-
-def _check_time(t):
-    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not np.isfinite(t) or t <= 0:
-        raise ValueError(f"t must be a positive number (a time of the schedule), got {t!r}.")
-    return float(t)
-
-
-def _check_batch_size(batch_size):
-    if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
-            or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    return int(batch_size)
 
 
 class _Products:
@@ -245,6 +242,15 @@ def _randomized(products, n, k, oversample, n_iter, generator):
     return S[:, :k], W[:, :, :k], left[:, :, :k], torch.sqrt(frobenius_sq)
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "x": ["array-like"],
+        "t": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def jacobian_matrix(denoiser, x, t, batch_size=256):
     """The full Jacobian ``d x_theta / d x_t`` at ``x`` (``n`` vector-Jacobian products).
 
@@ -273,12 +279,27 @@ def jacobian_matrix(denoiser, x, t, batch_size=256):
     """
     torch = _torch()
     X, single = _as_points(denoiser, x)
-    products = _Products(denoiser, X, _check_time(t), _check_batch_size(batch_size))
+    products = _Products(denoiser, X, float(t), batch_size)
     with torch.no_grad():
         J = _full(products, X.shape[1]).double().numpy()
     return J[0] if single else J
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "x": ["array-like"],
+        "t": [Interval(numbers.Real, 0, None, closed="neither")],
+        "rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "method": [StrOptions(set(METHODS))],
+        "energy": [Interval(numbers.Real, 0, 1, closed="right")],
+        "oversample": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": TORCH_RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def jacobian_basis(
     denoiser,
     x,
@@ -289,7 +310,7 @@ def jacobian_basis(
     oversample=10,
     n_iter=1,
     batch_size=256,
-    generator=None,
+    random_state=None,
 ):
     """Top singular vectors and values of a denoiser's Jacobian, and its numerical rank.
 
@@ -317,7 +338,7 @@ def jacobian_basis(
         Power iterations of 'randomized' (each costs one more ``J`` and ``J^T`` pass).
     batch_size : int, default=256
         Rows per pass through the denoiser.
-    generator : torch.Generator, int or None
+    random_state : int, torch.Generator or None, default=None
         Randomness of the probes of 'randomized'.
 
     Returns
@@ -336,19 +357,10 @@ def jacobian_basis(
     torch = _torch()
     from subclust.diffusion import as_generator
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-    if not 0 < energy <= 1:
-        raise ValueError(f"energy must lie in (0, 1], got {energy}.")
     X, single = _as_points(denoiser, x)
     n = X.shape[1]
-    if rank is not None and (
-        not isinstance(rank, numbers.Integral) or isinstance(rank, bool) or not 1 <= rank <= n
-    ):
-        raise ValueError(f"rank must be an integer in [1, n_features={n}] or None, got {rank!r}.")
-    for value, name in ((oversample, "oversample"), (n_iter, "n_iter")):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    if rank is not None and rank > n:
+        raise ValueError(f"rank={rank} exceeds n_features={n}; give rank <= {n} or None.")
     if method == "auto":
         method = "full" if rank is None or n <= _FULL_MAX_FEATURES else "randomized"
     if method == "randomized" and rank is None:
@@ -356,15 +368,15 @@ def jacobian_basis(
             "method='randomized' needs rank (how many singular vectors); the numerical "
             "rank over the whole spectrum needs method='full'."
         )
-    t = _check_time(t)
-    products = _Products(denoiser, X, t, _check_batch_size(batch_size))
+    t = float(t)
+    products = _Products(denoiser, X, t, batch_size)
     with torch.no_grad():
         if method == "full":
             U, S, Vh = torch.linalg.svd(_full(products, n).double())
             V, frobenius = Vh.transpose(1, 2), torch.sqrt((S**2).sum(1))
         else:
             S, V, U, frobenius = _randomized(
-                products, n, rank, oversample, n_iter, as_generator(generator)
+                products, n, rank, oversample, n_iter, as_generator(random_state)
             )
     S, U, V, frobenius = (a.double().numpy() for a in (S, U, V, frobenius))
     results = []
@@ -476,6 +488,16 @@ class RankProfile:
         return fig if fig is not None else ax.figure
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": ["array-like", callable],
+        "ts": ["array-like"],
+        "energy": [Interval(numbers.Real, 0, 1, closed="right")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def rank_profile(denoiser, X, ts, energy=0.99, batch_size=256):
     """Numerical rank of the full Jacobian at every point of ``X`` and every time of ``ts``.
 

@@ -77,7 +77,7 @@ def bridge_mnist_main(args):
     outdir.mkdir(parents=True, exist_ok=True)
     story = run_mnist_story(config, data_home=args.data_home, model_path=args.model,
                             save_model_path=model_out, force=args.force,
-                            verbose=0 if args.quiet else 1)
+                            progress=not args.quiet)
 
     def text(path, content):
         write_atomic(path, lambda f: f.write(content.encode()), force=args.force)
@@ -96,11 +96,12 @@ def bridge_mnist_main(args):
     net = story.denoiser
     figure(outdir / "edit_strips.png", plot_edit_strips(
         net, digits.data[examples], config.t, rank=config.edit_rank,
-        amplitude=config.strip_amplitude, steps=config.strip_steps, generator=config.random_state))
+        amplitude=config.strip_amplitude, steps=config.strip_steps,
+        random_state=config.random_state))
     x_t = add_noise(net, to_model_space(digits.data[examples[:1]]), config.t,
-                    generator=config.random_state)
+                    random_state=config.random_state)
     jb = jacobian_basis(net, x_t[0], config.t, rank=10, method="randomized",
-                        generator=config.random_state)
+                        random_state=config.random_state)
     figure(outdir / "basis_images.png", plot_basis_images(
         jb.right_vectors, [f"sv{k + 1} ({s:.2f})" for k, s in enumerate(jb.singular_values)]))
     print(story.summary())

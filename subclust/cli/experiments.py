@@ -134,7 +134,7 @@ def memorization_main(args):
                           "memorization.png")
     result = memorization_sweep(
         ratios=args.ratios, models=args.models, n_features=args.n_features,
-        n_components=args.n_components, dim=args.dim, n_trials=args.trials,
+        n_components=args.n_components, dims=args.dim, n_trials=args.trials,
         n_generated=args.generated, steps=args.steps, hidden=args.hidden, depth=args.depth,
         noise=args.noise, memorization_ratio=args.memorization_ratio,
         subspace_tolerance=args.subspace_tolerance, random_state=args.random_state,

@@ -109,7 +109,7 @@ def compare_main(args):
     mlp = {"steps": args.mlp_steps, "hidden": args.mlp_hidden}
     if args.data == "molrg":
         result = molrg_comparison(
-            n_features=args.n_features, n_clusters=args.n_clusters, dim=args.dim,
+            n_features=args.n_features, n_clusters=args.n_clusters, dims=args.dim,
             samples_per_cluster=args.samples_per_cluster, noise=args.noise,
             methods=args.methods or ["clustering", "sgd", "mlp"], mlp_params=mlp,
             n_generate=args.n_generate, random_state=args.random_state,
@@ -185,7 +185,7 @@ def rate_main(args):
     _refuse_existing([Path(p) for p in (args.csv, args.plot) if p], args.force)
     result = wasserstein_rate(
         laws=args.laws, n_features=args.n_features, sample_sizes=args.sample_sizes,
-        n_components=args.n_components, dim=args.dim, methods=args.methods,
+        n_components=args.n_components, dims=args.dim, methods=args.methods,
         n_trials=args.trials, sampler_steps=args.steps, random_state=args.random_state,
         progress=not args.quiet,
     )

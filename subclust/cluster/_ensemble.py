@@ -18,10 +18,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 
 from subclust.utils.parallel import blas_threads, effective_n_jobs, process_map
-from subclust.utils.validation import check_dims, check_matrix, fit_context, validate_data
 from subclust.cluster._k_subspaces import k_subspaces
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._spectral import (
@@ -30,6 +28,14 @@ from subclust.cluster._spectral import (
     _keep_top,
     cluster_bases,
     spectral_labels,
+)
+from subclust.utils.validation import (
+    Interval,
+    check_dims,
+    check_matrix,
+    fit_context,
+    validate_data,
+    validate_params,
 )
 
 __all__ = [
@@ -40,6 +46,13 @@ __all__ = [
 ]
 
 
+@validate_params(
+    {
+        "label_sets": ["array-like"],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def coassociation_matrix(label_sets, n_clusters=None):
     """Share of the clusterings that put each pair of samples together.
 
@@ -83,6 +96,13 @@ def coassociation_matrix(label_sets, n_clusters=None):
     return A
 
 
+@validate_params(
+    {
+        "A": ["array-like"],
+        "n_nearest": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def threshold_coassociation(A, n_nearest):
     """Keep the ``q`` largest entries of each row and of each column, and average.
 
@@ -139,6 +159,19 @@ def _run_batch(X, n_clusters, dims, max_iter, seeds):
     return runs
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+        "return_n_iter": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def ensemble_k_subspaces(
     X,
     n_clusters,
@@ -200,9 +233,6 @@ def ensemble_k_subspaces(
     rng = check_random_state(random_state)
     dims = check_dims(dims, n_clusters, X.shape[1])
     _check_enough_samples(X.shape[0], n_clusters)
-    for name, value in (("n_estimators", n_estimators), ("max_iter", max_iter)):
-        if not (isinstance(value, numbers.Integral) and value >= 1):
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
     if X.shape[1] > X.shape[0]:
         # Coordinates in the span of the samples: the same geometry in fewer features.
         U, s, _ = np.linalg.svd(X, full_matrices=False)

@@ -22,17 +22,19 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from subclust.utils.parallel import blas_threads, thread_map
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
 from subclust.utils.validation import (
+    Interval,
+    StrOptions,
     check_array,
     check_dims,
     check_is_fitted,
     fit_context,
     validate_data,
+    validate_params,
 )
 from subclust.subspace import estimate_rank, residuals_stacked, stack_bases
 
@@ -345,6 +347,28 @@ def _as_initial_subspaces(init, dims, n_features, affine):
     return [np.linalg.qr(U)[0] for U in bases], init_means
 
 
+#: Constraints of the options that :func:`k_subspaces` and :class:`KSubspaces` share.
+_OPTION_CONSTRAINTS = {
+    "affine": ["boolean"],
+    "init": [StrOptions({"nn", "random"}), list, tuple],
+    "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
+    "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "verbose": ["verbose"],
+    "random_state": ["random_state"],
+}
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        **_OPTION_CONSTRAINTS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def k_subspaces(
     X,
     n_clusters,
@@ -610,14 +634,7 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     _parameter_constraints = {
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
-        "affine": ["boolean"],
-        "init": [StrOptions({"nn", "random"}), list, tuple],
-        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
+        **_OPTION_CONSTRAINTS,
     }
 
     def __init__(

@@ -4,10 +4,9 @@ import numbers
 
 import numpy as np
 import scipy.linalg as la
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust.utils.validation import check_matrix
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
+from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
 __all__ = ["LeastSquaresSubspaceClustering", "least_squares_representation"]
 
@@ -32,6 +31,16 @@ def _top_eigenpairs_of_gram(X, n_pairs):
     return s[keep], (X @ V[:, keep]) / s[keep]
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "regularization": [Interval(numbers.Real, 0, None, closed="neither")],
+        "zero_diagonal": ["boolean"],
+        "return_eigenpairs": ["boolean"],
+        "n_eigenpairs": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def least_squares_representation(
     X, regularization=0.1, *, zero_diagonal=False, return_eigenpairs=False, n_eigenpairs=None
 ):
@@ -83,8 +92,6 @@ def least_squares_representation(
            [0. , 0. , 0.5, 0. ]])
     """
     X = check_matrix(X).astype(np.float64, copy=False)
-    if not regularization > 0:
-        raise ValueError(f"regularization must be positive, got {regularization}.")
     n, d = X.shape
     if zero_diagonal:
         # P = (X X^T + lam I)^{-1} = (I - X (X^T X + lam I)^{-1} X^T) / lam  (Woodbury)

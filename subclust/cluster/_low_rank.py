@@ -21,16 +21,15 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from subclust.utils.parallel import blas_threads
-from subclust.utils.validation import check_matrix
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
     BaseSpectralSubspaceClustering,
     angular_affinity,
     representation_affinity,
 )
+from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
 __all__ = [
     "LowRankRepresentation",
@@ -65,6 +64,14 @@ def _rank_of(s, rank_tol):
     return int(np.sum(s > rank_tol * s[0]))
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "rank_tol": [Interval(numbers.Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def shape_interaction_matrix(X, *, rank=None, rank_tol=1e-8):
     """Noiseless LRR in closed form: ``C = V_r V_r^T`` (the shape interaction matrix).
 
@@ -151,6 +158,19 @@ def _shrink_singular_values(M, threshold):
     return (U[:, keep] * (s[keep] - threshold)) @ Vt[keep]
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "regularization": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="neither")],
+        "mu": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_mu": [Interval(numbers.Real, 0, None, closed="neither")],
+        "rho": [Interval(numbers.Real, 1, None, closed="neither")],
+        "return_details": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def low_rank_representation(
     X,
     regularization=0.18,
@@ -219,15 +239,6 @@ def low_rank_representation(
     True
     """
     X = check_matrix(X).astype(np.float64, copy=False)
-    if not regularization > 0:
-        raise ValueError(f"regularization must be positive, got {regularization}.")
-    for name, value, low in (("tol", tol, 0), ("mu", mu, 0), ("max_mu", max_mu, 0)):
-        if not value > low:
-            raise ValueError(f"{name} must be positive, got {value}.")
-    if not rho > 1:
-        raise ValueError(f"rho must be > 1 (the penalty must grow), got {rho}.")
-    if max_iter < 1:
-        raise ValueError(f"max_iter must be >= 1, got {max_iter}.")
     # Samples as the columns of Xc = X^T = U S Q^T (skinny SVD, r = rank): the
     # dictionary A = Xc Q = U S. Every iterate of Xc, A Z, E, Y_1 stays in the
     # column span of U (shrinking columns only rescales them), so the ALM runs
@@ -274,6 +285,14 @@ def low_rank_representation(
     return LowRankResult(C, (U @ E).T, n_iter, objective, float(residual), converged)
 
 
+@validate_params(
+    {
+        "C": ["array-like"],
+        "power": [Interval(numbers.Real, 0, None, closed="neither")],
+        "rank_tol": [Interval(numbers.Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def low_rank_affinity(C, *, power=4, rank_tol=1e-4):
     """Post-processed LRR affinity of Liu et al.'s released code.
 

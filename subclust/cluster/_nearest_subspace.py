@@ -20,15 +20,24 @@ them a zero sample is an ordinary sample.
 """
 
 import warnings
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from subclust.utils.validation import check_is_fitted, validate_data
 from subclust.subspace import residuals
+from subclust.utils.validation import Interval, check_is_fitted, validate_data, validate_params
 
 __all__ = ["NearestSubspaceMixin", "warn_zero_samples"]
 
+@validate_params(
+    {
+        "zero": ["array-like"],
+        "name": [str],
+        "stacklevel": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def warn_zero_samples(zero, name="X", stacklevel=3):
     """Warn about all-zero samples, naming their rows; return their indices.
 

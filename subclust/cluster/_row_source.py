@@ -13,9 +13,12 @@ how chunks are read and where the map runs:
   in a fixed tree, so results are reproducible.
 """
 
+from numbers import Integral
+
 import numpy as np
 
 from subclust.utils.parallel import cpu_budget, thread_map
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["as_row_source", "is_out_of_core", "ArraySource", "ChunkedSource", "DaskSource"]
 
@@ -26,6 +29,12 @@ def _is_dask_array(X):
     return type(X).__module__.startswith("dask.array")
 
 
+@validate_params(
+    {
+        "X": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def is_out_of_core(X):
     """Whether ``X`` is read by chunks (memmap, HDF5, zarr) or by Dask blocks.
 
@@ -59,6 +68,13 @@ def is_out_of_core(X):
     return isinstance(X, np.memmap) or module.startswith(("dask.array", "h5py", "zarr"))
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def as_row_source(X, chunk_size=None):
     """Wrap ``X`` in the row source suited to its type.
 

@@ -30,13 +30,14 @@ result is the same either way.
 """
 
 import functools
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
 from subclust.utils.parallel import blas_threads, thread_map
-from subclust.utils.validation import check_matrix
+from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
 __all__ = [
     "self_representation_admm",
@@ -49,7 +50,11 @@ __all__ = [
 
 _BATCH = 1024
 _SOLVE_BATCH = 128
-_ALPHA_MESSAGE = "alpha must be > 1 so that every sample has a nonzero solution, got {}."
+_ALPHA = Interval(Real, 1, None, closed="neither")  # > 1: every sample has a nonzero solution
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_NON_NEGATIVE = Interval(Real, 0, None, closed="left")
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+_BACKEND = [StrOptions({"local", "dask"}), None]
 
 
 def _validate(X, min_samples=2):
@@ -81,12 +86,35 @@ def _max_correlations(X):
     return out
 
 
+@validate_params(
+    {"X": ["array-like"], "alpha": [Interval(Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def lasso_lambda(X, alpha):
     """``lambda = alpha / mu`` with ``mu = min_i max_{j != i} |x_i . x_j|``.
 
     For ``alpha > 1`` the Lasso problem of every sample has a nonzero
     solution (Elhamifar & Vidal, TPAMI 2013, Proposition 1).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    alpha : float
+
+    Returns
+    -------
+    lambda_ : float
+
+    Examples
+    --------
+    >>> from subclust.cluster import lasso_lambda
+    >>> lasso_lambda([[1.0, 0.0], [0.6, 0.8]], alpha=3.0)  # mu = 0.6
+    5.0
     """
+    return float(_lasso_lambda(_validate(X), alpha))
+
+
+def _lasso_lambda(X, alpha):
     mu = _max_correlations(X).min()
     if mu <= 0:
         raise ValueError(
@@ -96,6 +124,16 @@ def lasso_lambda(X, alpha):
     return alpha / mu
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "C": ["array-like", "sparse matrix"],
+        "lambda_": [_NON_NEGATIVE],
+        "E": ["array-like", None],
+        "outlier_penalty": [_NON_NEGATIVE, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def self_representation_objective(X, C, lambda_, *, E=None, outlier_penalty=None):
     """Objective of Lasso self-representation.
 
@@ -197,6 +235,21 @@ def _soft_threshold(A, t):
     return np.sign(A) * np.maximum(np.abs(A) - t, 0.0)
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "alpha": [_ALPHA],
+        "affine": ["boolean"],
+        "outlier_penalty": [_POSITIVE, StrOptions({"auto"}), None],
+        "dense_noise": ["boolean"],
+        "rho": [_POSITIVE, None],
+        "tol": [_NON_NEGATIVE],
+        "max_iter": [_POSITIVE_INT],
+        "return_outliers": ["boolean"],
+        "return_n_iter": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def self_representation_admm(
     X,
     *,
@@ -283,20 +336,20 @@ def self_representation_admm(
     >>> bool((y[rows] == y[cols]).all())
     True
     """
-    X = _validate(X).astype(np.float64, copy=False)
-    if alpha <= 1:
-        raise ValueError(_ALPHA_MESSAGE.format(alpha))
-    if isinstance(outlier_penalty, str):
-        if outlier_penalty != "auto":
-            raise ValueError(
-                "outlier_penalty must be a positive number, 'auto' or None, "
-                f"got {outlier_penalty!r}."
-            )
+    return _admm_representation(
+        _validate(X), alpha=alpha, affine=affine, outlier_penalty=outlier_penalty,
+        dense_noise=dense_noise, rho=rho, tol=tol, max_iter=max_iter,
+        return_outliers=return_outliers, return_n_iter=return_n_iter,
+    )  # fmt: skip
+
+
+def _admm_representation(X, *, alpha=20.0, affine=False, outlier_penalty=None,
+                         dense_noise=True, rho=None, tol=2e-4, max_iter=300,
+                         return_outliers=False, return_n_iter=False):
+    """:func:`self_representation_admm` on a validated ``X``."""
+    X = X.astype(np.float64, copy=False)
+    if outlier_penalty == "auto":
         outlier_penalty = alpha / np.abs(X).sum(axis=1).max()
-    if outlier_penalty is not None and outlier_penalty <= 0:
-        raise ValueError(f"outlier_penalty must be positive, got {outlier_penalty}.")
-    if rho is not None and rho <= 0:
-        raise ValueError(f"rho must be positive, got {rho}.")
     if not dense_noise:
         if outlier_penalty is None or affine:
             raise ValueError(
@@ -377,7 +430,7 @@ def _admm_sparse_outliers(X, alpha, gamma, rho, tol, max_iter):
 
 def _admm(X, alpha, affine, outlier_penalty, rho, tol, max_iter, return_outliers, return_n_iter):
     n, d = X.shape
-    lam = lasso_lambda(X, alpha)
+    lam = _lasso_lambda(X, alpha)
     adaptive = rho is None
     rho = float(alpha if rho is None else rho)
     n_rebalance = 0
@@ -468,6 +521,17 @@ def _cvxpy_problem(n, d, affine, outliers):
     return problem, C, E, params
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "alpha": [_ALPHA],
+        "affine": ["boolean"],
+        "outlier_penalty": [_POSITIVE, None],
+        "solver": [str, None],
+        "return_outliers": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def self_representation_cvxpy(
     X, *, alpha=20.0, affine=False, outlier_penalty=None, solver=None, return_outliers=False
 ):
@@ -506,17 +570,24 @@ def self_representation_cvxpy(
     >>> bool(np.abs(C[y[:, None] != y[None, :]]).max() < 1e-4)
     True
     """
+    return _cvxpy_representation(
+        _validate(X), alpha=alpha, affine=affine, outlier_penalty=outlier_penalty,
+        solver=solver, return_outliers=return_outliers,
+    )
+
+
+def _cvxpy_representation(X, *, alpha=20.0, affine=False, outlier_penalty=None, solver=None,
+                          return_outliers=False):
+    """:func:`self_representation_cvxpy` on a validated ``X``."""
     try:
         import cvxpy  # noqa: F401
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError(
             "solver='cvxpy' needs cvxpy: pip install 'subclust[cvx]'."
         ) from error
-    X = _validate(X).astype(np.float64, copy=False)
-    if alpha <= 1:
-        raise ValueError(_ALPHA_MESSAGE.format(alpha))
+    X = X.astype(np.float64, copy=False)
     n, d = X.shape
-    lam = lasso_lambda(X, alpha)
+    lam = _lasso_lambda(X, alpha)
     problem, C, E, params = _cvxpy_problem(n, d, bool(affine), outlier_penalty is not None)
     params["S"].value = np.sqrt(lam / 2) * X
     if outlier_penalty is not None:
@@ -538,12 +609,10 @@ def _is_dask_array(X):
     return type(X).__module__.startswith("dask.array")
 
 
-def _check_backend(backend, X):
+def _resolve_backend(backend, X):
     """'local' or 'dask': None picks Dask for a dask array, the local threads otherwise."""
     if backend is None:
         return "dask" if _is_dask_array(X) else "local"
-    if backend not in ("local", "dask"):
-        raise ValueError(f"backend must be 'local', 'dask' or None, got {backend!r}.")
     return backend
 
 
@@ -627,6 +696,17 @@ def _assemble(blocks, n):
     return C, max(n_iter)
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_nonzero": [_POSITIVE_INT],
+        "tol": [_NON_NEGATIVE],
+        "batch_size": [_POSITIVE_INT, None],
+        "backend": _BACKEND,
+        "return_n_iter": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def self_representation_omp(
     X, *, n_nonzero=10, tol=1e-6, batch_size=None, backend=None, return_n_iter=False
 ):
@@ -679,12 +759,17 @@ def self_representation_omp(
     >>> bool((y[rows] == y[cols]).all())
     True
     """
-    backend = _check_backend(backend, X)
-    X = _dictionary(X)
+    backend = _resolve_backend(backend, X)
+    return _omp_representation(_dictionary(X), n_nonzero=n_nonzero, tol=tol,
+                               batch_size=batch_size, backend=backend,
+                               return_n_iter=return_n_iter)
+
+
+def _omp_representation(X, *, n_nonzero=10, tol=1e-6, batch_size=None, backend="local",
+                        return_n_iter=False):
+    """:func:`self_representation_omp` on a validated ``X``."""
     n = X.shape[0]
     k = int(min(n_nonzero, n - 1))
-    if k < 1:
-        raise ValueError(f"n_nonzero must be >= 1, got {n_nonzero}.")
     bounds = _block_bounds(n, batch_size or _BATCH)
     C, n_iter = _assemble(_run_blocks(_omp_block, X, bounds, backend, k=k, tol=tol), n)
     return (C, n_iter) if return_n_iter else C
@@ -744,6 +829,22 @@ def _small_least_squares(atoms, targets):
     return np.linalg.solve(G, q[..., None])[..., 0]
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "alpha": [_ALPHA],
+        "l1_ratio": [Interval(Real, 0, 1, closed="right")],
+        "n_init_support": [_POSITIVE_INT],
+        "max_support": [_POSITIVE_INT],
+        "tol": [_NON_NEGATIVE],
+        "max_outer": [_POSITIVE_INT],
+        "max_sweeps": [_POSITIVE_INT],
+        "batch_size": [_POSITIVE_INT, None],
+        "backend": _BACKEND,
+        "return_n_iter": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def self_representation_elastic_net(
     X,
     *,
@@ -828,12 +929,18 @@ def self_representation_elastic_net(
     >>> bool((y[rows] == y[cols]).all())
     True
     """
-    backend = _check_backend(backend, X)
-    X = _dictionary(X)
-    if alpha <= 1:
-        raise ValueError(_ALPHA_MESSAGE.format(alpha))
-    if not 0 < l1_ratio <= 1:
-        raise ValueError(f"l1_ratio must lie in (0, 1], got {l1_ratio}.")
+    backend = _resolve_backend(backend, X)
+    return _elastic_net_representation(
+        _dictionary(X), alpha=alpha, l1_ratio=l1_ratio, n_init_support=n_init_support,
+        max_support=max_support, tol=tol, max_outer=max_outer, max_sweeps=max_sweeps,
+        batch_size=batch_size, backend=backend, return_n_iter=return_n_iter,
+    )
+
+
+def _elastic_net_representation(X, *, alpha=50.0, l1_ratio=0.9, n_init_support=40,
+                                max_support=100, tol=1e-6, max_outer=20, max_sweeps=200,
+                                batch_size=None, backend="local", return_n_iter=False):
+    """:func:`self_representation_elastic_net` on a validated ``X``."""
     n = X.shape[0]
     m = int(min(max_support, n - 1))
     m0 = int(min(n_init_support, m))
@@ -1132,6 +1239,14 @@ def _solve_on_sets(G, gamma, tau, rhs, active):
     return out
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "solver": [StrOptions({"admm", "cvxpy", "omp", "elastic_net"})],
+    },
+    # The solver validates ``params``.
+    prefer_skip_nested_validation=False,
+)
 def sparse_self_representation(X, *, solver="elastic_net", **params):
     """Sparse self-representation ``X ~ C X`` with ``diag(C) = 0``.
 
@@ -1168,6 +1283,13 @@ def sparse_self_representation(X, *, solver="elastic_net", **params):
         "omp": self_representation_omp,
         "elastic_net": self_representation_elastic_net,
     }
-    if solver not in solvers:
-        raise ValueError(f"solver must be one of {sorted(solvers)}, got {solver!r}.")
     return solvers[solver](X, **params)
+
+
+#: The solvers' kernels, for callers whose ``X`` is validated already (an estimator's fit).
+_KERNELS = {
+    "admm": _admm_representation,
+    "cvxpy": _cvxpy_representation,
+    "omp": _omp_representation,
+    "elastic_net": _elastic_net_representation,
+}

@@ -3,9 +3,9 @@
 import numbers
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust.cluster._self_representation import _is_dask_array, sparse_self_representation
+from subclust.cluster._self_representation import _KERNELS, _is_dask_array
+from subclust.utils.validation import Interval, StrOptions
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
     BaseSpectralSubspaceClustering,
@@ -302,11 +302,11 @@ default='auto'
         return self.assign_labels
 
     def _representation(self, X):
+        # X is validated and free of zero rows (fit): the solver's kernel trusts it.
         params = self._solver_params()
+        solve = _KERNELS[self.solver]
         if self.solver == "cvxpy":
-            C, self.n_iter_ = sparse_self_representation(X, solver="cvxpy", **params), 1
+            C, self.n_iter_ = solve(X, **params), 1
         else:
-            C, self.n_iter_ = sparse_self_representation(
-                X, solver=self.solver, return_n_iter=True, **params
-            )
+            C, self.n_iter_ = solve(X, return_n_iter=True, **params)
         return C, None

@@ -34,12 +34,18 @@ from sklearn.cluster import KMeans, spectral_clustering
 from sklearn.manifold import spectral_embedding
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from subclust.utils.parallel import blas_threads
-from subclust.utils.validation import fit_context, validate_data
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.subspace import estimate_rank, numerical_rank
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_dims,
+    fit_context,
+    validate_data,
+    validate_params,
+)
 
 __all__ = [
     "angular_affinity",
@@ -57,6 +63,13 @@ __all__ = [
 _DENSE_LIMIT = 4000
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "name": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def normalize_samples(X, name="X"):
     """Scale every sample (row) to unit Euclidean norm.
 
@@ -142,6 +155,13 @@ def _keep_top_sparse(W, n_neighbors):
     )
 
 
+@validate_params(
+    {
+        "C": ["array-like", "sparse matrix"],
+        "share": [Interval(numbers.Real, 0, 1, closed="right")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def keep_l1_share(C, share):
     """Keep, in each row of ``C``, the largest magnitudes holding ``share`` of its l1 norm.
 
@@ -173,8 +193,6 @@ def keep_l1_share(C, share):
            [ 0. ,  0. ,  0. ,  0. ],
            [ 1. ,  1. ,  1. ,  0. ]])
     """
-    if not 0 < share <= 1:
-        raise ValueError(f"share must be in (0, 1], got {share}.")
     C = sp.csr_matrix(C, dtype=np.float64, copy=True)
     C.eliminate_zeros()
     if share == 1:
@@ -194,6 +212,14 @@ def keep_l1_share(C, share):
     return C
 
 
+@validate_params(
+    {
+        "C": ["array-like", "sparse matrix"],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "scale_rows": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def representation_affinity(C, *, n_neighbors=None, scale_rows=True):
     """Symmetric affinity ``W = |C_n| + |C_n|^T`` of a representation matrix.
 
@@ -257,6 +283,17 @@ def _top_eigenpairs(C, rank):
     return values[order], vectors[:, order]
 
 
+@validate_params(
+    {
+        "C": ["array-like", "sparse matrix", None],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "dim_per_cluster": [Interval(numbers.Integral, 1, None, closed="left")],
+        "power": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "eigenpairs": [tuple, list, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def angular_affinity(
     C=None, n_clusters=None, *, dim_per_cluster=10, power=4, n_neighbors=None, eigenpairs=None
 ):
@@ -327,6 +364,16 @@ def angular_affinity(
     return sp.csr_matrix(W.maximum(W.T))
 
 
+@validate_params(
+    {
+        "affinity": ["array-like", "sparse matrix"],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "assign_labels": [StrOptions({"cluster_qr", "discretize", "kmeans", "normalized_kmeans"})],
+        "eigen_solver": [StrOptions({"auto", "arpack", "lobpcg", "amg"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def spectral_labels(
     affinity, n_clusters, *, random_state=None, assign_labels="cluster_qr", eigen_solver="auto"
 ):
@@ -372,10 +419,6 @@ default='cluster_qr'
     >>> spectral_labels(W, 2, random_state=0).tolist()
     [0, 0, 0, 1, 1, 1]
     """
-    if eigen_solver not in ("auto", "arpack", "lobpcg", "amg"):
-        raise ValueError(
-            f"eigen_solver must be 'auto', 'arpack', 'lobpcg' or 'amg', got {eigen_solver!r}."
-        )
     if eigen_solver == "amg":
         try:
             import pyamg  # noqa: F401
@@ -412,6 +455,14 @@ default='cluster_qr'
     return labels.astype(np.intp)
 
 
+@validate_params(
+    {
+        "affinity": ["array-like", "sparse matrix"],
+        "n_values": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def laplacian_spectrum(affinity, n_values, *, tol=0.0):
     """Smallest eigenvalues of the normalized Laplacian ``I - D^(-1/2) W D^(-1/2)``.
 
@@ -470,6 +521,13 @@ def laplacian_spectrum(affinity, n_values, *, tol=0.0):
 _SMALL_GRAPH = 600
 
 
+@validate_params(
+    {
+        "affinity": ["array-like", "sparse matrix"],
+        "max_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def estimate_n_clusters(affinity, *, max_clusters=None):
     """Number of clusters of an affinity graph, by the eigengap of its Laplacian.
 
@@ -528,15 +586,16 @@ def _normalized_kmeans(affinity, n_clusters, random_state, eigen_solver):
     return KMeans(n_clusters, n_init=10, random_state=rng).fit(maps).labels_.astype(np.intp)
 
 
-def _check_dims_per_cluster(dims, n_clusters):
-    if dims is None or isinstance(dims, numbers.Integral):
-        return [dims] * n_clusters
-    dims = list(dims)
-    if len(dims) != n_clusters:
-        raise ValueError(f"dims has {len(dims)} entries but n_clusters={n_clusters}.")
-    return dims
-
-
+@validate_params(
+    {
+        "X": ["array-like"],
+        "labels": ["array-like"],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
+        "energy": [Interval(numbers.Real, 0, 1, closed="right"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     """An orthonormal basis for the samples of each cluster.
 
@@ -584,14 +643,7 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     [(10, 1), (10, 1)]
     """
     n_features = X.shape[1]
-    dims = _check_dims_per_cluster(dims, n_clusters)
-    too_large = [d for d in dims if d is not None and d >= n_features]
-    if too_large:
-        raise ValueError(
-            f"Subspace dimension {too_large[0]} must be smaller than n_features={n_features} "
-            "(a subspace of full dimension holds every sample); lower subspace_dims or leave "
-            "it None to estimate each dimension from the data."
-        )
+    dims = check_dims(dims, n_clusters, n_features, allow_none=True)
     bases = []
     # Many small decompositions: one BLAS thread avoids waking a pool for each.
     with blas_threads(1):

@@ -4,16 +4,22 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from subclust.utils.validation import check_matrix
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
+from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
 __all__ = ["ThresholdedSubspaceClustering", "thresholded_representation"]
 
 _BATCH = 2048
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def thresholded_representation(X, n_neighbors):
     """Each sample linked to its ``q`` most correlated samples (TSC).
 

@@ -17,6 +17,9 @@ Examples
 """
 
 from dataclasses import dataclass, field
+from numbers import Integral
+
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["PRESETS", "Preset", "make_preset"]
 
@@ -125,6 +128,13 @@ PRESETS = {
 }
 
 
+@validate_params(
+    {
+        "name": [str],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=False,
+)
 def make_preset(name, n_clusters=8, **overrides):
     """The estimator of a preset.
 

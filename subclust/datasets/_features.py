@@ -11,6 +11,7 @@ kymatio is an optional dependency (the ``features`` extra), imported on first us
 import hashlib
 import json
 import numbers
+import os
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sklearn.utils import Bunch
 from subclust.utils.parallel import effective_n_jobs, thread_map
 from subclust.datasets._home import _digest, get_cache_dir
 from subclust.datasets._loaders import load_mnist
+from subclust.utils.validation import Interval, StrOptions, validate_params
 
 __all__ = ["mnist_scattering_pca", "scattering_features", "scattering_pca"]
 
@@ -40,18 +42,11 @@ def _scattering_class():
     return ScatteringNumPy2D
 
 
-def _check_positive_int(value, name, minimum=1):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _pad(images, pad_to):
     """Zero-pad (N, h, w) images symmetrically to (N, pad_to, pad_to)."""
     _, h, w = images.shape
     if pad_to is None:
         return images
-    pad_to = _check_positive_int(pad_to, "pad_to")
     if pad_to < max(h, w):
         raise ValueError(
             f"pad_to={pad_to} is smaller than the images ({h}x{w}); give pad_to >= {max(h, w)} "
@@ -62,6 +57,18 @@ def _pad(images, pad_to):
     return np.pad(images, widths)
 
 
+@validate_params(
+    {
+        "images": ["array-like"],
+        "J": [Interval(numbers.Integral, 1, None, closed="left")],
+        "L": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pad_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "normalize": [StrOptions({"channel"}), None],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def scattering_features(
     images, J=3, L=8, pad_to=32, normalize="channel", batch_size=64, n_jobs=None
 ):
@@ -134,10 +141,6 @@ def scattering_features(
     images = images.astype(dtype, copy=False)
     if not np.isfinite(images).all():
         raise ValueError("images contain NaN or infinity.")
-    J, L = _check_positive_int(J, "J"), _check_positive_int(L, "L")
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    if normalize not in ("channel", None):
-        raise ValueError(f"normalize must be 'channel' or None, got {normalize!r}.")
     images = _pad(images, pad_to)
     shape = images.shape[1:]
     if min(shape) <= 2**J:
@@ -156,6 +159,19 @@ def scattering_features(
     return features.reshape(len(features), -1)
 
 
+@validate_params(
+    {
+        "images": ["array-like"],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "J": [Interval(numbers.Integral, 1, None, closed="left")],
+        "L": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pad_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "normalize": [StrOptions({"channel"}), None],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def scattering_pca(
     images, n_components=500, J=3, L=8, pad_to=32, normalize="channel", batch_size=64,
     n_jobs=None,
@@ -196,7 +212,6 @@ def scattering_pca(
         images, J=J, L=L, pad_to=pad_to, normalize=normalize, batch_size=batch_size,
         n_jobs=n_jobs,
     )  # fmt: skip
-    n_components = _check_positive_int(n_components, "n_components")
     if n_components > min(features.shape):
         raise ValueError(
             f"n_components={n_components} exceeds min(n_images, n_features)="
@@ -244,6 +259,23 @@ def _write_cache(path, params, **arrays):
     return path
 
 
+@validate_params(
+    {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "data_home": [str, os.PathLike, None],
+        "cache_dir": [str, os.PathLike, None],
+        "use_cache": ["boolean"],
+        "verify": ["boolean"],
+        "J": [Interval(numbers.Integral, 1, None, closed="left")],
+        "L": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pad_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "normalize": [StrOptions({"channel"}), None],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def mnist_scattering_pca(
     n_components=500,
     n_samples=None,

@@ -18,6 +18,8 @@ import threading
 from importlib import resources
 from pathlib import Path
 
+from subclust.utils.validation import validate_params
+
 __all__ = [
     "ChecksumError",
     "fetch_file",
@@ -38,6 +40,12 @@ class ChecksumError(ValueError):
     """A data file exists but its content is not the registered one."""
 
 
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def get_data_home(data_home=None):
     """Return the directory holding the benchmark data sets.
 
@@ -66,6 +74,13 @@ def get_data_home(data_home=None):
     return Path(os.path.abspath(Path(data_home).expanduser()))
 
 
+@validate_params(
+    {
+        "cache_dir": [str, os.PathLike, None],
+        "data_home": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def get_cache_dir(cache_dir=None, data_home=None):
     """Return the directory where computed features are cached.
 
@@ -218,6 +233,14 @@ def _matches(path, entry):
     return False
 
 
+@validate_params(
+    {
+        "name": [str],
+        "data_home": [str, os.PathLike, None],
+        "verify": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fetch_file(name, data_home=None, verify=True):
     """Return the path of a registered data file, checked against the registry.
 

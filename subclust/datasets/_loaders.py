@@ -15,12 +15,14 @@ Every loader reads registered files from the data home (see
 
 import gzip
 import numbers
+import os
 
 import numpy as np
 from sklearn.utils import Bunch
 
 from subclust.datasets._home import _registry, check_file, fetch_file, get_data_home
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "list_datasets",
@@ -85,12 +87,7 @@ def _check_subjects(subjects):
     """Return the selected Yale B subject ids (1..38) as a list."""
     if subjects is None:
         return list(range(1, YALEB_N_SUBJECTS + 1))
-    if isinstance(subjects, numbers.Integral) and not isinstance(subjects, bool):
-        if not 1 <= subjects <= YALEB_N_SUBJECTS:
-            raise ValueError(
-                f"subjects={subjects} must lie in [1, {YALEB_N_SUBJECTS}] (the first n subjects), "
-                "or be a list of subject ids."
-            )
+    if isinstance(subjects, numbers.Integral):  # the first n subjects
         return list(range(1, int(subjects) + 1))
     try:
         ids = [int(s) for s in subjects]
@@ -108,6 +105,17 @@ def _check_subjects(subjects):
     return ids
 
 
+@validate_params(
+    {
+        "resolution": [StrOptions(set(YALEB_FILES))],
+        "subjects": [
+            Interval(numbers.Integral, 1, YALEB_N_SUBJECTS, closed="both"), "array-like", None
+        ],
+        "data_home": [str, os.PathLike, None],
+        "verify": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_yaleb(resolution="48x42", subjects=None, data_home=None, verify=True):
     """Load the Extended Yale B face images (38 subjects, N=2414).
 
@@ -164,10 +172,6 @@ def load_yaleb(resolution="48x42", subjects=None, data_home=None, verify=True):
     >>> faces.data.shape, faces.images.shape  # doctest: +SKIP
     ((128, 2016), (128, 48, 42))
     """
-    if resolution not in YALEB_FILES:
-        raise ValueError(
-            f"resolution must be one of {sorted(YALEB_FILES)}, got {resolution!r}."
-        )
     ids = _check_subjects(subjects)
     name, data_key, label_key, shape = YALEB_FILES[resolution]
     path = fetch_file(name, data_home=data_home, verify=verify)
@@ -186,6 +190,13 @@ def load_yaleb(resolution="48x42", subjects=None, data_home=None, verify=True):
     )
 
 
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "verify": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_coil20(data_home=None, verify=True):
     """Load COIL-20: 20 objects x 72 poses, 32x32 grey-level images (N=1440).
 
@@ -243,6 +254,15 @@ def _read_idx(path):
     return payload.reshape(shape)
 
 
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verify": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_mnist(data_home=None, n_samples=None, random_state=None, verify=True):
     """Load the MNIST test set: 10,000 handwritten digits, 28x28.
 
@@ -312,6 +332,13 @@ def _subset(n_total, n_samples, random_state):
     return np.sort(rng.choice(n_total, size=n_samples, replace=False))
 
 
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "verify": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_fashion_mnist_sprite(data_home=None, verify=True):
     """Load 900 real Fashion-MNIST images (90 per class), 28x28.
 
@@ -417,6 +444,12 @@ def list_datasets():
     return table
 
 
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def verify_datasets(data_home=None):
     """Check every registered file in the data home; one row per file.
 

@@ -5,9 +5,21 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from subclust.utils.validation import Interval, validate_params
+
 __all__ = ["make_molrg", "random_bases"]
 
 
+@validate_params(
+    {
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims": ["array-like"],
+        "orthogonal": ["boolean"],
+        "random_state": ["random_state"],
+        "dtype": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def random_bases(n_features, dims, orthogonal=False, random_state=None, dtype=np.float64):
     """Orthonormal bases of random subspaces.
 
@@ -55,6 +67,22 @@ def random_bases(n_features, dims, orthogonal=False, random_state=None, dtype=np
     return [np.linalg.qr(rng.standard_normal((n_features, d)))[0].astype(dtype) for d in dims]
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 0, None, closed="left"), "array-like"],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "weights": ["array-like", None],
+        "noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "orthogonal": ["boolean"],
+        "shuffle": ["boolean"],
+        "dtype": "no_validation",
+        "bases": ["array-like", None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_molrg(
     n_samples=300,
     n_features=48,
@@ -130,8 +158,6 @@ def make_molrg(
         raise ValueError(f"dims has {len(dims)} entries for {n_components} components.")
     if max(dims) >= n_features or min(dims) < 1:
         raise ValueError(f"Each of dims={dims} must lie in [1, n_features={n_features}).")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise}.")
 
     if counts_given:
         counts = np.asarray(n_samples, dtype=int)

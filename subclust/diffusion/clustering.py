@@ -15,10 +15,16 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from subclust.utils.parallel import torch_threads
-from subclust.utils.validation import check_dims, check_is_fitted, fit_context, validate_data
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_dims,
+    check_is_fitted,
+    fit_context,
+    validate_data,
+)
 from subclust.cluster import NearestSubspaceMixin, init_subspaces, warn_zero_samples
 from subclust.diffusion.networks import LowRankMixtureDenoiser
 from subclust.diffusion.schedules import UniformTime, VPLinear

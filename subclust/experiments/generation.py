@@ -16,14 +16,24 @@ denoiser in closed form (:meth:`LowRankMixtureDenoiser.from_clustering`).
   and per cluster (the mixture restricted to one component).
 """
 
+import os
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 
 from subclust.pipeline import METHODS, make_estimator
 from subclust.utils.parallel import blas_threads, torch_threads
 from subclust.utils.tables import Table
+from subclust.utils.validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    TORCH_RANDOM_STATE,
+    check_matrix,
+    validate_params,
+)
 
 __all__ = [
     "DEFAULT_SIGMAS",
@@ -61,7 +71,19 @@ def _model_dtype(net):
     return torch.float64
 
 
-def heldout_losses(denoisers, X, sigmas=DEFAULT_SIGMAS, schedule=None, n_draws=1, generator=0,
+@validate_params(
+    {
+        "denoisers": [dict],
+        "X": ["array-like"],
+        "sigmas": ["array-like"],
+        "schedule": "no_validation",  # a Schedule or a name, checked by get_schedule
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": TORCH_RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
+def heldout_losses(denoisers, X, sigmas=DEFAULT_SIGMAS, schedule=None, n_draws=1, random_state=0,
                    chunk_size=4096):
     """Denoising loss ``mean ||D(s x + g eps, t) - x||^2 / n`` of denoisers at fixed noise levels.
 
@@ -80,7 +102,8 @@ def heldout_losses(denoisers, X, sigmas=DEFAULT_SIGMAS, schedule=None, n_draws=1
     schedule : Schedule or str, default=VPLinear()
     n_draws : int, default=1
         Noise draws per sample.
-    generator : int or torch.Generator, default=0
+    random_state : int or torch.Generator, default=0
+        The noise draws.
 
     Returns
     -------
@@ -111,7 +134,7 @@ def heldout_losses(denoisers, X, sigmas=DEFAULT_SIGMAS, schedule=None, n_draws=1
     from subclust.diffusion.schedules import get_schedule
 
     schedule = get_schedule(schedule)
-    gen = as_generator(generator)
+    gen = as_generator(random_state)
     x0 = torch.as_tensor(np.asarray(X, dtype=np.float64))
     out = {name: np.zeros(len(sigmas)) for name in denoisers}
     with torch.no_grad():
@@ -324,6 +347,27 @@ class DenoiserComparison:
         return fig
 
 
+@validate_params(
+    {
+        "X_train": ["array-like"],
+        "X_test": ["array-like"],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "dims": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "true_bases": ["array-like", None],
+        "methods": ["array-like"],
+        "clusterer": [HasMethods(["fit"]), None],
+        "sigmas": ["array-like"],
+        "n_generate": [Interval(Integral, 1, None, closed="left")],
+        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        "sgd_params": [dict, None],
+        "mlp_params": [dict, None],
+        "clustering_noise": [Interval(Real, 0, None, closed="left"), StrOptions({"estimate"})],
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "description": [str],
+    },
+    prefer_skip_nested_validation=False,
+)
 def compare_denoisers(
     X_train, X_test, n_clusters, dims, *, true_bases=None, methods=("clustering", "sgd", "mlp"),
     clusterer=None, sigmas=DEFAULT_SIGMAS, n_generate=500, sampler_steps=50,
@@ -376,11 +420,11 @@ def compare_denoisers(
     unknown = set(methods) - set(COMPARISON_METHODS)
     if unknown:
         raise ValueError(f"Unknown methods {sorted(unknown)}; choose from {COMPARISON_METHODS}.")
-    X_train = np.asarray(X_train, dtype=np.float64)
-    X_test = np.asarray(X_test, dtype=np.float64)
-    if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
+    X_train = check_matrix(X_train, name="X_train", dtype=np.float64)
+    X_test = check_matrix(X_test, name="X_test", dtype=np.float64)
+    if X_train.shape[1] != X_test.shape[1]:
         raise ValueError(
-            f"X_train and X_test must be 2-D with the same number of features, got "
+            f"X_train and X_test must have the same number of features, got "
             f"{X_train.shape} and {X_test.shape}."
         )
     nets, seconds = {}, {}
@@ -409,7 +453,7 @@ def compare_denoisers(
         if true_bases is not None:
             evaluated["oracle"] = MoLRGDenoiser(true_bases)
         losses = heldout_losses(evaluated, X_test, sigmas, n_draws=n_draws,
-                                generator=random_state)
+                                random_state=random_state)
         samples = {
             name: _sample(net, n_generate, X_train.shape[1], sampler_steps, random_state + 1)
             for name, net in evaluated.items()
@@ -426,8 +470,21 @@ def compare_denoisers(
     )
 
 
+@validate_params(
+    {
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "dims": [Interval(Integral, 1, None, closed="left")],
+        "samples_per_cluster": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "n_test": [Interval(Integral, 1, None, closed="left")],
+        "methods": ["array-like"],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=False,
+)
 def molrg_comparison(
-    n_features=48, n_clusters=3, dim=6, samples_per_cluster=60, noise=0.0, n_test=3000,
+    n_features=48, n_clusters=3, dims=6, samples_per_cluster=60, noise=0.0, n_test=3000,
     methods=("clustering", "sgd", "mlp"), random_state=0, **options,
 ):
     """:func:`compare_denoisers` on a mixture of low-rank Gaussians (n=48, K=3, d=6, N_k=60).
@@ -437,7 +494,7 @@ def molrg_comparison(
 
     Examples
     --------
-    >>> result = molrg_comparison(n_features=12, n_clusters=2, dim=2, samples_per_cluster=20,
+    >>> result = molrg_comparison(n_features=12, n_clusters=2, dims=2, samples_per_cluster=20,
     ...                           n_test=200, methods=["clustering"], n_generate=50)
     >>> result.off_subspace["clustering"] < 1e-2
     True
@@ -445,18 +502,18 @@ def molrg_comparison(
     from subclust.datasets import make_molrg
 
     X, _, bases = make_molrg(
-        n_samples=[samples_per_cluster] * n_clusters, n_features=n_features, dims=dim,
+        n_samples=[samples_per_cluster] * n_clusters, n_features=n_features, dims=dims,
         noise=noise, random_state=random_state,
     )
     X_test, _, _ = make_molrg(
         n_samples=n_test, bases=bases, noise=noise, random_state=random_state + 1
     )
     description = (
-        f"MoLRG n={n_features}, K={n_clusters}, d={dim}, N_k={samples_per_cluster}, "
+        f"MoLRG n={n_features}, K={n_clusters}, d={dims}, N_k={samples_per_cluster}, "
         f"noise={noise}"
     )
     return compare_denoisers(
-        X, X_test, n_clusters, dim, true_bases=bases, methods=methods,
+        X, X_test, n_clusters, dims, true_bases=bases, methods=methods,
         random_state=random_state, description=description, **options,
     )
 
@@ -468,6 +525,16 @@ def molrg_comparison(
 CLUSTERERS = (*METHODS, "labels")
 
 
+@validate_params(
+    {
+        "dataset": [StrOptions({"mnist", "yaleb"})],
+        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "subjects": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "data_home": [str, os.PathLike, None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_images(dataset, n_samples, subjects, data_home, random_state):
     """Images of a real data set as rows, with their labels and image shape.
 
@@ -493,10 +560,8 @@ def load_images(dataset, n_samples, subjects, data_home, random_state):
 
     if dataset == "yaleb":
         bunch = load_yaleb(subjects=subjects, data_home=data_home)
-    elif dataset == "mnist":
-        bunch = load_mnist(data_home=data_home, n_samples=n_samples, random_state=random_state)
     else:
-        raise ValueError(f"dataset must be 'yaleb' or 'mnist', got {dataset!r}.")
+        bunch = load_mnist(data_home=data_home, n_samples=n_samples, random_state=random_state)
     return bunch.data, bunch.target, bunch.images.shape[1:]
 
 
@@ -627,6 +692,28 @@ class ImageGeneration:
         return fig
 
 
+@validate_params(
+    {
+        "dataset": [StrOptions({"mnist", "yaleb"})],
+        "clusterer": [StrOptions(set(CLUSTERERS))],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "dims": [Interval(Integral, 1, None, closed="left"), None],
+        "energy": [Interval(Real, 0, 1, closed="right")],
+        "center": ["boolean"],
+        "pca_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
+        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "subjects": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "test_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_generate": [Interval(Integral, 1, None, closed="left")],
+        "per_class": [Interval(Integral, 1, None, closed="left")],
+        "n_conditional": [Interval(Integral, 0, None, closed="left")],
+        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "data_home": [str, os.PathLike, None],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def generate_images(
     dataset="mnist", *, clusterer="kss", n_clusters=None, dims=None, energy=0.95, center=True,
     pca_components="auto", n_samples=None, subjects=None, test_fraction=0.2, n_generate=64,
@@ -692,8 +779,6 @@ def generate_images(
     from subclust.diffusion.quality import copy_statistics
     from subclust.metrics import clustering_accuracy
 
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}.")
     X, y, shape = load_images(dataset, n_samples, subjects, data_home, random_state)
     X_train, X_test, y_train, _ = train_test_split(
         X, y, test_size=test_fraction, stratify=y, random_state=random_state

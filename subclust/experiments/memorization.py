@@ -42,6 +42,7 @@ well between the two.
 """
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -50,6 +51,7 @@ from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.subspace import residuals
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, check_grid, validate_params
 
 __all__ = [
     "MemorizationResult",
@@ -98,16 +100,17 @@ def _nearest_distances(A, B=None):
     return NearestNeighbors(n_neighbors=1).fit(B).kneighbors(A)[0][:, 0]
 
 
-def _check_thresholds(memorization_ratio, subspace_tolerance):
-    if not (np.isscalar(memorization_ratio) and memorization_ratio > 0):
-        raise ValueError(f"memorization_ratio must be positive, got {memorization_ratio!r}.")
-    if not (np.isscalar(subspace_tolerance) and 0 < subspace_tolerance < 1):
-        raise ValueError(
-            f"subspace_tolerance must lie in (0, 1) (a relative residual), got "
-            f"{subspace_tolerance!r}."
-        )
-
-
+@validate_params(
+    {
+        "samples": ["array-like"],
+        "X_train": ["array-like"],
+        "bases": ["array-like"],
+        "return_details": ["boolean"],
+        "memorization_ratio": [Interval(Real, 0, None, closed="neither")],
+        "subspace_tolerance": [Interval(Real, 0, 1, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def classify_samples(samples, X_train, bases, memorization_ratio=1 / 3, subspace_tolerance=0.1,
                      return_details=False):
     """Sort generated samples into memorized, generalized and off-subspace.
@@ -155,7 +158,6 @@ def classify_samples(samples, X_train, bases, memorization_ratio=1 / 3, subspace
     >>> classify_samples([[2.0, 0.0, 0.0], [-3.0, 0.0, 0.0], [0.0, 0.0, 5.0]], X_train, line)
     array(['memorized', 'generalized', 'off-subspace'], dtype='<U12')
     """
-    _check_thresholds(memorization_ratio, subspace_tolerance)
     samples = _as_2d(samples, "samples")
     X_train = _as_2d(X_train, "X_train")
     bases = [_as_2d(U, "each basis") for U in bases]
@@ -192,6 +194,16 @@ def classify_samples(samples, X_train, bases, memorization_ratio=1 / 3, subspace
     return labels
 
 
+@validate_params(
+    {
+        "samples": ["array-like"],
+        "X_train": ["array-like"],
+        "bases": ["array-like"],
+        "memorization_ratio": [Interval(Real, 0, None, closed="neither")],
+        "subspace_tolerance": [Interval(Real, 0, 1, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def memorization_shares(samples, X_train, bases, memorization_ratio=1 / 3,
                         subspace_tolerance=0.1):
     """Share of the generated samples in each class of :func:`classify_samples`.
@@ -363,43 +375,29 @@ def _draw_trial(random_state, trial, max_per_component, n_components, n_features
     return pool.reshape(n_components, max_per_component, n_features), bases, sampling_noise
 
 
-def _check_sweep(ratios, models, n_features, n_components, dim, n_trials, n_generated, steps,
+def _check_sweep(ratios, models, n_features, n_components, dims, n_trials, n_generated, steps,
                  batch_size, lr, hidden, depth, sampler, sampler_steps, noise):
     from subclust.diffusion import SAMPLERS
 
-    ratios = np.asarray(list(ratios), dtype=float)
-    if ratios.ndim != 1 or ratios.size == 0 or not np.all(np.isfinite(ratios)) or ratios.min() <= 0:
-        raise ValueError(f"ratios must be positive numbers N_k / d, got {ratios.tolist()}.")
-    if np.any(np.diff(ratios) <= 0):
-        raise ValueError(f"ratios must be strictly increasing, got {ratios.tolist()}.")
+    ratios = np.asarray(check_grid(ratios, "ratios", minimum=0, integer=False))
     unknown = set(models) - set(MODELS)
     if unknown or not models:
         raise ValueError(f"Unknown models {sorted(unknown)}; choose from {sorted(MODELS)}.")
-    for name, value in [("n_features", n_features), ("n_components", n_components),
-                        ("dim", dim), ("n_trials", n_trials), ("n_generated", n_generated),
-                        ("steps", steps), ("batch_size", batch_size), ("hidden", hidden),
-                        ("depth", depth), ("sampler_steps", sampler_steps)]:
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if dim >= n_features:
-        raise ValueError(f"dim={dim} must be smaller than n_features={n_features}.")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}.")
+    if dims >= n_features:
+        raise ValueError(f"dims={dims} must be smaller than n_features={n_features}.")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}.")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}.")
-    counts = np.maximum(np.rint(ratios * dim).astype(int), 1)
+    counts = np.maximum(np.rint(ratios * dims).astype(int), 1)
     if np.any(np.diff(counts) <= 0):
         raise ValueError(
             f"ratios {ratios.tolist()} give repeated samples per component {counts.tolist()} "
-            f"for dim={dim}; space them further apart."
+            f"for dims={dims}; space them further apart."
         )
     if counts[0] * n_components < 2:
         raise ValueError(
             "The smallest training set must hold at least 2 samples (the memorization measure "
             "compares with the nearest-neighbour gap of the training set); raise the smallest "
-            "ratio, dim or n_components."
+            "ratio, dims or n_components."
         )
     return ratios, counts
 
@@ -443,12 +441,37 @@ def _generate(model, X, bases, noise, config, seed):
     return out.double().numpy()
 
 
+@validate_params(
+    {
+        "ratios": ["array-like"],
+        "models": ["array-like"],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "dims": [Interval(Integral, 1, None, closed="left")],
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "n_generated": [Interval(Integral, 1, None, closed="left")],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "sampler": [str],
+        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "memorization_ratio": [Interval(Real, 0, None, closed="neither")],
+        "subspace_tolerance": [Interval(Real, 0, 1, closed="neither")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def memorization_sweep(
     ratios=(1, 2, 5, 10, 20, 50, 100),
     models=("mlp", "empirical", "fresh"),
     n_features=16,
     n_components=2,
-    dim=3,
+    dims=3,
     n_trials=3,
     n_generated=500,
     steps=2000,
@@ -467,9 +490,9 @@ def memorization_sweep(
 ):
     """Generalized and memorized shares of generated samples as ``N_k / d`` grows.
 
-    Each trial draws ``n_components`` random subspaces of dimension ``dim``
+    Each trial draws ``n_components`` random subspaces of dimension ``dims``
     in ``R^n_features`` and, for every ratio ``r``, a training set of
-    ``N_k = round(r * dim)`` samples per component; the training sets of one
+    ``N_k = round(r * dims)`` samples per component; the training sets of one
     trial are nested (each the first ``N_k`` samples of every component of
     one draw), and everything but ``N_k`` is the same across ratios (network
     initialization, training randomness, sampler noise), so the sweep is a
@@ -494,7 +517,7 @@ def memorization_sweep(
     models : sequence of {'mlp', 'empirical', 'fresh'}
     n_features : int, default=16
     n_components : int, default=2
-    dim : int, default=3
+    dims : int, default=3
         Intrinsic dimension ``d`` of every component.
     n_trials : int, default=3
         Independent trials (subspaces, data, network) per ratio.
@@ -525,17 +548,14 @@ def memorization_sweep(
     --------
     >>> from subclust.experiments import memorization_sweep
     >>> result = memorization_sweep(ratios=[1, 4], models=["empirical", "fresh"], n_features=6,
-    ...                             dim=2, n_trials=1, n_generated=50, sampler_steps=8)
+    ...                             dims=2, n_trials=1, n_generated=50, sampler_steps=8)
     >>> result.shares("empirical")[1]["memorized"].tolist()  # the empirical denoiser copies
     [1.0, 1.0]
     """
     models = list(dict.fromkeys(models))
-    ratios, counts = _check_sweep(ratios, models, n_features, n_components, dim, n_trials,
+    ratios, counts = _check_sweep(ratios, models, n_features, n_components, dims, n_trials,
                                   n_generated, steps, batch_size, lr, hidden, depth, sampler,
                                   sampler_steps, noise)
-    _check_thresholds(memorization_ratio, subspace_tolerance)
-    if not isinstance(random_state, (int, np.integer)):
-        raise ValueError(f"random_state must be an int, got {random_state!r}.")
     from subclust.diffusion import EDM
 
     config = dict(schedule=EDM(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
@@ -547,7 +567,7 @@ def memorization_sweep(
                                          desc="memorization: trials x ratios", unit="cell"):
             if i == 0:
                 pool, bases, sampling_noise = _draw_trial(
-                    random_state, trial, int(counts[-1]), n_components, n_features, dim, noise,
+                    random_state, trial, int(counts[-1]), n_components, n_features, dims, noise,
                     n_generated,
                 )
             N_k = int(counts[i])
@@ -563,7 +583,7 @@ def memorization_sweep(
                                off_subspace=shares["off-subspace"])
 
     table = Table(
-        title=f"Generalization vs memorization: n={n_features}, K={n_components}, d={dim}, "
+        title=f"Generalization vs memorization: n={n_features}, K={n_components}, d={dims}, "
         f"{n_trials} trial(s), {n_generated} samples per model, MLP {depth}x{hidden} trained "
         f"{steps} steps, {sampler} sampler ({sampler_steps} steps)"
     )

@@ -39,13 +39,20 @@ import math
 import time
 from dataclasses import dataclass
 from functools import partial
+from numbers import Integral, Real
 
 import numpy as np
 
 from subclust.utils.parallel import blas_threads, process_map, torch_threads
 from subclust.utils.progress import progress_bar
-from subclust.utils.validation import check_matrix
 from subclust.utils.tables import Table
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_grid,
+    check_matrix,
+    validate_params,
+)
 
 __all__ = ["MINKOWSKI_DIMENSIONS", "SETS", "MinkowskiScoreResult", "SMALL_CONFIG",
            "box_counting_dimension", "embed_isometric", "minkowski_score", "sample_set"]
@@ -99,6 +106,14 @@ def _polyline(n_samples, rng):
     return _POLYLINE[piece] + u * (_POLYLINE[piece + 1] - _POLYLINE[piece])
 
 
+@validate_params(
+    {
+        "name": [StrOptions(set(MINKOWSKI_DIMENSIONS))],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), np.random.Generator, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_set(name, n_samples, random_state=None):
     """Samples of a set of known Minkowski dimension, in its own coordinates.
 
@@ -136,10 +151,6 @@ def sample_set(name, n_samples, random_state=None):
     >>> len(np.unique(sample_set("clusters", 500, random_state=0), axis=0))
     8
     """
-    if name not in MINKOWSKI_DIMENSIONS:
-        raise ValueError(f"Unknown set {name!r}; choose from {SETS}.")
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}.")
     rng = np.random.default_rng(random_state)
     if name == "segments":
         return _polyline(n_samples, rng)
@@ -152,6 +163,14 @@ def sample_set(name, n_samples, random_state=None):
     return np.hstack([_chaos_game(_TRIANGLE, 0.5, n_samples, rng) for _ in range(2)])
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def embed_isometric(X, n_features, random_state=None):
     """Embed samples of ``R^m`` in ``R^D`` by a random map with orthonormal columns.
 
@@ -182,7 +201,7 @@ def embed_isometric(X, n_features, random_state=None):
     from subclust.datasets import random_bases
 
     X = check_matrix(X)
-    if not isinstance(n_features, (int, np.integer)) or n_features < X.shape[1]:
+    if n_features < X.shape[1]:
         raise ValueError(
             f"n_features must be an int >= the dimension of the samples ({X.shape[1]}), "
             f"got {n_features!r}."
@@ -191,6 +210,15 @@ def embed_isometric(X, n_features, random_state=None):
     return X @ Q.T, Q
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "scales": ["array-like", None],
+        "max_fill": [Interval(Real, 0, 1, closed="right")],
+        "return_counts": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def box_counting_dimension(X, scales=None, max_fill=0.1, return_counts=False):
     """Box-counting estimate of the Minkowski dimension of the set a sample comes from.
 
@@ -240,8 +268,6 @@ def box_counting_dimension(X, scales=None, max_fill=0.1, return_counts=False):
     (1.0, 2.0)
     """
     X = check_matrix(X)
-    if not 0 < max_fill <= 1:
-        raise ValueError(f"max_fill must be in (0, 1], got {max_fill!r}.")
     _, spread, Vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
     if spread[0] == 0:
         raise ValueError("X holds a single point: its box-counting dimension is 0.")
@@ -386,6 +412,29 @@ class MinkowskiScoreResult:
         return fig
 
 
+@validate_params(
+    {
+        "sets": ["array-like"],
+        "n_features": ["array-like"],
+        "sample_sizes": ["array-like"],
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "sampler": [str],
+        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        "n_box_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+        ],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def minkowski_score(
     sets=SETS, n_features=(4, 16, 64), sample_sizes=(200, 400, 800, 1600), n_trials=2,
     steps=750, batch_size=256, lr=4e-3, hidden=128, depth=3, sampler="heun", sampler_steps=18,
@@ -444,8 +493,7 @@ def minkowski_score(
     """
     sets = list(dict.fromkeys(sets))
     n_features, sample_sizes = list(n_features), list(sample_sizes)
-    _check_config(sets, n_features, sample_sizes, n_trials, steps, batch_size, lr, hidden,
-                  depth, sampler, sampler_steps, n_box_samples, n_jobs, random_state)
+    _check_config(sets, n_features, sample_sizes, sampler)
     from subclust.diffusion import EDM
 
     config = dict(schedule=EDM(), steps=steps, batch_size=batch_size, lr=lr, hidden=hidden,
@@ -516,32 +564,18 @@ def _score_draw(name, D, sample_sizes, config, seed):
     return out
 
 
-def _check_config(sets, n_features, sample_sizes, n_trials, steps, batch_size, lr, hidden,
-                  depth, sampler, sampler_steps, n_box_samples, n_jobs, random_state):
+def _check_config(sets, n_features, sample_sizes, sampler):
+    """The checks of :func:`minkowski_score` that its parameter constraints cannot express."""
     from subclust.diffusion import SAMPLERS
 
     unknown = [name for name in sets if name not in MINKOWSKI_DIMENSIONS]
     if unknown or not sets:
         raise ValueError(f"sets must be a non-empty selection of {SETS}, got {sets}.")
-    for value, what in [(n_trials, "n_trials"), (steps, "steps"), (batch_size, "batch_size"),
-                        (hidden, "hidden"), (depth, "depth"), (sampler_steps, "sampler_steps"),
-                        (n_box_samples, "n_box_samples"), *[(D, "n_features") for D in n_features],
-                        *[(N, "sample_sizes") for N in sample_sizes]]:
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{what} must hold positive ints, got {value!r}.")
+    check_grid(n_features, "n_features", increasing=False)
+    check_grid(sample_sizes, "sample_sizes", minimum=2, min_length=2)
     need = max(_native_dim(name) for name in sets)
-    if not n_features or min(n_features) < need:
+    if min(n_features) < need:
         raise ValueError(f"Every n_features must be at least {need} for the sets {sets}, got "
                          f"{n_features}.")
-    if len(sample_sizes) < 2 or np.any(np.diff(sample_sizes) <= 0) or sample_sizes[0] < 2:
-        raise ValueError(f"sample_sizes must be at least two strictly increasing ints >= 2 (a "
-                         f"slope needs two N), got {sample_sizes}.")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}.")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}.")
-    if not isinstance(random_state, (int, np.integer)):
-        raise ValueError(f"random_state must be an int, got {random_state!r}.")
-    if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero int (-1: one process per core), got "
-                         f"{n_jobs!r}.")

@@ -22,14 +22,17 @@ same in either scale (the map is affine and the attributes threshold at a
 fraction of each image's range).
 """
 
+import os
 import time
 from dataclasses import dataclass, field, fields, replace
+from numbers import Integral, Real
 
 import numpy as np
 
 from subclust.utils.parallel import torch_threads
 from subclust.subspace import orthonormal_basis, principal_angles, subspace_distance
 from subclust.utils.tables import Table
+from subclust.utils.validation import HasMethods, Interval, TORCH_RANDOM_STATE, validate_params
 
 __all__ = [
     "StoryConfig",
@@ -57,6 +60,12 @@ _FORMAT = "subclust-unet-denoiser/1"
 GEOMETRY = ("thickness", "slant", "width", "height")
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def to_model_space(X):
     """Digits in ``[0, 1]`` to the network's ``[-1, 1]``: ``2 X - 1``.
 
@@ -78,6 +87,12 @@ def to_model_space(X):
     return 2.0 * np.asarray(X, dtype=np.float64) - 1.0
 
 
+@validate_params(
+    {
+        "Z": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def from_model_space(Z):
     """The inverse of :func:`to_model_space`, clipped to ``[0, 1]``.
 
@@ -188,8 +203,22 @@ class StoryConfig:
 # --------------------------------------------------------------------------- the network
 
 
+@validate_params(
+    {
+        "images": ["array-like"],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "channels": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [Integral],
+        "progress": ["boolean"],
+        "checkpoint_path": [str, os.PathLike, None],
+        "random_state": TORCH_RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16,
-                         generator=0, n_threads=1, verbose=0, checkpoint_path=None):
+                         random_state=0, n_threads=1, progress=False, checkpoint_path=None):
     """Train a :class:`~subclust.diffusion.unet.UNetDenoiser` on digits by denoising score matching.
 
     EDM's log-normal noise levels and loss weighting (Karras et al., NeurIPS
@@ -202,12 +231,12 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
     steps, batch_size, lr : training length, minibatch size, learning rate.
     channels : int, default=16
         Width of the U-Net (16: about 0.2M parameters).
-    generator : int or torch.Generator, default=0
+    random_state : int or torch.Generator, default=0
         The only randomness (weights, minibatches, noise).
     n_threads : int, default=1
         Torch threads during training, at most those the caller allows.
-    verbose : int, default=0
-        Progress bar.
+    progress : bool, default=False
+        Show a progress bar of the training.
     checkpoint_path : str, optional
         Training checkpoints (see :func:`subclust.diffusion.train_denoiser`).
 
@@ -236,7 +265,7 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
         raise ValueError(f"images must have shape (N, h, w) with N >= 1, got {images.shape}.")
     if images.min() < 0 or images.max() > 1:
         raise ValueError("images must lie in [0, 1] (load_mnist().images does).")
-    gen = as_generator(generator)
+    gen = as_generator(random_state)
     X = torch.as_tensor(to_model_space(images)[:, None], dtype=torch.float32)
     with torch_threads(n_threads):
         network = UNetDenoiser(image_size=images.shape[1], channels=channels, generator=gen)
@@ -247,13 +276,21 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
         result = train_denoiser(
             net, X, steps=steps, batch_size=batch_size, lr=lr, lr_schedule="cosine",
             noise_levels=LogNormalSigma(sigma_min=sigma_min, sigma_max=sigma_max),
-            weighting="edm", sigma_data=net.sigma_data, generator=gen, verbose=verbose,
+            weighting="edm", sigma_data=net.sigma_data, generator=gen, verbose=int(progress),
             checkpoint_path=checkpoint_path,
         )
     net.eval()
     return net, result
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "net": [HasMethods(["state_dict"])],
+        "force": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save_denoiser(path, net, force=False, **info):
     """Save a preconditioned :class:`UNetDenoiser` (configuration, weights), loadable with
     ``weights_only=True``.
@@ -276,6 +313,12 @@ def save_denoiser(path, net, force=False, **info):
     return write_atomic(path, lambda f: torch.save(state, f), force=force)
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_denoiser(path):
     """Load a denoiser written by :func:`save_denoiser` (no pickled code is run)."""
     import torch
@@ -301,7 +344,16 @@ def load_denoiser(path):
     return net
 
 
-def add_noise(denoiser, X, t, generator=None):
+@validate_params(
+    {
+        "denoiser": "no_validation",
+        "X": ["array-like"],
+        "t": [Interval(Real, 0, None, closed="neither")],
+        "random_state": TORCH_RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
+def add_noise(denoiser, X, t, random_state=None):
     """``x_t = s(t) x + g(t) eps`` for rows ``X`` in the network's space, as float64 numpy.
 
     Parameters
@@ -311,7 +363,7 @@ def add_noise(denoiser, X, t, generator=None):
     X : array-like of shape (n_samples, n_features)
     t : float
         Time of the schedule.
-    generator : int, torch.Generator or None
+    random_state : int, torch.Generator or None, default=None
         Seed or generator of the noise ``eps``.
 
     Returns
@@ -326,10 +378,10 @@ def add_noise(denoiser, X, t, generator=None):
     >>> from subclust.diffusion.schedules import VPLinear
     >>> denoiser = types.SimpleNamespace(schedule=VPLinear())  # stands in for a trained net
     >>> X = np.ones((2, 3))
-    >>> X_t = add_noise(denoiser, X, 0.5, generator=0)
-    >>> X_t.shape, bool(np.array_equal(X_t, add_noise(denoiser, X, 0.5, generator=0)))
+    >>> X_t = add_noise(denoiser, X, 0.5, random_state=0)
+    >>> X_t.shape, bool(np.array_equal(X_t, add_noise(denoiser, X, 0.5, random_state=0)))
     ((2, 3), True)
-    >>> bool(np.abs(add_noise(denoiser, X, 1e-3, generator=0) - X).max() < 0.1)  # little noise
+    >>> bool(np.abs(add_noise(denoiser, X, 1e-3, random_state=0) - X).max() < 0.1)  # little noise
     True
     """
     import torch
@@ -338,10 +390,19 @@ def add_noise(denoiser, X, t, generator=None):
 
     s, g = (float(v) for v in denoiser.schedule.s_and_g(float(t)))
     X = np.asarray(X, dtype=np.float64)
-    eps = torch.randn(X.shape, generator=as_generator(generator), dtype=torch.float64).numpy()
+    eps = torch.randn(X.shape, generator=as_generator(random_state), dtype=torch.float64).numpy()
     return s * X + g * eps
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X_t": ["array-like"],
+        "t": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def denoise(denoiser, X_t, t, batch_size=256):
     """``denoiser(x_t, t)`` on rows, in batches, as float64 numpy."""
     from subclust.bridge.jacobian import denoise_rows
@@ -352,7 +413,17 @@ def denoise(denoiser, X_t, t, batch_size=256):
 # --------------------------------------------------------------------------- rank profile
 
 
-def mnist_rank_profile(denoiser, X, ts, energy=0.99, generator=0):
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": ["array-like"],
+        "ts": ["array-like"],
+        "energy": [Interval(Real, 0, 1, closed="right")],
+        "random_state": TORCH_RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
+def mnist_rank_profile(denoiser, X, ts, energy=0.99, random_state=0):
     """Rank profile of the denoiser's Jacobian at noisy copies of the digits ``X`` (in [0, 1]).
 
     At every time the digits are noised afresh (the same ``eps`` for every time).
@@ -364,10 +435,9 @@ def mnist_rank_profile(denoiser, X, ts, energy=0.99, generator=0):
     from subclust.bridge.jacobian import rank_profile
 
     Z = to_model_space(X)
-    eps_seed = generator
 
     def noisy(t):
-        return add_noise(denoiser, Z, t, generator=eps_seed)
+        return add_noise(denoiser, Z, t, random_state=random_state)
 
     return rank_profile(denoiser, noisy, ts, energy=energy)
 
@@ -375,11 +445,19 @@ def mnist_rank_profile(denoiser, X, ts, energy=0.99, generator=0):
 # --------------------------------------------------------------------------- bases
 
 
-def class_bases(X, labels, dim):
-    """One ``dim``-dimensional linear basis per class: the top principal subspace of its digits.
+@validate_params(
+    {
+        "X": ["array-like"],
+        "labels": ["array-like"],
+        "dims": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def class_bases(X, labels, dims):
+    """One ``dims``-dimensional linear basis per class: the top principal subspace of its digits.
 
     This is K-subspaces with one cluster (linear, through the origin), whose
-    solution is the span of the top ``dim`` left singular vectors of the
+    solution is the span of the top ``dims`` left singular vectors of the
     class's digits; a thin SVD of the ``N_c x n`` block gets it directly,
     without the ``n x n`` scatter matrix.
 
@@ -387,14 +465,14 @@ def class_bases(X, labels, dim):
     ----------
     X : array-like of shape (n_samples, n_features)
     labels : array-like of shape (n_samples,)
-    dim : int
+    dims : int
         Dimension of every class subspace; each class needs at least
-        ``dim`` samples.
+        ``dims`` samples.
 
     Returns
     -------
     classes : ndarray of the distinct labels
-    bases : list of ndarray of shape (n_features, dim)
+    bases : list of ndarray of shape (n_features, dims)
 
     Examples
     --------
@@ -402,7 +480,7 @@ def class_bases(X, labels, dim):
     >>> from subclust.datasets import make_molrg
     >>> from subclust.subspace import subspace_distance
     >>> X, y, true_bases = make_molrg(n_samples=[15, 15], n_features=8, dims=2, random_state=0)
-    >>> classes, bases = class_bases(X, y, dim=2)
+    >>> classes, bases = class_bases(X, y, dims=2)
     >>> classes.tolist(), [U.shape for U in bases]
     ([0, 1], [(8, 2), (8, 2)])
     >>> [round(subspace_distance(U, V), 6) for U, V in zip(bases, true_bases)]
@@ -413,12 +491,12 @@ def class_bases(X, labels, dim):
     bases = []
     for c in classes:
         members = X[labels == c]
-        if members.shape[0] < dim:
+        if members.shape[0] < dims:
             raise ValueError(
-                f"class {c!r} has {members.shape[0]} digits, fewer than class_dim={dim}; "
+                f"class {c!r} has {members.shape[0]} digits, fewer than class_dim={dims}; "
                 "use more digits or a smaller dimension."
             )
-        bases.append(orthonormal_basis(members.T, rank=dim))
+        bases.append(orthonormal_basis(members.T, rank=dims))
     return classes, bases
 
 
@@ -534,8 +612,26 @@ def _mean_angles_and_distances(V, bases):
     return distances, angles
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": ["array-like"],
+        "labels": ["array-like"],
+        "t": [Interval(Real, 0, None, closed="neither")],
+        "n_digits": [Interval(Integral, 1, None, closed="left")],
+        "jacobian_rank": [Interval(Integral, 1, None, closed="left")],
+        "class_dim": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "fit_X": ["array-like", None],
+        "fit_labels": ["array-like", None],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "kss_params": [dict, None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def basis_comparison(denoiser, X, labels, t, n_digits=500, jacobian_rank=5, class_dim=10,
-                     n_clusters=10, fit_X=None, fit_labels=None, generator=0, batch_size=256,
+                     n_clusters=10, fit_X=None, fit_labels=None, random_state=0, batch_size=256,
                      kss_params=None):
     """Compare the Jacobian basis at noisy digits with class bases and cluster bases.
 
@@ -543,7 +639,7 @@ def basis_comparison(denoiser, X, labels, t, n_digits=500, jacobian_rank=5, clas
     ----------
     denoiser : Preconditioned UNetDenoiser (or any denoiser of flat rows with a ``schedule``)
     X : ndarray of shape (N, 784)
-        Digits in ``[0, 1]``; ``n_digits`` of them are drawn (with ``generator``) and compared.
+        Digits in ``[0, 1]``; ``n_digits`` of them are drawn (with ``random_state``) and compared.
     labels : ndarray of shape (N,)
     t : float
     n_digits : int, default=500
@@ -557,7 +653,7 @@ def basis_comparison(denoiser, X, labels, t, n_digits=500, jacobian_rank=5, clas
     kss_params : dict, optional
         Further parameters of the K-subspaces clustering (default ``n_init=1, max_iter=10``:
         an iteration on 784 features costs ten 784 x 784 eigendecompositions).
-    generator : int, default=0
+    random_state : int, default=0
         Seeds the choice of digits, the noise and the probes.
 
     Returns
@@ -574,18 +670,18 @@ def basis_comparison(denoiser, X, labels, t, n_digits=500, jacobian_rank=5, clas
     fit_labels = labels if fit_labels is None else np.asarray(fit_labels)
     if not 1 <= n_digits <= X.shape[0]:
         raise ValueError(f"n_digits must lie in [1, {X.shape[0]}], got {n_digits}.")
-    rng = np.random.default_rng(generator)
+    rng = np.random.default_rng(random_state)
     chosen = np.sort(rng.choice(X.shape[0], n_digits, replace=False))
     classes, bases = class_bases(fit_X, fit_labels, class_dim)
     params = {"n_init": 1, "max_iter": 10, **(kss_params or {})}
-    kss = KSubspaces(n_clusters=n_clusters, dims=class_dim, random_state=generator,
+    kss = KSubspaces(n_clusters=n_clusters, dims=class_dim, random_state=random_state,
                      **params).fit(fit_X)
     accuracy = float(clustering_accuracy(fit_labels, kss.labels_))
     clusters = kss.predict(X[chosen])
 
-    X_t = add_noise(denoiser, to_model_space(X[chosen]), t, generator=generator)
+    X_t = add_noise(denoiser, to_model_space(X[chosen]), t, random_state=random_state)
     jbs = jacobian_basis(denoiser, X_t, t, rank=jacobian_rank, method="randomized",
-                         generator=generator, batch_size=batch_size)
+                         random_state=random_state, batch_size=batch_size)
     class_d, class_a, clus_d, clus_a = [], [], [], []
     for jb in jbs:
         V = jb.top(jacobian_rank)
@@ -609,6 +705,16 @@ def basis_comparison(denoiser, X, labels, t, n_digits=500, jacobian_rank=5, clas
 # --------------------------------------------------------------------------- figures
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "x_t": ["array-like"],
+        "t": [Interval(Real, 0, None, closed="neither")],
+        "direction": ["array-like"],
+        "alphas": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def edit_strip(denoiser, x_t, t, direction, alphas):
     """Denoised digits along ``x_t + alpha * direction``, shape ``(len(alphas), side, side)``.
 
@@ -652,7 +758,19 @@ def edit_strip(denoiser, x_t, t, direction, alphas):
     return from_model_space(denoise(denoiser, rows, t)).reshape(-1, side, side)
 
 
-def plot_edit_strips(denoiser, X, t, rank=5, amplitude=6.0, steps=7, generator=0):
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": ["array-like"],
+        "t": [Interval(Real, 0, None, closed="neither")],
+        "rank": [Interval(Integral, 1, None, closed="left")],
+        "amplitude": [Interval(Real, 0, None, closed="neither")],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def plot_edit_strips(denoiser, X, t, rank=5, amplitude=6.0, steps=7, random_state=0):
     """Digits (rows of ``X`` in [0, 1]) moved along each of their top singular vectors.
 
     One block per digit: a row per singular vector, the middle column the
@@ -667,8 +785,9 @@ def plot_edit_strips(denoiser, X, t, rank=5, amplitude=6.0, steps=7, generator=0
     from subclust.bridge.jacobian import jacobian_basis
 
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    X_t = add_noise(denoiser, to_model_space(X), t, generator=generator)
-    jbs = jacobian_basis(denoiser, X_t, t, rank=rank, method="randomized", generator=generator)
+    X_t = add_noise(denoiser, to_model_space(X), t, random_state=random_state)
+    jbs = jacobian_basis(denoiser, X_t, t, rank=rank, method="randomized",
+                         random_state=random_state)
     alphas = np.linspace(-amplitude, amplitude, steps)
     n_rows = len(X) * rank
     fig = Figure(figsize=(0.75 * steps + 0.8, 0.75 * n_rows + 0.4), layout="constrained")
@@ -689,6 +808,14 @@ def plot_edit_strips(denoiser, X, t, rank=5, amplitude=6.0, steps=7, generator=0
     return fig
 
 
+@validate_params(
+    {
+        "vectors": ["array-like"],
+        "titles": ["array-like", None],
+        "cols": [Interval(Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_basis_images(vectors, titles=None, cols=None):
     """Basis vectors of 28 x 28 images (columns of ``vectors``) as images, blue-white-red.
 
@@ -797,8 +924,19 @@ class MNISTStory:
         return "\n\n".join(str(t) for t in self.tables())
 
 
+@validate_params(
+    {
+        "config": [StoryConfig, None],
+        "data_home": [str, os.PathLike, None],
+        "model_path": [str, os.PathLike, None],
+        "save_model_path": [str, os.PathLike, None],
+        "force": ["boolean"],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def run_mnist_story(config=None, data_home=None, model_path=None, save_model_path=None,
-                    force=False, verbose=0):
+                    force=False, progress=False):
     """Train (or load) the U-Net and run every measurement of the MNIST story.
 
     Parameters
@@ -812,8 +950,8 @@ def run_mnist_story(config=None, data_home=None, model_path=None, save_model_pat
     save_model_path : str, optional
         Save the trained denoiser here (atomically; an existing file only with ``force``).
     force : bool, default=False
-    verbose : int, default=0
-        Progress bar of the training.
+    progress : bool, default=False
+        Show a progress bar of the training.
 
     Returns
     -------
@@ -837,8 +975,8 @@ def run_mnist_story(config=None, data_home=None, model_path=None, save_model_pat
         else:
             net, result = train_mnist_denoiser(
                 X[train_index], steps=config.steps, batch_size=config.batch_size, lr=config.lr,
-                channels=config.channels, generator=config.random_state, n_threads=config.n_threads,
-                verbose=verbose,
+                channels=config.channels, random_state=config.random_state,
+                n_threads=config.n_threads, progress=progress,
             )
             train_seconds = result.seconds
             final_loss = (float(np.mean(result.losses[-100:])) if len(result.losses)
@@ -853,7 +991,7 @@ def run_mnist_story(config=None, data_home=None, model_path=None, save_model_pat
         start = time.perf_counter()
         profile_index = rng.choice(train_index, config.n_profile, replace=False)
         profile = mnist_rank_profile(net, X[profile_index], config.profile_ts,
-                                     generator=config.random_state)
+                                     random_state=config.random_state)
         seconds["rank profile"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -861,18 +999,18 @@ def run_mnist_story(config=None, data_home=None, model_path=None, save_model_pat
             net, X[train_index], y[train_index], config.t,
             n_digits=min(config.n_compare, len(train_index)), jacobian_rank=config.jacobian_rank,
             class_dim=config.class_dim, n_clusters=config.n_clusters,
-            generator=config.random_state, kss_params={"max_iter": config.cluster_max_iter},
+            random_state=config.random_state, kss_params={"max_iter": config.cluster_max_iter},
         )
         seconds["basis comparison"] = time.perf_counter() - start
 
         start = time.perf_counter()
         edit_index = rng.choice(train_index, config.n_attribute, replace=False)
         X_t = add_noise(net, to_model_space(X[edit_index]), config.t,
-                        generator=config.random_state + 1)
+                        random_state=config.random_state + 1)
         correspondence = attribute_correspondence(
             net, X_t, config.t, rank=config.edit_rank, n_random=config.n_random,
             n_edits=config.n_edits, amplitude=config.edit_amplitude,
-            generator=config.random_state,
+            random_state=config.random_state,
         )
         seconds["attribute correspondence"] = time.perf_counter() - start
     seconds["total"] = sum(seconds.values())

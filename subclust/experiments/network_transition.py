@@ -41,12 +41,9 @@ import numpy as np
 from subclust.utils.parallel import blas_threads, process_map, torch_threads
 from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
-from subclust.experiments.memorization import (
-    _check_thresholds,
-    _log_crossing,
-    memorization_shares,
-)
+from subclust.experiments.memorization import _log_crossing, memorization_shares
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, check_grid, validate_params
 
 __all__ = [
     "NetworkTransitionResult",
@@ -67,6 +64,14 @@ _MAX_TILING = 64
 # --------------------------------------------------------------------------- fits
 
 
+@validate_params(
+    {
+        "samples_per_component": ["array-like"],
+        "scores": ["array-like"],
+        "level": [Interval(numbers.Real, 0, 1, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fit_crossing(samples_per_component, scores, level=0.5):
     """``N_k`` where a score first rises through ``level``, interpolated linearly in ``log N_k``.
 
@@ -112,12 +117,18 @@ def fit_crossing(samples_per_component, scores, level=0.5):
         raise ValueError(f"samples_per_component must be positive and increasing, got {N}.")
     if not (np.all(np.isfinite(y)) and y.min() >= 0 and y.max() <= 1):
         raise ValueError(f"scores must lie in [0, 1], got {y}.")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}.")
     crossing = _log_crossing(N, y, level)
     return float("nan") if crossing is None else crossing
 
 
+@validate_params(
+    {
+        "x": ["array-like"],
+        "y": ["array-like"],
+        "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fit_line(x, y, confidence=0.95):
     """Least-squares line ``y = slope x + intercept`` with Student-t confidence intervals.
 
@@ -143,8 +154,6 @@ def fit_line(x, y, confidence=0.95):
     y = np.asarray(y, dtype=float).ravel()
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}.")
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     if x.size < 3 or np.ptp(x) == 0:
@@ -384,37 +393,15 @@ def _run_unit(unit, ratios, counts, config):
     return out
 
 
-def _positive_int(value, name):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def _check(dims, ratios, n_features, n_components, config):
     from subclust.diffusion import SAMPLERS
 
-    for name in ("n_seeds", "n_generated", "steps", "batch_size", "hidden", "depth",
-                 "sampler_steps"):
-        _positive_int(config[name], name)
-    n_features = _positive_int(n_features, "n_features")
-    n_components = _positive_int(n_components, "n_components")
-    dims = sorted({_positive_int(d, "each of dims") for d in dims})
-    if not dims or dims[-1] >= n_features:
-        raise ValueError(f"dims must be non-empty and below n_features={n_features}, got {dims}.")
-    ratios = np.asarray(list(ratios), dtype=float)
-    if (ratios.ndim != 1 or ratios.size < 2 or not np.all(np.isfinite(ratios))
-            or ratios.min() <= 0 or np.any(np.diff(ratios) <= 0)):
-        raise ValueError(
-            f"ratios must hold at least 2 positive, increasing values of N_k / d, got "
-            f"{ratios.tolist()}."
-        )
-    if not config["lr"] > 0:
-        raise ValueError(f"lr must be positive, got {config['lr']!r}.")
+    dims = check_grid(sorted(set(dims)), "dims")
+    if dims[-1] >= n_features:
+        raise ValueError(f"dims must lie below n_features={n_features}, got {dims}.")
+    ratios = np.asarray(check_grid(ratios, "ratios", minimum=0, integer=False, min_length=2))
     if config["sampler"] not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {config['sampler']!r}.")
-    _check_thresholds(config["memorization_ratio"], config["subspace_tolerance"])
-    if not isinstance(config["random_state"], numbers.Integral):
-        raise ValueError(f"random_state must be an int, got {config['random_state']!r}.")
     counts = {}
     for d in dims:
         N = np.maximum(np.rint(ratios * d).astype(int), 1)
@@ -436,6 +423,34 @@ def _check(dims, ratios, n_features, n_components, config):
     return dims, ratios, counts
 
 
+@validate_params(
+    {
+        "dims": ["array-like"],
+        "ratios": ["array-like"],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_generated": [Interval(numbers.Integral, 1, None, closed="left")],
+        "steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
+        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        "sampler": [str],
+        "sampler_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "memorization_ratio": [Interval(numbers.Real, 0, None, closed="neither")],
+        "subspace_tolerance": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "level": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_jobs": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(numbers.Integral, None, -1, closed="right"),
+        ],
+        "device": "no_validation",  # anything torch.device takes
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def network_transition(
     dims=(3, 4, 5, 6, 7),
     ratios=(1, 2, 5, 10, 20, 50, 100),
@@ -524,12 +539,6 @@ def network_transition(
                   memorization_ratio=memorization_ratio, subspace_tolerance=subspace_tolerance,
                   device=device, random_state=random_state)
     dims, ratios, counts = _check(dims, ratios, n_features, n_components, config)
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}.")
-    if not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ValueError(
-            f"n_jobs must be a non-zero integer (-1: one process per core), got {n_jobs!r}."
-        )
 
     units = [(d, seed) for d in dims for seed in range(n_seeds)]
     run = partial(_run_unit, ratios=ratios, counts=counts, config=config)

@@ -21,6 +21,7 @@ from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, check_grid, validate_params
 
 __all__ = ["PhaseTransitionResult", "phase_transition", "METHODS", "DIFFUSION_PARAMS"]
 
@@ -221,6 +222,25 @@ def _trial_seed(random_state, n_components, dim, n_samples, trial):
     return int(sequence.generate_state(1)[0])
 
 
+@validate_params(
+    {
+        "methods": ["array-like"],
+        "dims": ["array-like"],
+        "samples_per_component": ["array-like"],
+        "n_components": ["array-like"],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_trials": [Interval(numbers.Integral, 1, None, closed="left")],
+        "threshold": [Interval(numbers.Real, 0, 1, closed="right")],
+        "noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_jobs": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(numbers.Integral, None, -1, closed="right"),
+        ],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def phase_transition(
     methods=("pca", "kss", "diffusion"),
     dims=range(2, 9),
@@ -282,10 +302,10 @@ def phase_transition(
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"Unknown methods {sorted(unknown)}; choose from {sorted(METHODS)}.")
-    if not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ValueError(
-            f"n_jobs must be a non-zero integer (-1: one process per core), got {n_jobs!r}."
-        )
+    dims = check_grid(dims, "dims", increasing=False)
+    samples_per_component = check_grid(samples_per_component, "samples_per_component",
+                                       increasing=False)
+    n_components = check_grid(n_components, "n_components", increasing=False)
     units = _units(n_components, dims, samples_per_component, n_features)
     run = partial(_run_unit, methods=list(methods), n_features=n_features, n_trials=n_trials,
                   noise=noise, random_state=random_state)

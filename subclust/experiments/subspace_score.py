@@ -53,6 +53,7 @@ import numpy as np
 
 from subclust.utils.progress import progress_bar
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
 
 __all__ = ["METRICS", "NETWORKS", "SMALL", "SubspaceScoreResult", "subspace_score_experiment"]
 
@@ -67,7 +68,7 @@ METRICS = ("score_error", "angle_deg", "w1", "off_subspace")
 
 #: A small configuration of :func:`subspace_score_experiment` (seconds): ``subclust
 #: subspace-score --small``, the tests and the notebook's ``SUBCLUST_NOTEBOOK_SMALL=1``.
-SMALL = dict(sample_sizes=(50, 200), n_features_grid=(8, 32), dim=2, dim_grid=(1, 2),
+SMALL = dict(sample_sizes=(50, 200), n_features_grid=(8, 32), dims=2, dims_grid=(1, 2),
              n_features=8, n_seeds=1, steps=40, batch_size=64, hidden=32, depth=2, n_eval=64,
              n_times=4, n_generated=64, sampler_steps=10)
 
@@ -239,22 +240,6 @@ def _seed(*values):
     return int(np.random.SeedSequence([int(v) for v in values]).generate_state(1)[0])
 
 
-def _check_positive_ints(**values):
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-
-
-def _check_grid(name, values, minimum=1):
-    values = list(values)
-    if (not values or any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
-                          for v in values) or min(values) < minimum):
-        raise ValueError(f"{name} must be integers >= {minimum}, got {values!r}.")
-    if any(b <= a for a, b in zip(values, values[1:])):
-        raise ValueError(f"{name} must be strictly increasing, got {values!r}.")
-    return [int(v) for v in values]
-
-
 def _configurations(n_features_grid, dim, dim_grid, n_features):
     """(D, d) pairs: the sweep over D at d = dim, then the sweep over d at D = n_features."""
     pairs = [(D, dim) for D in n_features_grid] + [(n_features, d) for d in dim_grid]
@@ -360,11 +345,39 @@ def _train_and_measure(network, X, draw, latent, config, seed):
     return row
 
 
+@validate_params(
+    {
+        "sample_sizes": ["array-like"],
+        "n_features_grid": ["array-like"],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims_grid": ["array-like"],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "latents": ["array-like"],
+        "networks": ["array-like"],
+        "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
+        "steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
+        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        "basis_init": [StrOptions({"pca", "random"})],
+        "basis_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_eval": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_times": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_generated": [Interval(numbers.Integral, 2, None, closed="left")],
+        "sampler_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "device": "no_validation",  # anything torch.device takes, checked there
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def subspace_score_experiment(
     sample_sizes=(100, 1000),
     n_features_grid=(16, 64, 256, 1024),
-    dim=4,
-    dim_grid=(2, 4, 8),
+    dims=4,
+    dims_grid=(2, 4, 8),
     n_features=64,
     latents=("gaussian", "uniform"),
     networks=("subspace", "generic"),
@@ -387,8 +400,8 @@ def subspace_score_experiment(
 ):
     """Train the subspace and the generic score networks over ``N``, ``D`` and ``d``; measure.
 
-    The grid is the sweep over ``D`` in ``n_features_grid`` at ``d = dim``
-    and the sweep over ``d`` in ``dim_grid`` at ``D = n_features``. For every
+    The grid is the sweep over ``D`` in ``n_features_grid`` at ``d = dims``
+    and the sweep over ``d`` in ``dims_grid`` at ``D = n_features``. For every
     latent law, pair ``(D, d)`` and seed, one draw fixes the basis ``U``, a
     pool of training samples (the training sets are its first ``N`` rows, so
     they are nested), held-out latents and fresh latents; both networks and
@@ -401,9 +414,9 @@ def subspace_score_experiment(
     sample_sizes : sequence of int, default=(100, 1000)
         Training set sizes ``N``, strictly increasing.
     n_features_grid : sequence of int, default=(16, 64, 256, 1024)
-        Ambient dimensions ``D`` of the sweep at ``d = dim``.
-    dim : int, default=4
-    dim_grid : sequence of int, default=(2, 4, 8)
+        Ambient dimensions ``D`` of the sweep at ``d = dims``.
+    dims : int, default=4
+    dims_grid : sequence of int, default=(2, 4, 8)
         Intrinsic dimensions ``d`` of the sweep at ``D = n_features``.
     n_features : int, default=64
     latents : sequence of {'gaussian', 'uniform'}
@@ -456,38 +469,24 @@ def subspace_score_experiment(
     --------
     >>> from subclust.experiments import subspace_score_experiment
     >>> result = subspace_score_experiment(
-    ...     sample_sizes=[20, 40], n_features_grid=[6, 12], dim=2, dim_grid=[2], n_features=6,
+    ...     sample_sizes=[20, 40], n_features_grid=[6, 12], dims=2, dims_grid=[2], n_features=6,
     ...     latents=["uniform"], n_seeds=1, steps=5, hidden=8, depth=1, n_eval=16, n_times=2,
     ...     n_generated=16, sampler_steps=4)
     >>> len(result.table.rows)  # 2 networks x 2 (D, d) pairs x 2 sizes
     8
     """
-    sample_sizes = _check_grid("sample_sizes", sample_sizes, minimum=2)
-    n_features_grid = _check_grid("n_features_grid", n_features_grid, minimum=2)
-    dim_grid = _check_grid("dim_grid", dim_grid)
-    _check_positive_ints(dim=dim, n_features=n_features, n_seeds=n_seeds, steps=steps,
-                         batch_size=batch_size, hidden=hidden, depth=depth, n_eval=n_eval,
-                         n_times=n_times, sampler_steps=sampler_steps)
-    if isinstance(n_generated, bool) or not isinstance(n_generated, numbers.Integral) \
-            or n_generated < 2:
-        raise ValueError(f"n_generated must be an integer >= 2, got {n_generated!r}.")
-    if min(n_features_grid) <= dim:
-        raise ValueError(f"Every D of n_features_grid={n_features_grid} must exceed dim={dim}.")
-    if max(dim_grid) >= n_features:
-        raise ValueError(f"Every d of dim_grid={dim_grid} must be below n_features={n_features}.")
+    sample_sizes = check_grid(sample_sizes, "sample_sizes", minimum=2)
+    n_features_grid = check_grid(n_features_grid, "n_features_grid", minimum=2)
+    dims_grid = check_grid(dims_grid, "dims_grid")
+    if min(n_features_grid) <= dims:
+        raise ValueError(f"Every D of n_features_grid={n_features_grid} must exceed dims={dims}.")
+    if max(dims_grid) >= n_features:
+        raise ValueError(f"Every d of dims_grid={dims_grid} must be below n_features={n_features}.")
     latents, networks = list(dict.fromkeys(latents)), list(dict.fromkeys(networks))
     if not latents or set(latents) - set(_LATENTS):
         raise ValueError(f"latents must be among {_LATENTS}, got {latents!r}.")
     if not networks or set(networks) - set(NETWORKS):
         raise ValueError(f"networks must be among {sorted(NETWORKS)}, got {networks!r}.")
-    if not (isinstance(lr, numbers.Real) and lr > 0):
-        raise ValueError(f"lr must be positive, got {lr!r}.")
-    if not (isinstance(basis_rate, numbers.Real) and basis_rate > 0):
-        raise ValueError(f"basis_rate must be positive, got {basis_rate!r}.")
-    if basis_init not in ("pca", "random"):
-        raise ValueError(f"basis_init must be 'pca' or 'random', got {basis_init!r}.")
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-        raise ValueError(f"random_state must be an int, got {random_state!r}.")
 
     import torch
 
@@ -505,7 +504,7 @@ def subspace_score_experiment(
                   batch_size=batch_size, lr=lr, hidden=hidden, depth=depth,
                   basis_init=basis_init, basis_rate=basis_rate, n_times=n_times,
                   sampler_steps=sampler_steps, device=device)
-    pairs = _configurations(n_features_grid, dim, dim_grid, n_features)
+    pairs = _configurations(n_features_grid, dims, dims_grid, n_features)
     cells = [(latent, D, d, seed, N) for latent in latents for D, d in pairs
              for seed in range(n_seeds) for N in sample_sizes]
     table = Table(
@@ -526,5 +525,5 @@ def subspace_score_experiment(
                 row["w1_floor"] = draw[4]
                 table.add_row(network=network, latent=latent, n_features=D, dim=d, N=N,
                               seed=seed, **row)
-    return SubspaceScoreResult(table=table, dim=dim, n_features=n_features,
+    return SubspaceScoreResult(table=table, dim=dims, n_features=n_features,
                                seconds=time.perf_counter() - start)

@@ -30,12 +30,14 @@ the true latent law; the KDE follows the rate.
 
 import time
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
 from subclust.utils.parallel import blas_threads, torch_threads
 from subclust.utils.progress import progress_bar
 from subclust.utils.tables import Table
+from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
 
 __all__ = ["LATENT_LAWS", "RATE_METHODS", "RateResult", "draw_latents", "sample_union",
            "wasserstein_rate"]
@@ -47,14 +49,23 @@ RATE_METHODS = ("clustering-kde", "clustering", "sgd", "training-set")
 _DISCRETE_ATOMS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0]) / np.sqrt(2.0)
 
 
-def draw_latents(law, size, rng):
+@validate_params(
+    {
+        "law": [StrOptions(set(LATENT_LAWS))],
+        "size": [Interval(Integral, 0, None, closed="left"), tuple],
+        "random_state": [Interval(Integral, 0, None, closed="left"), np.random.Generator, None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def draw_latents(law, size, random_state=None):
     """Independent unit-variance latent coordinates of the given law.
 
     Parameters
     ----------
     law : {'gaussian', 'uniform', 'discrete', 'laplace'}
-    size : tuple of int
-    rng : numpy.random.Generator
+    size : int or tuple of int
+    random_state : int, numpy.random.Generator or None, default=None
+        A generator is drawn from (and advanced), a seed starts a new one.
 
     Examples
     --------
@@ -63,18 +74,26 @@ def draw_latents(law, size, rng):
     >>> bool(abs(a.var() - 1) < 0.05)
     True
     """
+    rng = np.random.default_rng(random_state)
     if law == "gaussian":
         return rng.standard_normal(size)
     if law == "uniform":
         return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size)
     if law == "discrete":
         return rng.choice(_DISCRETE_ATOMS, size=size)
-    if law == "laplace":
-        return rng.laplace(0.0, 1.0 / np.sqrt(2.0), size)
-    raise ValueError(f"law must be one of {LATENT_LAWS}, got {law!r}.")
+    return rng.laplace(0.0, 1.0 / np.sqrt(2.0), size)
 
 
-def sample_union(n_samples, bases, law, rng):
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 0, None, closed="left")],
+        "bases": ["array-like"],
+        "law": [StrOptions(set(LATENT_LAWS))],
+        "random_state": [Interval(Integral, 0, None, closed="left"), np.random.Generator, None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def sample_union(n_samples, bases, law, random_state=None):
     """Samples ``x = U_k a`` on a union of subspaces, ``k`` uniform, ``a`` of the given law.
 
     Parameters
@@ -84,7 +103,7 @@ def sample_union(n_samples, bases, law, rng):
         Orthonormal bases of the subspaces.
     law : {'gaussian', 'uniform', 'discrete', 'laplace'}
         Law of the latent coordinates (see :func:`draw_latents`).
-    rng : numpy.random.Generator
+    random_state : int, numpy.random.Generator or None, default=None
 
     Returns
     -------
@@ -105,6 +124,7 @@ def sample_union(n_samples, bases, law, rng):
     >>> bool(np.allclose(residuals(X, bases)[np.arange(200), y], 0))  # each on its subspace
     True
     """
+    rng = np.random.default_rng(random_state)
     y = rng.integers(len(bases), size=n_samples)
     X = np.zeros((n_samples, bases[0].shape[0]))
     for k, U in enumerate(bases):
@@ -205,9 +225,26 @@ class RateResult:
         return fig
 
 
+@validate_params(
+    {
+        "laws": ["array-like"],
+        "n_features": ["array-like"],
+        "sample_sizes": ["array-like"],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "dims": [Interval(Integral, 1, None, closed="left")],
+        "methods": ["array-like"],
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        "exact_limit": [Interval(Integral, 1, None, closed="left")],
+        "sgd_params": [dict, None],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def wasserstein_rate(
     laws=("uniform", "discrete", "laplace"), n_features=(8, 32, 128),
-    sample_sizes=(100, 200, 400, 800, 1600), n_components=2, dim=3, methods=RATE_METHODS,
+    sample_sizes=(100, 200, 400, 800, 1600), n_components=2, dims=3, methods=RATE_METHODS,
     n_trials=1, sampler_steps=50, exact_limit=2500, sgd_params=None, random_state=0,
     progress=False,
 ):
@@ -222,7 +259,7 @@ def wasserstein_rate(
         Training set sizes ``N`` (also the number of generated and fresh samples).
     n_components : int, default=2
         Subspaces in the union.
-    dim : int, default=3
+    dims : int, default=3
         Their dimension ``k``.
     methods : sequence of str
         Among 'clustering-kde', 'clustering', 'sgd', 'training-set' (see the module docstring).
@@ -245,17 +282,20 @@ def wasserstein_rate(
     Examples
     --------
     >>> result = wasserstein_rate(laws=["uniform"], n_features=[6], sample_sizes=[40, 80],
-    ...                           methods=["clustering-kde", "training-set"], dim=2)
+    ...                           methods=["clustering-kde", "training-set"], dims=2)
     >>> sorted({row["method"] for row in result.raw.rows})
     ['clustering-kde', 'training-set']
     """
     unknown = set(methods) - set(RATE_METHODS)
     if unknown:
         raise ValueError(f"Unknown methods {sorted(unknown)}; choose from {RATE_METHODS}.")
-    for law in laws:
-        draw_latents(law, (1, 1), np.random.default_rng(0))  # validates the name
-    if min(n_features) <= dim:
-        raise ValueError(f"Every n_features must exceed dim={dim}, got {list(n_features)}.")
+    unknown = set(laws) - set(LATENT_LAWS)
+    if unknown:
+        raise ValueError(f"Unknown laws {sorted(unknown)}; choose from {LATENT_LAWS}.")
+    n_features = check_grid(n_features, "n_features", increasing=False)
+    sample_sizes = check_grid(sample_sizes, "sample_sizes", increasing=False)
+    if min(n_features) <= dims:
+        raise ValueError(f"Every n_features must exceed dims={dims}, got {n_features}.")
     start = time.perf_counter()
     cells = [(law, n, N, trial) for law in laws for n in n_features for N in sample_sizes
              for trial in range(n_trials)]
@@ -266,14 +306,14 @@ def wasserstein_rate(
         for law, n, N, trial in bar:
             seed = int(np.random.SeedSequence(
                 [random_state, LATENT_LAWS.index(law), n, N, trial]).generate_state(1)[0])
-            for method, w1 in _rate_cell(law, n, N, n_components, dim, methods, sampler_steps,
+            for method, w1 in _rate_cell(law, n, N, n_components, dims, methods, sampler_steps,
                                          exact_limit, sgd_params, seed).items():
                 values.setdefault((law, n, method, N), []).append(w1)
     raw = Table(title=f"W1 between generated and fresh samples, union of {n_components} "
-                f"subspaces of dimension {dim}, {n_trials} trial(s) per point")
+                f"subspaces of dimension {dims}, {n_trials} trial(s) per point")
     for (law, n, method, N), w in values.items():
         raw.add_row(law=law, n_features=n, method=method, N=N, w1=float(np.mean(w)))
-    return RateResult(raw=raw, dim=dim, seconds=time.perf_counter() - start)
+    return RateResult(raw=raw, dim=dims, seconds=time.perf_counter() - start)
 
 
 def _rate_cell(law, n, N, n_components, dim, methods, steps, exact_limit, sgd_params, seed):
