@@ -38,6 +38,7 @@ from subclust.io import (
     save_model,
     write_atomic,
 )
+from subclust.cluster import cluster_bases
 from subclust.pipeline import DEFAULT_METHOD, METHODS, make_pipeline
 
 __all__ = [
@@ -281,20 +282,9 @@ def _resolve_pca(pca, inputs):
 
 def _bases_of(estimator, Z, labels, n_clusters, dims):
     """The estimator's ``bases_``, else each cluster's principal subspace."""
-    from subclust.subspace import numerical_rank
-
     if getattr(estimator, "bases_", None) is not None:
         return [np.asarray(U) for U in estimator.bases_]
-    bases = []
-    for k in range(n_clusters):
-        points = Z[labels == k]
-        if len(points) == 0:
-            bases.append(np.zeros((Z.shape[1], 0)))
-            continue
-        U, s, _ = np.linalg.svd(points.T, full_matrices=False)
-        rank = numerical_rank(s, 0.95) if dims is None else int(np.atleast_1d(dims)[0])
-        bases.append(U[:, : max(1, min(rank, U.shape[1]))])
-    return bases
+    return cluster_bases(Z, labels, n_clusters, dims=dims)
 
 
 def clustering_metrics(y_true, y_pred):

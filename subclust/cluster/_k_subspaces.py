@@ -28,7 +28,12 @@ from subclust.utils.parallel import blas_threads, thread_map
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
 from subclust.utils.validation import check_dims, check_is_fitted, fit_context, validate_data
-from subclust.subspace import estimate_rank, residuals_stacked, stack_bases
+from subclust.subspace import (
+    estimate_rank,
+    principal_subspace,
+    residuals_stacked,
+    stack_bases,
+)
 
 __all__ = ["KSubspaces", "k_subspaces"]
 
@@ -80,10 +85,8 @@ def _seed_subspace(source, sq_norms, index, dim, affine):
     mean = points.mean(axis=0) if affine else None
     if affine:
         points = points - mean
-    # A few points: their SVD is cheaper than an eigendecomposition of n x n.
-    # Fewer points than ``dim`` (tiny clusters): complete the basis arbitrarily.
-    left, _, _ = np.linalg.svd(points.T, full_matrices=len(points) < dim)
-    return left[:, :dim], mean
+    # Fewer points than ``dim`` (tiny clusters): the basis is completed arbitrarily.
+    return principal_subspace(points, dim), mean
 
 
 def _top_basis(scatter, dim):
