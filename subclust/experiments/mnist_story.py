@@ -51,8 +51,6 @@ __all__ = [
     "run_mnist_story",
 ]
 
-_FORMAT = "subclust-unet-denoiser/1"
-
 #: The geometric attributes: the story asks whether top singular directions edit them.
 GEOMETRY = ("thickness", "slant", "width", "height")
 
@@ -244,42 +242,31 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
 
 
 def save_denoiser(path, net, force=False, **info):
-    """Save a :class:`UNetDenoiser` (configuration, weights), loadable with ``weights_only=True``.
+    """Save a :class:`UNetDenoiser` to a model file (:func:`subclust.io.save_model`).
 
-    Written atomically (:func:`subclust.io.write_atomic`); ``info`` holds
-    extra plain values (training time, steps...).
+    ``info`` holds extra plain values (training time, steps...), stored as
+    the file's metadata.
     """
-    import torch
+    from subclust.io import save_model
 
-    from subclust.io import write_atomic
-
-    config = {
-        "image_size": net.image_size, "channels": net.channels, "blocks": net.blocks,
-        "embedding_dim": net.embedding_dim, "sigma_data": net.sigma_data,
-        "schedule": type(net.schedule).__name__,
-    }
-    state = {"format": _FORMAT, "config": config, "model": net.state_dict(),
-             "info": {k: v for k, v in info.items()}}
-    return write_atomic(path, lambda f: torch.save(state, f), force=force)
+    return save_model(net, path, metadata=info, force=force)
 
 
 def load_denoiser(path):
-    """Load a denoiser written by :func:`save_denoiser` (no pickled code is run)."""
-    import torch
+    """Load a denoiser written by :func:`save_denoiser`, frozen in evaluation mode."""
+    from subclust.diffusion import UNetDenoiser
+    from subclust.io import load_model
 
-    from subclust.diffusion.schedules import VPLinear
-    from subclust.diffusion.unet import UNetDenoiser
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+    try:
+        net = load_model(path)
+    except ValueError as error:
+        if "not a subclust model file" not in str(error):
+            raise
+        net = None
+    if not isinstance(net, UNetDenoiser):
         raise ValueError(
             f"{path} is not a denoiser saved by subclust.experiments.mnist_story.save_denoiser."
         )
-    config = dict(state["config"])
-    if config.pop("schedule") != "VPLinear":
-        raise ValueError(f"{path}: only the VP-linear schedule is supported.")
-    net = UNetDenoiser(schedule=VPLinear(), generator=0, **config)
-    net.load_state_dict(state["model"])
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
