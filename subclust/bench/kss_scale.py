@@ -14,9 +14,6 @@ It prints wall time (fit only), peak RSS and clustering accuracy per mode.
 """
 
 import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from subclust.bench._common import peak_rss_mb, run_child
 from subclust.utils.tables import Table
 
 MODES = ("memory", "memmap", "dask")
@@ -82,23 +80,13 @@ def _dask_array_from_npy(path, rows_per_block):
     return da.concatenate(blocks, axis=0)
 
 
-def _peak_rss_mb():
-    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not
-    inherited from the parent across fork and exec)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_mode(mode, path, n_clusters, dim, n_init):
     """Fit in this process; return wall time, peak RSS and accuracy as a dict."""
     from subclust import KSubspaces
     from subclust.metrics import clustering_accuracy
 
     y = np.load(str(path) + ".labels.npy")
-    baseline = _peak_rss_mb()
+    baseline = peak_rss_mb()
     kss = KSubspaces(n_clusters, dims=dim, n_init=n_init, random_state=0)
     worker_rss = None
     if mode == "dask":
@@ -116,7 +104,7 @@ def run_mode(mode, path, n_clusters, dim, n_init):
                 start = time.perf_counter()
                 kss.fit(X)
                 seconds = time.perf_counter() - start
-                worker_rss = max(client.run(_peak_rss_mb).values())
+                worker_rss = max(client.run(peak_rss_mb).values())
     else:
         X = np.load(path, mmap_mode="r" if mode == "memmap" else None)
         start = time.perf_counter()
@@ -127,7 +115,7 @@ def run_mode(mode, path, n_clusters, dim, n_init):
         "mode": mode,
         "seconds": seconds,
         "baseline_rss_mb": baseline,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "worker_peak_rss_mb": worker_rss,
         "accuracy": clustering_accuracy(y, kss.labels_),
         "n_iter": kss.n_iter_,
@@ -143,12 +131,7 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, n_init, 
         f"K={n_clusters}, d={dim}, noise {noise}, n_init={n_init}"
     )
     for mode in modes:
-        out = subprocess.run(
-            [sys.executable, "-m", "subclust.bench.kss_scale", mode, str(path),
-             str(n_clusters), str(dim), str(n_init)],
-            check=True, capture_output=True, text=True,
-        )
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+        row = run_child("subclust.bench.kss_scale", mode, path, n_clusters, dim, n_init)
         row["rss_over_data"] = row["peak_rss_mb"] / data_mb
         labels = np.load(f"{path}.{mode}.labels.npy")
         first = np.load(f"{path}.{modes[0]}.labels.npy")
@@ -170,5 +153,4 @@ def main(args):
 
 if __name__ == "__main__":
     mode, path, n_clusters, dim, n_init = sys.argv[1:6]
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     print(json.dumps(run_mode(mode, path, int(n_clusters), int(dim), int(n_init))))

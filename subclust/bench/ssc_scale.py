@@ -22,7 +22,6 @@ blocked ``X X^T`` pass measured in the same process (OMP needs about
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from subclust import SparseSubspaceClustering
-from subclust.bench.kss_scale import _peak_rss_mb, write_molrg
+from subclust.bench._common import peak_rss_mb, run_child
+from subclust.bench.kss_scale import write_molrg
 from subclust.utils.tables import Table
 
 METHODS = ("omp", "elastic_net")
@@ -99,7 +99,7 @@ def run_method(method, backend, path, n_clusters, params):
         ssc.fit(X)
         end = time.perf_counter()
     C = ssc.representation_matrix_
-    peak_rss = _peak_rss_mb()
+    peak_rss = peak_rss_mb()
     # The unit, in the same process and under the same load as the fit.
     unit = gram_pass_seconds(X)
     return {
@@ -144,12 +144,8 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, methods,
     }
     runs = [(m, "local") for m in methods] + ([(m, "dask") for m in methods] if dask else [])
     for method, backend in runs:
-        out = subprocess.run(
-            [sys.executable, "-m", "subclust.bench.ssc_scale", method, backend, str(path),
-             str(n_clusters), json.dumps(params[method])],
-            check=True, capture_output=True, text=True,
-        )
-        table.add_row(**json.loads(out.stdout.strip().splitlines()[-1]))
+        table.add_row(**run_child("subclust.bench.ssc_scale", method, backend, path, n_clusters,
+                                  json.dumps(params[method])))
     table.notes.append(
         f"omp: n_nonzero={n_nonzero}; elastic_net: alpha={alpha}, l1_ratio={l1_ratio}; both with "
         "the 'symmetric' affinity and the sparse LOBPCG eigensolver. gram_passes: self-expression "
@@ -173,5 +169,4 @@ def main(args):
 
 if __name__ == "__main__":
     method, backend, path, n_clusters, params = sys.argv[1:6]
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     print(json.dumps(run_method(method, backend, path, int(n_clusters), json.loads(params))))

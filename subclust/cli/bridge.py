@@ -3,7 +3,7 @@
 from dataclasses import replace
 from pathlib import Path
 
-from subclust.io import write_atomic
+from subclust.io import save_figure, write_text
 
 #: Files the command writes into the output directory (the model only when it trains one).
 OUTPUTS = (
@@ -80,10 +80,10 @@ def bridge_mnist_main(args):
                             verbose=0 if args.quiet else 1)
 
     def text(path, content):
-        write_atomic(path, lambda f: f.write(content.encode()), force=args.force)
+        write_text(path, content, force=args.force)
 
     def figure(path, fig):
-        write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110), force=args.force)
+        save_figure(fig, path, force=args.force)
 
     text(outdir / "summary.txt", str(story) + "\n")
     text(outdir / "rank_profile.csv", story.profile.table().to_csv())

@@ -50,7 +50,7 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
-from subclust.io._atomic import write_atomic
+from subclust.utils.atomic import write_atomic
 
 __all__ = ["FORMAT_VERSION", "load_model", "model_classes", "save_model"]
 
@@ -545,18 +545,22 @@ def save_model(estimator, path, *, metadata=None, force=False, exclude=()):
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> from subclust import KSubspaces
+    A pipeline, without the N x N affinity that ``predict`` does not need:
+
+    >>> import os, tempfile
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from subclust.cluster import LeastSquaresSubspaceClustering
     >>> from subclust.datasets import make_molrg
     >>> from subclust.io import load_model, save_model
-    >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=8, dims=2, random_state=0)
-    >>> kss = KSubspaces(n_clusters=2, dims=2, random_state=0).fit(X)
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = save_model(kss, pathlib.Path(tmp.name) / "kss.npz")
-    >>> loaded = load_model(path)
-    >>> bool((loaded.predict(X) == kss.predict(X)).all())
-    True
-    >>> tmp.cleanup()
+    >>> from subclust.preprocessing import UncenteredPCA
+    >>> X, _, _ = make_molrg(n_samples=[20, 20], n_features=8, dims=2, random_state=0)
+    >>> lsr = LeastSquaresSubspaceClustering(n_clusters=2, random_state=0)
+    >>> model = make_pipeline(UncenteredPCA(n_components=4), lsr).fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_model(model, os.path.join(folder, "lsr.npz"), exclude=["affinity_matrix_"])
+    ...     loaded = load_model(path)
+    >>> loaded[-1].affinity_matrix_ is None, bool((loaded.predict(X) == model.predict(X)).all())
+    (True, True)
     """
     encoder = _Encoder(exclude)
     if _is_module_class(type(estimator)):
