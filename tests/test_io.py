@@ -24,8 +24,10 @@ from subclust.io import (
     read_embeddings,
     read_image_folder,
     read_labels,
+    save_figure,
     save_model,
     write_atomic,
+    write_text,
 )
 from subclust.io._models import _HEADER, _Decoder, _Encoder
 from subclust.cluster import SparseSubspaceClustering
@@ -270,6 +272,38 @@ def test_write_atomic_failure_leaves_old_file_and_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write_atomic(tmp_path / "missing" / "x", lambda f: None)
+
+
+def test_writers_of_the_package_go_through_write_atomic(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from subclust.utils import atomic
+    from subclust.utils.tables import Table
+
+    table = Table("t")
+    table.add_row(a=1, b=2.5)
+    table.to_csv(tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text() == "a,b\n1,2.5\n"
+    with pytest.raises(FileExistsError, match="pass force=True"):
+        table.to_csv(tmp_path / "t.csv")
+    table.add_row(a=3, b=4.0)
+    table.to_csv(tmp_path / "t.csv", force=True)
+    assert (tmp_path / "t.csv").read_text().count("\n") == 3
+    write_text(tmp_path / "notes.txt", "d = 3\n")
+    save_figure(Figure(figsize=(1, 1)), tmp_path / "plot.png", dpi=20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "plot.png", "t.csv"]
+
+    # An interrupted writer leaves the old file and no temporary one.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "fsync", interrupted)
+    for write in (lambda: table.to_csv(tmp_path / "t.csv", force=True),
+                  lambda: write_text(tmp_path / "notes.txt", "lost", force=True)):
+        with pytest.raises(KeyboardInterrupt):
+            write()
+    assert (tmp_path / "notes.txt").read_text() == "d = 3\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "plot.png", "t.csv"]
 
 
 # ----------------------------------------------------------------------------- saved models
