@@ -24,10 +24,8 @@ from subclust.io import (
     read_embeddings,
     read_image_folder,
     read_labels,
-    save_figure,
     save_model,
     write_atomic,
-    write_text,
 )
 from subclust.io._models import _HEADER, _Decoder, _Encoder
 from subclust.cluster import SparseSubspaceClustering
@@ -277,6 +275,7 @@ def test_write_atomic_failure_leaves_old_file_and_no_temporary(tmp_path):
 def test_writers_of_the_package_go_through_write_atomic(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
+    from subclust.io import save_figure, write_text
     from subclust.utils import atomic
     from subclust.utils.tables import Table
 

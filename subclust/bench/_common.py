@@ -1,13 +1,19 @@
-"""Helpers shared by the benchmarks: timing, peak memory, fresh processes, lists of names."""
+"""Helpers shared by the benchmarks: timing, peak memory, fresh processes, data files,
+lists of names."""
 
+import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+from subclust.datasets import make_molrg, random_bases
 
 
 def best_time(func, repeats=5):
@@ -51,3 +57,32 @@ def parse_names(text, choices, option):
     if unknown:
         raise ValueError(f"{option}: unknown {unknown}; choose among {', '.join(choices)}.")
     return names
+
+
+def write_molrg(path, n_samples, n_features, n_clusters, dim, noise, block=100_000, random_state=0):
+    """Write float32 MoLRG samples to ``path`` (.npy), labels to ``path``.labels.npy, in blocks."""
+    bases = random_bases(n_features, [dim] * n_clusters, random_state=random_state)
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_samples, n_features))
+    labels = np.empty(n_samples, dtype=np.int16)
+    for i, start in enumerate(range(0, n_samples, block)):
+        stop = min(start + block, n_samples)
+        Xb, yb, _ = make_molrg(
+            n_samples=stop - start, bases=bases, noise=noise, dtype=np.float32,
+            random_state=random_state + 1 + i,
+        )
+        X[start:stop], labels[start:stop] = Xb, yb
+    X.flush()
+    del X
+    np.save(str(path) + ".labels.npy", labels)
+
+
+@contextlib.contextmanager
+def molrg_file(workdir, n_samples, n_features, n_clusters, dim, noise):
+    """A :func:`write_molrg` file in a temporary folder under ``workdir``, removed after.
+
+    ``workdir`` None: the system's temporary directory.
+    """
+    with tempfile.TemporaryDirectory(dir=workdir) as folder:
+        path = Path(folder) / f"molrg_{n_samples}x{n_features}.npy"
+        write_molrg(path, n_samples, n_features, n_clusters, dim, noise)
+        yield path

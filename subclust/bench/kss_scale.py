@@ -15,13 +15,11 @@ It prints wall time (fit only), peak RSS and clustering accuracy per mode.
 
 import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-from subclust.bench._common import peak_rss_mb, run_child
+from subclust.bench._common import molrg_file, peak_rss_mb, run_child
 from subclust.utils.tables import Table
 
 MODES = ("memory", "memmap", "dask")
@@ -38,25 +36,6 @@ def add_arguments(parser):
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--workdir",
                         help="where to write the data (default: a temporary directory)")
-
-
-def write_molrg(path, n_samples, n_features, n_clusters, dim, noise, block=100_000, random_state=0):
-    """Write float32 MoLRG samples to ``path`` (.npy), labels to ``path``.labels.npy, in blocks."""
-    from subclust.datasets import make_molrg, random_bases
-
-    bases = random_bases(n_features, [dim] * n_clusters, random_state=random_state)
-    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_samples, n_features))
-    labels = np.empty(n_samples, dtype=np.int16)
-    for i, start in enumerate(range(0, n_samples, block)):
-        stop = min(start + block, n_samples)
-        Xb, yb, _ = make_molrg(
-            n_samples=stop - start, bases=bases, noise=noise, dtype=np.float32,
-            random_state=random_state + 1 + i,
-        )
-        X[start:stop], labels[start:stop] = Xb, yb
-    X.flush()
-    del X
-    np.save(str(path) + ".labels.npy", labels)
 
 
 def _read_rows(path, start, stop):
@@ -123,20 +102,19 @@ def run_mode(mode, path, n_clusters, dim, n_init):
 
 
 def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, n_init, modes):
-    path = Path(workdir) / f"molrg_{n_samples}x{n_features}.npy"
-    write_molrg(path, n_samples, n_features, n_clusters, dim, noise)
     data_mb = n_samples * n_features * 4 / 2**20
     table = Table(
         title=f"KSubspaces on {n_samples} x {n_features} float32 MoLRG points ({data_mb:.0f} MB), "
         f"K={n_clusters}, d={dim}, noise {noise}, n_init={n_init}"
     )
-    for mode in modes:
-        row = run_child("subclust.bench.kss_scale", mode, path, n_clusters, dim, n_init)
-        row["rss_over_data"] = row["peak_rss_mb"] / data_mb
-        labels = np.load(f"{path}.{mode}.labels.npy")
-        first = np.load(f"{path}.{modes[0]}.labels.npy")
-        row["same_labels_as_first"] = bool(np.array_equal(labels, first))
-        table.add_row(**row)
+    with molrg_file(workdir, n_samples, n_features, n_clusters, dim, noise) as path:
+        for mode in modes:
+            row = run_child("subclust.bench.kss_scale", mode, path, n_clusters, dim, n_init)
+            row["rss_over_data"] = row["peak_rss_mb"] / data_mb
+            labels = np.load(f"{path}.{mode}.labels.npy")
+            first = np.load(f"{path}.{modes[0]}.labels.npy")
+            row["same_labels_as_first"] = bool(np.array_equal(labels, first))
+            table.add_row(**row)
     table.notes.append(
         "baseline_rss_mb: the process after imports, before reading data. Targets: memory "
         "under 120 s with peak RSS under 2x the data; memmap peak RSS under 1 GB beyond "
@@ -146,9 +124,8 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, n_init, 
 
 
 def main(args):
-    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        print(scale_table(workdir, args.n_samples, args.n_features, args.n_clusters, args.dim,
-                          args.noise, args.n_init, args.modes))
+    print(scale_table(args.workdir, args.n_samples, args.n_features, args.n_clusters, args.dim,
+                      args.noise, args.n_init, args.modes))
 
 
 if __name__ == "__main__":
