@@ -26,7 +26,12 @@ __all__ = [
     "match_subspaces",
     "numerical_rank",
     "estimate_rank",
+    "principal_subspace",
 ]
+
+# Eigenvalues of a Gram matrix below this share of the largest are rounding noise of
+# the product (singular values below ~1e-5 of the largest): left out, as not resolved.
+_GRAM_RTOL = 1e-10
 
 
 @validate_params(
@@ -505,3 +510,86 @@ def estimate_rank(singular_values, shape):
     omega = 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
     threshold = max(omega * np.median(spectrum), s[0] * n * np.finfo(np.float64).eps)
     return int(np.count_nonzero(spectrum > threshold))
+
+
+def principal_subspace(X, dim=None, *, energy=None):
+    """Orthonormal basis of the principal subspace of samples (through the origin).
+
+    The ``d`` leading left singular vectors of ``X^T``: the ``d``-dimensional
+    subspace closest to the samples in the least-squares sense (the
+    K-subspaces update of one cluster, PCA without centring). With ``d``
+    not given, it is estimated from the singular values: by the optimal
+    hard threshold (:func:`estimate_rank`), which noise does not inflate,
+    or, with ``energy``, as the smallest rank holding that share of the
+    Frobenius norm (:func:`numerical_rank`).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The samples, as rows (centre them first for an affine subspace).
+    dim : int, optional
+        Dimension of the subspace, from 1 to ``n_features``. Where the
+        samples span fewer directions, the basis is completed by directions
+        orthogonal to them (any such: the problem does not tell them apart).
+    energy : float in (0, 1], optional
+        Share of the Frobenius norm to keep when ``dim`` is None, instead of
+        the threshold rule (an energy share also keeps part of the noise).
+
+    Returns
+    -------
+    U : ndarray of shape (n_features, d)
+        Orthonormal columns, the leading direction first, in the floating
+        dtype of ``X`` (float64 for integers). An estimated ``d`` lies
+        between 1 and ``n_features - 1`` (a subspace of full dimension holds
+        every sample) and never exceeds the number of directions spanned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import principal_subspace, subspace_distance
+    >>> rng = np.random.default_rng(0)
+    >>> basis = np.linalg.qr(rng.standard_normal((50, 3)))[0]
+    >>> X = rng.standard_normal((40, 3)) @ basis.T + 0.01 * rng.standard_normal((40, 50))
+    >>> U = principal_subspace(X)  # dimension estimated: the noise does not count
+    >>> U.shape, bool(subspace_distance(U, basis) < 0.02)
+    ((50, 3), True)
+    >>> principal_subspace(X, 5).shape
+    (50, 5)
+    >>> principal_subspace(X[:2], 3).shape  # two samples: completed to three directions
+    (50, 3)
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(
+            f"X must hold at least one sample as a row of a 2D array, got shape {X.shape}."
+        )
+    n_features = X.shape[1]
+    if dim is not None and not (isinstance(dim, (int, np.integer)) and 1 <= dim <= n_features):
+        raise ValueError(f"dim must be an integer from 1 to n_features={n_features}, got {dim!r}.")
+    dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
+    A = X.T.astype(np.float64)
+    s, U = _leading_left_singular_pairs(A)
+    if dim is None:
+        rank = estimate_rank(s, X.shape) if energy is None else numerical_rank(s, energy)
+        dim = max(1, min(rank, U.shape[1], n_features - 1))
+    if dim > U.shape[1]:
+        # Fewer directions spanned than asked for: the full SVD completes them.
+        U = np.linalg.svd(A, full_matrices=True)[0]
+    return U[:, :dim].astype(dtype, copy=False)
+
+
+def _leading_left_singular_pairs(A):
+    """Singular values (descending) and left singular vectors of ``A``, those resolved.
+
+    With fewer columns than rows (a cluster of fewer samples than features,
+    the common case), the eigenpairs of the small ``A^T A`` give them at a
+    fraction of the cost of an SVD, down to about 1e-5 of the largest value.
+    """
+    if A.shape[1] >= A.shape[0]:
+        U, s, _ = np.linalg.svd(A, full_matrices=False)
+        return s, U
+    values, V = np.linalg.eigh(A.T @ A)
+    values, V = values[::-1], V[:, ::-1]
+    keep = values > values[0] * _GRAM_RTOL if values[0] > 0 else np.zeros(len(values), bool)
+    s = np.sqrt(values[keep])
+    return s, (A @ V[:, keep]) / s

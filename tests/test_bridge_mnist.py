@@ -77,7 +77,7 @@ def test_training_saving_and_loading(tmp_path):
     images = np.clip(rng.random((64, 28, 28)) ** 4, 0, 1)
     net, result = train_mnist_denoiser(images, steps=3, batch_size=16, channels=8, random_state=0)
     assert result.steps == 3 and np.all(np.isfinite(result.losses))
-    path = tmp_path / "unet.pt"
+    path = tmp_path / "unet.npz"
     save_denoiser(path, net, steps=3)
     with pytest.raises(FileExistsError, match="force"):
         save_denoiser(path, net)
@@ -137,7 +137,7 @@ def test_small_story_runs_and_the_cli_writes_every_output(tmp_path, capsys):
     names = {p.name for p in outdir.iterdir()}
     assert {"summary.txt", "rank_profile.csv", "attributes.csv", "rank_profile.png",
             "angle_heatmap.png", "edit_strips.png", "basis_images.png",
-            "attribute_correlations.png", "unet_mnist.pt"} <= names
+            "attribute_correlations.png", "unet_mnist.npz"} <= names
     summary = (outdir / "summary.txt").read_text()
     assert "Numerical rank (0.99 energy)" in summary and "rand1" in summary
     assert "attributes edited" in printed
@@ -147,8 +147,8 @@ def test_small_story_runs_and_the_cli_writes_every_output(tmp_path, capsys):
     assert "exists; pass --force" in capsys.readouterr().err
     again = tmp_path / "again"
     assert main(["bridge-mnist", "-o", str(again), "--small", "--quiet",
-                 "--model", str(outdir / "unet_mnist.pt")]) == 0
-    assert not (again / "unet_mnist.pt").exists()
+                 "--model", str(outdir / "unet_mnist.npz")]) == 0
+    assert not (again / "unet_mnist.npz").exists()
     assert (again / "summary.txt").exists()
 
 

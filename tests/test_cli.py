@@ -429,7 +429,7 @@ def test_force_replaces_the_old_directory_only_when_the_new_one_is_complete(
     def full_disk(*args):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr("subclust.cli.workflow._summary_png", full_disk)
+    monkeypatch.setattr("subclust.cli.workflow._summary_figure", full_disk)
     assert_error(capsys, argv + ["--dims", 2, "--force"], "No space left on device")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "x.npy", "y.npy"]

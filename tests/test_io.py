@@ -3,6 +3,8 @@
 import json
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -268,6 +270,39 @@ def test_write_atomic_failure_leaves_old_file_and_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write_atomic(tmp_path / "missing" / "x", lambda f: None)
+
+
+def test_writers_of_the_package_go_through_write_atomic(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from subclust.io import save_figure, write_text
+    from subclust.utils import atomic
+    from subclust.utils.tables import Table
+
+    table = Table("t")
+    table.add_row(a=1, b=2.5)
+    table.to_csv(tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text() == "a,b\n1,2.5\n"
+    with pytest.raises(FileExistsError, match="pass force=True"):
+        table.to_csv(tmp_path / "t.csv")
+    table.add_row(a=3, b=4.0)
+    table.to_csv(tmp_path / "t.csv", force=True)
+    assert (tmp_path / "t.csv").read_text().count("\n") == 3
+    write_text(tmp_path / "notes.txt", "d = 3\n")
+    save_figure(Figure(figsize=(1, 1)), tmp_path / "plot.png", dpi=20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "plot.png", "t.csv"]
+
+    # An interrupted writer leaves the old file and no temporary one.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "fsync", interrupted)
+    for write in (lambda: table.to_csv(tmp_path / "t.csv", force=True),
+                  lambda: write_text(tmp_path / "notes.txt", "lost", force=True)):
+        with pytest.raises(KeyboardInterrupt):
+            write()
+    assert (tmp_path / "notes.txt").read_text() == "d = 3\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "plot.png", "t.csv"]
 
 
 # ----------------------------------------------------------------------------- saved models
@@ -685,3 +720,68 @@ def test_discard_temporaries_undoes_writes_in_progress(tmp_path):
             (building / "a").write_text("a")
             write_atomic(building / "b", interrupted)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+def test_network_round_trip_is_bit_for_bit(tmp_path):
+    torch = pytest.importorskip("torch")
+    from subclust.diffusion import UNetDenoiser, VPLinear
+
+    net = UNetDenoiser(channels=8, schedule=VPLinear(), generator=0).eval()
+    path = save_model(net, tmp_path / "unet.npz", metadata={"steps": 3})
+    loaded, metadata = load_model(path, return_metadata=True)
+    assert type(loaded) is UNetDenoiser and metadata == {"steps": 3}
+    assert not loaded.training and loaded.channels == 8
+    assert loaded.schedule == net.schedule
+    for name, tensor in net.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    x = torch.randn(2, 784, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(loaded(x, torch.tensor(0.4)), net(x, torch.tensor(0.4)))
+
+
+def test_network_that_cannot_be_rebuilt_is_refused_at_save(tmp_path):
+    pytest.importorskip("torch")
+    from subclust.diffusion import UNetDenoiser
+
+    net = UNetDenoiser(channels=8, generator=0)
+    del net.blocks  # a constructor parameter no longer readable from the network
+    with pytest.raises(ValueError, match="parameter 'blocks' is not kept as an attribute"):
+        save_model(net, tmp_path / "unet.npz")
+    assert not (tmp_path / "unet.npz").exists()
+
+
+def test_network_with_damaged_weights_is_one_clear_error(tmp_path):
+    pytest.importorskip("torch")
+    from subclust.diffusion import UNetDenoiser
+
+    path = save_model(UNetDenoiser(channels=8, generator=0), tmp_path / "unet.npz")
+
+    def poison_first_weight(header, arrays):
+        key = header["estimator"]["state"]["items"][0][1]["key"]
+        arrays[key] = np.full_like(arrays[key], np.nan)
+
+    edit_model_arrays(path, poison_first_weight)
+    with pytest.raises(ValueError, match="damaged: UNetDenoiser weight .* NaN or infinity"):
+        load_model(path)
+
+    def drop_a_weight(header, arrays):
+        header["estimator"]["state"]["items"].pop()
+
+    edit_model_arrays(path, drop_a_weight)
+    with pytest.raises(ValueError, match="does not accept the saved weights"):
+        load_model(path)
+
+
+def test_solver_models_load_without_importing_pytorch(saved_kss):
+    # Finding the classes imports the layers they come from, never the whole package.
+    script = (
+        "import sys; from subclust.io import load_model, model_classes; "
+        f"load_model({str(saved_kss)!r}); model_classes(include_diffusion=False); "
+        "print(sorted(m for m in ('torch', 'subclust.diffusion', 'subclust.bridge') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -199,9 +199,9 @@ def test_init_subspaces_rejects_bad_arguments():
     from subclust.cluster import init_subspaces
 
     X = np.random.default_rng(0).standard_normal((10, 5))
-    with pytest.raises(ValueError, match="init must be 'nn' or 'random'"):
+    with pytest.raises(ValueError, match="'init' parameter of init_subspaces must be a str among"):
         init_subspaces(X, 2, 1, init="kmeans")
-    with pytest.raises(ValueError, match="n_init must be a positive integer"):
+    with pytest.raises(ValueError, match="'n_init' parameter of init_subspaces must be an int"):
         init_subspaces(X, 2, 1, n_init=0)
     with pytest.raises(ValueError, match="n_samples=10 should be >= n_clusters=11"):
         init_subspaces(X, 11, 1)

@@ -11,6 +11,7 @@ from subclust.subspace import (
     numerical_rank,
     orthonormal_basis,
     principal_angles,
+    principal_subspace,
     project,
     residuals,
     subspace_distance,
@@ -115,3 +116,58 @@ def test_numerical_rank():
     assert numerical_rank([0.0, 0.0]) == 0
     with pytest.raises(ValueError, match="energy"):
         numerical_rank([1.0], energy=1.5)
+
+
+# ----------------------------------------------------------------------------- principal_subspace
+
+
+def _noisy_subspace_samples(n_samples, n_features, dim, noise, seed=0):
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((n_features, dim)))[0]
+    X = rng.standard_normal((n_samples, dim)) @ basis.T
+    return X + noise * rng.standard_normal((n_samples, n_features)), basis
+
+
+@pytest.mark.parametrize("n_samples", [30, 200], ids=["fewer-samples", "more-samples"])
+def test_principal_subspace_estimates_the_dimension_noise_does_not_inflate(n_samples):
+    X, basis = _noisy_subspace_samples(n_samples, 60, 4, noise=0.01)
+    U = principal_subspace(X)
+    assert U.shape == (60, 4)
+    np.testing.assert_allclose(U.T @ U, np.eye(4), atol=1e-10)
+    assert subspace_distance(U, basis) < 0.02
+    # An energy share keeps noise directions too; the leading ones are the same.
+    wide = principal_subspace(X, energy=0.9999)
+    assert wide.shape[1] > 4
+    assert subspace_distance(wide[:, :4], U) < 1e-8
+
+
+def test_principal_subspace_is_the_same_by_gram_and_by_svd():
+    X, _ = _noisy_subspace_samples(40, 50, 3, noise=0.05)  # 40 < 50: the Gram path
+    by_gram = principal_subspace(X, 5)
+    by_svd = np.linalg.svd(X.T, full_matrices=False)[0][:, :5]
+    assert subspace_distance(by_gram, by_svd) < 1e-8
+    assert principal_subspace(X.astype(np.float32), 5).dtype == np.float32
+
+
+def test_principal_subspace_completes_a_basis_the_samples_do_not_span():
+    X, _ = _noisy_subspace_samples(2, 10, 2, noise=0.0)
+    U = principal_subspace(np.vstack([X, X]), 4)  # 4 samples spanning 2 directions
+    np.testing.assert_allclose(U.T @ U, np.eye(4), atol=1e-10)
+    np.testing.assert_allclose(X @ U @ U.T, X, atol=1e-10)  # the samples lie in it
+    zero = principal_subspace(np.zeros((3, 5)))
+    assert zero.shape == (5, 1) and np.isclose(np.linalg.norm(zero), 1.0)
+
+
+@pytest.mark.parametrize(
+    "X, dim, message",
+    [
+        (np.zeros((0, 4)), None, r"at least one sample .* got shape \(0, 4\)"),
+        (np.zeros(4), None, r"2D array, got shape \(4,\)"),
+        (np.ones((3, 4)), 5, "dim must be an integer from 1 to n_features=4, got 5"),
+        (np.ones((3, 4)), 0, "dim must be an integer from 1 to n_features=4, got 0"),
+        (np.ones((3, 4)), 2.0, "dim must be an integer"),
+    ],
+)
+def test_principal_subspace_bad_input(X, dim, message):
+    with pytest.raises(ValueError, match=message):
+        principal_subspace(X, dim)

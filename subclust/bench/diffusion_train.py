@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from subclust.bench._timing import best_time
+from subclust.bench._common import best_time
 from subclust.datasets import make_molrg
 from subclust.utils.tables import Table
 

@@ -14,16 +14,12 @@ It prints wall time (fit only), peak RSS and clustering accuracy per mode.
 """
 
 import json
-import os
-import resource
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
+from subclust.bench._common import molrg_file, peak_rss_mb, run_child
 from subclust.utils.tables import Table
 
 MODES = ("memory", "memmap", "dask")
@@ -40,25 +36,6 @@ def add_arguments(parser):
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--workdir",
                         help="where to write the data (default: a temporary directory)")
-
-
-def write_molrg(path, n_samples, n_features, n_clusters, dim, noise, block=100_000, random_state=0):
-    """Write float32 MoLRG samples to ``path`` (.npy), labels to ``path``.labels.npy, in blocks."""
-    from subclust.datasets import make_molrg, random_bases
-
-    bases = random_bases(n_features, [dim] * n_clusters, random_state=random_state)
-    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_samples, n_features))
-    labels = np.empty(n_samples, dtype=np.int16)
-    for i, start in enumerate(range(0, n_samples, block)):
-        stop = min(start + block, n_samples)
-        Xb, yb, _ = make_molrg(
-            n_samples=stop - start, bases=bases, noise=noise, dtype=np.float32,
-            random_state=random_state + 1 + i,
-        )
-        X[start:stop], labels[start:stop] = Xb, yb
-    X.flush()
-    del X
-    np.save(str(path) + ".labels.npy", labels)
 
 
 def _read_rows(path, start, stop):
@@ -82,23 +59,13 @@ def _dask_array_from_npy(path, rows_per_block):
     return da.concatenate(blocks, axis=0)
 
 
-def _peak_rss_mb():
-    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not
-    inherited from the parent across fork and exec)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_mode(mode, path, n_clusters, dim, n_init):
     """Fit in this process; return wall time, peak RSS and accuracy as a dict."""
     from subclust import KSubspaces
     from subclust.metrics import clustering_accuracy
 
     y = np.load(str(path) + ".labels.npy")
-    baseline = _peak_rss_mb()
+    baseline = peak_rss_mb()
     kss = KSubspaces(n_clusters, dims=dim, n_init=n_init, random_state=0)
     worker_rss = None
     if mode == "dask":
@@ -116,7 +83,7 @@ def run_mode(mode, path, n_clusters, dim, n_init):
                 start = time.perf_counter()
                 kss.fit(X)
                 seconds = time.perf_counter() - start
-                worker_rss = max(client.run(_peak_rss_mb).values())
+                worker_rss = max(client.run(peak_rss_mb).values())
     else:
         X = np.load(path, mmap_mode="r" if mode == "memmap" else None)
         start = time.perf_counter()
@@ -127,7 +94,7 @@ def run_mode(mode, path, n_clusters, dim, n_init):
         "mode": mode,
         "seconds": seconds,
         "baseline_rss_mb": baseline,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "worker_peak_rss_mb": worker_rss,
         "accuracy": clustering_accuracy(y, kss.labels_),
         "n_iter": kss.n_iter_,
@@ -135,25 +102,19 @@ def run_mode(mode, path, n_clusters, dim, n_init):
 
 
 def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, n_init, modes):
-    path = Path(workdir) / f"molrg_{n_samples}x{n_features}.npy"
-    write_molrg(path, n_samples, n_features, n_clusters, dim, noise)
     data_mb = n_samples * n_features * 4 / 2**20
     table = Table(
         title=f"KSubspaces on {n_samples} x {n_features} float32 MoLRG points ({data_mb:.0f} MB), "
         f"K={n_clusters}, d={dim}, noise {noise}, n_init={n_init}"
     )
-    for mode in modes:
-        out = subprocess.run(
-            [sys.executable, "-m", "subclust.bench.kss_scale", mode, str(path),
-             str(n_clusters), str(dim), str(n_init)],
-            check=True, capture_output=True, text=True,
-        )
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        row["rss_over_data"] = row["peak_rss_mb"] / data_mb
-        labels = np.load(f"{path}.{mode}.labels.npy")
-        first = np.load(f"{path}.{modes[0]}.labels.npy")
-        row["same_labels_as_first"] = bool(np.array_equal(labels, first))
-        table.add_row(**row)
+    with molrg_file(workdir, n_samples, n_features, n_clusters, dim, noise) as path:
+        for mode in modes:
+            row = run_child("subclust.bench.kss_scale", mode, path, n_clusters, dim, n_init)
+            row["rss_over_data"] = row["peak_rss_mb"] / data_mb
+            labels = np.load(f"{path}.{mode}.labels.npy")
+            first = np.load(f"{path}.{modes[0]}.labels.npy")
+            row["same_labels_as_first"] = bool(np.array_equal(labels, first))
+            table.add_row(**row)
     table.notes.append(
         "baseline_rss_mb: the process after imports, before reading data. Targets: memory "
         "under 120 s with peak RSS under 2x the data; memmap peak RSS under 1 GB beyond "
@@ -163,12 +124,10 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, n_init, 
 
 
 def main(args):
-    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        print(scale_table(workdir, args.n_samples, args.n_features, args.n_clusters, args.dim,
-                          args.noise, args.n_init, args.modes))
+    print(scale_table(args.workdir, args.n_samples, args.n_features, args.n_clusters, args.dim,
+                      args.noise, args.n_init, args.modes))
 
 
 if __name__ == "__main__":
     mode, path, n_clusters, dim, n_init = sys.argv[1:6]
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     print(json.dumps(run_mode(mode, path, int(n_clusters), int(dim), int(n_init))))

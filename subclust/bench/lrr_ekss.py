@@ -25,8 +25,21 @@ import time
 
 import numpy as np
 
-from subclust.utils.parallel import blas_threads
+from subclust.bench._common import parse_names
+from subclust.cluster import (
+    EnsembleKSubspaces,
+    KSubspaces,
+    ThresholdedSubspaceClustering,
+    low_rank_affinity,
+    low_rank_representation,
+    normalize_samples,
+    representation_affinity,
+    spectral_labels,
+)
+from subclust.datasets import load_yaleb
 from subclust.metrics import clustering_accuracy, normalized_mutual_info_score
+from subclust.preprocessing import UncenteredPCA
+from subclust.utils.parallel import blas_threads
 from subclust.utils.tables import Table
 
 PARTS = ("lrr", "ekss")
@@ -50,21 +63,12 @@ def add_arguments(parser):
 
 
 def _load(subjects, data_home):
-    from subclust.datasets import load_yaleb
-
     bunch = load_yaleb(subjects=subjects, data_home=data_home)
     return bunch.data, bunch.target
 
 
 def lrr_table(subjects=10, regularization=0.18, seed=0, data_home=None):
     """LRR on the first ``subjects`` subjects: one ALM solve, two affinities, two spectral steps."""
-    from subclust.cluster import (
-        low_rank_affinity,
-        low_rank_representation,
-        representation_affinity,
-        spectral_labels,
-    )
-
     X, y = _load(subjects, data_home)
     k = len(np.unique(y))
     start = time.perf_counter()
@@ -101,14 +105,6 @@ def lrr_table(subjects=10, regularization=0.18, seed=0, data_home=None):
 def ekss_table(subjects=10, n_estimators=1000, max_iter=3, dim=3, n_nearest=None, pca=100,
                n_jobs=None, seed=0, data_home=None):  # fmt: skip
     """EKSS on the first ``subjects`` subjects, next to the best of B K-subspaces runs and TSC."""
-    from subclust.cluster import (
-        EnsembleKSubspaces,
-        KSubspaces,
-        ThresholdedSubspaceClustering,
-        normalize_samples,
-    )
-    from subclust.preprocessing import UncenteredPCA
-
     X, y = _load(subjects, data_home)
     k = len(np.unique(y))
     X = normalize_samples(X)
@@ -148,10 +144,7 @@ def ekss_table(subjects=10, n_estimators=1000, max_iter=3, dim=3, n_nearest=None
 
 
 def main(args):
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = [p for p in parts if p not in PARTS]
-    if unknown:
-        raise ValueError(f"unknown parts {unknown}; choose among {', '.join(PARTS)}.")
+    parts = parse_names(args.parts, PARTS, "--parts")
     with blas_threads(args.threads):
         if "lrr" in parts:
             print(lrr_table(args.subjects, args.lrr_lambda, args.seed, args.data_home), flush=True)

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from subclust.bench._common import parse_names
 from subclust.metrics import clustering_accuracy
 from subclust.utils.tables import Table
 
@@ -199,10 +200,7 @@ def _parse_sizes(text):
 
 
 def main(args):
-    names = [n.strip() for n in args.experiments.split(",") if n.strip()]
-    unknown = [n for n in names if n not in EXPERIMENTS]
-    if unknown:
-        raise ValueError(f"unknown experiments {unknown}; choose among {', '.join(EXPERIMENTS)}.")
+    names = parse_names(args.experiments, EXPERIMENTS, "--experiments")
     if args.max_trials < 0:
         raise ValueError(f"--max-trials must be >= 0 (0 for all), got {args.max_trials}.")
     sizes = _parse_sizes(args.sizes)

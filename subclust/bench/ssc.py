@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from subclust.bench._common import parse_names
 from subclust.metrics import adjusted_rand_score, clustering_accuracy, normalized_mutual_info_score
 from subclust.utils.tables import Table
 
@@ -95,14 +96,6 @@ def load(name, data_home=None):
     return bunch.data, bunch.target
 
 
-def _split(text, known, what):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown}; choose among {', '.join(known)}.")
-    return names
-
-
 def accuracy_table(datasets=tuple(DATASETS), methods=DEFAULT_METHODS.split(","), seed=0,
                    data_home=None):  # fmt: skip
     """Fit every method with its defaults on every data set; one row each."""
@@ -170,8 +163,8 @@ def ratio_table(n_samples=300, seed=0):
 
 
 def main(args):
-    datasets = _split(args.datasets, DATASETS, "data sets")
-    methods = _split(args.methods, _methods(), "methods")
+    datasets = parse_names(args.datasets, DATASETS, "--datasets")
+    methods = parse_names(args.methods, _methods(), "--methods")
     if datasets and methods:
         print(accuracy_table(datasets, methods, args.seed, args.data_home))
     if args.ratio_samples:

@@ -22,16 +22,13 @@ blocked ``X X^T`` pass measured in the same process (OMP needs about
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from subclust import SparseSubspaceClustering
-from subclust.bench.kss_scale import _peak_rss_mb, write_molrg
+from subclust.bench._common import molrg_file, peak_rss_mb, run_child
 from subclust.utils.tables import Table
 
 METHODS = ("omp", "elastic_net")
@@ -99,7 +96,7 @@ def run_method(method, backend, path, n_clusters, params):
         ssc.fit(X)
         end = time.perf_counter()
     C = ssc.representation_matrix_
-    peak_rss = _peak_rss_mb()
+    peak_rss = peak_rss_mb()
     # The unit, in the same process and under the same load as the fit.
     unit = gram_pass_seconds(X)
     return {
@@ -132,8 +129,6 @@ def gram_pass_seconds(X, block=1024):
 
 def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, methods,
                 n_nonzero=10, alpha=10.0, l1_ratio=0.9, dask=False):
-    path = Path(workdir) / f"molrg_{n_samples}x{n_features}.npy"
-    write_molrg(path, n_samples, n_features, n_clusters, dim, noise)
     table = Table(
         title=f"SparseSubspaceClustering on {n_samples} x {n_features} float32 MoLRG points, "
         f"K={n_clusters}, d={dim}, noise {noise}"
@@ -143,13 +138,10 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, methods,
         "elastic_net": {"alpha": alpha, "l1_ratio": l1_ratio},
     }
     runs = [(m, "local") for m in methods] + ([(m, "dask") for m in methods] if dask else [])
-    for method, backend in runs:
-        out = subprocess.run(
-            [sys.executable, "-m", "subclust.bench.ssc_scale", method, backend, str(path),
-             str(n_clusters), json.dumps(params[method])],
-            check=True, capture_output=True, text=True,
-        )
-        table.add_row(**json.loads(out.stdout.strip().splitlines()[-1]))
+    with molrg_file(workdir, n_samples, n_features, n_clusters, dim, noise) as path:
+        for method, backend in runs:
+            table.add_row(**run_child("subclust.bench.ssc_scale", method, backend, path,
+                                      n_clusters, json.dumps(params[method])))
     table.notes.append(
         f"omp: n_nonzero={n_nonzero}; elastic_net: alpha={alpha}, l1_ratio={l1_ratio}; both with "
         "the 'symmetric' affinity and the sparse LOBPCG eigensolver. gram_passes: self-expression "
@@ -163,15 +155,13 @@ def scale_table(workdir, n_samples, n_features, n_clusters, dim, noise, methods,
 
 
 def main(args):
-    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        print(scale_table(
-            workdir, args.n_samples, args.n_features, args.n_clusters, args.dim, args.noise,
-            args.methods, n_nonzero=args.n_nonzero, alpha=args.alpha, l1_ratio=args.l1_ratio,
-            dask=args.dask,
-        ))
+    print(scale_table(
+        args.workdir, args.n_samples, args.n_features, args.n_clusters, args.dim, args.noise,
+        args.methods, n_nonzero=args.n_nonzero, alpha=args.alpha, l1_ratio=args.l1_ratio,
+        dask=args.dask,
+    ))
 
 
 if __name__ == "__main__":
     method, backend, path, n_clusters, params = sys.argv[1:6]
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     print(json.dumps(run_method(method, backend, path, int(n_clusters), json.loads(params))))

@@ -3,14 +3,14 @@
 from dataclasses import replace
 from pathlib import Path
 
-from subclust.io import write_atomic
+from subclust.io import save_figure, write_text
 
 #: Files the command writes into the output directory (the model only when it trains one).
 OUTPUTS = (
     "summary.txt", "rank_profile.csv", "attributes.csv", "rank_profile.png",
     "angle_heatmap.png", "attribute_correlations.png", "edit_strips.png", "basis_images.png",
 )
-MODEL_FILE = "unet_mnist.pt"
+MODEL_FILE = "unet_mnist.npz"
 
 
 def add_bridge_mnist_arguments(parser):
@@ -18,8 +18,8 @@ def add_bridge_mnist_arguments(parser):
                         help="directory for the tables, figures and the trained model")
     parser.add_argument("--small", action="store_true",
                         help="the small configuration of the tests (about a minute)")
-    parser.add_argument("--model", metavar="PT",
-                        help="use this saved denoiser (e.g. OUTDIR/unet_mnist.pt) instead of "
+    parser.add_argument("--model", metavar="NPZ",
+                        help="use this saved denoiser (e.g. OUTDIR/unet_mnist.npz) instead of "
                         "training")
     parser.add_argument("--steps", type=int, help="training steps (default 2000; --small 40)")
     parser.add_argument("--t", type=float, help="time of the Jacobians and edits (default 0.3)")
@@ -80,10 +80,10 @@ def bridge_mnist_main(args):
                             progress=not args.quiet)
 
     def text(path, content):
-        write_atomic(path, lambda f: f.write(content.encode()), force=args.force)
+        write_text(path, content, force=args.force)
 
     def figure(path, fig):
-        write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110), force=args.force)
+        save_figure(fig, path, force=args.force)
 
     text(outdir / "summary.txt", str(story) + "\n")
     text(outdir / "rank_profile.csv", story.profile.table().to_csv())

@@ -212,7 +212,7 @@ def predict_main(args):
     from pathlib import Path
 
     from subclust.utils.progress import Stages
-    from subclust.io import write_atomic
+    from subclust.io import write_text
     from subclust.cli.workflow import labels_csv, predict_inputs
 
     if args.output is not None and Path(args.output).exists() and not args.force:
@@ -230,6 +230,6 @@ def predict_main(args):
         if summary:
             print(summary, file=sys.stderr)
     else:
-        write_atomic(args.output, lambda f: f.write(text.encode("utf-8")), force=args.force)
+        write_text(args.output, text, force=args.force)
         note = f"; {summary}" if summary else ""
         print(f"{len(labels)} labels written to {args.output}{note}")

@@ -7,7 +7,7 @@ atomically, and refuses before the work, not after, to overwrite one without ``-
 
 from pathlib import Path
 
-from subclust.io import write_atomic
+from subclust.io import save_figure
 
 
 def add_equivalence_arguments(parser):
@@ -93,11 +93,11 @@ def _add_output_arguments(parser, *names):
 
 
 def _write_csv(path, table, force):
-    write_atomic(path, lambda f: f.write(table.to_csv().encode()), force=force)
+    table.to_csv(path, force=force)
 
 
 def _save_figure(figure, path, force):
-    write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=120), force=force)
+    save_figure(figure, path, dpi=120, force=force)
 
 
 # --- memorization ---

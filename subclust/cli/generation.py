@@ -6,11 +6,7 @@ and MNIST, the comparison with SGD training, and Wu & Cai's W1 rate.
 
 from pathlib import Path
 
-from subclust.io import write_atomic
-
-
-def _save_figure(figure, path, force):
-    write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=110), force=force)
+from subclust.io import save_figure
 
 
 def _refuse_existing(paths, force):
@@ -64,8 +60,8 @@ def generate_main(args):
         sampler_steps=args.steps, data_home=args.data_home, random_state=args.random_state,
     )
     table = result.table()
-    write_atomic(csv, lambda f: f.write(table.to_csv().encode()), force=args.force)
-    _save_figure(result.plot(), png, args.force)
+    table.to_csv(csv, force=args.force)
+    save_figure(result.plot(), png, force=args.force)
     print(table)
     print(f"wrote {png} and {csv}")
 
@@ -127,7 +123,7 @@ def compare_main(args):
         )
     print(result)
     if args.plot:
-        _save_figure(result.plot(), Path(args.plot), args.force)
+        save_figure(result.plot(), Path(args.plot), force=args.force)
 
 
 def _pca_kss(n_clusters, args):
@@ -191,7 +187,6 @@ def rate_main(args):
     )
     print(result)
     if args.csv:
-        write_atomic(Path(args.csv), lambda f: f.write(result.raw.to_csv().encode()),
-                     force=args.force)
+        result.raw.to_csv(Path(args.csv), force=args.force)
     if args.plot:
-        _save_figure(result.plot(), Path(args.plot), args.force)
+        save_figure(result.plot(), Path(args.plot), force=args.force)

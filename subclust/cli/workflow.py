@@ -35,9 +35,12 @@ from subclust.io import (
     read_embeddings,
     read_image_folder,
     read_labels,
+    save_figure,
     save_model,
     write_atomic,
+    write_text,
 )
+from subclust.cluster import cluster_bases
 from subclust.pipeline import DEFAULT_METHOD, METHODS, make_pipeline
 
 __all__ = [
@@ -281,20 +284,9 @@ def _resolve_pca(pca, inputs):
 
 def _bases_of(estimator, Z, labels, n_clusters, dims):
     """The estimator's ``bases_``, else each cluster's principal subspace."""
-    from subclust.subspace import numerical_rank
-
     if getattr(estimator, "bases_", None) is not None:
         return [np.asarray(U) for U in estimator.bases_]
-    bases = []
-    for k in range(n_clusters):
-        points = Z[labels == k]
-        if len(points) == 0:
-            bases.append(np.zeros((Z.shape[1], 0)))
-            continue
-        U, s, _ = np.linalg.svd(points.T, full_matrices=False)
-        rank = numerical_rank(s, 0.95) if dims is None else int(np.atleast_1d(dims)[0])
-        bases.append(U[:, : max(1, min(rank, U.shape[1]))])
-    return bases
+    return cluster_bases(Z, labels, n_clusters, dims=dims)
 
 
 def clustering_metrics(y_true, y_pred):
@@ -493,10 +485,6 @@ def _labels_csv(labels, names=None, y=None, target_names=None):
     return buffer.getvalue()
 
 
-def _write_text(path, text):
-    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
-
-
 def _bases_arrays(result):
     arrays = {f"basis_{k}": U for k, U in enumerate(result.bases)}
     arrays["dims"] = np.array([U.shape[1] for U in result.bases])
@@ -512,19 +500,18 @@ def _bases_arrays(result):
     return arrays
 
 
-def _summary_png(result, inputs):
+def _summary_figure(result, inputs):
     from subclust.cli.summary_figure import clustering_summary_figure
 
     title = f"{result.method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
     if result.metrics:
         title += f": accuracy {result.metrics['accuracy']:.4f}"
-    figure = clustering_summary_figure(
+    return clustering_summary_figure(
         result.Z, result.labels, bases=result.bases, y_true=inputs.y,
         objective_history=getattr(result.estimator, "objective_history_", None),
         images=inputs.images, affinity=getattr(result.estimator, "affinity_matrix_", None),
         title=title,
     )
-    return lambda f: figure.savefig(f, format="png", dpi=90)
 
 
 def build_report(result, inputs, *, command=None, timings=None, outputs=None):
@@ -632,13 +619,13 @@ def write_cluster_outputs(
         "model.npz": lambda path: save_model(
             result.pipeline, path, metadata=metadata, exclude=_SAMPLE_BY_SAMPLE
         ),
-        "labels.csv": lambda path: _write_text(
+        "labels.csv": lambda path: write_text(
             path, _labels_csv(result.labels, inputs.names, inputs.y, inputs.target_names)
         ),
         "bases.npz": lambda path: write_atomic(
             path, lambda f: np.savez(f, **_bases_arrays(result))
         ),
-        "summary.png": lambda path: write_atomic(path, _summary_png(result, inputs)),
+        "summary.png": lambda path: save_figure(_summary_figure(result, inputs), path, dpi=90),
     }
     if save_affinity:
         files[AFFINITY_FILE] = lambda path: write_atomic(path, _affinity_writer(affinity))
@@ -658,7 +645,7 @@ def write_cluster_outputs(
         outputs = {name: str(outdir / name) for name in names}
         report = build_report(result, inputs, command=command, timings=timings, outputs=outputs)
         bar.set_postfix_str("report.json")
-        _write_text(building / "report.json", json.dumps(report, indent=2) + "\n")
+        write_text(building / "report.json", json.dumps(report, indent=2) + "\n")
         bar.update(1)
     return report
 

@@ -36,7 +36,12 @@ from subclust.utils.validation import (
     validate_data,
     validate_params,
 )
-from subclust.subspace import estimate_rank, residuals_stacked, stack_bases
+from subclust.subspace import (
+    estimate_rank,
+    principal_subspace,
+    residuals_stacked,
+    stack_bases,
+)
 
 __all__ = ["KSubspaces", "k_subspaces", "init_subspaces"]
 
@@ -88,10 +93,8 @@ def _seed_subspace(source, sq_norms, index, dim, affine):
     mean = points.mean(axis=0) if affine else None
     if affine:
         points = points - mean
-    # A few points: their SVD is cheaper than an eigendecomposition of n x n.
-    # Fewer points than ``dim`` (tiny clusters): complete the basis arbitrarily.
-    left, _, _ = np.linalg.svd(points.T, full_matrices=len(points) < dim)
-    return left[:, :dim], mean
+    # Fewer points than ``dim`` (tiny clusters): the basis is completed arbitrarily.
+    return principal_subspace(points, dim), mean
 
 
 def _top_basis(scatter, dim):
@@ -140,6 +143,18 @@ def _initial_subspaces(source, sq_norms, dims, affine, init, n_init, rng):
     return [_init_random(source, dims, affine, rng) for _ in range(n_init)]
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "init": [StrOptions({"nn", "random"})],
+        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
+        "affine": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def init_subspaces(X, n_clusters, dims, *, init="nn", n_init=1, affine=False,
                    random_state=None):
     """Initial subspaces for K-subspaces, as :class:`KSubspaces` draws them.
@@ -183,16 +198,13 @@ def init_subspaces(X, n_clusters, dims, *, init="nn", n_init=1, affine=False,
     >>> bool(subspace_recovery_error(bases, truth) < 1e-8)  # noiseless: seeds lie on the truth
     True
     """
-    if init not in ("nn", "random"):
-        raise ValueError(f"init must be 'nn' or 'random', got {init!r}.")
-    if not isinstance(n_init, numbers.Integral) or n_init < 1:
-        raise ValueError(f"n_init must be a positive integer, got {n_init!r}.")
     X = check_array(X, dtype=[np.float64, np.float32])
     source = as_row_source(X)
     dims = _check_problem(source, n_clusters, dims)
     rng = check_random_state(random_state)
     return _initial_subspaces(source, _row_norms_sq(source), dims, bool(affine), init,
                               int(n_init), rng)
+
 
 @dataclass
 class _Statistics:

@@ -37,7 +37,7 @@ from sklearn.utils import check_random_state
 
 from subclust.utils.parallel import blas_threads
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
-from subclust.subspace import estimate_rank, numerical_rank
+from subclust.subspace import principal_subspace
 from subclust.utils.validation import (
     Interval,
     StrOptions,
@@ -599,9 +599,10 @@ def _normalized_kmeans(affinity, n_clusters, random_state, eigen_solver):
 def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     """An orthonormal basis for the samples of each cluster.
 
-    The basis of cluster ``k`` spans the leading left singular vectors of its
-    samples; their number is ``dims`` if given, otherwise an estimate of the
-    cluster's dimension that noise does not inflate: the optimal hard
+    The basis of cluster ``k`` is the principal subspace of its samples
+    (:func:`subclust.subspace.principal_subspace`): the leading left singular
+    vectors, ``dims`` of them if given, otherwise as many as an estimate of
+    the cluster's dimension that noise does not inflate: the optimal hard
     threshold of its singular values (:func:`subclust.subspace.estimate_rank`),
     or, if ``energy`` is given, the smallest rank holding that share of the
     Frobenius norm (:func:`subclust.subspace.numerical_rank`). Either is
@@ -648,38 +649,12 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     # Many small decompositions: one BLAS thread avoids waking a pool for each.
     with blas_threads(1):
         for k, dim in enumerate(dims):
-            points = X[labels == k].astype(np.float64)
+            points = X[labels == k]
             if points.shape[0] == 0:
                 bases.append(np.zeros((n_features, 1), dtype=X.dtype))
-                continue
-            s, U = _left_singular_pairs(points.T)
-            if dim is not None:
-                rank = int(dim)
-            elif energy is None:
-                rank = estimate_rank(s, points.shape)
             else:
-                rank = numerical_rank(s, energy)
-            rank = max(1, min(rank, U.shape[1], n_features - 1 if n_features > 1 else 1))
-            bases.append(U[:, :rank].astype(X.dtype))
+                bases.append(principal_subspace(points, dim, energy=energy).astype(X.dtype))
     return bases
-
-
-def _left_singular_pairs(A):
-    """Singular values (descending) and left singular vectors of a tall ``A``.
-
-    A cluster has fewer samples than features in most uses: the eigenpairs
-    of the small ``A^T A`` give them at a fraction of the cost of an SVD.
-    """
-    if A.shape[1] >= A.shape[0]:
-        U, s, _ = np.linalg.svd(A, full_matrices=False)
-        return s, U
-    values, V = np.linalg.eigh(A.T @ A)
-    values, V = np.maximum(values[::-1], 0.0), V[:, ::-1]
-    s = np.sqrt(values)
-    keep = s > (s[0] * max(A.shape) * np.finfo(np.float64).eps if s[0] > 0 else 0.0)
-    if not keep.any():
-        return s[:1], np.zeros((A.shape[0], 1))
-    return s[keep], (A @ V[:, keep]) / s[keep]
 
 
 #: Parameters shared by every spectral subspace-clustering estimator.

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from subclust.utils.atomic import write_atomic
 from subclust.utils.parallel import effective_n_jobs, thread_map
 from subclust.datasets._home import _digest, get_cache_dir
 from subclust.datasets._loaders import load_mnist
@@ -242,8 +243,6 @@ def _read_cache(path, params):
 
 def _write_cache(path, params, **arrays):
     """Write atomically: a temporary file in the same directory, then a rename."""
-    from subclust.io import write_atomic
-
     header = np.array(json.dumps(params, sort_keys=True))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -54,8 +54,6 @@ __all__ = [
     "run_mnist_story",
 ]
 
-_FORMAT = "subclust-unet-denoiser/1"
-
 #: The geometric attributes: the story asks whether top singular directions edit them.
 GEOMETRY = ("thickness", "slant", "width", "height")
 
@@ -292,25 +290,16 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
     prefer_skip_nested_validation=True,
 )
 def save_denoiser(path, net, force=False, **info):
-    """Save a preconditioned :class:`UNetDenoiser` (configuration, weights), loadable with
-    ``weights_only=True``.
+    """Save a preconditioned :class:`UNetDenoiser` to a model file (:func:`subclust.io.save_model`).
 
-    Written atomically (:func:`subclust.io.write_atomic`); ``info`` holds
-    extra plain values (training time, steps...).
+    The raw network is the model; its preconditioning (``sigma_data``, the
+    forward process) and ``info``, extra plain values (training time,
+    steps...), are stored as the file's metadata.
     """
-    import torch
+    from subclust.io import save_model
 
-    from subclust.io import write_atomic
-
-    unet = net.network
-    config = {
-        "image_size": unet.image_size, "channels": unet.channels, "blocks": unet.blocks,
-        "embedding_dim": unet.embedding_dim, "sigma_data": net.sigma_data,
-        "schedule": type(net.schedule).__name__,
-    }
-    state = {"format": _FORMAT, "config": config, "model": unet.state_dict(),
-             "info": {k: v for k, v in info.items()}}
-    return write_atomic(path, lambda f: torch.save(state, f), force=force)
+    metadata = dict(info, sigma_data=net.sigma_data, schedule=type(net.schedule).__name__)
+    return save_model(net.network, path, metadata=metadata, force=force)
 
 
 @validate_params(
@@ -320,24 +309,21 @@ def save_denoiser(path, net, force=False, **info):
     prefer_skip_nested_validation=True,
 )
 def load_denoiser(path):
-    """Load a denoiser written by :func:`save_denoiser` (no pickled code is run)."""
-    import torch
+    """Load a denoiser written by :func:`save_denoiser`, frozen in evaluation mode."""
+    from subclust.diffusion import Preconditioned, UNetDenoiser, VPLinear
+    from subclust.io import load_model
 
-    from subclust.diffusion import Preconditioned, VPLinear
-    from subclust.diffusion.unet import UNetDenoiser
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+    try:
+        unet, metadata = load_model(path, return_metadata=True)
+    except ValueError as error:
+        if "not a subclust model file" not in str(error):
+            raise
+        unet, metadata = None, {}
+    if not isinstance(unet, UNetDenoiser) or metadata.get("schedule") != "VPLinear":
         raise ValueError(
             f"{path} is not a denoiser saved by subclust.experiments.mnist_story.save_denoiser."
         )
-    config = dict(state["config"])
-    if config.pop("schedule") != "VPLinear":
-        raise ValueError(f"{path}: only the VP-linear schedule is supported.")
-    sigma_data = config.pop("sigma_data")
-    unet = UNetDenoiser(generator=0, **config)
-    unet.load_state_dict(state["model"])
-    net = Preconditioned(unet, schedule=VPLinear(), sigma_data=sigma_data)
+    net = Preconditioned(unet, schedule=VPLinear(), sigma_data=metadata["sigma_data"])
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)

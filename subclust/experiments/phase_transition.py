@@ -20,6 +20,7 @@ from subclust.utils.parallel import process_map
 from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
+from subclust.subspace import principal_subspace
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 
@@ -30,11 +31,8 @@ def _fit_pca(data_sets, n_components, dim, seeds):
     """Top-``dim`` principal subspace (uncentred) of each data set: the K = 1 optimum."""
     if n_components != 1:
         raise ValueError("method 'pca' fits one subspace; use 'kss' for n_components > 1.")
-    out = []
-    for X in data_sets:
-        _, _, Vt = np.linalg.svd(X, full_matrices=True)
-        out.append([Vt[:dim].T])  # with N < dim samples, completed by arbitrary directions
-    return out
+    # With N < dim samples, completed by arbitrary directions.
+    return [[principal_subspace(X, dim)] for X in data_sets]
 
 
 def _fit_kss(data_sets, n_components, dim, seeds):

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from subclust.subspace import principal_subspace
 from subclust.utils.progress import progress_bar
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
@@ -316,8 +317,8 @@ def _train_and_measure(network, X, draw, latent, config, seed):
                 generator=generator, device=device)
     if network == "subspace":
         init = None
-        if config["basis_init"] == "pca":  # top-d right singular vectors (uncentred)
-            init = np.linalg.svd(X, full_matrices=False)[2][:d].T
+        if config["basis_init"] == "pca":
+            init = principal_subspace(X, d)
         net = SubspaceScoreNetwork(D, d, sigma_data=1.0, basis_rate=config["basis_rate"],
                                    init_basis=init, **size)
     else:
@@ -337,8 +338,8 @@ def _train_and_measure(network, X, draw, latent, config, seed):
     samples = samples.to(torch.float64).cpu().numpy()
     if network == "subspace":
         learned = net.basis.to(torch.float64).cpu().numpy()
-    else:  # the top-d principal subspace of the generated samples (uncentred)
-        learned = np.linalg.svd(samples, full_matrices=False)[2][:d].T
+    else:
+        learned = principal_subspace(samples, d)
     row["angle_deg"] = _largest_angle_deg(learned, basis)
     row["w1"] = wasserstein1(samples @ basis, fresh)
     row["off_subspace"] = off_subspace_energy(samples, [basis])

@@ -10,10 +10,12 @@
 - :func:`write_atomic` writes a file through a temporary file and a rename,
   never overwriting unless asked; :func:`atomic_directory` does the same for
   a whole directory (written whole or not at all), and
-  :func:`discard_temporaries` undoes the writes in progress before a hard exit.
+  :func:`discard_temporaries` undoes the writes in progress before a hard exit;
+  :func:`write_text` and :func:`save_figure` write text and PNG figures with it.
+  Every file subclust writes goes through them (they live in
+  :mod:`subclust.utils.atomic`, below every layer).
 """
 
-from subclust.io._atomic import atomic_directory, discard_temporaries, write_atomic
 from subclust.io._models import FORMAT_VERSION, load_model, model_classes, save_model
 from subclust.io._readers import (
     EMBEDDING_FORMATS,
@@ -25,6 +27,13 @@ from subclust.io._readers import (
     read_image_folder,
     read_images,
     read_labels,
+)
+from subclust.utils.atomic import (
+    atomic_directory,
+    discard_temporaries,
+    save_figure,
+    write_atomic,
+    write_text,
 )
 
 __all__ = [
@@ -42,6 +51,8 @@ __all__ = [
     "read_image_folder",
     "read_images",
     "read_labels",
+    "save_figure",
     "save_model",
     "write_atomic",
+    "write_text",
 ]

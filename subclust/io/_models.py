@@ -1,8 +1,9 @@
-"""Save fitted estimators to a versioned file that needs no pickle, and load them back.
+"""Save fitted estimators and networks to a versioned file that needs no pickle, and load them.
 
-A model file is one ``.npz`` archive: every array of the estimator (fitted
-bases, labels, a sparse representation matrix's ``data``/``indices``/``indptr``...)
-is an entry of the archive, and a JSON header entry describes the rest:
+The one format in which subclust saves a model. A model file is one ``.npz``
+archive: every array (fitted bases, labels, a sparse representation matrix's
+``data``/``indices``/``indptr``, a network's weights...) is an entry of the
+archive, and a JSON header entry describes the rest:
 
     {"format": "subclust-model", "format_version": 1, "subclust_version": ...,
      "estimator": {"t": "estimator", "class": "KSubspaces",
@@ -12,38 +13,44 @@ is an entry of the archive, and a JSON header entry describes the rest:
 Every value in the header is tagged with its type (``none``, ``bool``,
 ``int``, ``float``, ``str``, ``list``, ``tuple``, ``dict``, ``ndarray``,
 ``scalar``, ``sparse``, ``random_state``, ``generator``, ``tensor``,
-``torch_device``, ``dataclass``, ``estimator``), so loading rebuilds exactly
-the saved objects. Loading never
-unpickles and only instantiates whitelisted classes (:func:`model_classes`:
-the estimators exported by subclust, plus scikit-learn's ``Pipeline``,
-``Normalizer``, ``StandardScaler``, ``PCA`` and ``TruncatedSVD``), so a model file from an
-untrusted source cannot run code. The arrays are stored bit for bit: a loaded
-model predicts exactly as the original.
+``torch_device``, ``dataclass``, ``estimator``, ``module``), so loading
+rebuilds exactly the saved objects. Loading never unpickles and only
+instantiates whitelisted classes (:func:`model_classes`: the estimators and
+networks exported by subclust, plus scikit-learn's ``Pipeline``,
+``Normalizer``, ``StandardScaler``, ``PCA`` and ``TruncatedSVD``), so a
+model file from an untrusted source cannot run code. The arrays are stored
+bit for bit: a loaded model predicts exactly as the original.
 
 Fitted state is found generically: every instance attribute that is not a
 constructor parameter. A public attribute (``bases_``) that cannot be stored
 is an error; a private one (``_online_stats``, an internal cache) is dropped
 and comes back as None, which subclust estimators treat as "not computed".
-An estimator whose state needs more (a PyTorch module) defines
-``_save_state(self) -> dict`` and ``_load_state(self, state)``; the dict is
-stored with the same typed encoding. Attributes named in ``exclude`` (the
-N x N ``affinity_matrix_`` that predict does not need) are dropped the same way.
+Attributes named in ``exclude`` (the N x N ``affinity_matrix_`` that predict
+does not need) are dropped the same way. A PyTorch network (a
+``torch.nn.Module`` exported by :mod:`subclust.diffusion`, alone or held by
+an estimator) is stored as its constructor parameters, read back from the
+attributes of the same names as scikit-learn's ``get_params`` does, and its
+``state_dict``.
 
 Loading validates what it rebuilds, so that a damaged or edited file fails
 there, naming the file, rather than predicting nonsense: the archive must
-read back whole (CRC checked), every fitted float array must be finite,
+read back whole (CRC checked), every fitted float array (every weight of a
+network) must be finite,
 subspace bases (``bases_``) must be orthonormal, and shapes and dtypes must
 agree along a pipeline (each step's output is the next one's input, bases
 and means live in the features the estimator was fitted on).
 """
 
+import contextlib
+import inspect
 import json
 import numbers
+import sys
 
 import numpy as np
 import scipy.sparse as sp
 
-from subclust.io._atomic import write_atomic
+from subclust.utils.atomic import write_atomic
 
 __all__ = ["FORMAT_VERSION", "load_model", "model_classes", "save_model"]
 
@@ -52,9 +59,6 @@ __all__ = ["FORMAT_VERSION", "load_model", "model_classes", "save_model"]
 FORMAT_VERSION = 1
 _FORMAT = "subclust-model"
 _HEADER = "__subclust_model__"
-# Modules whose exported estimators may be saved and loaded, searched in order;
-# subclust.diffusion imports torch, so it is imported only when needed.
-_SUBCLUST_MODULES = ("subclust", "subclust.cluster", "subclust.preprocessing", "subclust.diffusion")
 _SPARSE_FIELDS = {
     "csr": ("data", "indices", "indptr"),
     "csc": ("data", "indices", "indptr"),
@@ -87,47 +91,49 @@ def _is_dataclass_type(obj):
     return isinstance(obj, type) and dataclasses.is_dataclass(obj)
 
 
-def _exported(module_name, predicate):
-    """Classes of subclust in the ``__all__`` of ``module_name`` that satisfy ``predicate``."""
-    import importlib
+def _is_module_class(obj):
+    """Whether ``obj`` is a ``torch.nn.Module`` subclass, without importing torch."""
+    torch = sys.modules.get("torch")
+    return isinstance(obj, type) and torch is not None and issubclass(obj, torch.nn.Module)
 
-    module = importlib.import_module(module_name)
+
+def _exported(module, predicate):
+    """Classes of subclust in the ``__all__`` of ``module`` that satisfy ``predicate``."""
     found = {}
     for name in getattr(module, "__all__", ()):
-        # vars(), not getattr(): a lazily imported name (subclust.DiffusionSubspaceClustering
-        # imports torch) is found through its own module, and only when needed.
         obj = vars(module).get(name)
         if predicate(obj) and obj.__module__.startswith("subclust."):
             found[name] = obj
     return found
 
 
-def _whitelist(predicate, include_diffusion):
-    classes = {}
-    for module_name in _SUBCLUST_MODULES:
-        if module_name == "subclust.diffusion" and not include_diffusion:
-            continue
-        try:
-            classes.update(_exported(module_name, predicate))
-        except ImportError:
-            if module_name != "subclust.diffusion":
-                raise
-    return classes
+def _solver_classes(predicate):
+    """Whitelisted classes of the layers that need no PyTorch."""
+    from subclust import cluster, preprocessing
+
+    return {**_exported(cluster, predicate), **_exported(preprocessing, predicate)}
+
+
+def _diffusion_classes(predicate):
+    """Whitelisted classes of :mod:`subclust.diffusion` (imports PyTorch)."""
+    from subclust import diffusion
+
+    return _exported(diffusion, predicate)
 
 
 def model_classes(include_diffusion=True):
     """The whitelist: every estimator class that model files may name.
 
-    The estimators exported by subclust (its ``__all__`` and those of
-    :mod:`subclust.cluster`, :mod:`subclust.preprocessing`, :mod:`subclust.diffusion`)
-    and scikit-learn's pipeline parts. Parameters may also hold the
-    dataclasses exported by those modules (the noise schedules of
-    :mod:`subclust.diffusion`), stored field by field.
+    The estimators exported by :mod:`subclust.cluster`,
+    :mod:`subclust.preprocessing` and :mod:`subclust.diffusion` (with the
+    PyTorch networks of the latter), and scikit-learn's pipeline parts.
+    Parameters may also hold the dataclasses exported by those modules (the
+    noise schedules of :mod:`subclust.diffusion`), stored field by field.
 
     Parameters
     ----------
     include_diffusion : bool, default=True
-        Also list the estimators of :mod:`subclust.diffusion` (imports
+        Also list the classes of :mod:`subclust.diffusion` (imports
         PyTorch; skipped silently when it is not installed).
 
     Returns
@@ -139,22 +145,31 @@ def model_classes(include_diffusion=True):
     --------
     >>> from subclust.io import model_classes
     >>> classes = model_classes(include_diffusion=False)
-    >>> "KSubspaces" in classes, "Pipeline" in classes
-    (True, True)
+    >>> "KSubspaces" in classes, "UncenteredPCA" in classes, "Pipeline" in classes
+    (True, True, True)
     """
-    return {**_sklearn_classes(), **_whitelist(_is_estimator_class, include_diffusion)}
+    classes = {**_sklearn_classes(), **_solver_classes(_is_estimator_class)}
+    if include_diffusion:
+        with contextlib.suppress(ImportError):
+            classes.update(_diffusion_classes(_is_saveable_class))
+    return classes
+
+
+def _is_saveable_class(obj):
+    return _is_estimator_class(obj) or _is_module_class(obj)
 
 
 def _lookup(name, kind="estimator"):
     """The whitelisted class called ``name``; diffusion is imported only if needed."""
     if kind == "estimator":
-        classes = model_classes(include_diffusion=False)
+        classes = {**_sklearn_classes(), **_solver_classes(_is_estimator_class)}
+        predicate = _is_saveable_class
     else:
-        classes = _whitelist(_is_dataclass_type, include_diffusion=False)
+        classes = _solver_classes(_is_dataclass_type)
+        predicate = _is_dataclass_type
     if name not in classes:
-        predicate = _is_estimator_class if kind == "estimator" else _is_dataclass_type
         try:
-            classes.update(_exported("subclust.diffusion", predicate))
+            classes.update(_diffusion_classes(predicate))
         except ImportError as error:
             raise ImportError(
                 f"The model's class {name!r} may come from subclust.diffusion, which needs "
@@ -165,6 +180,12 @@ def _lookup(name, kind="estimator"):
 
 def _model_class(name):
     return _lookup(name, "estimator")
+
+
+# Constructor parameters of a network that only shape its construction (the random
+# initial weights, where they live): not stored; a loaded network is built on the CPU from
+# a fixed seed in the saved dtype, then its weights are loaded.
+_BUILD_ONLY = ("generator", "dtype", "device")
 
 
 class _Encoder:
@@ -223,6 +244,8 @@ class _Encoder:
 
         if isinstance(value, BaseEstimator):
             return self.estimator(value, where)
+        if _is_module_class(type(value)):
+            return self.module(value, where)
         raise ValueError(
             f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
             "saved without pickle (arrays, sparse matrices, numbers, strings, lists, dicts "
@@ -275,21 +298,42 @@ class _Encoder:
             },
         }
 
-    def estimator(self, estimator, where):
-        cls = type(estimator)
+    def _check_whitelisted(self, cls, where):
         if _model_class(cls.__name__) is not cls:
             raise ValueError(
                 f"{where} is a {cls.__module__}.{cls.__qualname__}, not one of the estimators "
                 "a model file may hold: those exported by subclust and scikit-learn's "
                 f"{', '.join(sorted(_sklearn_classes()))} (see subclust.io.model_classes())."
             )
+
+    def module(self, module, where):
+        """A PyTorch network: its constructor parameters and its weights."""
+        cls = type(module)
+        self._check_whitelisted(cls, where)
+        params = {}
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name == "self" or name in _BUILD_ONLY or parameter.kind in (
+                parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD
+            ):
+                continue
+            if not hasattr(module, name):
+                raise ValueError(
+                    f"{where} cannot be saved: its constructor parameter {name!r} is not kept "
+                    "as an attribute of the same name, so the network could not be rebuilt."
+                )
+            params[name] = self(getattr(module, name), f"{cls.__name__}.{name}")
+        state = module.state_dict()
+        floating = [t.dtype for t in state.values() if t.is_floating_point()]
+        return {"t": "module", "class": cls.__name__, "params": params,
+                "dtype": str(floating[0]).removeprefix("torch.") if floating else None,
+                "training": bool(module.training),
+                "state": self(dict(state), f"{cls.__name__} weights")}
+
+    def estimator(self, estimator, where):
+        cls = type(estimator)
+        self._check_whitelisted(cls, where)
         params = estimator.get_params(deep=False)
         encoded_params = {k: self(v, f"{cls.__name__}.{k}") for k, v in params.items()}
-        if hasattr(estimator, "_save_state"):
-            state = estimator._save_state()
-            return {"t": "estimator", "class": cls.__name__, "params": encoded_params,
-                    "state": self(state, f"{cls.__name__} state"), "attributes": {},
-                    "dropped": []}
         attributes, dropped = {}, []
         for name, value in vars(estimator).items():
             if name in params:
@@ -309,8 +353,6 @@ class _Encoder:
 
 def _is_torch(value, name):
     """Whether ``value`` is a ``torch.<name>``, without importing torch."""
-    import sys
-
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(value, getattr(torch, name))
 
@@ -375,6 +417,8 @@ class _Decoder:
             return tensor.requires_grad_(bool(node.get("requires_grad", False)))
         if kind == "estimator":
             return self.estimator(node)
+        if kind == "module":
+            return self.module(node)
         if kind == "dataclass":
             name = node.get("class")
             cls = _lookup(name, "dataclass") if isinstance(name, str) else None
@@ -405,7 +449,7 @@ class _Decoder:
             matrix = constructor(tuple(fields), shape=shape)
         return matrix.asformat(node.get("original_format", fmt))
 
-    def estimator(self, node):
+    def _class(self, node):
         name = node.get("class")
         cls = _model_class(name) if isinstance(name, str) else None
         if cls is None:
@@ -414,14 +458,41 @@ class _Decoder:
                 "model files may only hold the classes listed by subclust.io.model_classes(), "
                 "so it is refused."
             )
+        return cls
+
+    def module(self, node):
+        import torch
+
+        cls = self._class(node)
+        params = {k: self(v) for k, v in node.get("params", {}).items()}
+        accepted = inspect.signature(cls.__init__).parameters
+        if "generator" in accepted:
+            params["generator"] = 0  # any: every weight is loaded below
+        if "dtype" in accepted and node.get("dtype") is not None:
+            dtype = getattr(torch, str(node["dtype"]), None)
+            if not isinstance(dtype, torch.dtype):
+                raise self._corrupt(f"unknown dtype {node['dtype']!r}")
+            params["dtype"] = dtype
+        try:
+            module = cls(**params)
+        except (TypeError, ValueError) as error:
+            raise self._corrupt(f"{cls.__name__} does not accept the saved parameters "
+                                f"({error})") from None
+        try:
+            module.load_state_dict(self(node["state"]))
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise self._corrupt(f"{cls.__name__} does not accept the saved weights ({first})")
+        return module.train(bool(node.get("training", False)))
+
+    def estimator(self, node):
+        cls = self._class(node)
+        name = cls.__name__
         params = {k: self(v) for k, v in node.get("params", {}).items()}
         try:
             estimator = cls(**params)
         except TypeError as error:
             raise self._corrupt(f"{name} does not accept the saved parameters ({error})") from None
-        if "state" in node:
-            estimator._load_state(self(node["state"]))
-            return estimator
         for attribute, value in node.get("attributes", {}).items():
             if not attribute.isidentifier() or attribute.startswith("__"):
                 raise self._corrupt(f"invalid attribute name {attribute!r}")
@@ -433,17 +504,19 @@ class _Decoder:
 
 
 def save_model(estimator, path, *, metadata=None, force=False, exclude=()):
-    """Save a fitted estimator to a model file that needs no pickle.
+    """Save a fitted estimator, or a network, to a model file that needs no pickle.
 
     Works for every subclust estimator and for scikit-learn pipelines of
     them (see :func:`model_classes`), whatever its fitted attributes:
     arrays, lists of arrays (``bases_``), sparse matrices, numbers, strings,
-    None, random states. The file is written atomically.
+    None, random states, PyTorch tensors and networks; and for the networks
+    of :mod:`subclust.diffusion` themselves. The file is written atomically
+    (:func:`write_atomic`).
 
     Parameters
     ----------
-    estimator : estimator
-        A fitted estimator.
+    estimator : estimator or torch.nn.Module
+        A fitted estimator, or a network exported by :mod:`subclust.diffusion`.
     path : str or path-like
         The file to write (an ``.npz`` archive, whatever the extension).
     metadata : dict, optional
@@ -472,24 +545,31 @@ def save_model(estimator, path, *, metadata=None, force=False, exclude=()):
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> from subclust import KSubspaces
+    A pipeline, without the N x N affinity that ``predict`` does not need:
+
+    >>> import os, tempfile
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from subclust.cluster import LeastSquaresSubspaceClustering
     >>> from subclust.datasets import make_molrg
     >>> from subclust.io import load_model, save_model
-    >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=8, dims=2, random_state=0)
-    >>> kss = KSubspaces(n_clusters=2, dims=2, random_state=0).fit(X)
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = save_model(kss, pathlib.Path(tmp.name) / "kss.npz")
-    >>> loaded = load_model(path)
-    >>> bool((loaded.predict(X) == kss.predict(X)).all())
-    True
-    >>> tmp.cleanup()
+    >>> from subclust.preprocessing import UncenteredPCA
+    >>> X, _, _ = make_molrg(n_samples=[20, 20], n_features=8, dims=2, random_state=0)
+    >>> lsr = LeastSquaresSubspaceClustering(n_clusters=2, random_state=0)
+    >>> model = make_pipeline(UncenteredPCA(n_components=4), lsr).fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_model(model, os.path.join(folder, "lsr.npz"), exclude=["affinity_matrix_"])
+    ...     loaded = load_model(path)
+    >>> loaded[-1].affinity_matrix_ is None, bool((loaded.predict(X) == model.predict(X)).all())
+    (True, True)
     """
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(estimator)
     encoder = _Encoder(exclude)
-    tree = encoder.estimator(estimator, type(estimator).__name__)
+    if _is_module_class(type(estimator)):
+        tree = encoder.module(estimator, type(estimator).__name__)
+    else:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(estimator)
+        tree = encoder.estimator(estimator, type(estimator).__name__)
     header = {
         "format": _FORMAT,
         "format_version": FORMAT_VERSION,
@@ -611,6 +691,12 @@ def _validate_model(estimator, path):
 
     def damaged(what):
         return ValueError(f"{path} is damaged: {what}; {_REMEDY}.")
+
+    if _is_module_class(type(estimator)):
+        for name, tensor in estimator.state_dict().items():
+            if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+                raise damaged(f"{type(estimator).__name__} weight {name!r} holds NaN or infinity")
+        return
 
     steps = estimator.steps if isinstance(estimator, Pipeline) else [("", estimator)]
     n_features = None  # what the previous step outputs

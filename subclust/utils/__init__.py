@@ -1,2 +1,2 @@
 """Helpers every layer shares: the threading policy, progress bars, parameter
-validation and result tables. Nothing here knows about subspaces."""
+validation, result tables and atomic writes. Nothing here knows about subspaces."""

@@ -4,6 +4,8 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from subclust.utils.atomic import write_atomic
+
 __all__ = ["Table"]
 
 
@@ -48,16 +50,18 @@ class Table:
     def column(self, name):
         return [row.get(name) for row in self.rows]
 
-    def to_csv(self, path=None):
-        """Write the rows as CSV to ``path``, or return the CSV text."""
+    def to_csv(self, path=None, force=False):
+        """Return the rows as CSV text, or write them to ``path`` (atomically).
+
+        ``force`` replaces an existing file (see :func:`subclust.io.write_atomic`).
+        """
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
         if path is None:
             return buffer.getvalue()
-        with open(path, "w", newline="") as f:
-            f.write(buffer.getvalue())
+        write_atomic(path, lambda f: f.write(buffer.getvalue().encode("utf-8")), force=force)
         return None
 
     def to_pandas(self):

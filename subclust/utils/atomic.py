@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-__all__ = ["atomic_directory", "discard_temporaries", "write_atomic"]
+__all__ = ["atomic_directory", "discard_temporaries", "save_figure", "write_atomic", "write_text"]
 
 # Documented for tests only: seconds to wait before each atomic file write, which makes
 # the writing phase of a command long enough to interrupt it deterministically.
@@ -146,6 +146,38 @@ def write_atomic(path, writer, force=False):
             if tmp.exists():
                 tmp.unlink()
     return path
+
+
+def write_text(path, text, force=False):
+    """Write ``text`` to ``path`` in UTF-8, atomically (:func:`write_atomic`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from subclust.io import write_text
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_text(pathlib.Path(folder) / "notes.txt", "d = 3\\n")
+    ...     path.read_text()
+    'd = 3\\n'
+    """
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), force=force)
+
+
+def save_figure(figure, path, *, dpi=110, force=False):
+    """Save a matplotlib figure to ``path`` as a PNG image, atomically (:func:`write_atomic`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from matplotlib.figure import Figure
+    >>> from subclust.io import save_figure
+    >>> figure = Figure(figsize=(1, 1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_figure(figure, pathlib.Path(folder) / "plot.png", dpi=20)
+    ...     path.read_bytes()[:4]
+    b'\\x89PNG'
+    """
+    return write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=dpi), force=force)
 
 
 def _link_new(tmp, path):
