@@ -228,10 +228,13 @@ default='cluster_qr'
                 X, self.regularization, zero_diagonal=self.zero_diagonal
             )
             return C, None
-        # The angular affinity needs only the leading eigenpairs of C.
+        # The angular affinity needs only the leading eigenpairs of C (all of them
+        # while the number of clusters, which sets how many, is still to be estimated).
         return least_squares_representation(
             X,
             self.regularization,
             return_eigenpairs=True,
-            n_eigenpairs=self.dim_per_cluster * self.n_clusters + 1,
+            n_eigenpairs=None
+            if self.n_clusters is None
+            else self.dim_per_cluster * self.n_clusters + 1,
         )

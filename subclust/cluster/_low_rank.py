@@ -461,7 +461,10 @@ default='cluster_qr'
         self.n_iter_ = result.n_iter
         return result.representation, None
 
-    def _affinity(self, C, eigenpairs):
+    def _affinity(self, C, eigenpairs, n_clusters):
         if self.affinity == "angular":
             return low_rank_affinity(C, power=self.power, rank_tol=self.rank_tol)
         return representation_affinity(C, scale_rows=False)
+
+    def _affinity_reads_n_clusters(self):
+        return False  # the rank of the post-processing comes from Z itself

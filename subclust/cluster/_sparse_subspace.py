@@ -281,10 +281,8 @@ default='auto'
             )
         return self.normalize
 
-    def _affinity(self, C, eigenpairs):
-        if self.l1_share < 1:
-            C = keep_l1_share(C, self.l1_share)
-        return super()._affinity(C, eigenpairs)
+    def _affinity_input(self, C):
+        return keep_l1_share(C, self.l1_share) if self.l1_share < 1 else C
 
     def _representation_dtype(self, dtype):
         # The column-block solvers keep float32 (their products are the cost);
