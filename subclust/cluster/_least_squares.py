@@ -134,7 +134,8 @@ class LeastSquaresSubspaceClustering(BaseSpectralSubspaceClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
+    n_clusters : int or None, default=8
+        None estimates it; see :class:`subclust.cluster.SparseSubspaceClustering`.
     regularization : float, default=0.1
         ``lambda``; the default suits unit-norm samples (``normalize=True``).
     zero_diagonal : bool, default=False
@@ -165,6 +166,11 @@ default='cluster_qr'
     representation_matrix_ : ndarray of shape (n_samples, n_samples)
     affinity_matrix_ : ndarray or sparse matrix of shape (n_samples, n_samples)
     labels_ : ndarray of shape (n_samples,)
+    n_clusters_ : int
+        The number of clusters used: ``n_clusters``, or its estimate.
+    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
+        The smallest eigenvalues of the affinity's normalized Laplacian that
+        the estimate read (None when ``n_clusters`` was given).
     bases_ : list of ndarray of shape (n_features, d_k)
     n_features_in_ : int
 

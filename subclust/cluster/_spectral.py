@@ -683,6 +683,15 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
     matrix and, when known in closed form, the eigenpairs of its symmetric
     part (else None). ``transform``, ``predict`` and ``score`` measure samples
     against the per-cluster subspaces of ``bases_`` (:class:`NearestSubspaceMixin`).
+
+    With ``n_clusters=None`` the number of clusters ``n_clusters_`` is
+    :func:`estimate_n_clusters` of the estimator's own affinity, and the
+    spectrum it read is kept in ``laplacian_eigenvalues_``. The angular
+    affinity keeps ``dim_per_cluster * K + 1`` directions, so it needs ``K``
+    to be built: ``K`` is then a fixed point, ``K_(t+1)`` read from the
+    affinity built with ``K_t``, from ``K_0 = 2`` until a value repeats
+    (on 10 faces of Extended Yale B with least squares, every ``K_t`` from 6
+    to 30 but one reads 10).
     """
 
     def _fit_bases(self, X, labels):
@@ -734,16 +743,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         return representation_affinity(C, n_neighbors=self.n_neighbors, scale_rows=self._scale_rows)
 
     def _affinity_and_n_clusters(self, C, eigenpairs):
-        """The affinity, the number of clusters and the Laplacian spectrum read for it.
-
-        With ``n_clusters=None`` the number is :func:`estimate_n_clusters` of
-        the affinity. The angular affinity keeps ``dim_per_cluster * K + 1``
-        directions, so it needs ``K`` to be built: it is estimated as a fixed
-        point, ``K_(t+1)`` read from the affinity built with ``K_t``, from
-        ``K_0 = 2`` until a value repeats. The estimate barely depends on the
-        rank once that exceeds the data's (on 10 faces of Extended Yale B,
-        every ``K_t`` from 6 to 30 but one reads 10).
-        """
+        """The affinity, the number of clusters, and the spectrum read (None if given)."""
         C = self._affinity_input(C)
         if self.n_clusters is not None:
             return self._affinity(C, eigenpairs, self.n_clusters), self.n_clusters, None
