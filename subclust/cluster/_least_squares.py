@@ -190,6 +190,9 @@ default='cluster_qr'
     >>> lsr = LeastSquaresSubspaceClustering(n_clusters=3, random_state=0).fit(X)
     >>> clustering_accuracy(y, lsr.labels_)
     1.0
+    >>> lsr = LeastSquaresSubspaceClustering(n_clusters=None, random_state=0).fit(X)
+    >>> lsr.n_clusters_, clustering_accuracy(y, lsr.labels_)  # K estimated from the affinity
+    (3, 1.0)
     """
 
     _parameter_constraints = {

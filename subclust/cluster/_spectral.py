@@ -689,9 +689,11 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
     spectrum it read is kept in ``laplacian_eigenvalues_``. The angular
     affinity keeps ``dim_per_cluster * K + 1`` directions, so it needs ``K``
     to be built: ``K`` is then a fixed point, ``K_(t+1)`` read from the
-    affinity built with ``K_t``, from ``K_0 = 2`` until a value repeats
-    (on 10 faces of Extended Yale B with least squares, every ``K_t`` from 6
-    to 30 but one reads 10).
+    affinity built with ``K_t``, from ``K_0 = 50`` (at most ``N - 2``) until
+    a value repeats. Readings are stable once the rank exceeds the data's
+    and erratic below it, hence the start from above: on 10 faces of
+    Extended Yale B with least squares, every ``K_t`` from 6 to 50 reads 10,
+    while ``K_t`` = 2, 3, 4 read 4, 5, 5 (a start from 2 can stop at 5).
     """
 
     def _fit_bases(self, X, labels):
@@ -755,7 +757,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         if eigenpairs is None:  # once, for every rank the iteration may ask
             rank = self.dim_per_cluster * max_clusters + 1
             eigenpairs = _top_eigenpairs(C, min(rank, n - 1 if n > _DENSE_LIMIT else n))
-        readings, k = {}, 2
+        readings, k = {}, max_clusters
         while k not in readings:
             W = self._affinity(C, eigenpairs, k)
             readings[k] = (W, *estimate_n_clusters(W, max_clusters=max_clusters))
