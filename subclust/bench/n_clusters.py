@@ -25,10 +25,12 @@ from subclust.utils.tables import Table
 
 DATASETS = {
     "molrg": "6 subspaces of dimension 4 in R^40, 50 samples each, noise 0.05",
-    "yaleb5": "Extended Yale B, subjects 1-5 (N=320, 48x42 pixels)",
+    "yaleb3": "Extended Yale B, subjects 1-3 (N=192, 48x42 pixels)",
+    "yaleb5": "Extended Yale B, subjects 1-5 (N=320)",
     "yaleb10": "Extended Yale B, subjects 1-10 (N=640)",
     "digits": "scikit-learn's 8x8 digits (N=1797, pixels)",
-    "yaleb20": "Extended Yale B, subjects 1-20 (N=1280)",
+    "yaleb15": "Extended Yale B, subjects 1-15 (N=944)",
+    "yaleb20": "Extended Yale B, subjects 1-20 (N=1262)",
     "yaleb38": "Extended Yale B, 38 subjects (N=2414)",
     "coil20-pixels": "COIL-20 (N=1440, 32x32 pixels)",
     "coil20": "COIL-20, scattering + PCA 500",
@@ -39,7 +41,9 @@ DATASETS = {
 #: The sets the estimation rule was chosen on; the others only measure it.
 CHOSEN_ON = ("molrg", "yaleb5", "yaleb10", "digits")
 
-DEFAULT_DATASETS = "molrg,yaleb5,yaleb10,digits,yaleb20,coil20-pixels,mnist1000,fashion"
+DEFAULT_DATASETS = (
+    "molrg,yaleb5,yaleb10,digits,yaleb3,yaleb15,yaleb20,coil20-pixels,mnist1000,fashion"
+)
 
 
 def _methods():
