@@ -145,3 +145,13 @@ def test_cli_without_n_clusters_estimates_it(tmp_path, capsys):
     assert estimate["n_clusters"] == 4
     assert estimate["laplacian_eigenvalues"][0] == pytest.approx(0, abs=1e-6)
     assert len(estimate["laplacian_eigenvalues"]) > 5
+
+
+def test_bench_table_counts_the_sets_found(capsys):
+    from subclust.bench.n_clusters import n_clusters_table
+
+    table = n_clusters_table(["molrg"], ["lsr", "tsc"])
+    capsys.readouterr()
+    assert table.column("true_k") == [6] and table.column("lsr") == [6]
+    assert table.column("rule_chosen_on") == ["yes"]
+    assert "lsr 1/1" in table.notes[0]
