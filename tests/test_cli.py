@@ -303,7 +303,8 @@ def test_label_errors(capsys, tmp_path, npy):
                  "has 5 labels but the data has 120 samples")
     assert_error(capsys, base + ["--labels", tmp_path / "nope.npy"],
                  r"Label file .*nope.npy does not exist")
-    assert_error(capsys, base, r"Give the number of clusters \(--n-clusters K\)")
+    assert_error(capsys, base + ["--method", "kss"],
+                 r"Give the number of clusters \(--n-clusters K\): method 'kss' cannot")
     assert_error(capsys, base + ["--label-column", "y"], "no label column")
 
 

@@ -80,7 +80,8 @@ def add_cluster_arguments(parser):
     )
     parser.add_argument(
         "--n-clusters", type=int, default=None, metavar="K",
-        help="number of clusters (default: the number of classes when labels are given)",
+        help="number of clusters (default: the number of classes when labels are given, "
+        "else estimated from the affinity's Laplacian spectrum; affinity methods only)",
     )
     parser.add_argument("--dims", type=int, default=None, metavar="d", help="subspace dimension")
     parser.add_argument(
@@ -185,6 +186,8 @@ def cluster_main(args):
         "features": inputs.X.shape[1],
         "clusters": report["n_clusters"],
     }
+    if report["n_clusters_estimate"] is not None:
+        row["clusters"] = f"{report['n_clusters']} (estimated)"
     if report["objective"] is not None:
         row["objective"] = report["objective"]
     row.update(report["metrics"] or {})

@@ -23,6 +23,7 @@ BENCHMARKS = {
     "ssc-scale": "sparse SSC (OMP, elastic net) on 100k points: time, peak RSS, accuracy",
     "ssc": "SSC / EnSC / OMP / LSR / TSC with defaults on Yale B, COIL-20, MNIST; ADMM vs cvxpy",
     "lrr-ekss": "LRR and EKSS on Extended Yale B, following each paper's protocol",
+    "n-clusters": "K estimated with n_clusters=None on labelled sets; dimensions on a MoLRG",
     "diffusion-steps": (
         "DDPM error against the number of steps for n = 16 ... 1024 (exact MoLRG denoiser)"
     ),

@@ -82,14 +82,16 @@ def _affinity_panel(ax, W, taken, source):
     return image
 
 
-def _spectrum_panel(ax, values, n_clusters, subsampled):
+def _spectrum_panel(ax, values, n_clusters, subsampled, estimated=False):
     index = np.arange(1, len(values) + 1)
     ax.plot(index, values, marker=".", lw=0.8)
-    ax.axvline(n_clusters + 0.5, color="tab:red", lw=0.8, ls="--", label=f"K = {n_clusters}")
+    label = f"K = {n_clusters}" + (" (estimated)" if estimated else "")
+    ax.axvline(n_clusters + 0.5, color="tab:red", lw=0.8, ls="--", label=label)
     if len(values) > n_clusters:
         gap = values[n_clusters] - values[n_clusters - 1]
+        where = "estimated K" if estimated else "K"
         ax.set_title(f"Laplacian spectrum{' (subsample)' if subsampled else ''}, "
-                     f"gap {gap:.3g} at K", fontsize=9)
+                     f"gap {gap:.3g} at {where}", fontsize=9)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("index")
     ax.set_ylabel("eigenvalue")
@@ -148,7 +150,7 @@ def _sizes_panel(ax, labels, n_clusters, y_true):
 
 def clustering_summary_figure(
     X, labels, *, bases=None, y_true=None, objective_history=None, images=None, affinity=None,
-    title="", max_samples=MAX_SAMPLES, random_state=0,
+    spectrum=None, title="", max_samples=MAX_SAMPLES, random_state=0,
 ):
     """One figure summarizing a subspace clustering.
 
@@ -163,7 +165,8 @@ def clustering_summary_figure(
       gap after the K-th marked: K near-zero eigenvalues and then a jump say
       the graph has K well-separated clusters (von Luxburg, "A Tutorial on
       Spectral Clustering", Statistics and Computing 17, 2007). Of the whole
-      ``affinity`` when it is sparse, else of the subsample's;
+      ``affinity`` when it is sparse, else of the subsample's; or the
+      ``spectrum`` that estimated K, which is then marked as estimated;
     - with ``bases``: the median relative distance ``dist(x, S_l) / ||x||`` of
       the samples of each cluster (rows) to each subspace (columns; tick
       labels give the dimensions), small on the diagonal and large off it
@@ -186,6 +189,9 @@ def clustering_summary_figure(
     images : ndarray of shape (n_samples, h, w), optional
     affinity : ndarray or sparse matrix of shape (n_samples, n_samples), optional
         The affinity the clustering was read from (``affinity_matrix_``).
+    spectrum : ndarray of shape (n_values,), optional
+        The Laplacian eigenvalues the number of clusters was estimated from
+        (``laplacian_eigenvalues_``), plotted instead of a spectrum computed here.
     title : str
     max_samples : int, default=400
         Size of the subsample shown in the affinity and measured against
@@ -237,9 +243,12 @@ def clustering_summary_figure(
     # A sparse (kNN-like) graph loses most of its edges in a subsample: its spectrum
     # comes from the whole graph, in sparse products; a dense one is subsampled.
     whole = affinity is not None and sp.issparse(affinity)
-    n_values = max(3 * n_clusters, n_clusters + 5)
-    spectrum = laplacian_spectrum(affinity if whole else W, n_values, tol=1e-4)
-    _spectrum_panel(axes[0][2], spectrum, n_clusters, subsampled=not whole)
+    if spectrum is None:
+        n_values = max(3 * n_clusters, n_clusters + 5)
+        spectrum = laplacian_spectrum(affinity if whole else W, n_values, tol=1e-4)
+        _spectrum_panel(axes[0][2], spectrum, n_clusters, subsampled=not whole)
+    else:
+        _spectrum_panel(axes[0][2], np.asarray(spectrum), n_clusters, False, estimated=True)
 
     if bases is not None and len(bases) == n_clusters:
         D = _relative_distances(X[index], bases)

@@ -282,6 +282,25 @@ def _resolve_pca(pca, inputs):
     return pca
 
 
+def check_estimates_n_clusters(method):
+    """Raise unless ``method`` can estimate the number of clusters (``n_clusters=None``)."""
+    from subclust.cluster import BaseSpectralSubspaceClustering, EnsembleKSubspaces
+    from subclust.pipeline import get_estimator_class
+
+    if not issubclass(
+        get_estimator_class(method), (BaseSpectralSubspaceClustering, EnsembleKSubspaces)
+    ):
+        able = [
+            name for name in METHODS if issubclass(
+                get_estimator_class(name), (BaseSpectralSubspaceClustering, EnsembleKSubspaces)
+            )
+        ]
+        raise ValueError(
+            f"Give the number of clusters (--n-clusters K): method {method!r} cannot estimate "
+            f"it and no labels tell it; the affinity methods ({', '.join(able)}) can."
+        )
+
+
 def _bases_of(estimator, Z, labels, n_clusters, dims):
     """The estimator's ``bases_``, else each cluster's principal subspace."""
     if getattr(estimator, "bases_", None) is not None:
@@ -345,7 +364,9 @@ def cluster_inputs(
     method : str, default=DEFAULT_METHOD
         A key of :data:`subclust.pipeline.METHODS`.
     n_clusters : int, optional
-        Default: the number of classes of the ground truth, when known.
+        Default: the number of classes of the ground truth, when known;
+        else the estimator estimates it (``n_clusters=None``, affinity-based
+        methods only).
     dims : int, optional
         Subspace dimension.
     pca : int, 'auto' or None, default='auto'
@@ -384,10 +405,10 @@ def cluster_inputs(
     >>> bool((again.labels == result.labels).all())
     True
     """
-    if n_clusters is None:
-        if inputs.y is None:
-            raise ValueError("Give the number of clusters (--n-clusters K); no labels tell it.")
+    if n_clusters is None and inputs.y is not None:
         n_clusters = len(np.unique(inputs.y))
+    if n_clusters is None:
+        check_estimates_n_clusters(method)
     params = dict(params or {})
     if "normalize" in params:
         # One switch for both the pipeline's normalizer and the estimator's own.
@@ -415,7 +436,7 @@ def cluster_inputs(
     seconds = time.perf_counter() - start
     labels = np.asarray(estimator.labels_)
     Z = pipeline[:-1].transform(inputs.X) if len(pipeline) > 1 else inputs.X
-    bases = _bases_of(estimator, Z, labels, n_clusters, dims)
+    bases = _bases_of(estimator, Z, labels, getattr(estimator, "n_clusters_", n_clusters), dims)
     metrics = None if inputs.y is None else clustering_metrics(inputs.y, labels)
     return ClusterResult(pipeline, labels, Z, bases, method, metrics, seconds)
 
@@ -510,7 +531,7 @@ def _summary_figure(result, inputs):
         result.Z, result.labels, bases=result.bases, y_true=inputs.y,
         objective_history=getattr(result.estimator, "objective_history_", None),
         images=inputs.images, affinity=getattr(result.estimator, "affinity_matrix_", None),
-        title=title,
+        spectrum=getattr(result.estimator, "laplacian_eigenvalues_", None), title=title,
     )
 
 
@@ -533,12 +554,25 @@ def build_report(result, inputs, *, command=None, timings=None, outputs=None):
             for name, step in result.pipeline.steps[:-1]
         ],
         "n_clusters": len(result.bases),
+        "n_clusters_estimate": _n_clusters_estimate(estimator),
         "cluster_sizes": np.bincount(result.labels, minlength=len(result.bases)).tolist(),
         "subspace_dims": [int(U.shape[1]) for U in result.bases],
         "objective": None if objective is None else float(objective),
         "metrics": result.metrics,
         "timings": {"seconds_" + k: round(v, 4) for k, v in (timings or {}).items()},
         "outputs": outputs or {},
+    }
+
+
+def _n_clusters_estimate(estimator):
+    """The estimated number of clusters and the spectrum it was read from; None if given."""
+    spectrum = getattr(estimator, "laplacian_eigenvalues_", None)
+    if spectrum is None:
+        return None
+    return {
+        "n_clusters": int(estimator.n_clusters_),
+        "rule": "diffusion eigengap of the normalized Laplacian",
+        "laplacian_eigenvalues": [round(float(v), 6) for v in spectrum],
     }
 
 

@@ -24,9 +24,11 @@ from subclust.cluster._k_subspaces import k_subspaces
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
+    _MAX_CLUSTERS,
     _check_enough_samples,
     _keep_top,
     cluster_bases,
+    estimate_n_clusters,
     spectral_labels,
 )
 from subclust.utils.validation import (
@@ -258,7 +260,14 @@ class EnsembleKSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int, default=8
+    n_clusters : int or None, default=8
+        None estimates it (:func:`~subclust.cluster.estimate_n_clusters` of
+        the affinity). The runs then over-segment: Lipor et al. let the runs
+        fit a number of candidate subspaces other than ``K``, and samples of
+        one subspace still vote together when it is split. Each run fits
+        ``min(50, N // (2 d))`` subspaces (about ``2 d`` samples each); on
+        unions of 2 to 8 three-dimensional subspaces, 8 to 32 candidate
+        subspaces all gave the true ``K``, 2 always gave 2.
     dims : int or list of int, default=3
         Candidate dimension ``d`` of the subspaces of every run; it need not
         be the true dimension (the paper: a small ``d`` keeps every run cheap
@@ -292,6 +301,11 @@ default='cluster_qr'
         The co-association matrix, thresholded (sparse) if ``n_nearest`` is given.
     labels_ : ndarray of shape (n_samples,)
     bases_ : list of ndarray of shape (n_features, d_k)
+    n_clusters_ : int
+        The number of clusters: ``n_clusters``, or its estimate.
+    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
+        The smallest eigenvalues of the affinity's normalized Laplacian that
+        the estimate read (None when ``n_clusters`` was given).
     n_iter_ : int
         Most iterations of any K-subspaces run (at most ``max_iter``).
     run_iterations_ : ndarray of shape (n_estimators,)
@@ -374,12 +388,20 @@ default='cluster_qr'
         rng = check_random_state(self.random_state)
         n = X.shape[0]
         _check_enough_samples(n, self.n_clusters)
+        n_runs_clusters = self.n_clusters
+        if n_runs_clusters is None:
+            if not isinstance(self.dims, numbers.Integral):
+                raise ValueError(
+                    "dims gives one dimension per cluster, which needs n_clusters; with "
+                    "n_clusters=None give one candidate dimension (an int)."
+                )
+            n_runs_clusters = min(_MAX_CLUSTERS, max(2, n // (2 * self.dims)))
         # A zero sample stays zero: it fits every subspace and only adds an even vote.
         zero = np.linalg.norm(X, axis=1) == 0
         warn_zero_samples(zero)
         Xn = normalize(X) if self.normalize else X
         A, self.run_iterations_ = ensemble_k_subspaces(
-            Xn, self.n_clusters, self.dims, n_estimators=self.n_estimators,
+            Xn, n_runs_clusters, self.dims, n_estimators=self.n_estimators,
             max_iter=self.max_iter, n_jobs=self.n_jobs, random_state=rng, return_n_iter=True,
         )  # fmt: skip
         if self.n_nearest is None or self.n_nearest >= n - 1:
@@ -388,12 +410,16 @@ default='cluster_qr'
             W = threshold_coassociation(A, self.n_nearest)
         self.n_iter_ = int(self.run_iterations_.max())
         self.coassociation_matrix_, self.affinity_matrix_ = A, W
+        if self.n_clusters is None:
+            self.n_clusters_, self.laplacian_eigenvalues_ = estimate_n_clusters(W)
+        else:
+            self.n_clusters_, self.laplacian_eigenvalues_ = self.n_clusters, None
         self.labels_ = spectral_labels(
-            W, self.n_clusters, random_state=rng, assign_labels=self.assign_labels
+            W, self.n_clusters_, random_state=rng, assign_labels=self.assign_labels
         )
         self.labels_[zero] = 0
         self.bases_ = cluster_bases(
-            X, self.labels_, self.n_clusters, dims=self.subspace_dims, energy=self.subspace_energy
+            X, self.labels_, self.n_clusters_, dims=self.subspace_dims, energy=self.subspace_energy
         )
-        self._n_features_out = self.n_clusters
+        self._n_features_out = self.n_clusters_
         return self

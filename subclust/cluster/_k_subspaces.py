@@ -561,7 +561,9 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int, default=8
-        Number of subspaces.
+        Number of subspaces. It cannot be estimated here (None raises): the
+        K-subspaces objective only improves with more subspaces; the
+        affinity-based estimators estimate it with ``n_clusters=None``.
     dims : int or list of int, optional
         Dimension of every subspace, or one per cluster; each must be smaller
         than the number of features (or, with ``init`` bases, theirs). By
@@ -644,7 +646,8 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        # None is accepted here only to be refused in fit with what to do instead.
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
         **_OPTION_CONSTRAINTS,
     }
@@ -765,6 +768,11 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
 
     def _validate_input(self, X, reset):
         """Validate in-memory input at once; out-of-core input while it is read."""
+        if self.n_clusters is None:
+            raise ValueError(
+                "KSubspaces needs n_clusters: give it, or estimate it with an affinity method "
+                "(e.g. LeastSquaresSubspaceClustering(n_clusters=None)) and pass its n_clusters_."
+            )
         if not is_out_of_core(X):
             return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
         if len(X.shape) != 2 or X.shape[0] == 0:

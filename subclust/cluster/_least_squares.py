@@ -141,7 +141,8 @@ class LeastSquaresSubspaceClustering(BaseSpectralSubspaceClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
+    n_clusters : int or None, default=8
+        None estimates it; see :class:`subclust.cluster.SparseSubspaceClustering`.
     regularization : float, default=0.1
         ``lambda``; the default suits unit-norm samples (``normalize=True``).
     zero_diagonal : bool, default=False
@@ -172,6 +173,11 @@ default='cluster_qr'
     representation_matrix_ : ndarray of shape (n_samples, n_samples)
     affinity_matrix_ : ndarray or sparse matrix of shape (n_samples, n_samples)
     labels_ : ndarray of shape (n_samples,)
+    n_clusters_ : int
+        The number of clusters used: ``n_clusters``, or its estimate.
+    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
+        The smallest eigenvalues of the affinity's normalized Laplacian that
+        the estimate read (None when ``n_clusters`` was given).
     bases_ : list of ndarray of shape (n_features, d_k)
     n_features_in_ : int
 
@@ -191,6 +197,9 @@ default='cluster_qr'
     >>> lsr = LeastSquaresSubspaceClustering(n_clusters=3, random_state=0).fit(X)
     >>> clustering_accuracy(y, lsr.labels_)
     1.0
+    >>> lsr = LeastSquaresSubspaceClustering(n_clusters=None, random_state=0).fit(X)
+    >>> lsr.n_clusters_, clustering_accuracy(y, lsr.labels_)  # K estimated from the affinity
+    (3, 1.0)
     """
 
     _parameter_constraints = {
@@ -235,10 +244,13 @@ default='cluster_qr'
                 X, self.regularization, zero_diagonal=self.zero_diagonal
             )
             return C, None
-        # The angular affinity needs only the leading eigenpairs of C.
+        # The angular affinity needs only the leading eigenpairs of C (all of them
+        # while the number of clusters, which sets how many, is still to be estimated).
         return least_squares_representation(
             X,
             self.regularization,
             return_eigenpairs=True,
-            n_eigenpairs=self.dim_per_cluster * self.n_clusters + 1,
+            n_eigenpairs=None
+            if self.n_clusters is None
+            else self.dim_per_cluster * self.n_clusters + 1,
         )

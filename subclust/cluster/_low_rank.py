@@ -347,7 +347,8 @@ class LowRankRepresentation(BaseSpectralSubspaceClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
+    n_clusters : int or None, default=8
+        None estimates it; see :class:`subclust.cluster.SparseSubspaceClustering`.
     regularization : float or None, default=1.0
         ``lambda`` of ``||Z||_* + lambda ||E||_{2,1}``; its scale follows the
         norm of the samples (1.0 suits unit-norm samples). None solves the
@@ -384,6 +385,11 @@ default='cluster_qr'
         ``C = Z^T``.
     affinity_matrix_ : ndarray of shape (n_samples, n_samples)
     labels_ : ndarray of shape (n_samples,)
+    n_clusters_ : int
+        The number of clusters used: ``n_clusters``, or its estimate.
+    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
+        The smallest eigenvalues of the affinity's normalized Laplacian that
+        the estimate read (None when ``n_clusters`` was given).
     bases_ : list of ndarray of shape (n_features, d_k)
     n_iter_ : int
         ALM iterations (1 for the closed form).
@@ -480,7 +486,10 @@ default='cluster_qr'
         self.n_iter_ = result.n_iter
         return result.representation, None
 
-    def _affinity(self, C, eigenpairs):
+    def _affinity(self, C, eigenpairs, n_clusters):
         if self.affinity == "angular":
             return low_rank_affinity(C, power=self.power, rank_tol=self.rank_tol)
         return representation_affinity(C, scale_rows=False)
+
+    def _affinity_reads_n_clusters(self):
+        return False  # the rank of the post-processing comes from Z itself

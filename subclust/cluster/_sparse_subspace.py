@@ -28,8 +28,11 @@ class SparseSubspaceClustering(BaseSpectralSubspaceClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters.
+    n_clusters : int or None, default=8
+        Number of clusters; None estimates it from the spectrum of the
+        affinity (:func:`~subclust.cluster.estimate_n_clusters`); with the
+        angular affinity, whose rank depends on it, as a fixed point (see
+        :class:`~subclust.cluster.BaseSpectralSubspaceClustering`).
     solver : {'elastic_net', 'admm', 'omp', 'cvxpy'}, default='elastic_net'
         - 'elastic_net': EnSC (You, Li, Robinson, Vidal, CVPR 2016) by an
           active-set method; memory linear in the number of samples.
@@ -123,6 +126,11 @@ default='auto'
         ``C``: row ``i`` represents sample ``i`` (None if precomputed).
     affinity_matrix_ : ndarray or sparse matrix of shape (n_samples, n_samples)
     labels_ : ndarray of shape (n_samples,)
+    n_clusters_ : int
+        The number of clusters used: ``n_clusters``, or its estimate.
+    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
+        The smallest eigenvalues of the affinity's normalized Laplacian that
+        the estimate read (None when ``n_clusters`` was given).
     bases_ : list of ndarray of shape (n_features, d_k)
         Orthonormal basis of each cluster's subspace (None if precomputed).
     n_iter_ : int
@@ -281,10 +289,8 @@ default='auto'
             )
         return self.normalize
 
-    def _affinity(self, C, eigenpairs):
-        if self.l1_share < 1:
-            C = keep_l1_share(C, self.l1_share)
-        return super()._affinity(C, eigenpairs)
+    def _affinity_input(self, C):
+        return keep_l1_share(C, self.l1_share) if self.l1_share < 1 else C
 
     def _representation_dtype(self, dtype):
         # The column-block solvers keep float32 (their products are the cost);

@@ -80,7 +80,8 @@ class ThresholdedSubspaceClustering(BaseSpectralSubspaceClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
+    n_clusters : int or None, default=8
+        None estimates it; see :class:`subclust.cluster.SparseSubspaceClustering`.
     n_nearest : int, default=5
         ``q``, the neighbours kept per sample (capped at ``n_samples - 1``).
         A small fixed ``q`` keeps the graph within the subspaces; larger
@@ -100,6 +101,11 @@ default='cluster_qr'
     representation_matrix_ : sparse matrix of shape (n_samples, n_samples)
     affinity_matrix_ : sparse matrix of shape (n_samples, n_samples)
     labels_ : ndarray of shape (n_samples,)
+    n_clusters_ : int
+        The number of clusters used: ``n_clusters``, or its estimate.
+    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
+        The smallest eigenvalues of the affinity's normalized Laplacian that
+        the estimate read (None when ``n_clusters`` was given).
     bases_ : list of ndarray of shape (n_features, d_k)
     n_features_in_ : int
 

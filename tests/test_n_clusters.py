@@ -1,0 +1,157 @@
+"""The number of clusters and the subspace dimensions, estimated from the data."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from subclust.cli import main
+from subclust.cluster import (
+    EnsembleKSubspaces,
+    KSubspaces,
+    LeastSquaresSubspaceClustering,
+    LowRankRepresentation,
+    SparseSubspaceClustering,
+    ThresholdedSubspaceClustering,
+    estimate_n_clusters,
+)
+from subclust.datasets import make_molrg
+from subclust.metrics import clustering_accuracy
+from subclust.subspace import estimate_rank
+
+ESTIMATORS = {
+    "lsr": lambda: LeastSquaresSubspaceClustering(None, random_state=0),
+    "ensc": lambda: SparseSubspaceClustering(None, random_state=0),
+    "tsc": lambda: ThresholdedSubspaceClustering(None, random_state=0),
+    "lrr": lambda: LowRankRepresentation(None, random_state=0),
+}
+
+
+def _molrg(n_clusters, seed, n_per=40, n_features=30, dim=3, noise=0.05):
+    X, y, bases = make_molrg(n_samples=[n_per] * n_clusters, n_features=n_features, dims=dim,
+                             noise=noise, random_state=seed)  # fmt: skip
+    return X, y, bases
+
+
+@pytest.mark.parametrize(
+    "method, n_clusters",
+    [(method, k) for method in ESTIMATORS for k in (2, 3, 5, 8) if (method, k) != ("ensc", 8)]
+    + [pytest.param("ensc", 8, marks=pytest.mark.slow)],
+)
+def test_estimators_find_the_number_of_subspaces(method, n_clusters):
+    X, y, _ = _molrg(n_clusters, seed=n_clusters)
+    est = ESTIMATORS[method]().fit(X)
+    assert est.n_clusters_ == n_clusters
+    assert clustering_accuracy(y, est.labels_) >= 0.95
+    # predict and the bases follow the estimate
+    assert len(est.bases_) == n_clusters
+    assert est.transform(X[:3]).shape == (3, n_clusters)
+    assert set(np.unique(est.predict(X))) <= set(range(n_clusters))
+    # the spectrum it read: ascending, from 0, long enough to show the gap
+    values = est.laplacian_eigenvalues_
+    assert values[0] == pytest.approx(0, abs=1e-8)
+    assert np.all(np.diff(values) >= -1e-12) and len(values) > n_clusters + 1
+
+
+def test_given_n_clusters_is_reported_without_a_spectrum():
+    X, _, _ = _molrg(3, seed=0)
+    est = LeastSquaresSubspaceClustering(4, random_state=0).fit(X)
+    assert est.n_clusters_ == 4 and est.laplacian_eigenvalues_ is None
+    assert len(est.bases_) == 4
+
+
+def test_angular_estimate_is_a_fixed_point():
+    """The angular affinity built with the estimated K reads K again."""
+    X, _, _ = _molrg(5, seed=5)
+    est = SparseSubspaceClustering(None, affinity="angular", random_state=0).fit(X)
+    again, _ = estimate_n_clusters(est.affinity_matrix_)
+    assert est.n_clusters_ == again == 5
+
+
+def test_precomputed_affinity():
+    W = np.kron(np.eye(4), np.ones((6, 6))) + 0.01
+    np.fill_diagonal(W, 0)
+    est = LeastSquaresSubspaceClustering(None, affinity="precomputed", random_state=0).fit(W)
+    assert est.n_clusters_ == 4
+    assert clustering_accuracy(np.repeat(np.arange(4), 6), est.labels_) == 1.0
+
+
+def test_ekss_estimates_with_over_segmenting_runs():
+    X, y, _ = _molrg(3, seed=3)
+    est = EnsembleKSubspaces(None, n_estimators=100, random_state=0).fit(X)
+    assert est.n_clusters_ == 3
+    assert clustering_accuracy(y, est.labels_) >= 0.95
+    with pytest.raises(ValueError, match="with n_clusters=None give one candidate dimension"):
+        EnsembleKSubspaces(None, dims=[2, 2, 2], n_estimators=5).fit(X)
+
+
+def test_sparse_graph_rule_beats_the_plain_eigengap():
+    """Weakly linked pieces inside each cluster do not count as clusters."""
+    X, _, _ = _molrg(3, seed=3)
+    W = ThresholdedSubspaceClustering(3, random_state=0).fit(X).affinity_matrix_
+    assert estimate_n_clusters(W)[0] == 3
+    assert estimate_n_clusters(W, diffusion_time=1e-6)[0] != 3  # the plain eigengap
+
+
+def test_estimate_n_clusters_sparse_and_dense_agree():
+    X, _, _ = _molrg(4, seed=4)
+    W = LeastSquaresSubspaceClustering(4, random_state=0).fit(X).affinity_matrix_
+    assert estimate_n_clusters(W)[0] == estimate_n_clusters(sp.csr_matrix(W))[0] == 4
+
+
+def test_bad_input():
+    X, _, _ = _molrg(2, seed=0, n_per=5)
+    with pytest.raises(ValueError, match=r"'n_clusters' parameter .* range \[1, inf\) or None"):
+        LeastSquaresSubspaceClustering(0).fit(X)
+    with pytest.raises(ValueError, match="n_samples=10 should be >= n_clusters=11"):
+        LeastSquaresSubspaceClustering(11).fit(X)
+    with pytest.raises(ValueError, match="needs at least 4 samples; give n_clusters"):
+        LeastSquaresSubspaceClustering(None).fit(X[:3])
+    with pytest.raises(ValueError, match="KSubspaces needs n_clusters: give it, or estimate"):
+        KSubspaces(None, dims=2).fit(X)
+    with pytest.raises(ValueError, match="max_clusters must lie in"):
+        estimate_n_clusters(np.ones((6, 6)), max_clusters=1)
+    with pytest.raises(ValueError, match="diffusion_time must be positive"):
+        estimate_n_clusters(np.ones((6, 6)), diffusion_time=0)
+
+
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_dimensions_estimated_within_one(seed):
+    """K=4 subspaces of dimension 8 in R^256 with noise 0.05: dims from the data."""
+    X, y, _ = make_molrg(n_samples=[100] * 4, n_features=256, dims=8, noise=0.05,
+                         random_state=seed)  # fmt: skip
+    for k in range(4):
+        points = X[y == k]
+        assert abs(estimate_rank(np.linalg.svd(points, compute_uv=False), points.shape) - 8) <= 1
+    kss = KSubspaces(4, dims=None, random_state=seed).fit(X)
+    assert clustering_accuracy(y, kss.labels_) == 1.0
+    assert all(abs(U.shape[1] - 8) <= 1 for U in kss.bases_)
+
+
+def test_cli_without_n_clusters_estimates_it(tmp_path, capsys):
+    X, _, _ = _molrg(4, seed=1)
+    np.save(tmp_path / "x.npy", X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["cluster", str(tmp_path / "x.npy"), "--method", "lsr", "-o",
+                     str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0 and "4 (estimated)" in out
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["n_clusters"] == 4
+    estimate = report["n_clusters_estimate"]
+    assert estimate["n_clusters"] == 4
+    assert estimate["laplacian_eigenvalues"][0] == pytest.approx(0, abs=1e-6)
+    assert len(estimate["laplacian_eigenvalues"]) > 5
+
+
+def test_bench_table_counts_the_sets_found(capsys):
+    from subclust.bench.n_clusters import n_clusters_table
+
+    table = n_clusters_table(["molrg"], ["lsr", "tsc"])
+    capsys.readouterr()
+    assert table.column("true_k") == [6] and table.column("lsr") == [6]
+    assert table.column("rule_chosen_on") == ["yes"]
+    assert "lsr 1/1" in table.notes[0]
