@@ -512,6 +512,14 @@ def estimate_rank(singular_values, shape):
     return int(np.count_nonzero(spectrum > threshold))
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "dim": [Interval(Integral, 1, None, closed="left"), None],
+        "energy": [Interval(Real, 0, 1, closed="right"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def principal_subspace(X, dim=None, *, energy=None):
     """Orthonormal basis of the principal subspace of samples (through the origin).
 
@@ -564,8 +572,8 @@ def principal_subspace(X, dim=None, *, energy=None):
             f"X must hold at least one sample as a row of a 2D array, got shape {X.shape}."
         )
     n_features = X.shape[1]
-    if dim is not None and not (isinstance(dim, (int, np.integer)) and 1 <= dim <= n_features):
-        raise ValueError(f"dim must be an integer from 1 to n_features={n_features}, got {dim!r}.")
+    if dim is not None and dim > n_features:
+        raise ValueError(f"dim={dim} exceeds n_features={n_features}; lower it.")
     dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
     A = X.T.astype(np.float64)
     s, U = _leading_left_singular_pairs(A)

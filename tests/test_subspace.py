@@ -163,9 +163,9 @@ def test_principal_subspace_completes_a_basis_the_samples_do_not_span():
     [
         (np.zeros((0, 4)), None, r"at least one sample .* got shape \(0, 4\)"),
         (np.zeros(4), None, r"2D array, got shape \(4,\)"),
-        (np.ones((3, 4)), 5, "dim must be an integer from 1 to n_features=4, got 5"),
-        (np.ones((3, 4)), 0, "dim must be an integer from 1 to n_features=4, got 0"),
-        (np.ones((3, 4)), 2.0, "dim must be an integer"),
+        (np.ones((3, 4)), 5, "dim=5 exceeds n_features=4"),
+        (np.ones((3, 4)), 0, r"'dim' parameter of principal_subspace must be an int in the range"),
+        (np.ones((3, 4)), 2.0, r"'dim' parameter of principal_subspace must be an int"),
     ],
 )
 def test_principal_subspace_bad_input(X, dim, message):
