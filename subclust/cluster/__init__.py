@@ -1,5 +1,11 @@
 """Subspace-clustering estimators with the scikit-learn API."""
 
+from subclust.cluster._auto import (
+    PORTFOLIO,
+    AutoSubspaceClustering,
+    consensus_scores,
+    normalized_association,
+)
 from subclust.cluster._ensemble import (
     EnsembleKSubspaces,
     coassociation_matrix,
@@ -71,6 +77,12 @@ __all__ = [
     "sparse_self_representation",
     "spectral_labels",
     "thresholded_representation",
+]
+__all__ += [
+    "AutoSubspaceClustering",
+    "PORTFOLIO",
+    "consensus_scores",
+    "normalized_association",
 ]
 __all__ += [
     "EnsembleKSubspaces",
