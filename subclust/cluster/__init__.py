@@ -1,11 +1,6 @@
 """Subspace-clustering estimators with the scikit-learn API."""
 
-from subclust.cluster._auto import (
-    PORTFOLIO,
-    AutoSubspaceClustering,
-    consensus_scores,
-    normalized_association,
-)
+from subclust.cluster._auto import PORTFOLIO, AutoSubspaceClustering, normalized_association
 from subclust.cluster._ensemble import (
     EnsembleKSubspaces,
     coassociation_matrix,
@@ -81,7 +76,6 @@ __all__ = [
 __all__ += [
     "AutoSubspaceClustering",
     "PORTFOLIO",
-    "consensus_scores",
     "normalized_association",
 ]
 __all__ += [
