@@ -81,8 +81,8 @@ class Method:
 METHODS = {
     "auto": Method(
         "AutoSubspaceClustering",
-        "choose the method and its parameter on the data alone (consensus of the "
-        "candidates' graphs), then fit it on all samples",
+        "choose the method and its parameter on the data alone (the candidate whose clusters "
+        "cut least weight of its own graph and of a referee's), then fit it on all samples",
     ),
     "kss": Method(
         "KSubspaces", "K-subspaces: nearest-subspace assignment alternated with per-cluster PCA"

@@ -11,7 +11,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from subclust import AutoSubspaceClustering, KSubspaces
-from subclust.cluster import PORTFOLIO, normalized_association
+from subclust.cluster import PORTFOLIO, normalized_association, refereed_scores
 from subclust.datasets import make_molrg
 from subclust.metrics import clustering_accuracy
 from subclust.pipeline import DEFAULT_METHOD, make_estimator, make_pipeline
@@ -140,6 +140,21 @@ def test_normalized_association():
     # Splitting off one sample cuts little weight but is charged per cluster.
     split = np.array([0, 0, 0, 0, 0, 0, 0, 1])
     assert normalized_association(split, W) < 0.6
+
+
+def test_a_referee_overrules_a_graph_that_fits_its_own_wrong_partition():
+    W = np.kron(np.eye(2), np.ones((4, 4))) - np.eye(8)  # the right graph: two cliques of 4
+    noisy = W + 0.05 - 0.05 * np.eye(8)
+    right, wrong = np.repeat([0, 1], 4), np.tile([0, 1], 4)
+    # A graph built wrongly, that its own partition cuts well; and a failed candidate.
+    crooked = (wrong[:, None] == wrong[None, :]) + 0.1 - 1.1 * np.eye(8)
+    scores = refereed_scores([right, right, wrong, None], [noisy, W, crooked, None], 2)
+    assert normalized_association(wrong, crooked) > 0.8
+    assert scores[2] < 0.7 < min(scores[0], scores[1]) and np.isnan(scores[3])
+    # The referee of the wrong partition is the most self-consistent graph, the right one.
+    assert scores[2] == pytest.approx(
+        0.5 * (normalized_association(wrong, crooked) + normalized_association(wrong, W))
+    )
 
 
 def test_auto_is_the_default_method(molrg):

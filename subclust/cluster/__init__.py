@@ -1,6 +1,11 @@
 """Subspace-clustering estimators with the scikit-learn API."""
 
-from subclust.cluster._auto import PORTFOLIO, AutoSubspaceClustering, normalized_association
+from subclust.cluster._auto import (
+    PORTFOLIO,
+    AutoSubspaceClustering,
+    normalized_association,
+    refereed_scores,
+)
 from subclust.cluster._ensemble import (
     EnsembleKSubspaces,
     coassociation_matrix,
@@ -77,6 +82,7 @@ __all__ += [
     "AutoSubspaceClustering",
     "PORTFOLIO",
     "normalized_association",
+    "refereed_scores",
 ]
 __all__ += [
     "EnsembleKSubspaces",
