@@ -106,8 +106,10 @@ def auto_table(datasets=tuple(DATASETS), *, budget=2000, seed=0, ensc=True, data
     table = Table(title=f"method 'auto' (budget {budget}) against its candidates and baselines")
     for name in datasets:
         X, y = load(name, data_home)
-        table.add_row(**auto_row(name, X, y, budget=budget, seed=seed, ensc=ensc))
-        print(f"  {name} done", flush=True)
+        row = auto_row(name, X, y, budget=budget, seed=seed, ensc=ensc)
+        table.add_row(**row)
+        print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                               for k, v in row.items()), flush=True)
     table.notes += [
         "acc_best, acc_choice: the best candidate in hindsight and auto's choice, on the "
         "samples auto compared them on (all of them up to the budget); acc_auto, acc_kmeans, "

@@ -335,7 +335,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def _portfolio(self):
-        """The candidates as (name, family, parameters, unfitted estimator); checks ``candidates``."""
+        """The candidates as (name, family, parameters, estimator); checks ``candidates``."""
         if self.candidates is None:
             entries = list(PORTFOLIO)
         else:
