@@ -199,3 +199,13 @@ def test_summary_figure_panel(molrg):
 @parametrize_with_checks([AutoSubspaceClustering(candidates=SMALL)])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_model_file_round_trip(tmp_path, molrg):
+    from subclust.io import load_model, save_model
+
+    X, _ = molrg
+    auto = AutoSubspaceClustering(4, candidates=["lsr", "kmeans"], random_state=0).fit(X)
+    loaded = load_model(save_model(auto, tmp_path / "auto.npz"))
+    assert loaded.selected_ == auto.selected_ and loaded.candidates_ == auto.candidates_
+    assert np.array_equal(loaded.predict(X), auto.predict(X))

@@ -198,7 +198,7 @@ def refereed_scores(partitions, graphs, n_clusters):
     >>> W = np.kron(np.eye(2), np.ones((4, 4))) - np.eye(8)  # two cliques of 4
     >>> right, wrong = np.repeat([0, 1], 4), np.tile([0, 1], 4)
     >>> refereed_scores([right, wrong], [W, W], 2).round(3).tolist()
-    [1.0, 0.357]
+    [1.0, 0.333]
     """
     valid = [i for i, labels in enumerate(partitions) if labels is not None]
     own = {i: normalized_association(partitions[i], graphs[i], n_clusters) for i in valid}
