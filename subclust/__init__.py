@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 from subclust.cluster import KSubspaces, k_subspaces
 from subclust.cluster import EnsembleKSubspaces, LowRankRepresentation
+from subclust.cluster import AutoSubspaceClustering
 from subclust.cluster import (
     LeastSquaresSubspaceClustering,
     SparseSubspaceClustering,
@@ -30,6 +31,7 @@ __all__ += [
     "sparse_self_representation",
 ]
 __all__ += ["EnsembleKSubspaces", "LowRankRepresentation"]
+__all__ += ["AutoSubspaceClustering"]
 
 
 def __getattr__(name):

@@ -79,6 +79,11 @@ class Method:
 #: Method name -> estimator class and default parameters: the one place to
 #: register a method for the CLI, :func:`make_pipeline` and reports.
 METHODS = {
+    "auto": Method(
+        "AutoSubspaceClustering",
+        "choose the method and its parameter on the data alone (the candidate whose clusters "
+        "cut least weight of its own graph and of a referee's), then fit it on all samples",
+    ),
     "kss": Method(
         "KSubspaces", "K-subspaces: nearest-subspace assignment alternated with per-cluster PCA"
     ),
@@ -116,9 +121,9 @@ METHODS = {
     ),
 }
 
-#: The method used when none is named: the most accurate on the real benchmarks
-#: (MNIST on scattering features, Yale B faces) without a subspace dimension to choose.
-DEFAULT_METHOD = "ensc"
+#: The method used when none is named: no single method wins on every kind of
+#: data (faces, digits, objects), so the default chooses one on the data alone.
+DEFAULT_METHOD = "auto"
 
 # Names under which estimators take the subspace dimension(s), tried in order.
 _DIMS_PARAMS = ("dims", "subspace_dims")

@@ -131,10 +131,12 @@ def add_cluster_arguments(parser):
 
 def _check_affinity_method(method):
     """--save-affinity needs a method that builds an affinity matrix: check before the fit."""
-    from subclust.cluster import BaseSpectralSubspaceClustering
+    from subclust.cluster import AutoSubspaceClustering, BaseSpectralSubspaceClustering
     from subclust.pipeline import get_estimator_class
 
-    if not issubclass(get_estimator_class(method), BaseSpectralSubspaceClustering):
+    # "auto" builds one if its choice does: that is checked after the fit.
+    builders = (BaseSpectralSubspaceClustering, AutoSubspaceClustering)
+    if not issubclass(get_estimator_class(method), builders):
         raise ValueError(
             f"Method {method!r} builds no affinity matrix; drop --save-affinity or choose a "
             "self-expressive method (ssc, ensc, omp, lsr, tsc)."
@@ -188,6 +190,8 @@ def cluster_main(args):
     }
     if report["n_clusters_estimate"] is not None:
         row["clusters"] = f"{report['n_clusters']} (estimated)"
+    if "selected" in report:
+        row["selected"] = report["selected"]
     if report["objective"] is not None:
         row["objective"] = report["objective"]
     row.update(report["metrics"] or {})

@@ -30,6 +30,7 @@ BENCHMARKS = {
     "diffusion-train": "training rate of a 50k-parameter MLP denoiser at batch 256 on this CPU",
     "reproduce": "each method with its paper's preset on its paper's protocol: paper vs ours",
     "threads": "everyday jobs idle and beside a process busy with BLAS: loaded/idle time ratios",
+    "auto": "method 'auto' against the best of its candidates, k-means and spectral clustering",
 }
 
 

@@ -148,9 +148,29 @@ def _sizes_panel(ax, labels, n_clusters, y_true):
     ax.set_title("classes x clusters (counts)", fontsize=9)
 
 
+def _candidates_panel(ax, candidates):
+    """The criterion of every candidate of ``method="auto"``, the chosen one in red."""
+    names = [c["name"] for c in candidates]
+    values = [0.0 if np.isnan(c["criterion"]) else c["criterion"] for c in candidates]
+    colors = ["tab:red" if c["selected"] else "tab:gray" for c in candidates]
+    ax.barh(np.arange(len(names)), values, color=colors)
+    ax.set_yticks(np.arange(len(names)))
+    ax.set_yticklabels(names, fontsize=7)
+    ax.invert_yaxis()
+    for i, c in enumerate(candidates):
+        note = "failed" if c["error"] is not None else f"{c['criterion']:.3f}, {c['seconds']:.1f} s"
+        ax.text(values[i], i, f" {note}", va="center", fontsize=7)
+    finite = [v for v in values if v > 0]
+    if finite:
+        ax.set_xlim(min(finite) - 0.05 * (max(finite) - min(finite) + 0.1), max(finite) * 1.08)
+    ax.set_xlabel("criterion: normalized association in its own graph and a referee's "
+                  "(larger is better)")
+    ax.set_title("candidates compared by method 'auto' (chosen in red)", fontsize=9)
+
+
 def clustering_summary_figure(
     X, labels, *, bases=None, y_true=None, objective_history=None, images=None, affinity=None,
-    spectrum=None, title="", max_samples=MAX_SAMPLES, random_state=0,
+    spectrum=None, candidates=None, title="", max_samples=MAX_SAMPLES, random_state=0,
 ):
     """One figure summarizing a subspace clustering.
 
@@ -174,7 +194,10 @@ def clustering_summary_figure(
       sample's margin, the relative distance to its second-nearest subspace
       minus that to its nearest;
     - the objective per iteration when the estimator records one;
-    - for images, the first images of each cluster.
+    - for images, the first images of each cluster;
+    - with ``candidates``, the criterion of every candidate that
+      :class:`subclust.cluster.AutoSubspaceClustering` compared, the chosen
+      one in red.
 
     Parameters
     ----------
@@ -192,6 +215,8 @@ def clustering_summary_figure(
     spectrum : ndarray of shape (n_values,), optional
         The Laplacian eigenvalues the number of clusters was estimated from
         (``laplacian_eigenvalues_``), plotted instead of a spectrum computed here.
+    candidates : list of dict, optional
+        ``candidates_`` of :class:`subclust.cluster.AutoSubspaceClustering`.
     title : str
     max_samples : int, default=400
         Size of the subsample shown in the affinity and measured against
@@ -223,9 +248,12 @@ def clustering_summary_figure(
     rng = np.random.default_rng(random_state)
     index, taken = _subsample(labels, n_clusters, max_samples, rng)
 
-    rows = 3 if images is not None else 2
-    figure = Figure(figsize=(13, 4.0 * rows), layout="constrained")
-    grid = figure.add_gridspec(rows, 3, height_ratios=[1, 1, 1.3][:rows])
+    heights = [1, 1] + ([1.3] if images is not None else [])
+    if candidates is not None:
+        heights.append(0.25 + 0.12 * len(candidates))
+    rows = len(heights)
+    figure = Figure(figsize=(13, 4.0 * sum(heights)), layout="constrained")
+    grid = figure.add_gridspec(rows, 3, height_ratios=heights)
     axes = [[figure.add_subplot(grid[i, j]) for j in range(3)] for i in range(2)]
 
     _sizes_panel(axes[0][0], labels, n_clusters, y_true)
@@ -296,6 +324,8 @@ def clustering_summary_figure(
 
     if images is not None:
         _montage(figure.add_subplot(grid[2, :]), np.asarray(images), labels, n_clusters)
+    if candidates is not None:
+        _candidates_panel(figure.add_subplot(grid[rows - 1, :]), candidates)
     if title:
         figure.suptitle(title, fontsize=10)
     return figure

@@ -524,14 +524,18 @@ def _bases_arrays(result):
 def _summary_figure(result, inputs):
     from subclust.cli.summary_figure import clustering_summary_figure
 
-    title = f"{result.method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
+    method = result.method
+    if getattr(result.estimator, "selected_", None) is not None:
+        method += f": {result.estimator.selected_}"
+    title = f"{method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
     if result.metrics:
         title += f": accuracy {result.metrics['accuracy']:.4f}"
     return clustering_summary_figure(
         result.Z, result.labels, bases=result.bases, y_true=inputs.y,
         objective_history=getattr(result.estimator, "objective_history_", None),
         images=inputs.images, affinity=getattr(result.estimator, "affinity_matrix_", None),
-        spectrum=getattr(result.estimator, "laplacian_eigenvalues_", None), title=title,
+        spectrum=getattr(result.estimator, "laplacian_eigenvalues_", None),
+        candidates=getattr(result.estimator, "candidates_", None), title=title,
     )
 
 
@@ -539,7 +543,7 @@ def build_report(result, inputs, *, command=None, timings=None, outputs=None):
     """The content of ``report.json``: method, parameters, objective, timings, metrics."""
     estimator = result.estimator
     objective = getattr(estimator, "objective_", None)
-    return {
+    report = {
         "subclust_version": _version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
@@ -562,6 +566,14 @@ def build_report(result, inputs, *, command=None, timings=None, outputs=None):
         "timings": {"seconds_" + k: round(v, 4) for k, v in (timings or {}).items()},
         "outputs": outputs or {},
     }
+    candidates = getattr(estimator, "candidates_", None)
+    if candidates is not None:  # method "auto": what it compared and what it chose
+        report["selected"] = estimator.selected_
+        report["candidates"] = [
+            {**_jsonable(c), "criterion": None if np.isnan(c["criterion"]) else c["criterion"]}
+            for c in candidates
+        ]
+    return report
 
 
 def _n_clusters_estimate(estimator):

@@ -1,5 +1,11 @@
 """Subspace-clustering estimators with the scikit-learn API."""
 
+from subclust.cluster._auto import (
+    PORTFOLIO,
+    AutoSubspaceClustering,
+    normalized_association,
+    refereed_scores,
+)
 from subclust.cluster._ensemble import (
     EnsembleKSubspaces,
     coassociation_matrix,
@@ -73,6 +79,12 @@ __all__ = [
     "sparse_self_representation",
     "spectral_labels",
     "thresholded_representation",
+]
+__all__ += [
+    "AutoSubspaceClustering",
+    "PORTFOLIO",
+    "normalized_association",
+    "refereed_scores",
 ]
 __all__ += [
     "EnsembleKSubspaces",

@@ -1,0 +1,211 @@
+"""method="auto": label-free choice among a portfolio of clustering methods."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.exceptions import FitFailedWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from subclust import AutoSubspaceClustering, KSubspaces
+from subclust.cluster import PORTFOLIO, normalized_association, refereed_scores
+from subclust.datasets import make_molrg
+from subclust.metrics import clustering_accuracy
+from subclust.pipeline import DEFAULT_METHOD, make_estimator, make_pipeline
+
+# Enough families for a consensus, few enough to keep the common checks fast.
+SMALL = ["lsr", "tsc", "kmeans", "spectral"]
+
+
+@pytest.fixture(scope="module")
+def molrg():
+    # Four 3-dimensional subspaces in R^30 with a little noise: a clear union of subspaces,
+    # where k-means on the unit sphere mixes them up.
+    X, y, _ = make_molrg(n_samples=[60] * 4, n_features=30, dims=3, noise=0.02, random_state=1)
+    return X, y
+
+
+def test_default_portfolio_chooses_a_subspace_method_on_a_clear_molrg(molrg):
+    X, y = molrg
+    auto = AutoSubspaceClustering(4, random_state=0).fit(X)
+    assert clustering_accuracy(y, auto.labels_) >= 0.98
+    assert auto.selected_.split("(")[0] not in ("kmeans", "spectral")
+    names = [name for name, _ in PORTFOLIO]
+    assert [c["family"] for c in auto.candidates_] == names
+    kmeans = next(c for c in auto.candidates_ if c["family"] == "kmeans")
+    assert kmeans["criterion"] < max(c["criterion"] for c in auto.candidates_)
+    # predict / transform / score from one subspace per cluster.
+    assert (auto.predict(X) == auto.labels_).mean() >= 0.98
+    assert auto.transform(X).shape == (len(X), 4)
+    assert [U.shape[1] for U in auto.bases_] == [3, 3, 3, 3]
+
+
+def test_candidate_table(molrg):
+    X, _ = molrg
+    auto = AutoSubspaceClustering(4, candidates=SMALL, random_state=0).fit(X)
+    assert {"name", "family", "params", "criterion", "seconds", "error", "selected"} <= set(
+        auto.candidates_[0]
+    )
+    selected = [c for c in auto.candidates_ if c["selected"]]
+    assert len(selected) == 1 and selected[0]["name"] == auto.selected_
+    assert selected[0]["criterion"] == max(c["criterion"] for c in auto.candidates_)
+    assert all(0 <= c["criterion"] <= 1 and c["seconds"] >= 0 for c in auto.candidates_)
+    lsr = [c for c in auto.candidates_ if c["family"] == "lsr"]
+    assert [c["params"] for c in lsr] == [{"regularization": r} for r in (0.01, 0.1, 1.0)]
+    assert auto.n_selection_samples_ == len(X) and auto.seconds_final_ == 0.0
+
+
+def test_budget_selects_on_a_subsample_then_fits_the_winner_on_all(molrg):
+    X, y = molrg
+    auto = AutoSubspaceClustering(4, candidates=SMALL, budget=100, random_state=0).fit(X)
+    assert auto.n_selection_samples_ == 100
+    assert auto.labels_.shape == (len(X),)
+    assert clustering_accuracy(y, auto.labels_) >= 0.98
+    again = AutoSubspaceClustering(4, candidates=SMALL, budget=100, random_state=0).fit(X)
+    assert np.array_equal(again.labels_, auto.labels_) and again.selected_ == auto.selected_
+
+
+def test_an_estimator_given_as_a_pair_joins_the_portfolio(molrg):
+    X, y = molrg
+    auto = AutoSubspaceClustering(
+        4, candidates=["lsr", ("kss3", KSubspaces(dims=3, n_clusters=2))], random_state=0
+    ).fit(X)
+    kss = auto.candidates_[-1]
+    assert kss["name"] == "kss3" and kss["params"]["dims"] == 3
+    assert kss["params"]["n_clusters"] == 4  # set to the estimator's own n_clusters
+    assert clustering_accuracy(y, auto.labels_) >= 0.98
+
+
+class _Failing(ClusterMixin, BaseEstimator):
+    def __init__(self, n_clusters=2):
+        self.n_clusters = n_clusters
+
+    def fit(self, X, y=None):
+        raise RuntimeError("no luck")
+
+
+def test_a_failing_candidate_is_reported_and_left_out(molrg):
+    X, y = molrg
+    with pytest.warns(FitFailedWarning, match="Candidate broken failed"):
+        auto = AutoSubspaceClustering(
+            4, candidates=["lsr", "kmeans", ("broken", _Failing())], random_state=0
+        ).fit(X)
+    broken = auto.candidates_[-1]
+    assert np.isnan(broken["criterion"]) and "RuntimeError: no luck" in broken["error"]
+    assert not broken["selected"] and clustering_accuracy(y, auto.labels_) >= 0.98
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitFailedWarning)
+        with pytest.raises(ValueError, match="Every candidate failed: broken: RuntimeError"):
+            AutoSubspaceClustering(4, candidates=[("broken", _Failing())]).fit(X)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_clusters": 0}, "'n_clusters' parameter of AutoSubspaceClustering must be"),
+        ({"n_clusters": 2.5}, "'n_clusters' parameter"),
+        ({"budget": 1}, "'budget' parameter of AutoSubspaceClustering must be"),
+        ({"budget": "all"}, "'budget' parameter"),
+        ({"candidates": "lsr"}, "'candidates' parameter"),
+        ({"candidates": []}, "candidates is empty; name at least one method"),
+        ({"candidates": ["lasso"]}, "Unknown candidate 'lasso'; name a family of"),
+        ({"candidates": [3]}, "must be a method family name or a \\(name, estimator\\) pair"),
+        ({"candidates": ["lsr", "lsr"]}, "candidates repeat"),
+        ({"n_clusters": 300}, "n_samples=240 should be >= n_clusters=300"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(molrg, params, message):
+    with pytest.raises(ValueError, match=message) as error:
+        AutoSubspaceClustering(**params).fit(molrg[0])
+    assert "\n" not in str(error.value)
+
+
+def test_budget_below_n_clusters_is_refused(molrg):
+    with pytest.raises(ValueError, match="n_samples=10 should be >= n_clusters=20"):
+        AutoSubspaceClustering(20, candidates=SMALL, budget=10).fit(molrg[0])
+
+
+def test_normalized_association():
+    W = np.kron(np.eye(2), np.ones((4, 4))) - np.eye(8)  # two cliques of 4
+    right, wrong = np.repeat([0, 1], 4), np.tile([0, 1], 4)
+    assert normalized_association(right, W) == 1.0
+    assert normalized_association(wrong, W) < 0.5
+    # Invariant to relabelling and to the scale of the graph; sparse or dense alike.
+    assert normalized_association(1 - wrong, 3 * sp.csr_matrix(W)) == pytest.approx(
+        normalized_association(wrong, W)
+    )
+    # Splitting off one sample cuts little weight but is charged per cluster.
+    split = np.array([0, 0, 0, 0, 0, 0, 0, 1])
+    assert normalized_association(split, W) < 0.6
+
+
+def test_a_referee_overrules_a_graph_that_fits_its_own_wrong_partition():
+    W = np.kron(np.eye(2), np.ones((4, 4))) - np.eye(8)  # the right graph: two cliques of 4
+    noisy = W + 0.05 - 0.05 * np.eye(8)
+    right, wrong = np.repeat([0, 1], 4), np.tile([0, 1], 4)
+    # A graph built wrongly, that its own partition cuts well; and a failed candidate.
+    crooked = (wrong[:, None] == wrong[None, :]) + 0.1 - 1.1 * np.eye(8)
+    scores = refereed_scores([right, right, wrong, None], [noisy, W, crooked, None], 2)
+    assert normalized_association(wrong, crooked) > 0.8
+    assert scores[2] < 0.7 < min(scores[0], scores[1]) and np.isnan(scores[3])
+    # The referee of the wrong partition is the most self-consistent graph, the right one.
+    assert scores[2] == pytest.approx(
+        0.5 * (normalized_association(wrong, crooked) + normalized_association(wrong, W))
+    )
+
+
+def test_auto_is_the_default_method(molrg):
+    X, y = molrg
+    assert DEFAULT_METHOD == "auto"
+    assert isinstance(make_estimator(n_clusters=4), AutoSubspaceClustering)
+    pipe = make_pipeline(n_clusters=4, candidates=SMALL, random_state=0)
+    assert clustering_accuracy(y, pipe.fit_predict(X)) >= 0.98
+
+
+def test_report_and_summary_figure_show_the_candidates(tmp_path, molrg):
+    from subclust.cli.main import main
+
+    X, y = molrg
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    code = main([
+        "cluster", str(tmp_path / "X.npy"), "--labels", str(tmp_path / "y.npy"), "--quiet",
+        "--param", 'candidates=["lsr", "kmeans"]', "-o", str(tmp_path / "out"),
+    ])
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["method"] == "auto" and report["selected"].startswith("lsr")
+    assert [c["name"] for c in report["candidates"]][-1] == "kmeans"
+    assert report["metrics"]["accuracy"] >= 0.98
+
+
+def test_summary_figure_panel(molrg):
+    from subclust.cli.summary_figure import clustering_summary_figure
+
+    X, _ = molrg
+    auto = AutoSubspaceClustering(4, candidates=["lsr", "kmeans"], random_state=0).fit(X)
+    figure = clustering_summary_figure(X, auto.labels_, bases=auto.bases_,
+                                       candidates=auto.candidates_)
+    panel = figure.axes[-1]
+    assert panel.get_title().startswith("candidates compared by method 'auto'")
+    assert [t.get_text() for t in panel.get_yticklabels()] == [
+        c["name"] for c in auto.candidates_
+    ]
+
+
+@parametrize_with_checks([AutoSubspaceClustering(candidates=SMALL)])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_model_file_round_trip(tmp_path, molrg):
+    from subclust.io import load_model, save_model
+
+    X, _ = molrg
+    auto = AutoSubspaceClustering(4, candidates=["lsr", "kmeans"], random_state=0).fit(X)
+    loaded = load_model(save_model(auto, tmp_path / "auto.npz"))
+    assert loaded.selected_ == auto.selected_ and loaded.candidates_ == auto.candidates_
+    assert np.array_equal(loaded.predict(X), auto.predict(X))
