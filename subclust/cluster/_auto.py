@@ -52,7 +52,6 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import normalize as normalize_rows
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 
 from subclust.cluster._ensemble import EnsembleKSubspaces
 from subclust.cluster._k_subspaces import KSubspaces
@@ -61,7 +60,7 @@ from subclust.cluster._nearest_subspace import NearestSubspaceMixin
 from subclust.cluster._sparse_subspace import SparseSubspaceClustering
 from subclust.cluster._spectral import _check_enough_samples, cluster_bases
 from subclust.cluster._thresholded import ThresholdedSubspaceClustering
-from subclust.utils.validation import fit_context, validate_data
+from subclust.utils.validation import Interval, fit_context, validate_data, validate_params
 
 __all__ = ["AutoSubspaceClustering", "PORTFOLIO", "normalized_association", "refereed_scores"]
 
@@ -120,6 +119,14 @@ def _candidate_name(family, params):
     return f"{family}({shown})" if shown else family
 
 
+@validate_params(
+    {
+        "labels": ["array-like"],
+        "affinity": ["array-like", "sparse matrix"],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def normalized_association(labels, affinity, n_clusters=None):
     """Normalized association of a partition in a graph: ``1 - ncut / K``.
 
@@ -167,6 +174,14 @@ def normalized_association(labels, affinity, n_clusters=None):
     return float(kept.sum() / n_clusters)
 
 
+@validate_params(
+    {
+        "partitions": [list],
+        "graphs": [list],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def refereed_scores(partitions, graphs, n_clusters):
     """Score of every partition: its normalized association in its own graph and in a referee's.
 
