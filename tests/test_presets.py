@@ -54,6 +54,26 @@ def test_presets_hold_the_papers_parameters():
         assert preset.reference
 
 
+def test_lsr_and_tsc_presets_hold_the_papers_parameters():
+    # Lu et al., ECCV 2012, the authors' Experiment_FS.m: LSR1 (diag(C) = 0) with
+    # lambda = 0.4 for 5 subjects and 0.004 for 10, unit-norm samples, columns of C scaled
+    # to a largest magnitude of one, W = |C| + |C|^T, k-means on D^(-1/2) U (clu_ncut.m).
+    lsr = {"zero_diagonal": True, "normalize": True, "affinity": "symmetric",
+           "assign_labels": "kmeans"}
+    assert PRESETS["lu2012-lsr1-faces5"].params == {"regularization": 0.4, **lsr}
+    assert PRESETS["lu2012-lsr1-faces10"].params == {"regularization": 0.004, **lsr}
+    # Heckel & Boelcskei, IEEE Trans. Inf. Theory 61(11), 2015, run_TSC_Faces.m and TSC.m:
+    # q = 3 on unit-norm samples, W = Z + Z^T, k-means on unit rows of the eigenvectors.
+    assert PRESETS["heckel2015-faces"].params == {
+        "n_nearest": 3, "normalize": True, "affinity": "symmetric",
+        "assign_labels": "normalized_kmeans",
+    }
+    assert PRESETS["heckel2015-faces"].estimator == "ThresholdedSubspaceClustering"
+    assert PRESETS["lu2012-lsr1-faces5"].estimator == "LeastSquaresSubspaceClustering"
+    assert "ECCV 2012" in PRESETS["lu2012-lsr1-faces10"].reference
+    assert "61(11), 2015" in PRESETS["heckel2015-faces"].reference
+
+
 def test_make_preset_errors_and_overrides():
     with pytest.raises(ValueError, match="Unknown preset 'ssc'; choose one of"):
         make_preset("ssc")
@@ -215,3 +235,41 @@ def test_reproduce_protocol_and_a_small_run(capsys):
     assert "1.8600" in row  # the published mean error for two subjects
     assert main(["bench", "reproduce", "--sizes", "11"]) == 2
     assert main(["bench", "reproduce", "--max-trials", "-1"]) == 2
+
+
+def test_face_protocol_is_every_choice_within_each_group():
+    from math import comb
+
+    from subclust.bench.reproduce import face_protocol
+
+    for n in (2, 3, 5, 8, 10):
+        combos = face_protocol(n)
+        # Elhamifar & Vidal's count: C(10, n) in each of the groups 1-10, 11-20, 21-30,
+        # C(8, n) in 31-38, no combination twice, each within one group.
+        assert len(combos) == 3 * comb(10, n) + comb(8, n) == len(set(combos))
+        assert all(len(set(ids)) == n for ids in combos)
+        assert all(len({min((s - 1) // 10, 3) for s in ids}) == 1 for ids in combos)
+    assert sum(len(face_protocol(n)) for n in (2, 3, 5, 8, 10)) == 1530
+
+
+def test_reproduce_tsc_and_max_combos(capsys):
+    code = main(["bench", "reproduce", "--experiments", "tsc-faces", "--sizes", "2,3",
+                 "--max-combos", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "preset heckel2015-faces" in out
+    rows = [line.split() for line in out.splitlines() if line[:8].strip() in {"2", "3"}]
+    assert [row[1] for row in rows] == ["2/163", "2/416"]
+    assert all(float(row[3]) < 25.0 for row in rows)  # TSC separates a few faces well
+    assert main(["bench", "reproduce", "--max-combos", "-1"]) == 2
+    assert main(["bench", "reproduce", "--experiments", "lsr"]) == 2
+
+
+def test_lsr_faces_table_runs_the_papers_protocol():
+    from subclust.bench.reproduce import lsr_faces_table
+
+    table = lsr_faces_table(sizes=[5], n_runs=3)
+    (row,) = table.rows
+    assert row["preset"] == "lu2012-lsr1-faces5" and row["runs"] == 3
+    assert row["ours_best"] <= row["ours_mean"] <= row["ours_worst"]
+    assert row["ours_mean"] < 20.0  # most of the 320 faces of 5 subjects grouped right

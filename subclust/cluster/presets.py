@@ -9,8 +9,9 @@ source it was read from.
 Examples
 --------
 >>> from subclust.cluster.presets import PRESETS, make_preset
->>> sorted(PRESETS)
-['elhamifar2013-faces', 'elhamifar2013-motion', 'you2016-ensc', 'you2016-omp']
+>>> sorted(PRESETS)  # doctest: +NORMALIZE_WHITESPACE
+['elhamifar2013-faces', 'elhamifar2013-motion', 'heckel2015-faces', 'lu2012-lsr1-faces10',
+ 'lu2012-lsr1-faces5', 'you2016-ensc', 'you2016-omp']
 >>> ssc = make_preset("elhamifar2013-motion", n_clusters=3)
 >>> ssc.alpha, ssc.rho, ssc.max_iter, ssc.affine, ssc.l1_share, ssc.normalize
 (800.0, 800.0, 200, True, 0.7, False)
@@ -38,6 +39,17 @@ _YOU_OMP = (
     "Matching Pursuit', CVPR 2016; parameters of the authors' MNIST script "
     "(github.com/ChongYou/subspace-clustering, run_mnist.py: n_nonzero=5, thr=1e-5)"
 )
+_LU_LSR = (
+    "C.-Y. Lu, H. Min, Z.-Q. Zhao, L. Zhu, D.-S. Huang, S. Yan, 'Robust and Efficient "
+    "Subspace Segmentation via Least Squares Regression', ECCV 2012, and the authors' code "
+    "(Experiment_FS.m: LSR1 with lambda 0.4 for 5 subjects and 0.004 for 10; LSR1.m; "
+    "SubspaceSegmentation.m; clu_ncut.m)"
+)
+_HECKEL_BOELCSKEI = (
+    "R. Heckel, H. Boelcskei, 'Robust Subspace Clustering via Thresholding', IEEE Trans. "
+    "Inf. Theory 61(11), 2015, and the authors' code (run_TSC_Faces.m: q = 3 on unit-norm "
+    "48x42 faces; TSC.m)"
+)
 
 # The spectral step of Elhamifar & Vidal's code: |C| with every sample's coefficients
 # scaled to a largest magnitude of one, symmetrized; the normalized Laplacian's
@@ -46,6 +58,13 @@ _ELHAMIFAR_SPECTRAL = {
     "affinity": "symmetric",
     "assign_labels": "normalized_kmeans",
     "normalize": False,  # their code never rescales the samples
+}
+
+_LU_SPECTRAL = {
+    "zero_diagonal": True,  # LSR1
+    "normalize": True,
+    "affinity": "symmetric",
+    "assign_labels": "kmeans",
 }
 
 
@@ -106,6 +125,36 @@ PRESETS = {
         },
         _ELHAMIFAR_VIDAL,
         "motion segmentation on Hopkins 155 (trajectories, no projection)",
+    ),
+    # Lu et al.'s face script: unit-norm samples (after a PCA the protocol applies), LSR1
+    # (diag(C) = 0), every sample's coefficients scaled to a largest magnitude of one,
+    # W = |C| + |C|^T, and k-means on D^(-1/2) times the normalized affinity's leading
+    # eigenvectors (clu_ncut.m): scikit-learn's assign_labels='kmeans'.
+    "lu2012-lsr1-faces5": Preset(
+        "LeastSquaresSubspaceClustering",
+        {"regularization": 0.4, **_LU_SPECTRAL},
+        _LU_LSR,
+        "face clustering on the first 5 subjects of Extended Yale B (32x32, PCA to 30)",
+    ),
+    "lu2012-lsr1-faces10": Preset(
+        "LeastSquaresSubspaceClustering",
+        {"regularization": 0.004, **_LU_SPECTRAL},
+        _LU_LSR,
+        "face clustering on the first 10 subjects of Extended Yale B (32x32, PCA to 60)",
+    ),
+    # Heckel & Boelcskei's face script: each unit-norm sample linked to its q = 3 most
+    # correlated samples with weight exp(-2 arccos |cos|), W = Z + Z^T unscaled, and
+    # k-means on the unit rows of the normalized Laplacian's eigenvectors (TSC.m).
+    "heckel2015-faces": Preset(
+        "ThresholdedSubspaceClustering",
+        {
+            "n_nearest": 3,
+            "normalize": True,
+            "affinity": "symmetric",
+            "assign_labels": "normalized_kmeans",
+        },
+        _HECKEL_BOELCSKEI,
+        "face clustering on Extended Yale B (48x42 pixels, the protocol of Elhamifar & Vidal)",
     ),
     "you2016-ensc": Preset(
         "SparseSubspaceClustering",
