@@ -36,6 +36,7 @@ from subclust.utils.validation import (
     check_dims,
     check_matrix,
     fit_context,
+    store_init_params,
     validate_data,
     validate_params,
 )
@@ -343,31 +344,11 @@ default='cluster_qr'
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        dims=3,
-        n_estimators=1000,
-        max_iter=3,
-        n_nearest=None,
-        normalize=True,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        n_jobs=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.dims = dims
-        self.n_estimators = n_estimators
-        self.max_iter = max_iter
-        self.n_nearest = n_nearest
-        self.normalize = normalize
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+        self, n_clusters=8, *, dims=3, n_estimators=1000, max_iter=3, n_nearest=None,
+        normalize=True, assign_labels="cluster_qr", subspace_dims=None, subspace_energy=None,
+        n_jobs=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -6,7 +6,13 @@ import numpy as np
 import scipy.linalg as la
 
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
-from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_matrix,
+    store_init_params,
+    validate_params,
+)
 
 __all__ = ["LeastSquaresSubspaceClustering", "least_squares_representation"]
 
@@ -210,33 +216,11 @@ default='cluster_qr'
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        regularization=0.1,
-        zero_diagonal=False,
-        normalize=True,
-        affinity="angular",
-        n_neighbors=None,
-        dim_per_cluster=10,
-        power=4,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.regularization = regularization
-        self.zero_diagonal = zero_diagonal
-        self.normalize = normalize
-        self.affinity = affinity
-        self.n_neighbors = n_neighbors
-        self.dim_per_cluster = dim_per_cluster
-        self.power = power
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.random_state = random_state
+        self, n_clusters=8, *, regularization=0.1, zero_diagonal=False, normalize=True,
+        affinity="angular", n_neighbors=None, dim_per_cluster=10, power=4,
+        assign_labels="cluster_qr", subspace_dims=None, subspace_energy=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     def _representation(self, X):
         if self.affinity != "angular" or self.zero_diagonal:

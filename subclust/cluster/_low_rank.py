@@ -29,7 +29,13 @@ from subclust.cluster._spectral import (
     angular_affinity,
     representation_affinity,
 )
-from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_matrix,
+    store_init_params,
+    validate_params,
+)
 
 __all__ = [
     "LowRankRepresentation",
@@ -429,33 +435,11 @@ default='cluster_qr'
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        regularization=1.0,
-        normalize=True,
-        affinity="angular",
-        power=4,
-        rank_tol=1e-4,
-        max_iter=1000,
-        tol=1e-8,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.regularization = regularization
-        self.normalize = normalize
-        self.affinity = affinity
-        self.power = power
-        self.rank_tol = rank_tol
-        self.max_iter = max_iter
-        self.tol = tol
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.random_state = random_state
+        self, n_clusters=8, *, regularization=1.0, normalize=True, affinity="angular", power=4,
+        rank_tol=1e-4, max_iter=1000, tol=1e-8, assign_labels="cluster_qr", subspace_dims=None,
+        subspace_energy=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     @classmethod
     def from_preset(cls, name, **params):

@@ -6,7 +6,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
-from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_matrix,
+    store_init_params,
+    validate_params,
+)
 
 __all__ = ["ThresholdedSubspaceClustering", "thresholded_representation"]
 
@@ -134,31 +140,11 @@ default='cluster_qr'
     _scale_rows = False
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        n_nearest=5,
-        normalize=True,
-        affinity="symmetric",
-        n_neighbors=None,
-        dim_per_cluster=10,
-        power=4,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.n_nearest = n_nearest
-        self.normalize = normalize
-        self.affinity = affinity
-        self.n_neighbors = n_neighbors
-        self.dim_per_cluster = dim_per_cluster
-        self.power = power
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.random_state = random_state
+        self, n_clusters=8, *, n_nearest=5, normalize=True, affinity="symmetric", n_neighbors=None,
+        dim_per_cluster=10, power=4, assign_labels="cluster_qr", subspace_dims=None,
+        subspace_energy=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     def _representation(self, X):
         return thresholded_representation(X, min(self.n_nearest, X.shape[0] - 1)), None
