@@ -380,26 +380,18 @@ class LowRankRepresentation(BaseSpectralSubspaceClustering):
 default='cluster_qr'
         See :func:`~subclust.cluster.spectral_labels`; the authors' code runs
         k-means on the normalized embedding ('kmeans').
-    subspace_dims : int or list of int, optional
-    subspace_energy : float in (0, 1], optional
-        Dimension rule of the per-cluster subspaces used by ``predict``.
-    random_state : int, RandomState instance or None, default=None
+    subspace_dims, subspace_energy, random_state
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     Attributes
     ----------
     representation_matrix_ : ndarray of shape (n_samples, n_samples)
         ``C = Z^T``.
     affinity_matrix_ : ndarray of shape (n_samples, n_samples)
-    labels_ : ndarray of shape (n_samples,)
-    n_clusters_ : int
-        The number of clusters used: ``n_clusters``, or its estimate.
-    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
-        The smallest eigenvalues of the affinity's normalized Laplacian that
-        the estimate read (None when ``n_clusters`` was given).
-    bases_ : list of ndarray of shape (n_features, d_k)
     n_iter_ : int
         ALM iterations (1 for the closed form).
-    n_features_in_ : int
+    labels_, n_clusters_, laplacian_eigenvalues_, bases_, n_features_in_
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     See Also
     --------
@@ -416,9 +408,11 @@ default='cluster_qr'
     >>> from subclust.datasets import make_molrg
     >>> from subclust.metrics import clustering_accuracy
     >>> X, y, _ = make_molrg(n_samples=[30, 30, 30], n_features=20, dims=3, random_state=0)
-    >>> lrr = LowRankRepresentation(n_clusters=3, random_state=0).fit(X)
-    >>> clustering_accuracy(y, lrr.labels_)
-    1.0
+    >>> for regularization in (1.0, None):  # the ALM, then the noiseless closed form
+    ...     lrr = LowRankRepresentation(3, regularization=regularization, random_state=0).fit(X)
+    ...     print(clustering_accuracy(y, lrr.labels_), lrr.n_iter_ > 1)
+    1.0 True
+    1.0 False
     """
 
     _parameter_constraints = {

@@ -106,14 +106,8 @@ default='cluster_qr'
     ----------
     representation_matrix_ : sparse matrix of shape (n_samples, n_samples)
     affinity_matrix_ : sparse matrix of shape (n_samples, n_samples)
-    labels_ : ndarray of shape (n_samples,)
-    n_clusters_ : int
-        The number of clusters used: ``n_clusters``, or its estimate.
-    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
-        The smallest eigenvalues of the affinity's normalized Laplacian that
-        the estimate read (None when ``n_clusters`` was given).
-    bases_ : list of ndarray of shape (n_features, d_k)
-    n_features_in_ : int
+    labels_, n_clusters_, laplacian_eigenvalues_, bases_, n_features_in_
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     References
     ----------
