@@ -915,19 +915,18 @@ def self_representation_elastic_net(
 
     Returns
     -------
-    C : sparse matrix (CSR) of shape (n_samples, n_samples)
-    n_iter : int
-        Only if ``return_n_iter``.
+    C, n_iter
+        As in :func:`self_representation_omp`.
 
     Examples
     --------
     >>> from subclust.cluster import self_representation_elastic_net
     >>> from subclust.datasets import make_molrg
     >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=10, dims=2, random_state=0)
-    >>> C = self_representation_elastic_net(X)
-    >>> rows, cols = C.nonzero()
-    >>> bool((y[rows] == y[cols]).all())
-    True
+    >>> C, n_iter = self_representation_elastic_net(X, return_n_iter=True)
+    >>> links_within_subspaces = y[C.nonzero()[0]] == y[C.nonzero()[1]]
+    >>> bool(links_within_subspaces.all()), 1 <= n_iter <= 20
+    (True, True)
     """
     backend = _resolve_backend(backend, X)
     return _elastic_net_representation(
