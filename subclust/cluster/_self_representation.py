@@ -39,15 +39,6 @@ import scipy.sparse as sp
 from subclust.utils.parallel import blas_threads, thread_map
 from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
-__all__ = [
-    "self_representation_admm",
-    "self_representation_cvxpy",
-    "self_representation_elastic_net",
-    "self_representation_objective",
-    "self_representation_omp",
-    "sparse_self_representation",
-]
-
 _BATCH = 1024
 _SOLVE_BATCH = 128
 _ALPHA = Interval(Real, 1, None, closed="neither")  # > 1: every sample has a nonzero solution
