@@ -50,6 +50,7 @@ from subclust.utils.parallel import torch_threads
 from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.subspace import residuals
+from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 
@@ -450,13 +451,8 @@ def _generate(model, X, bases, noise, config, seed):
         "dims": [Interval(Integral, 1, None, closed="left")],
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "n_generated": [Interval(Integral, 1, None, closed="left")],
-        "steps": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
-        "depth": [Interval(Integral, 1, None, closed="left")],
-        "sampler": [str],
-        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
+        **SAMPLING_CONSTRAINTS,
         "noise": [Interval(Real, 0, None, closed="left")],
         "memorization_ratio": [Interval(Real, 0, None, closed="neither")],
         "subspace_tolerance": [Interval(Real, 0, 1, closed="neither")],

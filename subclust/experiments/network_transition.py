@@ -42,6 +42,7 @@ from subclust.utils.parallel import blas_threads, process_map, torch_threads
 from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.experiments.memorization import _log_crossing, memorization_shares
+from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 
@@ -431,13 +432,8 @@ def _check(dims, ratios, n_features, n_components, config):
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_generated": [Interval(numbers.Integral, 1, None, closed="left")],
-        "steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
-        "sampler": [str],
-        "sampler_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
+        **SAMPLING_CONSTRAINTS,
         "memorization_ratio": [Interval(numbers.Real, 0, None, closed="neither")],
         "subspace_tolerance": [Interval(numbers.Real, 0, 1, closed="neither")],
         "level": [Interval(numbers.Real, 0, 1, closed="neither")],

@@ -53,6 +53,7 @@ import numpy as np
 
 from subclust.subspace import principal_subspace
 from subclust.utils.progress import progress_bar
+from subclust.experiments._constraints import TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
 
@@ -356,11 +357,7 @@ def _train_and_measure(network, X, draw, latent, config, seed):
         "latents": ["array-like"],
         "networks": ["array-like"],
         "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
-        "steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
         "basis_init": [StrOptions({"pca", "random"})],
         "basis_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_eval": [Interval(numbers.Integral, 1, None, closed="left")],
