@@ -242,18 +242,9 @@ def _soft_threshold(A, t):
     prefer_skip_nested_validation=True,
 )
 def self_representation_admm(
-    X,
-    *,
-    alpha=20.0,
-    affine=False,
-    outlier_penalty=None,
-    dense_noise=True,
-    rho=None,
-    tol=2e-4,
-    max_iter=300,
-    return_outliers=False,
-    return_n_iter=False,
-):
+    X, *, alpha=20.0, affine=False, outlier_penalty=None, dense_noise=True, rho=None, tol=2e-4,
+    max_iter=300, return_outliers=False, return_n_iter=False,
+):  # fmt: skip
     """Lasso self-representation of all samples by ADMM (SSC).
 
     Solves ``min ||C||_1 + lambda/2 ||X - C X - E||_F^2 + outlier_penalty ||E||_1``
@@ -837,19 +828,9 @@ def _small_least_squares(atoms, targets):
     prefer_skip_nested_validation=True,
 )
 def self_representation_elastic_net(
-    X,
-    *,
-    alpha=50.0,
-    l1_ratio=0.9,
-    n_init_support=40,
-    max_support=100,
-    tol=1e-6,
-    max_outer=20,
-    max_sweeps=200,
-    batch_size=None,
-    backend=None,
-    return_n_iter=False,
-):
+    X, *, alpha=50.0, l1_ratio=0.9, n_init_support=40, max_support=100, tol=1e-6, max_outer=20,
+    max_sweeps=200, batch_size=None, backend=None, return_n_iter=False,
+):  # fmt: skip
     """Elastic-net self-representation by an active-set method (EnSC).
 
     Every sample ``x_i`` solves

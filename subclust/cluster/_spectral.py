@@ -663,7 +663,7 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     >>> bases = cluster_bases(X, y, n_clusters=2)  # dimensions estimated from the data
     >>> [U.shape for U in bases]
     [(10, 2), (10, 3)]
-    >>> bool(np.allclose(bases[1].T @ bases[1], np.eye(3)))  # orthonormal columns
+    >>> all(np.allclose(U.T @ U, np.eye(U.shape[1])) for U in bases)  # orthonormal columns
     True
     >>> [round(subspace_distance(U, V), 6) for U, V in zip(bases, true_bases)]
     [0.0, 0.0]

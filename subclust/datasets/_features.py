@@ -271,19 +271,9 @@ def _write_cache(path, params, **arrays):
     prefer_skip_nested_validation=True,
 )
 def mnist_scattering_pca(
-    n_components=500,
-    n_samples=None,
-    J=3,
-    L=8,
-    pad_to=32,
-    normalize="channel",
-    data_home=None,
-    cache_dir=None,
-    use_cache=True,
-    verify=True,
-    batch_size=64,
-    n_jobs=None,
-):
+    n_components=500, n_samples=None, J=3, L=8, pad_to=32, normalize="channel", data_home=None,
+    cache_dir=None, use_cache=True, verify=True, batch_size=64, n_jobs=None,
+):  # fmt: skip
     """Scattering + PCA features of the MNIST test set, cached on disk.
 
     The features of You et al. (CVPR 2016) for subspace clustering of

@@ -463,27 +463,11 @@ def _generate(model, X, bases, noise, config, seed):
     prefer_skip_nested_validation=True,
 )
 def memorization_sweep(
-    ratios=(1, 2, 5, 10, 20, 50, 100),
-    models=("mlp", "empirical", "fresh"),
-    n_features=16,
-    n_components=2,
-    dims=3,
-    n_trials=3,
-    n_generated=500,
-    steps=2000,
-    batch_size=256,
-    lr=4e-3,
-    hidden=128,
-    depth=3,
-    sampler="heun",
-    sampler_steps=18,
-    noise=0.0,
-    memorization_ratio=1 / 3,
-    subspace_tolerance=0.1,
-    n_threads=1,
-    random_state=0,
-    progress=False,
-):
+    ratios=(1, 2, 5, 10, 20, 50, 100), models=("mlp", "empirical", "fresh"), n_features=16,
+    n_components=2, dims=3, n_trials=3, n_generated=500, steps=2000, batch_size=256, lr=4e-3,
+    hidden=128, depth=3, sampler="heun", sampler_steps=18, noise=0.0, memorization_ratio=1 / 3,
+    subspace_tolerance=0.1, n_threads=1, random_state=0, progress=False,
+):  # fmt: skip
     """Generalized and memorized shares of generated samples as ``N_k / d`` grows.
 
     Each trial draws ``n_components`` random subspaces of dimension ``dims``

@@ -448,27 +448,11 @@ def _check(dims, ratios, n_features, n_components, config):
     prefer_skip_nested_validation=True,
 )
 def network_transition(
-    dims=(3, 4, 5, 6, 7),
-    ratios=(1, 2, 5, 10, 20, 50, 100),
-    n_features=48,
-    n_components=2,
-    n_seeds=3,
-    n_generated=300,
-    steps=2000,
-    batch_size=256,
-    lr=4e-3,
-    hidden=256,
-    depth=3,
-    sampler="heun",
-    sampler_steps=18,
-    memorization_ratio=1 / 3,
-    subspace_tolerance=0.1,
-    level=0.5,
-    n_jobs=1,
-    device=None,
-    random_state=0,
-    progress=False,
-):
+    dims=(3, 4, 5, 6, 7), ratios=(1, 2, 5, 10, 20, 50, 100), n_features=48, n_components=2,
+    n_seeds=3, n_generated=300, steps=2000, batch_size=256, lr=4e-3, hidden=256, depth=3,
+    sampler="heun", sampler_steps=18, memorization_ratio=1 / 3, subspace_tolerance=0.1, level=0.5,
+    n_jobs=1, device=None, random_state=0, progress=False,
+):  # fmt: skip
     """Generalization score of trained denoisers over ``(d, N_k)``, and its crossing against ``d``.
 
     For every intrinsic dimension ``d`` and seed: one MoLRG with
