@@ -290,11 +290,8 @@ def make_pipeline(
 
     Parameters
     ----------
-    method : str, default=DEFAULT_METHOD
-        A key of :data:`METHODS`.
-    n_clusters : int, default=8
-    dims : int or list of int, optional
-        Subspace dimension(s); see :func:`make_estimator`.
+    method, n_clusters, dims
+        As in :func:`make_estimator`.
     normalize : bool, default=True
         Include the ``normalize`` (and ``renormalize``) steps; False also
         turns off the estimator's own ``normalize`` unless ``params`` sets

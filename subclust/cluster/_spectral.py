@@ -651,6 +651,8 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     Returns
     -------
     bases : list of ndarray of shape (n_features, d_k)
+        Orthonormal basis of each cluster's subspace, in the dtype of ``X``;
+        one zero column for a cluster without samples.
 
     Examples
     --------
