@@ -1,0 +1,17 @@
+"""Fixtures shared by the test modules."""
+
+import pytest
+
+from subclust.datasets import make_molrg
+
+
+@pytest.fixture
+def draw_molrg():
+    """Draw ``(X, y, bases)``: ``k`` subspaces of dimension ``dim``, ``n_per`` samples each."""
+
+    def draw(n_per=30, n_features=20, dim=3, k=3, noise=0.0, seed=0):
+        return make_molrg(
+            n_samples=[n_per] * k, n_features=n_features, dims=dim, noise=noise, random_state=seed
+        )
+
+    return draw
