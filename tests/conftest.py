@@ -15,3 +15,16 @@ def draw_molrg():
         )
 
     return draw
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tiny tensors: more threads only contend.
+
+    A module takes it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    pytest.importorskip("torch")
+    from subclust.utils.parallel import torch_threads
+
+    with torch_threads(1):
+        yield
