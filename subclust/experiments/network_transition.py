@@ -61,16 +61,15 @@ SMALL_CONFIG = dict(dims=(2, 3), ratios=(1, 4, 16), n_features=8, n_seeds=2, n_g
 #: Largest allowed ``lcm(training set sizes) / largest training set`` (see the module docstring).
 _MAX_TILING = 64
 
+#: Constraint of a level or a probability strictly between 0 and 1.
+_OPEN_UNIT = [Interval(numbers.Real, 0, 1, closed="neither")]
+
 
 # --------------------------------------------------------------------------- fits
 
 
 @validate_params(
-    {
-        "samples_per_component": ["array-like"],
-        "scores": ["array-like"],
-        "level": [Interval(numbers.Real, 0, 1, closed="neither")],
-    },
+    {"samples_per_component": ["array-like"], "scores": ["array-like"], "level": _OPEN_UNIT},
     prefer_skip_nested_validation=True,
 )
 def fit_crossing(samples_per_component, scores, level=0.5):
@@ -123,11 +122,7 @@ def fit_crossing(samples_per_component, scores, level=0.5):
 
 
 @validate_params(
-    {
-        "x": ["array-like"],
-        "y": ["array-like"],
-        "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
-    },
+    {"x": ["array-like"], "y": ["array-like"], "confidence": _OPEN_UNIT},
     prefer_skip_nested_validation=True,
 )
 def fit_line(x, y, confidence=0.95):
@@ -435,8 +430,8 @@ def _check(dims, ratios, n_features, n_components, config):
         **TRAINING_CONSTRAINTS,
         **SAMPLING_CONSTRAINTS,
         "memorization_ratio": [Interval(numbers.Real, 0, None, closed="neither")],
-        "subspace_tolerance": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "level": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "subspace_tolerance": _OPEN_UNIT,
+        "level": _OPEN_UNIT,
         "n_jobs": [
             Interval(numbers.Integral, 1, None, closed="left"),
             Interval(numbers.Integral, None, -1, closed="right"),
