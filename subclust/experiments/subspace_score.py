@@ -372,30 +372,12 @@ def _train_and_measure(network, X, draw, latent, config, seed):
     prefer_skip_nested_validation=True,
 )
 def subspace_score_experiment(
-    sample_sizes=(100, 1000),
-    n_features_grid=(16, 64, 256, 1024),
-    dims=4,
-    dims_grid=(2, 4, 8),
-    n_features=64,
-    latents=("gaussian", "uniform"),
-    networks=("subspace", "generic"),
-    n_seeds=2,
-    steps=300,
-    batch_size=128,
-    lr=2e-3,
-    hidden=128,
-    depth=3,
-    basis_init="pca",
-    basis_rate=0.5,
-    n_eval=256,
-    n_times=16,
-    n_generated=256,
-    sampler_steps=40,
-    n_threads=1,
-    device="cpu",
-    random_state=0,
-    progress=False,
-):
+    sample_sizes=(100, 1000), n_features_grid=(16, 64, 256, 1024), dims=4, dims_grid=(2, 4, 8),
+    n_features=64, latents=("gaussian", "uniform"), networks=("subspace", "generic"), n_seeds=2,
+    steps=300, batch_size=128, lr=2e-3, hidden=128, depth=3, basis_init="pca", basis_rate=0.5,
+    n_eval=256, n_times=16, n_generated=256, sampler_steps=40, n_threads=1, device="cpu",
+    random_state=0, progress=False,
+):  # fmt: skip
     """Train the subspace and the generic score networks over ``N``, ``D`` and ``d``; measure.
 
     The grid is the sweep over ``D`` in ``n_features_grid`` at ``d = dims``
