@@ -27,7 +27,6 @@ an int in the range [1, inf). Got 0 instead.
 """
 
 import functools
-import inspect
 import numbers
 
 import numpy as np
@@ -110,14 +109,16 @@ def store_init_params(estimator, arguments):
 
     scikit-learn reads an estimator's parameters from the signature of its own
     ``__init__``, which must store each of them unchanged; this is that body,
-    written once. Call it as ``store_init_params(self, locals())``.
+    written once. Call it as ``store_init_params(self, locals())``, before
+    ``__init__`` makes any local variable of its own.
 
     Parameters
     ----------
     estimator : object
         The estimator being constructed.
     arguments : dict
-        The local variables of its ``__init__``: one entry per parameter.
+        The local variables of its ``__init__``: ``self`` and one entry per
+        parameter.
 
     Examples
     --------
@@ -129,9 +130,9 @@ def store_init_params(estimator, arguments):
     >>> Scaler(factor=3.0).get_params()
     {'copy': True, 'factor': 3.0}
     """
-    signature = inspect.signature(type(estimator).__init__)
-    for name in list(signature.parameters)[1:]:  # the first is self
-        setattr(estimator, name, arguments[name])
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):  # __class__: there when __init__ calls super()
+            setattr(estimator, name, value)
 
 
 def check_params(estimator):
