@@ -8,15 +8,13 @@ clear message, so estimators plug in by being exported from subclust.
 
 Examples
 --------
->>> from subclust.pipeline import make_pipeline
->>> from subclust.datasets import make_molrg
->>> from subclust.metrics import clustering_accuracy
->>> X, y, _ = make_molrg(n_samples=[40, 40, 40], n_features=20, dims=3, random_state=0)
->>> pipe = make_pipeline("kss", n_clusters=3, dims=3, random_state=0)
->>> [name for name, _ in pipe.steps]
-['normalize', 'cluster']
->>> clustering_accuracy(y, pipe.fit_predict(X))
-1.0
+>>> from subclust.pipeline import METHODS, make_estimator
+>>> {"kss", "lsr", "ssc"} <= set(METHODS)
+True
+>>> make_estimator("lsr", n_clusters=3, dims=2)  # dims set where the estimator keeps them
+LeastSquaresSubspaceClustering(n_clusters=3, subspace_dims=2)
+
+:func:`make_pipeline` puts the estimator behind the usual preprocessing.
 """
 
 import importlib
@@ -295,11 +293,8 @@ def make_pipeline(
 
     Parameters
     ----------
-    method : str, default=DEFAULT_METHOD
-        A key of :data:`METHODS`.
-    n_clusters : int, default=8
-    dims : int or list of int, optional
-        Subspace dimension(s); see :func:`make_estimator`.
+    method, n_clusters, dims
+        As in :func:`make_estimator`.
     normalize : bool, default=True
         Include the ``normalize`` (and ``renormalize``) steps; False also
         turns off the estimator's own ``normalize`` unless ``params`` sets

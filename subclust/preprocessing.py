@@ -97,6 +97,7 @@ class UncenteredPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples; float32 stays float32.
 
         Returns
         -------

@@ -5,17 +5,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.bridge import jacobian_basis, jacobian_matrix, rank_profile  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import MoLRGDenoiser  # noqa: E402
 from subclust.subspace import numerical_rank, subspace_distance  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

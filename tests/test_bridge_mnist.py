@@ -9,7 +9,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 
-from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.bridge import jacobian_basis  # noqa: E402
 from subclust.experiments.mnist_story import (  # noqa: E402
     StoryConfig,
@@ -25,10 +24,7 @@ from subclust.subspace import subspace_distance  # noqa: E402
 MNIST = ["mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _mnist_available():

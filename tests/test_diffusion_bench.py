@@ -17,13 +17,7 @@ BLOCK_TORCH = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    pytest.importorskip("torch")
-    from subclust.utils.parallel import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _python(code):

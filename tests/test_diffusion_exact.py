@@ -5,7 +5,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import (  # noqa: E402
     EDM,
@@ -25,10 +24,7 @@ from subclust.diffusion import (  # noqa: E402
 WEIGHTS = [0.5, 0.3, 0.2]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with torch_threads(1):  # tiny tensors: one thread avoids contention on a shared machine
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import (  # noqa: E402
     EDM,
@@ -29,10 +28,7 @@ WEIGHTS = np.array([0.5, 0.3, 0.2])
 PROCESSES = [VPLinear(), VPCosine(), VE(), EDM()]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.diffusion import (  # noqa: E402
     EDM,
@@ -27,10 +26,7 @@ from subclust.metrics import clustering_accuracy, subspace_recovery_error  # noq
 from subclust.subspace import residuals, subspace_distance  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _top_pca_basis(X, d):

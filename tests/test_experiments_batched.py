@@ -5,17 +5,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from subclust.utils.parallel import torch_threads  # noqa: E402
 from subclust.cluster import init_subspaces  # noqa: E402
 from subclust.datasets import make_molrg  # noqa: E402
 from subclust.experiments._batched import _AllSamples, fit_mixtures  # noqa: E402
 from subclust.metrics import subspace_recovery_error  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with torch_threads(1):  # tiny networks: more threads only synchronize
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _restarts(X, dims, n_init, seed):

@@ -22,24 +22,17 @@ from subclust.cluster import (
     threshold_coassociation,
 )
 from subclust.cluster._low_rank import PRESETS
-from subclust.datasets import make_molrg
 from subclust.metrics import clustering_accuracy
 from subclust.pipeline import make_estimator
 
-
-def _molrg(n_per=30, n_features=20, dim=3, k=3, noise=0.0, seed=0):
-    X, y, _ = make_molrg(
-        n_samples=[n_per] * k, n_features=n_features, dims=dim, noise=noise, random_state=seed
-    )
-    return X, y
 
 
 # --- LRR ----------------------------------------------------------------------------
 
 
-def test_shape_interaction_matrix_is_block_diagonal_projector():
+def test_shape_interaction_matrix_is_block_diagonal_projector(draw_molrg):
     """Independent subspaces: C = V V^T links only samples of the same subspace."""
-    X, y = _molrg()
+    X, y, _ = draw_molrg()
     C = shape_interaction_matrix(X)
     np.testing.assert_allclose(C, C.T, atol=1e-12)
     np.testing.assert_allclose(C @ C, C, atol=1e-10)  # a projector
@@ -48,9 +41,9 @@ def test_shape_interaction_matrix_is_block_diagonal_projector():
     assert round(np.trace(C)) == 9  # rank = sum of the dimensions
 
 
-def test_alm_converges_and_matches_closed_form_without_noise():
+def test_alm_converges_and_matches_closed_form_without_noise(draw_molrg):
     """A large lambda forbids errors: the ALM returns the shape interaction matrix."""
-    X, _ = _molrg(n_per=15, n_features=12, dim=2)
+    X, _, _ = draw_molrg(n_per=15, n_features=12, dim=2)
     result = low_rank_representation(X, 100.0, return_details=True)
     assert result.converged and result.residual < 1e-8
     np.testing.assert_allclose(result.representation, shape_interaction_matrix(X), atol=1e-6)
@@ -59,10 +52,10 @@ def test_alm_converges_and_matches_closed_form_without_noise():
     assert result.objective == pytest.approx(6.0, abs=1e-5)
 
 
-def test_alm_objective_and_constraint_with_noise():
+def test_alm_objective_and_constraint_with_noise(draw_molrg):
     """With noise: the constraint holds to tol, and the objective beats the feasible (I, 0)
     and (C_SIM, E = X - C_SIM X) points."""
-    X, _ = _molrg(noise=0.1, seed=2)
+    X, _, _ = draw_molrg(noise=0.1, seed=2)
     X = X / np.linalg.norm(X, axis=1, keepdims=True)
     lam = 0.5
     result = low_rank_representation(X, lam, return_details=True)
@@ -79,9 +72,9 @@ def test_alm_objective_and_constraint_with_noise():
     assert 9 <= np.linalg.matrix_rank(C, tol=1e-3 * np.linalg.norm(C, 2)) < X.shape[1]
 
 
-def test_alm_error_flags_corrupted_samples():
+def test_alm_error_flags_corrupted_samples(draw_molrg):
     """The l21 error concentrates on grossly corrupted samples (Liu et al.'s sample outliers)."""
-    X, _ = _molrg(n_per=25, n_features=30, dim=3, seed=3)
+    X, _, _ = draw_molrg(n_per=25, n_features=30, dim=3, seed=3)
     X = X / np.linalg.norm(X, axis=1, keepdims=True)
     rng = np.random.RandomState(0)
     outliers = [4, 40, 61]
@@ -93,9 +86,9 @@ def test_alm_error_flags_corrupted_samples():
 
 @pytest.mark.parametrize("affinity", ["angular", "symmetric"])
 @pytest.mark.parametrize("regularization", [1.0, None])
-def test_lrr_recovers_subspaces(affinity, regularization):
+def test_lrr_recovers_subspaces(affinity, regularization, draw_molrg):
     # The closed form (regularization=None) is the noiseless model: no noise for it.
-    X, y = _molrg(noise=0.01 if regularization else 0.0, seed=4)
+    X, y, _ = draw_molrg(noise=0.01 if regularization else 0.0, seed=4)
     lrr = LowRankRepresentation(
         3, regularization=regularization, affinity=affinity, random_state=0
     ).fit(X)
@@ -103,8 +96,8 @@ def test_lrr_recovers_subspaces(affinity, regularization):
     assert clustering_accuracy(y, lrr.predict(X)) == 1.0
 
 
-def test_lrr_same_seed_same_result():
-    X, _ = _molrg(noise=0.05, seed=6)
+def test_lrr_same_seed_same_result(draw_molrg):
+    X, _, _ = draw_molrg(noise=0.05, seed=6)
     first, again = (LowRankRepresentation(3, random_state=3).fit(X) for _ in range(2))
     np.testing.assert_array_equal(first.affinity_matrix_, again.affinity_matrix_)
     np.testing.assert_array_equal(first.labels_, again.labels_)
@@ -133,8 +126,8 @@ def test_presets_carry_the_papers_parameters():
         LowRankRepresentation.from_preset("yale")
 
 
-def test_lrr_bad_parameters():
-    X, _ = _molrg()
+def test_lrr_bad_parameters(draw_molrg):
+    X, _, _ = draw_molrg()
     with pytest.raises(ValueError, match=r"'regularization' parameter of low_rank_representation "
                                          r"must be a float in the range \(0.0, inf\)"):
         low_rank_representation(X, 0.0)
@@ -189,8 +182,8 @@ def test_threshold_bad_q():
         threshold_coassociation(np.zeros((3, 3)), 3)
 
 
-def test_ensemble_same_subspace_pairs_vote_together():
-    X, y = _molrg(n_per=20, n_features=10, dim=2)
+def test_ensemble_same_subspace_pairs_vote_together(draw_molrg):
+    X, y, _ = draw_molrg(n_per=20, n_features=10, dim=2)
     A = ensemble_k_subspaces(X, 3, 2, n_estimators=100, random_state=0)
     same = y[:, None] == y[None, :]
     np.fill_diagonal(same, False)
@@ -199,8 +192,8 @@ def test_ensemble_same_subspace_pairs_vote_together():
 
 
 @pytest.mark.parametrize("n_nearest", [None, 20])
-def test_ekss_recovers_subspaces(n_nearest):
-    X, y = _molrg(n_per=40, n_features=15, dim=3, noise=0.02, seed=5)
+def test_ekss_recovers_subspaces(n_nearest, draw_molrg):
+    X, y, _ = draw_molrg(n_per=40, n_features=15, dim=3, noise=0.02, seed=5)
     ekss = EnsembleKSubspaces(
         3, dims=3, n_estimators=100, n_nearest=n_nearest, random_state=0
     ).fit(X)
@@ -209,8 +202,8 @@ def test_ekss_recovers_subspaces(n_nearest):
     assert sp.issparse(ekss.affinity_matrix_) == (n_nearest is not None)
 
 
-def test_ekss_reproducible_and_independent_of_n_jobs():
-    X, _ = _molrg(n_per=15, n_features=8, dim=2)
+def test_ekss_reproducible_and_independent_of_n_jobs(draw_molrg):
+    X, _, _ = draw_molrg(n_per=15, n_features=8, dim=2)
     first = EnsembleKSubspaces(3, dims=2, n_estimators=30, random_state=7).fit(X)
     again = EnsembleKSubspaces(3, dims=2, n_estimators=30, random_state=7).fit(X)
     parallel = EnsembleKSubspaces(3, dims=2, n_estimators=30, random_state=7, n_jobs=2).fit(X)
@@ -219,8 +212,8 @@ def test_ekss_reproducible_and_independent_of_n_jobs():
         np.testing.assert_array_equal(first.labels_, other.labels_)
 
 
-def test_ekss_bad_parameters():
-    X, _ = _molrg(n_features=5)
+def test_ekss_bad_parameters(draw_molrg):
+    X, _, _ = draw_molrg(n_features=5)
     with pytest.raises(ValueError, match="n_estimators"):
         EnsembleKSubspaces(3, n_estimators=0).fit(X)
     with pytest.raises(ValueError, match="must be smaller than n_features=5"):

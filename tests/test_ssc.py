@@ -38,12 +38,6 @@ from subclust.metrics import clustering_accuracy, subspace_recovery_error
 from subclust.utils.validation import InvalidParameterError
 
 
-def _molrg(n_per=30, n_features=20, dim=3, k=3, noise=0.0, seed=0):
-    X, y, bases = make_molrg(
-        n_samples=[n_per] * k, n_features=n_features, dims=dim, noise=noise, random_state=seed
-    )
-    return X, y, bases
-
 
 def _same_subspace_fraction(C, y):
     rows, cols = sp.coo_matrix(C).nonzero()
@@ -54,9 +48,9 @@ def _same_subspace_fraction(C, y):
 
 
 @pytest.mark.parametrize("affine", [False, True])
-def test_admm_matches_cvxpy(affine):
+def test_admm_matches_cvxpy(affine, draw_molrg):
     """ADMM reaches the exact optimum of the Lasso problem (cvxpy/Clarabel)."""
-    X, y, _ = _molrg(n_per=25, n_features=15, dim=3, noise=0.01, seed=1)
+    X, y, _ = draw_molrg(n_per=25, n_features=15, dim=3, noise=0.01, seed=1)
     X = normalize_samples(X)
     lam = lasso_lambda(X, 20.0)
     C_admm = self_representation_admm(X, affine=affine, tol=1e-6, max_iter=3000)
@@ -77,9 +71,9 @@ def test_admm_matches_cvxpy(affine):
     assert clustering_accuracy(y, labels[0]) == 1.0
 
 
-def test_admm_woodbury_and_direct_agree():
+def test_admm_woodbury_and_direct_agree(draw_molrg):
     """N > 2D takes the Woodbury path; the result must not depend on it."""
-    X, _, _ = _molrg(n_per=20, n_features=8, dim=2, noise=0.01, seed=2)  # N=60 > 2*8
+    X, _, _ = draw_molrg(n_per=20, n_features=8, dim=2, noise=0.01, seed=2)  # N=60 > 2*8
     X = normalize_samples(X)
     C_wood = self_representation_admm(X, tol=1e-7, max_iter=5000)
     X_wide = np.hstack([X, np.zeros((X.shape[0], 30))])  # same problem, N < 2D: direct path
@@ -87,8 +81,8 @@ def test_admm_woodbury_and_direct_agree():
     np.testing.assert_allclose(C_wood.toarray(), C_direct.toarray(), atol=1e-4)
 
 
-def test_admm_outliers_recovers_corrupted_entries():
-    X, y, _ = _molrg(n_per=30, n_features=30, dim=3, seed=3)
+def test_admm_outliers_recovers_corrupted_entries(draw_molrg):
+    X, y, _ = draw_molrg(n_per=30, n_features=30, dim=3, seed=3)
     X = normalize_samples(X)
     corrupted = X.copy()
     rng = np.random.default_rng(0)
@@ -110,9 +104,9 @@ def test_admm_outliers_recovers_corrupted_entries():
     "solver, params",
     [("admm", {}), ("omp", {"n_nonzero": 3}), ("elastic_net", {})],
 )
-def test_representation_links_only_same_subspace(solver, params):
+def test_representation_links_only_same_subspace(solver, params, draw_molrg):
     """Independent noiseless subspaces: every nonzero coefficient stays within a subspace."""
-    X, y, _ = _molrg(n_per=30, n_features=30, dim=3, seed=4)
+    X, y, _ = draw_molrg(n_per=30, n_features=30, dim=3, seed=4)
     C = sparse_self_representation(normalize_samples(X), solver=solver, **params)
     assert sp.issparse(C) and C.shape == (90, 90)
     assert np.all(C.diagonal() == 0)
@@ -121,17 +115,17 @@ def test_representation_links_only_same_subspace(solver, params):
     assert np.all(np.diff(sp.csr_matrix(C).indptr) > 0)
 
 
-def test_omp_reconstructs_each_sample():
-    X, _, _ = _molrg(n_per=20, n_features=20, dim=3, seed=5)
+def test_omp_reconstructs_each_sample(draw_molrg):
+    X, _, _ = draw_molrg(n_per=20, n_features=20, dim=3, seed=5)
     X = normalize_samples(X)
     C = self_representation_omp(X, n_nonzero=3)
     np.testing.assert_allclose(C @ X, X, atol=1e-8)
     assert np.diff(C.indptr).max() <= 3
 
 
-def test_elastic_net_is_optimal():
+def test_elastic_net_is_optimal(draw_molrg):
     """The active-set result satisfies the elastic-net optimality conditions of every sample."""
-    X, _, _ = _molrg(n_per=30, n_features=15, dim=4, noise=0.05, seed=6)
+    X, _, _ = draw_molrg(n_per=30, n_features=15, dim=4, noise=0.05, seed=6)
     X = normalize_samples(X)
     alpha, tau = 50.0, 0.9
     C = self_representation_elastic_net(X, alpha=alpha, l1_ratio=tau, tol=1e-9).toarray()
@@ -147,9 +141,9 @@ def test_elastic_net_is_optimal():
     assert np.all(np.abs(grad[~nonzero & off]) <= tau * (1 + 1e-5))
 
 
-def test_elastic_net_matches_cvxpy_per_sample():
+def test_elastic_net_matches_cvxpy_per_sample(draw_molrg):
     cp = pytest.importorskip("cvxpy")
-    X, _, _ = _molrg(n_per=15, n_features=10, dim=3, noise=0.05, seed=7)
+    X, _, _ = draw_molrg(n_per=15, n_features=10, dim=3, noise=0.05, seed=7)
     X = normalize_samples(X)
     tau, alpha = 0.7, 30.0
     C = self_representation_elastic_net(X, alpha=alpha, l1_ratio=tau, tol=1e-10).toarray()
@@ -163,8 +157,8 @@ def test_elastic_net_matches_cvxpy_per_sample():
     np.testing.assert_allclose(C[i, others], c.value, atol=1e-5)
 
 
-def test_least_squares_closed_forms():
-    X, _, _ = _molrg(n_per=10, n_features=12, dim=2, noise=0.1, seed=8)
+def test_least_squares_closed_forms(draw_molrg):
+    X, _, _ = draw_molrg(n_per=10, n_features=12, dim=2, noise=0.1, seed=8)
     lam = 0.3
     C2, (values, vectors) = least_squares_representation(X, lam, return_eigenpairs=True)
     G = X @ X.T
@@ -179,8 +173,8 @@ def test_least_squares_closed_forms():
     np.testing.assert_allclose(C1[i, others], ridge, atol=1e-8)
 
 
-def test_thresholded_representation_keeps_q_neighbours():
-    X, y, _ = _molrg(n_per=20, n_features=20, dim=2, seed=9)
+def test_thresholded_representation_keeps_q_neighbours(draw_molrg):
+    X, y, _ = draw_molrg(n_per=20, n_features=20, dim=2, seed=9)
     X = normalize_samples(X)
     C = thresholded_representation(X, 4)
     assert np.all(np.diff(C.indptr) == 4)
@@ -235,8 +229,8 @@ ESTIMATORS = {
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
-def test_estimators_recover_subspaces(name):
-    X, y, bases = _molrg(n_per=40, n_features=20, dim=3, noise=0.01, seed=10)
+def test_estimators_recover_subspaces(name, draw_molrg):
+    X, y, bases = draw_molrg(n_per=40, n_features=20, dim=3, noise=0.01, seed=10)
     est = ESTIMATORS[name](3).fit(X)
     assert clustering_accuracy(y, est.labels_) == 1.0
     assert est.representation_matrix_.shape == (120, 120)
@@ -247,8 +241,8 @@ def test_estimators_recover_subspaces(name):
 
 
 @pytest.mark.parametrize("name", ["ssc-en", "lsr", "tsc"])
-def test_predict_held_out(name):
-    X, y, _ = _molrg(n_per=60, n_features=20, dim=3, noise=0.01, seed=11)
+def test_predict_held_out(name, draw_molrg):
+    X, y, _ = draw_molrg(n_per=60, n_features=20, dim=3, noise=0.01, seed=11)
     est = ESTIMATORS[name](3).fit(X[:120])
     assert clustering_accuracy(y[:120], est.labels_) == 1.0
     # New samples go to the cluster of their subspace: same mapping as in training.
@@ -258,15 +252,15 @@ def test_predict_held_out(name):
     np.testing.assert_array_equal(est.predict(X[:120]), est.labels_)
 
 
-def test_predict_is_scale_invariant_and_uses_given_dims():
-    X, _, _ = _molrg(n_per=30, n_features=15, dim=2, seed=12)
+def test_predict_is_scale_invariant_and_uses_given_dims(draw_molrg):
+    X, _, _ = draw_molrg(n_per=30, n_features=15, dim=2, seed=12)
     est = LeastSquaresSubspaceClustering(3, subspace_dims=2, random_state=0).fit(X)
     assert [U.shape[1] for U in est.bases_] == [2, 2, 2]
     np.testing.assert_array_equal(est.predict(X), est.predict(7.5 * X))
 
 
-def test_precomputed_affinity():
-    X, y, _ = _molrg(n_per=30, n_features=20, dim=3, seed=13)
+def test_precomputed_affinity(draw_molrg):
+    X, y, _ = draw_molrg(n_per=30, n_features=20, dim=3, seed=13)
     W = LeastSquaresSubspaceClustering(3).fit(X).affinity_matrix_
     est = SparseSubspaceClustering(3, affinity="precomputed", random_state=0).fit(W)
     assert clustering_accuracy(y, est.labels_) == 1.0
@@ -279,8 +273,8 @@ def test_precomputed_affinity():
         SparseSubspaceClustering(3, affinity="precomputed").fit(-W)
 
 
-def test_cluster_bases_energy_rule():
-    X, y, bases = _molrg(n_per=30, n_features=20, dim=4, seed=14)
+def test_cluster_bases_energy_rule(draw_molrg):
+    X, y, bases = draw_molrg(n_per=30, n_features=20, dim=4, seed=14)
     found = cluster_bases(X, y, 3, energy=0.999)
     assert [U.shape[1] for U in found] == [4, 4, 4]
     assert subspace_recovery_error(found, bases) < 1e-8
@@ -293,24 +287,24 @@ def test_cluster_bases_energy_rule():
 
 
 @pytest.mark.parametrize("name", ["ssc-en", "ssc-admm", "lsr", "tsc"])
-def test_nan_input_raises(name):
-    X, _, _ = _molrg(n_per=10, n_features=10, dim=2, seed=15)
+def test_nan_input_raises(name, draw_molrg):
+    X, _, _ = draw_molrg(n_per=10, n_features=10, dim=2, seed=15)
     X[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         ESTIMATORS[name](3).fit(X)
 
 
 @pytest.mark.parametrize("name", ["ssc-en", "lsr", "tsc"])
-def test_fewer_samples_than_clusters_raises(name):
-    X, _, _ = _molrg(n_per=2, n_features=10, dim=2, seed=16)
+def test_fewer_samples_than_clusters_raises(name, draw_molrg):
+    X, _, _ = draw_molrg(n_per=2, n_features=10, dim=2, seed=16)
     with pytest.raises(ValueError, match="n_clusters=8"):
         ESTIMATORS[name](8).fit(X)
 
 
 @pytest.mark.parametrize("name", ["ssc-en", "ssc-omp", "lsr", "tsc"])
-def test_zero_rows_are_left_out_with_a_warning(name):
+def test_zero_rows_are_left_out_with_a_warning(name, draw_molrg):
     """Documented: an all-zero sample is clustered without, gets label 0, and a warning."""
-    X, y, _ = _molrg(n_per=30, n_features=20, dim=3, seed=17)
+    X, y, _ = draw_molrg(n_per=30, n_features=20, dim=3, seed=17)
     X[[5, 40]] = 0.0
     keep = np.ones(len(X), dtype=bool)
     keep[[5, 40]] = False
@@ -322,8 +316,8 @@ def test_zero_rows_are_left_out_with_a_warning(name):
     assert C[5].nnz == 0 and C[:, 40].nnz == 0
 
 
-def test_zero_rows_in_solver_functions_raise():
-    X, _, _ = _molrg(n_per=10, n_features=10, dim=2, seed=18)
+def test_zero_rows_in_solver_functions_raise(draw_molrg):
+    X, _, _ = draw_molrg(n_per=10, n_features=10, dim=2, seed=18)
     X[0] = 0.0
     for solver in ("admm", "omp", "elastic_net"):
         with pytest.raises(ValueError, match="all-zero"):
@@ -333,9 +327,9 @@ def test_zero_rows_in_solver_functions_raise():
 
 
 @pytest.mark.parametrize("name", ["ssc-en", "ssc-admm", "ssc-omp", "lsr", "tsc"])
-def test_duplicated_points_share_a_cluster(name):
+def test_duplicated_points_share_a_cluster(name, draw_molrg):
     """Documented: a duplicate represents its twin, so twins always share a label."""
-    X, y, _ = _molrg(n_per=30, n_features=20, dim=3, noise=0.01, seed=19)
+    X, y, _ = draw_molrg(n_per=30, n_features=20, dim=3, noise=0.01, seed=19)
     X = np.vstack([X, X[:10]])
     y = np.r_[y, y[:10]]
     est = ESTIMATORS[name](3).fit(X)
@@ -343,8 +337,8 @@ def test_duplicated_points_share_a_cluster(name):
     assert clustering_accuracy(y, est.labels_) == 1.0
 
 
-def test_bad_solver_parameters():
-    X, _, _ = _molrg(n_per=10, n_features=10, dim=2, seed=20)
+def test_bad_solver_parameters(draw_molrg):
+    X, _, _ = draw_molrg(n_per=10, n_features=10, dim=2, seed=20)
     with pytest.raises(InvalidParameterError,
                        match="'solver' parameter of sparse_self_representation must be"):
         sparse_self_representation(X, solver="lars")
@@ -452,10 +446,10 @@ def test_yaleb_10_subjects_omp_defaults():
 
 
 @pytest.mark.parametrize("n_clusters", [2, 3, 5])
-def test_estimate_n_clusters_from_dense_affinity(n_clusters):
+def test_estimate_n_clusters_from_dense_affinity(n_clusters, draw_molrg):
     from subclust.cluster import estimate_n_clusters
 
-    X, _, _ = _molrg(n_per=40, n_features=30, dim=3, k=n_clusters, noise=0.01, seed=n_clusters)
+    X, _, _ = draw_molrg(n_per=40, n_features=30, dim=3, k=n_clusters, noise=0.01, seed=n_clusters)
     est = LeastSquaresSubspaceClustering(n_clusters, random_state=0).fit(X)
     found, eigenvalues = estimate_n_clusters(est.affinity_matrix_, max_clusters=10)
     assert found == n_clusters

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from subclust.bench._common import parse_names
 from subclust.utils.tables import Table
 
 DATASETS = {
@@ -119,14 +120,6 @@ def load(name, seed=0, data_home=None):
     return np.asarray(bunch.data, dtype=np.float64), bunch.target
 
 
-def _split(text, known, what):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown}; choose among {', '.join(known)}.")
-    return names
-
-
 def n_clusters_table(datasets=DEFAULT_DATASETS.split(","), methods=DEFAULT_METHODS.split(","),
                      seed=0, data_home=None):  # fmt: skip
     """True number of classes against each method's estimate; one row per data set."""
@@ -183,8 +176,8 @@ def dims_table(n_per_cluster=100, n_clusters=4, dim=8, n_features=256, noise=0.0
 
 
 def main(args):
-    datasets = _split(args.datasets, DATASETS, "data sets")
-    methods = _split(args.methods, _methods(), "methods")
+    datasets = parse_names(args.datasets, DATASETS, "--datasets")
+    methods = parse_names(args.methods, _methods(), "--methods")
     if datasets and methods:
         print(n_clusters_table(datasets, methods, args.seed, args.data_home))
     if args.dims_samples:

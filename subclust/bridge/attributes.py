@@ -100,13 +100,15 @@ def _measure_binary(ink, scale, skeletonize):
     }
 
 
+#: How a digit image is binarized before it is measured.
+_BINARIZE_CONSTRAINTS = {
+    "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "scale": [Interval(numbers.Integral, 1, None, closed="left")],
+}
+
+
 @validate_params(
-    {
-        "image": ["array-like"],
-        "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "scale": [Interval(numbers.Integral, 1, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
+    {"image": ["array-like"], **_BINARIZE_CONSTRAINTS}, prefer_skip_nested_validation=True
 )
 def measure_digit(image, threshold=0.5, scale=4):
     """The Morpho-MNIST measures of one digit image.
@@ -143,12 +145,7 @@ def measure_digit(image, threshold=0.5, scale=4):
 
 
 @validate_params(
-    {
-        "images": ["array-like"],
-        "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "scale": [Interval(numbers.Integral, 1, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
+    {"images": ["array-like"], **_BINARIZE_CONSTRAINTS}, prefer_skip_nested_validation=True
 )
 def measure_digits(images, threshold=0.5, scale=4):
     """The Morpho-MNIST measures of many digits, as an array.

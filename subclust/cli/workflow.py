@@ -136,17 +136,9 @@ def _load_dataset(name, n_samples, data_home):
 
 
 def load_inputs(
-    path=None,
-    *,
-    dataset=None,
-    key=None,
-    label_column=None,
-    labels=None,
-    features="scattering",
-    n_samples=None,
-    data_home=None,
-    progress=None,
-):
+    path=None, *, dataset=None, key=None, label_column=None, labels=None, features="scattering",
+    n_samples=None, data_home=None, progress=None,
+):  # fmt: skip
     """Read the samples to cluster: a file of embeddings, a folder of images, or a data set.
 
     Parameters
@@ -344,18 +336,9 @@ def clustering_metrics(y_true, y_pred):
 
 
 def cluster_inputs(
-    inputs,
-    *,
-    method=DEFAULT_METHOD,
-    n_clusters=None,
-    dims=None,
-    pca="auto",
-    center=False,
-    normalize=True,
-    random_state=0,
-    params=None,
-    progress=None,
-):
+    inputs, *, method=DEFAULT_METHOD, n_clusters=None, dims=None, pca="auto", center=False,
+    normalize=True, random_state=0, params=None, progress=None,
+):  # fmt: skip
     """Fit :func:`subclust.pipeline.make_pipeline` to the inputs.
 
     Parameters

@@ -36,6 +36,7 @@ from subclust.utils.validation import (
     check_dims,
     check_matrix,
     fit_context,
+    store_init_params,
     validate_data,
     validate_params,
 )
@@ -126,13 +127,16 @@ def threshold_coassociation(A, n_nearest):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from subclust.cluster import threshold_coassociation
-    >>> A = np.array([[0, .9, .5], [.9, 0, .2], [.5, .2, 0]])
+    Sample 2 joins sample 3 in three clusterings of four and sample 0 in one:
+    with ``q = 1`` only its strongest link survives.
+
+    >>> from subclust.cluster import coassociation_matrix, threshold_coassociation
+    >>> A = coassociation_matrix([[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1]])
     >>> threshold_coassociation(A, 1).toarray()
-    array([[0.  , 0.9 , 0.25],
-           [0.9 , 0.  , 0.  ],
-           [0.25, 0.  , 0.  ]])
+    array([[0.  , 1.  , 0.  , 0.  ],
+           [1.  , 0.  , 0.  , 0.  ],
+           [0.  , 0.  , 0.  , 0.75],
+           [0.  , 0.  , 0.75, 0.  ]])
     """
     A = check_matrix(A, name="A")
     n = A.shape[0]
@@ -320,6 +324,8 @@ default='cluster_qr'
 
     Examples
     --------
+    Three planes in 10 dimensions; 50 runs of K-subspaces with planes vote:
+
     >>> from subclust.cluster import EnsembleKSubspaces
     >>> from subclust.datasets import make_molrg
     >>> from subclust.metrics import clustering_accuracy
@@ -343,45 +349,26 @@ default='cluster_qr'
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        dims=3,
-        n_estimators=1000,
-        max_iter=3,
-        n_nearest=None,
-        normalize=True,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        n_jobs=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.dims = dims
-        self.n_estimators = n_estimators
-        self.max_iter = max_iter
-        self.n_nearest = n_nearest
-        self.normalize = normalize
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+        self, n_clusters=8, *, dims=3, n_estimators=1000, max_iter=3, n_nearest=None,
+        normalize=True, assign_labels="cluster_qr", subspace_dims=None, subspace_energy=None,
+        n_jobs=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Cluster the samples of ``X``.
+        """Cluster ``X`` by the co-association of ``n_estimators`` K-subspaces runs.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples; float32 stays float32.
         y : Ignored
             Present for API consistency.
 
         Returns
         -------
-        self
+        self : EnsembleKSubspaces
             The fitted estimator.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])

@@ -33,6 +33,7 @@ from subclust.utils.validation import (
     check_dims,
     check_is_fitted,
     fit_context,
+    store_init_params,
     validate_data,
     validate_params,
 )
@@ -653,29 +654,10 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        dims=None,
-        affine=False,
-        init="nn",
-        n_init=10,
-        max_iter=100,
-        tol=1e-7,
-        chunk_size=None,
-        verbose=0,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.dims = dims
-        self.affine = affine
-        self.init = init
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.chunk_size = chunk_size
-        self.verbose = verbose
-        self.random_state = random_state
+        self, n_clusters=8, *, dims=None, affine=False, init="nn", n_init=10, max_iter=100,
+        tol=1e-7, chunk_size=None, verbose=0, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

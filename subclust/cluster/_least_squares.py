@@ -6,7 +6,13 @@ import numpy as np
 import scipy.linalg as la
 
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
-from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_matrix,
+    store_init_params,
+    validate_params,
+)
 
 __all__ = ["LeastSquaresSubspaceClustering", "least_squares_representation"]
 
@@ -152,34 +158,18 @@ class LeastSquaresSubspaceClustering(BaseSpectralSubspaceClustering):
         Scale samples to unit norm first.
     affinity : {'angular', 'symmetric', 'precomputed'}, default='angular'
         See :class:`subclust.cluster.SparseSubspaceClustering`.
-    n_neighbors : int, optional
-        Keep the largest ``n_neighbors`` weights per row of the affinity;
-        with 'angular' above 4000 samples, 50 unless given.
-    dim_per_cluster : int, default=10
-        Rank per cluster kept by the angular affinity.
-    power : float, default=4
-        Exponent of the angular affinity.
     assign_labels : {'cluster_qr', 'discretize', 'kmeans', 'normalized_kmeans'}, \
 default='cluster_qr'
         See :func:`~subclust.cluster.spectral_labels`.
-    subspace_dims : int or list of int, optional
-    subspace_energy : float in (0, 1], optional
-        Dimension rule of the per-cluster subspaces used by ``predict``; see
-        :class:`subclust.cluster.SparseSubspaceClustering`.
-    random_state : int, RandomState instance or None, default=None
+    n_neighbors, dim_per_cluster, power, subspace_dims, subspace_energy, random_state
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     Attributes
     ----------
     representation_matrix_ : ndarray of shape (n_samples, n_samples)
     affinity_matrix_ : ndarray or sparse matrix of shape (n_samples, n_samples)
-    labels_ : ndarray of shape (n_samples,)
-    n_clusters_ : int
-        The number of clusters used: ``n_clusters``, or its estimate.
-    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
-        The smallest eigenvalues of the affinity's normalized Laplacian that
-        the estimate read (None when ``n_clusters`` was given).
-    bases_ : list of ndarray of shape (n_features, d_k)
-    n_features_in_ : int
+    labels_, n_clusters_, laplacian_eigenvalues_, bases_, n_features_in_
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     References
     ----------
@@ -210,33 +200,11 @@ default='cluster_qr'
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        regularization=0.1,
-        zero_diagonal=False,
-        normalize=True,
-        affinity="angular",
-        n_neighbors=None,
-        dim_per_cluster=10,
-        power=4,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.regularization = regularization
-        self.zero_diagonal = zero_diagonal
-        self.normalize = normalize
-        self.affinity = affinity
-        self.n_neighbors = n_neighbors
-        self.dim_per_cluster = dim_per_cluster
-        self.power = power
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.random_state = random_state
+        self, n_clusters=8, *, regularization=0.1, zero_diagonal=False, normalize=True,
+        affinity="angular", n_neighbors=None, dim_per_cluster=10, power=4,
+        assign_labels="cluster_qr", subspace_dims=None, subspace_energy=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     def _representation(self, X):
         if self.affinity != "angular" or self.zero_diagonal:

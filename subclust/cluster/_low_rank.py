@@ -29,7 +29,13 @@ from subclust.cluster._spectral import (
     angular_affinity,
     representation_affinity,
 )
-from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_matrix,
+    store_init_params,
+    validate_params,
+)
 
 __all__ = [
     "LowRankRepresentation",
@@ -374,26 +380,18 @@ class LowRankRepresentation(BaseSpectralSubspaceClustering):
 default='cluster_qr'
         See :func:`~subclust.cluster.spectral_labels`; the authors' code runs
         k-means on the normalized embedding ('kmeans').
-    subspace_dims : int or list of int, optional
-    subspace_energy : float in (0, 1], optional
-        Dimension rule of the per-cluster subspaces used by ``predict``.
-    random_state : int, RandomState instance or None, default=None
+    subspace_dims, subspace_energy, random_state
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     Attributes
     ----------
     representation_matrix_ : ndarray of shape (n_samples, n_samples)
         ``C = Z^T``.
     affinity_matrix_ : ndarray of shape (n_samples, n_samples)
-    labels_ : ndarray of shape (n_samples,)
-    n_clusters_ : int
-        The number of clusters used: ``n_clusters``, or its estimate.
-    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
-        The smallest eigenvalues of the affinity's normalized Laplacian that
-        the estimate read (None when ``n_clusters`` was given).
-    bases_ : list of ndarray of shape (n_features, d_k)
     n_iter_ : int
         ALM iterations (1 for the closed form).
-    n_features_in_ : int
+    labels_, n_clusters_, laplacian_eigenvalues_, bases_, n_features_in_
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     See Also
     --------
@@ -410,9 +408,11 @@ default='cluster_qr'
     >>> from subclust.datasets import make_molrg
     >>> from subclust.metrics import clustering_accuracy
     >>> X, y, _ = make_molrg(n_samples=[30, 30, 30], n_features=20, dims=3, random_state=0)
-    >>> lrr = LowRankRepresentation(n_clusters=3, random_state=0).fit(X)
-    >>> clustering_accuracy(y, lrr.labels_)
-    1.0
+    >>> for regularization in (1.0, None):  # the ALM, then the noiseless closed form
+    ...     lrr = LowRankRepresentation(3, regularization=regularization, random_state=0).fit(X)
+    ...     print(clustering_accuracy(y, lrr.labels_), lrr.n_iter_ > 1)
+    1.0 True
+    1.0 False
     """
 
     _parameter_constraints = {
@@ -429,33 +429,11 @@ default='cluster_qr'
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        regularization=1.0,
-        normalize=True,
-        affinity="angular",
-        power=4,
-        rank_tol=1e-4,
-        max_iter=1000,
-        tol=1e-8,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.regularization = regularization
-        self.normalize = normalize
-        self.affinity = affinity
-        self.power = power
-        self.rank_tol = rank_tol
-        self.max_iter = max_iter
-        self.tol = tol
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.random_state = random_state
+        self, n_clusters=8, *, regularization=1.0, normalize=True, affinity="angular", power=4,
+        rank_tol=1e-4, max_iter=1000, tol=1e-8, assign_labels="cluster_qr", subspace_dims=None,
+        subspace_energy=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     @classmethod
     def from_preset(cls, name, **params):

@@ -39,15 +39,6 @@ import scipy.sparse as sp
 from subclust.utils.parallel import blas_threads, thread_map
 from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
 
-__all__ = [
-    "self_representation_admm",
-    "self_representation_cvxpy",
-    "self_representation_elastic_net",
-    "self_representation_objective",
-    "self_representation_omp",
-    "sparse_self_representation",
-]
-
 _BATCH = 1024
 _SOLVE_BATCH = 128
 _ALPHA = Interval(Real, 1, None, closed="neither")  # > 1: every sample has a nonzero solution
@@ -251,18 +242,9 @@ def _soft_threshold(A, t):
     prefer_skip_nested_validation=True,
 )
 def self_representation_admm(
-    X,
-    *,
-    alpha=20.0,
-    affine=False,
-    outlier_penalty=None,
-    dense_noise=True,
-    rho=None,
-    tol=2e-4,
-    max_iter=300,
-    return_outliers=False,
-    return_n_iter=False,
-):
+    X, *, alpha=20.0, affine=False, outlier_penalty=None, dense_noise=True, rho=None, tol=2e-4,
+    max_iter=300, return_outliers=False, return_n_iter=False,
+):  # fmt: skip
     """Lasso self-representation of all samples by ADMM (SSC).
 
     Solves ``min ||C||_1 + lambda/2 ||X - C X - E||_F^2 + outlier_penalty ||E||_1``
@@ -846,19 +828,9 @@ def _small_least_squares(atoms, targets):
     prefer_skip_nested_validation=True,
 )
 def self_representation_elastic_net(
-    X,
-    *,
-    alpha=50.0,
-    l1_ratio=0.9,
-    n_init_support=40,
-    max_support=100,
-    tol=1e-6,
-    max_outer=20,
-    max_sweeps=200,
-    batch_size=None,
-    backend=None,
-    return_n_iter=False,
-):
+    X, *, alpha=50.0, l1_ratio=0.9, n_init_support=40, max_support=100, tol=1e-6, max_outer=20,
+    max_sweeps=200, batch_size=None, backend=None, return_n_iter=False,
+):  # fmt: skip
     """Elastic-net self-representation by an active-set method (EnSC).
 
     Every sample ``x_i`` solves
@@ -915,19 +887,18 @@ def self_representation_elastic_net(
 
     Returns
     -------
-    C : sparse matrix (CSR) of shape (n_samples, n_samples)
-    n_iter : int
-        Only if ``return_n_iter``.
+    C, n_iter
+        As in :func:`self_representation_omp`.
 
     Examples
     --------
     >>> from subclust.cluster import self_representation_elastic_net
     >>> from subclust.datasets import make_molrg
     >>> X, y, _ = make_molrg(n_samples=[30, 30], n_features=10, dims=2, random_state=0)
-    >>> C = self_representation_elastic_net(X)
-    >>> rows, cols = C.nonzero()
-    >>> bool((y[rows] == y[cols]).all())
-    True
+    >>> C, n_iter = self_representation_elastic_net(X, return_n_iter=True)
+    >>> links_within_subspaces = y[C.nonzero()[0]] == y[C.nonzero()[1]]
+    >>> bool(links_within_subspaces.all()), 1 <= n_iter <= 20
+    (True, True)
     """
     backend = _resolve_backend(backend, X)
     return _elastic_net_representation(

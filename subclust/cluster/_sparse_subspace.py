@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from subclust.cluster._self_representation import _KERNELS, _is_dask_array
-from subclust.utils.validation import Interval, StrOptions
+from subclust.utils.validation import Interval, StrOptions, store_init_params
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
     BaseSpectralSubspaceClustering,
@@ -190,53 +190,13 @@ default='auto'
     }
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        solver="elastic_net",
-        alpha=None,
-        l1_ratio=0.9,
-        n_nonzero=10,
-        affine=False,
-        outlier_penalty=None,
-        dense_noise=True,
-        rho=None,
-        l1_share=1.0,
-        normalize="auto",
-        affinity="auto",
-        n_neighbors=None,
-        dim_per_cluster=10,
-        power=4,
-        assign_labels="auto",
-        subspace_dims=None,
-        subspace_energy=None,
-        max_iter=None,
-        tol=None,
-        backend="auto",
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.solver = solver
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.n_nonzero = n_nonzero
-        self.affine = affine
-        self.outlier_penalty = outlier_penalty
-        self.dense_noise = dense_noise
-        self.rho = rho
-        self.l1_share = l1_share
-        self.normalize = normalize
-        self.affinity = affinity
-        self.n_neighbors = n_neighbors
-        self.dim_per_cluster = dim_per_cluster
-        self.power = power
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.max_iter = max_iter
-        self.tol = tol
-        self.backend = backend
-        self.random_state = random_state
+        self, n_clusters=8, *, solver="elastic_net", alpha=None, l1_ratio=0.9, n_nonzero=10,
+        affine=False, outlier_penalty=None, dense_noise=True, rho=None, l1_share=1.0,
+        normalize="auto", affinity="auto", n_neighbors=None, dim_per_cluster=10, power=4,
+        assign_labels="auto", subspace_dims=None, subspace_energy=None, max_iter=None, tol=None,
+        backend="auto", random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     def fit(self, X, y=None):
         # Validation turns a dask array into an ndarray: note where it came from first.

@@ -651,6 +651,8 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     Returns
     -------
     bases : list of ndarray of shape (n_features, d_k)
+        Orthonormal basis of each cluster's subspace, in the dtype of ``X``;
+        one zero column for a cluster without samples.
 
     Examples
     --------
@@ -663,7 +665,7 @@ def cluster_bases(X, labels, n_clusters, *, dims=None, energy=None):
     >>> bases = cluster_bases(X, y, n_clusters=2)  # dimensions estimated from the data
     >>> [U.shape for U in bases]
     [(10, 2), (10, 3)]
-    >>> bool(np.allclose(bases[1].T @ bases[1], np.eye(3)))  # orthonormal columns
+    >>> all(np.allclose(U.T @ U, np.eye(U.shape[1])) for U in bases)  # orthonormal columns
     True
     >>> [round(subspace_distance(U, V), 6) for U, V in zip(bases, true_bases)]
     [0.0, 0.0]

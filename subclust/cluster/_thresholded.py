@@ -6,7 +6,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
-from subclust.utils.validation import Interval, StrOptions, check_matrix, validate_params
+from subclust.utils.validation import (
+    Interval,
+    StrOptions,
+    check_matrix,
+    store_init_params,
+    validate_params,
+)
 
 __all__ = ["ThresholdedSubspaceClustering", "thresholded_representation"]
 
@@ -100,14 +106,8 @@ default='cluster_qr'
     ----------
     representation_matrix_ : sparse matrix of shape (n_samples, n_samples)
     affinity_matrix_ : sparse matrix of shape (n_samples, n_samples)
-    labels_ : ndarray of shape (n_samples,)
-    n_clusters_ : int
-        The number of clusters used: ``n_clusters``, or its estimate.
-    laplacian_eigenvalues_ : ndarray of shape (n_values,) or None
-        The smallest eigenvalues of the affinity's normalized Laplacian that
-        the estimate read (None when ``n_clusters`` was given).
-    bases_ : list of ndarray of shape (n_features, d_k)
-    n_features_in_ : int
+    labels_, n_clusters_, laplacian_eigenvalues_, bases_, n_features_in_
+        See :class:`subclust.cluster.SparseSubspaceClustering`.
 
     References
     ----------
@@ -134,31 +134,11 @@ default='cluster_qr'
     _scale_rows = False
 
     def __init__(
-        self,
-        n_clusters=8,
-        *,
-        n_nearest=5,
-        normalize=True,
-        affinity="symmetric",
-        n_neighbors=None,
-        dim_per_cluster=10,
-        power=4,
-        assign_labels="cluster_qr",
-        subspace_dims=None,
-        subspace_energy=None,
-        random_state=None,
-    ):
-        self.n_clusters = n_clusters
-        self.n_nearest = n_nearest
-        self.normalize = normalize
-        self.affinity = affinity
-        self.n_neighbors = n_neighbors
-        self.dim_per_cluster = dim_per_cluster
-        self.power = power
-        self.assign_labels = assign_labels
-        self.subspace_dims = subspace_dims
-        self.subspace_energy = subspace_energy
-        self.random_state = random_state
+        self, n_clusters=8, *, n_nearest=5, normalize=True, affinity="symmetric", n_neighbors=None,
+        dim_per_cluster=10, power=4, assign_labels="cluster_qr", subspace_dims=None,
+        subspace_energy=None, random_state=None,
+    ):  # fmt: skip
+        store_init_params(self, locals())
 
     def _representation(self, X):
         return thresholded_representation(X, min(self.n_nearest, X.shape[0] - 1)), None

@@ -29,6 +29,16 @@ __all__ = ["mnist_scattering_pca", "scattering_features", "scattering_pca"]
 # Bump when the computation changes, so stale cache files are not reused.
 _CACHE_VERSION = 2
 
+#: Parameters of the scattering transform, shared by every function that computes it.
+_SCATTERING_CONSTRAINTS = {
+    "J": [Interval(numbers.Integral, 1, None, closed="left")],
+    "L": [Interval(numbers.Integral, 1, None, closed="left")],
+    "pad_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "normalize": [StrOptions({"channel"}), None],
+    "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    "n_jobs": [numbers.Integral, None],
+}
+
 
 def _scattering_class():
     # kymatio.numpy imports the 3-D frontend, which imports scipy.special.sph_harm,
@@ -61,12 +71,7 @@ def _pad(images, pad_to):
 @validate_params(
     {
         "images": ["array-like"],
-        "J": [Interval(numbers.Integral, 1, None, closed="left")],
-        "L": [Interval(numbers.Integral, 1, None, closed="left")],
-        "pad_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "normalize": [StrOptions({"channel"}), None],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_jobs": [numbers.Integral, None],
+        **_SCATTERING_CONSTRAINTS,
     },
     prefer_skip_nested_validation=True,
 )
@@ -164,12 +169,7 @@ def scattering_features(
     {
         "images": ["array-like"],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
-        "J": [Interval(numbers.Integral, 1, None, closed="left")],
-        "L": [Interval(numbers.Integral, 1, None, closed="left")],
-        "pad_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "normalize": [StrOptions({"channel"}), None],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_jobs": [numbers.Integral, None],
+        **_SCATTERING_CONSTRAINTS,
     },
     prefer_skip_nested_validation=True,
 )
@@ -266,29 +266,14 @@ def _write_cache(path, params, **arrays):
         "cache_dir": [str, os.PathLike, None],
         "use_cache": ["boolean"],
         "verify": ["boolean"],
-        "J": [Interval(numbers.Integral, 1, None, closed="left")],
-        "L": [Interval(numbers.Integral, 1, None, closed="left")],
-        "pad_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "normalize": [StrOptions({"channel"}), None],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_jobs": [numbers.Integral, None],
+        **_SCATTERING_CONSTRAINTS,
     },
     prefer_skip_nested_validation=True,
 )
 def mnist_scattering_pca(
-    n_components=500,
-    n_samples=None,
-    J=3,
-    L=8,
-    pad_to=32,
-    normalize="channel",
-    data_home=None,
-    cache_dir=None,
-    use_cache=True,
-    verify=True,
-    batch_size=64,
-    n_jobs=None,
-):
+    n_components=500, n_samples=None, J=3, L=8, pad_to=32, normalize="channel", data_home=None,
+    cache_dir=None, use_cache=True, verify=True, batch_size=64, n_jobs=None,
+):  # fmt: skip
     """Scattering + PCA features of the MNIST test set, cached on disk.
 
     The features of You et al. (CVPR 2016) for subspace clustering of

@@ -44,6 +44,16 @@ FASHION_MNIST_CLASSES = [
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]  # fmt: skip
 
+_DATA_HOME = [str, os.PathLike, None]
+
+
+def _validate_loader(**constraints):
+    """``validate_params`` of a loader: ``data_home``, ``verify`` and its own parameters."""
+    return validate_params(
+        {"data_home": _DATA_HOME, "verify": ["boolean"], **constraints},
+        prefer_skip_nested_validation=True,
+    )
+
 
 def _loadmat(path):
     from scipy.io import loadmat
@@ -105,16 +115,9 @@ def _check_subjects(subjects):
     return ids
 
 
-@validate_params(
-    {
-        "resolution": [StrOptions(set(YALEB_FILES))],
-        "subjects": [
-            Interval(numbers.Integral, 1, YALEB_N_SUBJECTS, closed="both"), "array-like", None
-        ],
-        "data_home": [str, os.PathLike, None],
-        "verify": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
+@_validate_loader(
+    resolution=[StrOptions(set(YALEB_FILES))],
+    subjects=[Interval(numbers.Integral, 1, YALEB_N_SUBJECTS, closed="both"), "array-like", None],
 )
 def load_yaleb(resolution="48x42", subjects=None, data_home=None, verify=True):
     """Load the Extended Yale B face images (38 subjects, N=2414).
@@ -190,13 +193,7 @@ def load_yaleb(resolution="48x42", subjects=None, data_home=None, verify=True):
     )
 
 
-@validate_params(
-    {
-        "data_home": [str, os.PathLike, None],
-        "verify": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
+@_validate_loader()
 def load_coil20(data_home=None, verify=True):
     """Load COIL-20: 20 objects x 72 poses, 32x32 grey-level images (N=1440).
 
@@ -206,10 +203,8 @@ def load_coil20(data_home=None, verify=True):
 
     Parameters
     ----------
-    data_home : str or path-like, optional
-        See :func:`get_data_home`.
-    verify : bool, default=True
-        Check the file's sha256 against the registry (once per process).
+    data_home, verify
+        As in :func:`load_yaleb`.
 
     Returns
     -------
@@ -254,14 +249,9 @@ def _read_idx(path):
     return payload.reshape(shape)
 
 
-@validate_params(
-    {
-        "data_home": [str, os.PathLike, None],
-        "n_samples": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "verify": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
+@_validate_loader(
+    n_samples=[Interval(numbers.Integral, 1, None, closed="left"), None],
+    random_state=["random_state"],
 )
 def load_mnist(data_home=None, n_samples=None, random_state=None, verify=True):
     """Load the MNIST test set: 10,000 handwritten digits, 28x28.
@@ -332,13 +322,7 @@ def _subset(n_total, n_samples, random_state):
     return np.sort(rng.choice(n_total, size=n_samples, replace=False))
 
 
-@validate_params(
-    {
-        "data_home": [str, os.PathLike, None],
-        "verify": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
+@_validate_loader()
 def load_fashion_mnist_sprite(data_home=None, verify=True):
     """Load 900 real Fashion-MNIST images (90 per class), 28x28.
 
@@ -351,10 +335,8 @@ def load_fashion_mnist_sprite(data_home=None, verify=True):
 
     Parameters
     ----------
-    data_home : str or path-like, optional
-        See :func:`get_data_home`.
-    verify : bool, default=True
-        Check the file's sha256 against the registry (once per process).
+    data_home, verify
+        As in :func:`load_yaleb`.
 
     Returns
     -------
@@ -444,12 +426,7 @@ def list_datasets():
     return table
 
 
-@validate_params(
-    {
-        "data_home": [str, os.PathLike, None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params({"data_home": _DATA_HOME}, prefer_skip_nested_validation=True)
 def verify_datasets(data_home=None):
     """Check every registered file in the data home; one row per file.
 

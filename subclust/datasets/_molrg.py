@@ -84,18 +84,9 @@ def random_bases(n_features, dims, orthogonal=False, random_state=None, dtype=np
     prefer_skip_nested_validation=True,
 )
 def make_molrg(
-    n_samples=300,
-    n_features=48,
-    n_components=3,
-    dims=6,
-    weights=None,
-    noise=0.0,
-    orthogonal=False,
-    shuffle=True,
-    dtype=np.float64,
-    bases=None,
-    random_state=None,
-):
+    n_samples=300, n_features=48, n_components=3, dims=6, weights=None, noise=0.0, orthogonal=False,
+    shuffle=True, dtype=np.float64, bases=None, random_state=None,
+):  # fmt: skip
     """Draw samples from a mixture of low-rank Gaussians.
 
     With probability ``pi_k`` a sample is ``x = U_k a + noise * e`` with

@@ -50,6 +50,7 @@ from subclust.utils.parallel import torch_threads
 from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.subspace import residuals
+from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 
@@ -450,13 +451,8 @@ def _generate(model, X, bases, noise, config, seed):
         "dims": [Interval(Integral, 1, None, closed="left")],
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "n_generated": [Interval(Integral, 1, None, closed="left")],
-        "steps": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
-        "depth": [Interval(Integral, 1, None, closed="left")],
-        "sampler": [str],
-        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
+        **SAMPLING_CONSTRAINTS,
         "noise": [Interval(Real, 0, None, closed="left")],
         "memorization_ratio": [Interval(Real, 0, None, closed="neither")],
         "subspace_tolerance": [Interval(Real, 0, 1, closed="neither")],
@@ -467,27 +463,11 @@ def _generate(model, X, bases, noise, config, seed):
     prefer_skip_nested_validation=True,
 )
 def memorization_sweep(
-    ratios=(1, 2, 5, 10, 20, 50, 100),
-    models=("mlp", "empirical", "fresh"),
-    n_features=16,
-    n_components=2,
-    dims=3,
-    n_trials=3,
-    n_generated=500,
-    steps=2000,
-    batch_size=256,
-    lr=4e-3,
-    hidden=128,
-    depth=3,
-    sampler="heun",
-    sampler_steps=18,
-    noise=0.0,
-    memorization_ratio=1 / 3,
-    subspace_tolerance=0.1,
-    n_threads=1,
-    random_state=0,
-    progress=False,
-):
+    ratios=(1, 2, 5, 10, 20, 50, 100), models=("mlp", "empirical", "fresh"), n_features=16,
+    n_components=2, dims=3, n_trials=3, n_generated=500, steps=2000, batch_size=256, lr=4e-3,
+    hidden=128, depth=3, sampler="heun", sampler_steps=18, noise=0.0, memorization_ratio=1 / 3,
+    subspace_tolerance=0.1, n_threads=1, random_state=0, progress=False,
+):  # fmt: skip
     """Generalized and memorized shares of generated samples as ``N_k / d`` grows.
 
     Each trial draws ``n_components`` random subspaces of dimension ``dims``

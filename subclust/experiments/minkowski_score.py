@@ -45,6 +45,7 @@ import numpy as np
 
 from subclust.utils.parallel import blas_threads, process_map, torch_threads
 from subclust.utils.progress import progress_bar
+from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import (
     Interval,
@@ -418,13 +419,8 @@ class MinkowskiScoreResult:
         "n_features": ["array-like"],
         "sample_sizes": ["array-like"],
         "n_trials": [Interval(Integral, 1, None, closed="left")],
-        "steps": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
-        "depth": [Interval(Integral, 1, None, closed="left")],
-        "sampler": [str],
-        "sampler_steps": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
+        **SAMPLING_CONSTRAINTS,
         "n_box_samples": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [
             Interval(Integral, 1, None, closed="left"),

@@ -42,6 +42,7 @@ from subclust.utils.parallel import blas_threads, process_map, torch_threads
 from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.experiments.memorization import _log_crossing, memorization_shares
+from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 
@@ -60,16 +61,15 @@ SMALL_CONFIG = dict(dims=(2, 3), ratios=(1, 4, 16), n_features=8, n_seeds=2, n_g
 #: Largest allowed ``lcm(training set sizes) / largest training set`` (see the module docstring).
 _MAX_TILING = 64
 
+#: Constraint of a level or a probability strictly between 0 and 1.
+_OPEN_UNIT = [Interval(numbers.Real, 0, 1, closed="neither")]
+
 
 # --------------------------------------------------------------------------- fits
 
 
 @validate_params(
-    {
-        "samples_per_component": ["array-like"],
-        "scores": ["array-like"],
-        "level": [Interval(numbers.Real, 0, 1, closed="neither")],
-    },
+    {"samples_per_component": ["array-like"], "scores": ["array-like"], "level": _OPEN_UNIT},
     prefer_skip_nested_validation=True,
 )
 def fit_crossing(samples_per_component, scores, level=0.5):
@@ -122,11 +122,7 @@ def fit_crossing(samples_per_component, scores, level=0.5):
 
 
 @validate_params(
-    {
-        "x": ["array-like"],
-        "y": ["array-like"],
-        "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
-    },
+    {"x": ["array-like"], "y": ["array-like"], "confidence": _OPEN_UNIT},
     prefer_skip_nested_validation=True,
 )
 def fit_line(x, y, confidence=0.95):
@@ -431,16 +427,11 @@ def _check(dims, ratios, n_features, n_components, config):
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_generated": [Interval(numbers.Integral, 1, None, closed="left")],
-        "steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
-        "sampler": [str],
-        "sampler_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
+        **SAMPLING_CONSTRAINTS,
         "memorization_ratio": [Interval(numbers.Real, 0, None, closed="neither")],
-        "subspace_tolerance": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "level": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "subspace_tolerance": _OPEN_UNIT,
+        "level": _OPEN_UNIT,
         "n_jobs": [
             Interval(numbers.Integral, 1, None, closed="left"),
             Interval(numbers.Integral, None, -1, closed="right"),
@@ -452,27 +443,11 @@ def _check(dims, ratios, n_features, n_components, config):
     prefer_skip_nested_validation=True,
 )
 def network_transition(
-    dims=(3, 4, 5, 6, 7),
-    ratios=(1, 2, 5, 10, 20, 50, 100),
-    n_features=48,
-    n_components=2,
-    n_seeds=3,
-    n_generated=300,
-    steps=2000,
-    batch_size=256,
-    lr=4e-3,
-    hidden=256,
-    depth=3,
-    sampler="heun",
-    sampler_steps=18,
-    memorization_ratio=1 / 3,
-    subspace_tolerance=0.1,
-    level=0.5,
-    n_jobs=1,
-    device=None,
-    random_state=0,
-    progress=False,
-):
+    dims=(3, 4, 5, 6, 7), ratios=(1, 2, 5, 10, 20, 50, 100), n_features=48, n_components=2,
+    n_seeds=3, n_generated=300, steps=2000, batch_size=256, lr=4e-3, hidden=256, depth=3,
+    sampler="heun", sampler_steps=18, memorization_ratio=1 / 3, subspace_tolerance=0.1, level=0.5,
+    n_jobs=1, device=None, random_state=0, progress=False,
+):  # fmt: skip
     """Generalization score of trained denoisers over ``(d, N_k)``, and its crossing against ``d``.
 
     For every intrinsic dimension ``d`` and seed: one MoLRG with

@@ -240,18 +240,10 @@ def _trial_seed(random_state, n_components, dim, n_samples, trial):
     prefer_skip_nested_validation=True,
 )
 def phase_transition(
-    methods=("pca", "kss", "diffusion"),
-    dims=range(2, 9),
-    samples_per_component=range(1, 17),
-    n_components=(1, 2, 3),
-    n_features=48,
-    n_trials=20,
-    threshold=0.1,
-    noise=0.0,
-    random_state=0,
-    n_jobs=1,
-    progress=False,
-):
+    methods=("pca", "kss", "diffusion"), dims=range(2, 9), samples_per_component=range(1, 17),
+    n_components=(1, 2, 3), n_features=48, n_trials=20, threshold=0.1, noise=0.0, random_state=0,
+    n_jobs=1, progress=False,
+):  # fmt: skip
     """Success rate of subspace recovery over a grid of intrinsic dimension and samples.
 
     Each trial draws an MoLRG with ``n_components`` random subspaces of

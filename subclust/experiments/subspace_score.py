@@ -53,6 +53,7 @@ import numpy as np
 
 from subclust.subspace import principal_subspace
 from subclust.utils.progress import progress_bar
+from subclust.experiments._constraints import TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
 
@@ -356,11 +357,7 @@ def _train_and_measure(network, X, draw, latent, config, seed):
         "latents": ["array-like"],
         "networks": ["array-like"],
         "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
-        "steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
         "basis_init": [StrOptions({"pca", "random"})],
         "basis_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_eval": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -375,30 +372,12 @@ def _train_and_measure(network, X, draw, latent, config, seed):
     prefer_skip_nested_validation=True,
 )
 def subspace_score_experiment(
-    sample_sizes=(100, 1000),
-    n_features_grid=(16, 64, 256, 1024),
-    dims=4,
-    dims_grid=(2, 4, 8),
-    n_features=64,
-    latents=("gaussian", "uniform"),
-    networks=("subspace", "generic"),
-    n_seeds=2,
-    steps=300,
-    batch_size=128,
-    lr=2e-3,
-    hidden=128,
-    depth=3,
-    basis_init="pca",
-    basis_rate=0.5,
-    n_eval=256,
-    n_times=16,
-    n_generated=256,
-    sampler_steps=40,
-    n_threads=1,
-    device="cpu",
-    random_state=0,
-    progress=False,
-):
+    sample_sizes=(100, 1000), n_features_grid=(16, 64, 256, 1024), dims=4, dims_grid=(2, 4, 8),
+    n_features=64, latents=("gaussian", "uniform"), networks=("subspace", "generic"), n_seeds=2,
+    steps=300, batch_size=128, lr=2e-3, hidden=128, depth=3, basis_init="pca", basis_rate=0.5,
+    n_eval=256, n_times=16, n_generated=256, sampler_steps=40, n_threads=1, device="cpu",
+    random_state=0, progress=False,
+):  # fmt: skip
     """Train the subspace and the generic score networks over ``N``, ``D`` and ``d``; measure.
 
     The grid is the sweep over ``D`` in ``n_features_grid`` at ``d = dims``

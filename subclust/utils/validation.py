@@ -62,6 +62,7 @@ __all__ = [
     "check_params",
     "check_positive_int",
     "fit_context",
+    "store_init_params",
     "validate_data",
     "validate_params",
 ]
@@ -101,6 +102,37 @@ def fit_context(prefer_skip_nested_validation):
         return wrapper
 
     return decorator
+
+
+def store_init_params(estimator, arguments):
+    """Store every argument of the estimator's ``__init__`` as the attribute of its name.
+
+    scikit-learn reads an estimator's parameters from the signature of its own
+    ``__init__``, which must store each of them unchanged; this is that body,
+    written once. Call it as ``store_init_params(self, locals())``, before
+    ``__init__`` makes any local variable of its own.
+
+    Parameters
+    ----------
+    estimator : object
+        The estimator being constructed.
+    arguments : dict
+        The local variables of its ``__init__``: ``self`` and one entry per
+        parameter.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> from subclust.utils.validation import store_init_params
+    >>> class Scaler(BaseEstimator):
+    ...     def __init__(self, factor=2.0, *, copy=True):
+    ...         store_init_params(self, locals())
+    >>> Scaler(factor=3.0).get_params()
+    {'copy': True, 'factor': 3.0}
+    """
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):  # __class__: there when __init__ calls super()
+            setattr(estimator, name, value)
 
 
 def check_params(estimator):
