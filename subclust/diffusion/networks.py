@@ -47,6 +47,7 @@ from subclust.diffusion.exact import (
     _MoLRGParams,
 )
 from subclust.diffusion.schedules import get_schedule
+from subclust.utils.validation import check_positive_int
 
 __all__ = [
     "LowRankMixtureDenoiser",
@@ -106,12 +107,6 @@ def tangent_projection(U, G):
     """
     A = U.transpose(-2, -1) @ G
     return G - U @ (0.5 * (A + A.transpose(-2, -1)))
-
-
-def _check_positive_int(value, name):
-    if not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 class LowRankMixtureDenoiser(nn.Module):
@@ -202,8 +197,8 @@ class LowRankMixtureDenoiser(nn.Module):
         batch_shape=(),
     ):
         super().__init__()
-        n_features = _check_positive_int(n_features, "n_features")
-        n_components = _check_positive_int(n_components, "n_components")
+        n_features = check_positive_int(n_features, "n_features")
+        n_components = check_positive_int(n_components, "n_components")
         if isinstance(dims, numbers.Integral):
             dims = [int(dims)] * n_components
         dims = [int(d) for d in dims]
@@ -462,7 +457,7 @@ def _embed_noise(c_noise, frequencies):
 
 
 def _check_embedding_dim(embedding_dim):
-    embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
+    embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
     if embedding_dim % 2:
         raise ValueError(f"embedding_dim must be even (sines and cosines), got {embedding_dim}.")
     return embedding_dim
@@ -582,9 +577,9 @@ class MLPDenoiser(nn.Module):
         device=None,
     ):
         super().__init__()
-        self.n_features = _check_positive_int(n_features, "n_features")
-        hidden = _check_positive_int(hidden, "hidden")
-        depth = _check_positive_int(depth, "depth")
+        self.n_features = check_positive_int(n_features, "n_features")
+        hidden = check_positive_int(hidden, "hidden")
+        depth = check_positive_int(depth, "depth")
         embedding_dim = _check_embedding_dim(embedding_dim)
         self.register_buffer("frequencies", _noise_frequencies(embedding_dim, dtype, device))
         # Build on the meta device so that construction draws nothing from torch's global

@@ -41,10 +41,12 @@ DDPM with ``T`` discrete steps is the VP schedule evaluated at ``t = i / T``,
 """
 
 import math
-import numbers
+from numbers import Integral, Real
 from dataclasses import dataclass
 
 import torch
+
+from subclust.utils.validation import HasMethods, Interval, StrOptions, check_positive_int, validate_params
 
 __all__ = [
     "vp_linear",
@@ -65,10 +67,18 @@ __all__ = [
 ]
 
 
+#: Times accepted by the schedule functions: a number, an array or a tensor.
+_TIMES = [torch.Tensor, "array-like", Real]
+
+
 def _as_time(t):
     return torch.as_tensor(t, dtype=torch.float64)
 
 
+@validate_params(
+    {"t": _TIMES, "beta_min": [Interval(Real, 0, None, closed="neither")], "beta_max": [Interval(Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def vp_linear(t, beta_min=0.1, beta_max=20.0):
     """Variance-preserving schedule with linear ``beta(t)``.
 
@@ -91,6 +101,10 @@ def vp_linear(t, beta_min=0.1, beta_max=20.0):
     return torch.exp(-0.5 * B), torch.sqrt(-torch.expm1(-B))
 
 
+@validate_params(
+    {"t": _TIMES, "offset": [Interval(Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def vp_cosine(t, offset=0.008):
     """Variance-preserving cosine schedule (Nichol & Dhariwal, ICML 2021).
 
@@ -122,6 +136,10 @@ def vp_cosine(t, offset=0.008):
     return s, torch.sqrt(torch.clamp(g_sq, min=0.0))
 
 
+@validate_params(
+    {"t": _TIMES, "sigma_min": [Interval(Real, 0, None, closed="neither")], "sigma_max": [Interval(Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def ve(t, sigma_min=0.01, sigma_max=50.0):
     """Variance-exploding schedule: ``s = 1``, ``g = sigma_min (sigma_max / sigma_min)^t``.
 
@@ -142,6 +160,10 @@ def ve(t, sigma_min=0.01, sigma_max=50.0):
     return torch.ones_like(t), sigma_min * (sigma_max / sigma_min) ** t
 
 
+@validate_params(
+    {"t": _TIMES},
+    prefer_skip_nested_validation=True,
+)
 def edm(t):
     """EDM schedule of Karras et al. (NeurIPS 2022): ``s = 1``, ``g = sigma = t``.
 
@@ -340,6 +362,10 @@ class EDM(Schedule):
 _SCHEDULES = {"vp-linear": VPLinear, "vp-cosine": VPCosine, "ve": VE, "edm": EDM}
 
 
+@validate_params(
+    {"schedule": [Schedule, StrOptions(set(_SCHEDULES)), None]},
+    prefer_skip_nested_validation=True,
+)
 def get_schedule(schedule):
     """A :class:`Schedule` from an instance or a name: 'vp-linear', 'vp-cosine', 've', 'edm'.
 
@@ -359,11 +385,7 @@ def get_schedule(schedule):
         return VPLinear()
     if isinstance(schedule, Schedule):
         return schedule
-    if isinstance(schedule, str) and schedule in _SCHEDULES:
-        return _SCHEDULES[schedule]()
-    raise ValueError(
-        f"schedule must be a Schedule instance or one of {sorted(_SCHEDULES)}, got {schedule!r}."
-    )
+    return _SCHEDULES[schedule]()
 
 
 # --------------------------------------------------------------------------- training noise
@@ -371,11 +393,6 @@ def get_schedule(schedule):
 
 def _device(generator):
     return "cpu" if generator is None else generator.device
-
-
-def _check_batch(n):
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
 
 
 @dataclass(frozen=True)
@@ -413,7 +430,7 @@ class UniformTime:
 
     def sample_times(self, schedule, n, generator=None):
         """``n`` times (float64, shape ``(n,)``) drawn with ``generator``; ``schedule`` unused."""
-        _check_batch(n)
+        n = check_positive_int(n, "n")
         u = torch.rand(n, generator=generator, dtype=torch.float64, device=_device(generator))
         return self.t_min + (self.t_max - self.t_min) * u
 
@@ -456,7 +473,7 @@ class LogNormalSigma:
 
     def sample_times(self, schedule, n, generator=None):
         """``n`` times of ``schedule`` (float64, shape ``(n,)``) drawn with ``generator``."""
-        _check_batch(n)
+        n = check_positive_int(n, "n")
         z = torch.randn(n, generator=generator, dtype=torch.float64, device=_device(generator))
         sigma = torch.exp(self.p_mean + self.p_std * z).clamp(self.sigma_min, self.sigma_max)
         return schedule.t_of_sigma(sigma)
@@ -465,11 +482,10 @@ class LogNormalSigma:
 # --------------------------------------------------------------------------- sampling grids
 
 
-def _check_steps(steps):
-    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-
-
+@validate_params(
+    {"n": [Interval(Integral, 1, None, closed="left")], "sigma_min": [Interval(Real, 0, None, closed="neither")], "sigma_max": [Interval(Real, 0, None, closed="neither")], "rho": [Interval(Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
     """The EDM discretization of noise levels, from ``sigma_max`` down to ``sigma_min``.
 
@@ -486,7 +502,6 @@ def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
     >>> karras_sigmas(3, 0.002, 80.0)[[0, -1]].tolist()
     [80.0, 0.002]
     """
-    _check_steps(n)
     if not 0 < sigma_min < sigma_max:
         raise ValueError(f"Need 0 < sigma_min < sigma_max, got {sigma_min} and {sigma_max}.")
     if n == 1:
@@ -498,6 +513,10 @@ def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
     return sigmas
 
 
+@validate_params(
+    {"schedule": [HasMethods(["t_of_sigma"])], "steps": [Interval(Integral, 1, None, closed="left")], "sigma_min": [Interval(Real, 0, None, closed="neither")], "sigma_max": [Interval(Real, 0, None, closed="neither")], "rho": [Interval(Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def karras_times(schedule, steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
     """EDM's sampling grid as times of a process: ``t(sigma_i)`` of :func:`karras_sigmas`.
 
@@ -526,6 +545,10 @@ def karras_times(schedule, steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
     return schedule.t_of_sigma(karras_sigmas(steps, sigma_min, sigma_max, rho))
 
 
+@validate_params(
+    {"steps": [Interval(Integral, 1, None, closed="left")], "t_min": [Interval(Real, 0, None, closed="left")], "t_max": [Interval(Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def uniform_times(steps, t_min=1e-3, t_max=1.0):
     """DDPM's sampling grid: ``steps`` times uniform from ``t_max`` down to ``t_min``.
 
@@ -542,7 +565,6 @@ def uniform_times(steps, t_min=1e-3, t_max=1.0):
     >>> uniform_times(4, t_min=0.25).tolist()
     [1.0, 0.75, 0.5, 0.25]
     """
-    _check_steps(steps)
     if not 0 <= t_min < t_max:
         raise ValueError(f"Need 0 <= t_min < t_max, got t_min={t_min}, t_max={t_max}.")
     if steps == 1:
