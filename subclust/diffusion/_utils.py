@@ -1,11 +1,22 @@
 """Small tensor helpers shared by the diffusion modules."""
 
+from numbers import Integral
+
 import numpy as np
 import torch
+
+from subclust.utils.validation import TORCH_RANDOM_STATE, Interval, validate_params
 
 __all__ = ["append_dims", "as_generator", "as_tensor", "per_sample", "schedule_coefficients"]
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "target_dims": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def append_dims(x, target_dims):
     """Append trailing singleton dimensions to ``x`` until it has ``target_dims`` dimensions.
 
@@ -67,6 +78,13 @@ def schedule_coefficients(schedule, t, x):
     return s.to(x.dtype), g.to(x.dtype)
 
 
+@validate_params(
+    {
+        "generator": TORCH_RANDOM_STATE,
+        "device": [str, torch.device, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def as_generator(generator, device=None):
     """A ``torch.Generator`` from a generator, an int seed, or None (fresh OS entropy).
 
@@ -76,11 +94,6 @@ def as_generator(generator, device=None):
         return generator
     if generator is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-    elif isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        seed = int(generator)
     else:
-        raise ValueError(
-            "generator must be a torch.Generator, an int seed or None, "
-            f"got {type(generator).__name__}."
-        )
+        seed = int(generator)
     return torch.Generator(device=device or "cpu").manual_seed(seed)

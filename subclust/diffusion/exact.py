@@ -52,6 +52,7 @@ denoisers ``D(x_t, t)`` (any trailing shape, flattened).
 
 import math
 import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -59,6 +60,7 @@ from torch import nn
 
 from subclust.diffusion._utils import append_dims, per_sample, schedule_coefficients
 from subclust.diffusion.schedules import get_schedule
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = [
     "molrg_denoise",
@@ -306,6 +308,20 @@ def _molrg_terms(x, s, g, p, hard=False, need_mean=True):
     return logits, w, mean, shared
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "bases": ["array-like"],
+        "weights": ["array-like", None],
+        "variances": [Real, "array-like", None],
+        "means": ["array-like", None],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "hard": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def molrg_denoise(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0, hard=False):
     """Exact posterior mean ``E[x_0 | x_t]`` of a mixture of low-rank Gaussians.
 
@@ -347,6 +363,19 @@ def molrg_denoise(x, s, g, bases, weights=None, variances=None, means=None, nois
     return _molrg_terms(x, s, g, p, hard=hard)[2]
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "bases": ["array-like"],
+        "weights": ["array-like", None],
+        "variances": [Real, "array-like", None],
+        "means": ["array-like", None],
+        "noise": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
 
@@ -372,6 +401,19 @@ def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=N
     return _molrg_terms(x, s, g, p, need_mean=False)[1]
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "bases": ["array-like"],
+        "weights": ["array-like", None],
+        "variances": [Real, "array-like", None],
+        "means": ["array-like", None],
+        "noise": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Log-density ``log p_t(x_t)`` of the noisy MoLRG, shape ``(batch,)``.
 
@@ -396,6 +438,19 @@ def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, 
     return torch.logsumexp(logits, dim=1) + shared
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "bases": ["array-like"],
+        "weights": ["array-like", None],
+        "variances": [Real, "array-like", None],
+        "means": ["array-like", None],
+        "noise": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def molrg_score(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Score ``grad log p_t(x_t) = (s E[x_0 | x_t] - x_t) / g^2`` of the noisy MoLRG.
 
@@ -418,6 +473,15 @@ def molrg_score(x, s, g, bases, weights=None, variances=None, means=None, noise=
     return score_from_denoised(x, _molrg_terms(x, s, g, p)[2], s, g)
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "x0_hat": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+    },
+    prefer_skip_nested_validation=True,
+)
 def score_from_denoised(x, x0_hat, s, g):
     """Tweedie's formula: the score ``(s x0_hat - x_t) / g^2`` from a denoiser's output.
 
@@ -495,6 +559,17 @@ def _gmm_terms(x, s, g, p, need_mean=True):
     return logits, w, mean, shared
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "means": ["array-like"],
+        "covariances": ["array-like"],
+        "weights": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def gmm_denoise(x, s, g, means, covariances, weights=None):
     """Exact posterior mean ``E[x_0 | x_t]`` of a Gaussian mixture.
 
@@ -528,6 +603,17 @@ def gmm_denoise(x, s, g, means, covariances, weights=None):
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights))[2]
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "means": ["array-like"],
+        "covariances": ["array-like"],
+        "weights": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def gmm_responsibilities(x, s, g, means, covariances, weights=None):
     """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
 
@@ -548,6 +634,17 @@ def gmm_responsibilities(x, s, g, means, covariances, weights=None):
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights), False)[1]
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "means": ["array-like"],
+        "covariances": ["array-like"],
+        "weights": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def gmm_log_density(x, s, g, means, covariances, weights=None):
     """Log-density ``log p_t(x_t)`` of the noisy Gaussian mixture, shape ``(batch,)``.
 
@@ -572,6 +669,17 @@ def gmm_log_density(x, s, g, means, covariances, weights=None):
     return torch.logsumexp(logits, dim=1) + shared
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "means": ["array-like"],
+        "covariances": ["array-like"],
+        "weights": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def gmm_score(x, s, g, means, covariances, weights=None):
     """Score ``(s E[x_0 | x_t] - x_t) / g^2`` of the noisy Gaussian mixture.
 
@@ -597,6 +705,16 @@ def gmm_score(x, s, g, means, covariances, weights=None):
 # --------------------------------------------------------------------------- empirical
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "X_train": [torch.Tensor],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def empirical_denoise(x, s, g, X_train, chunk_size=4096):
     """The memorizing denoiser ``sum_i softmax_i(-||x_t - s x_i||^2 / (2 g^2)) x_i``.
 

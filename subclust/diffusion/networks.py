@@ -47,7 +47,7 @@ from subclust.diffusion.exact import (
     _MoLRGParams,
 )
 from subclust.diffusion.schedules import get_schedule
-from subclust.utils.validation import check_positive_int
+from subclust.utils.validation import check_positive_int, validate_params
 
 __all__ = [
     "LowRankMixtureDenoiser",
@@ -58,6 +58,12 @@ __all__ = [
 ]
 
 
+@validate_params(
+    {
+        "U": [torch.Tensor],
+    },
+    prefer_skip_nested_validation=True,
+)
 def orthonormalize(U):
     """The QR retraction: ``Q`` of ``U = QR`` with ``diag(R) >= 0``.
 
@@ -84,6 +90,13 @@ def orthonormalize(U):
     return Q * signs.unsqueeze(-2)
 
 
+@validate_params(
+    {
+        "U": [torch.Tensor],
+        "G": [torch.Tensor],
+    },
+    prefer_skip_nested_validation=True,
+)
 def tangent_projection(U, G):
     """Project ``G`` onto the tangent space of the Stiefel manifold at ``U``: ``G - U sym(U^T G)``.
 

@@ -20,11 +20,14 @@ Two more compare generated samples with data, whatever its model:
   (copies), or as far as held-out samples (new samples)?
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from subclust.subspace import residuals
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = [
     "off_subspace_energy",
@@ -56,6 +59,13 @@ def _bases(bases):
     ]
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def off_subspace_energy(X, bases):
     """Relative energy of the samples off the union of subspaces.
 
@@ -70,6 +80,13 @@ def off_subspace_energy(X, bases):
     return float(residuals(X, bases).min(axis=1).sum() / total) if total > 0 else 0.0
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def component_frequencies(X, bases):
     """Share of the samples nearest to each subspace, shape ``(K,)``.
 
@@ -87,6 +104,14 @@ def component_frequencies(X, bases):
     return np.bincount(labels, minlength=len(bases)) / max(len(X), 1)
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+        "variances": [Real, "array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def latent_covariance_error(X, bases, variances=1.0):
     """Mean over components of ``||C_k - Lambda_k||_F / sqrt(d_k)`` (``Lambda_k = variances I``).
 
@@ -119,6 +144,14 @@ def latent_covariance_error(X, bases, variances=1.0):
     return float(np.mean(errors))
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+        "weights": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_quality(X, bases, weights=None):
     """All three measures as a dict (and the total variation of the frequencies to ``weights``).
 
@@ -156,6 +189,13 @@ def sample_quality(X, bases, weights=None):
     return out
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def wasserstein1(X, Y):
     """Exact 1-Wasserstein distance between two equal-size samples (Euclidean cost).
 
@@ -182,6 +222,15 @@ def wasserstein1(X, Y):
     return float(cost[rows, cols].mean())
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like"],
+        "n_projections": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sliced_wasserstein1(X, Y, n_projections=200, random_state=None):
     """Sliced 1-Wasserstein distance: the mean W1 of projections on random unit directions.
 
@@ -217,6 +266,14 @@ def sliced_wasserstein1(X, Y, n_projections=200, random_state=None):
     return float(np.abs(gaps).mean())
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "reference": ["array-like"],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def nearest_neighbour_distances(X, reference, chunk_size=1024):
     """Euclidean distance from each row of ``X`` to its nearest row of ``reference``.
 
@@ -243,6 +300,14 @@ def nearest_neighbour_distances(X, reference, chunk_size=1024):
     return out
 
 
+@validate_params(
+    {
+        "generated": ["array-like"],
+        "train": ["array-like"],
+        "heldout": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def copy_statistics(generated, train, heldout):
     """Are generated samples new, or copies of training samples?
 

@@ -33,8 +33,12 @@ to ``t' < t`` let ``r = s / s'`` and ``v = g^2 - r^2 g'^2`` (the variance of
   ``dx~/dsigma = (x~ - D(s x~, t(sigma))) / sigma``.
 """
 
+from numbers import Real
+
 import torch
 from tqdm.auto import trange
+
+from subclust.utils.validation import TORCH_RANDOM_STATE, Interval, StrOptions, validate_params
 
 __all__ = ["sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "SAMPLERS", "sample"]
 
@@ -56,7 +60,7 @@ def _check(model, x, grid):
             "model has no schedule attribute: a sampler reads the forward process (and the "
             "meaning of t) from the denoiser; set model.schedule."
         )
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 2:
+    if not x.is_floating_point() or x.ndim < 2:
         raise ValueError(
             "x must be a float tensor of shape (batch, ...): the state at grid[0], "
             "g(grid[0]) * noise to start from pure noise."
@@ -101,6 +105,17 @@ def _ancestral(model, x, grid, eta, generator, callback, disable, desc):
 
 
 @torch.no_grad()
+@validate_params(
+    {
+        "model": [callable],
+        "x": [torch.Tensor],
+        "grid": [torch.Tensor, "array-like"],
+        "generator": TORCH_RANDOM_STATE,
+        "callback": [callable, None],
+        "disable": ["boolean", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_ddpm(model, x, grid, *, generator=None, callback=None, disable=None):
     """DDPM ancestral sampling.
 
@@ -142,6 +157,18 @@ def sample_ddpm(model, x, grid, *, generator=None, callback=None, disable=None):
 
 
 @torch.no_grad()
+@validate_params(
+    {
+        "model": [callable],
+        "x": [torch.Tensor],
+        "grid": [torch.Tensor, "array-like"],
+        "generator": TORCH_RANDOM_STATE,
+        "callback": [callable, None],
+        "disable": ["boolean", None],
+        "eta": [Interval(Real, 0, 1, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_ddim(model, x, grid, *, generator=None, callback=None, disable=None, eta=0.0):
     """DDIM sampling; ``eta=0`` is deterministic, ``eta=1`` matches DDPM.
 
@@ -164,8 +191,6 @@ def sample_ddim(model, x, grid, *, generator=None, callback=None, disable=None, 
     >>> bool(x[:, 1:].abs().max() < 1e-12), bool((x[:, 0] - noise[:, 0]).abs().max() < 0.1)
     (True, True)
     """
-    if not 0 <= eta <= 1:
-        raise ValueError(f"eta must lie in [0, 1], got {eta}.")
     return _ancestral(model, x, grid, eta, generator, callback, disable, "DDIM")
 
 
@@ -190,6 +215,17 @@ def _ode(model, x, grid, callback, disable, heun):
 
 
 @torch.no_grad()
+@validate_params(
+    {
+        "model": [callable],
+        "x": [torch.Tensor],
+        "grid": [torch.Tensor, "array-like"],
+        "generator": TORCH_RANDOM_STATE,
+        "callback": [callable, None],
+        "disable": ["boolean", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_euler(model, x, grid, *, generator=None, callback=None, disable=None):
     """Euler integration of the probability-flow ODE.
 
@@ -216,6 +252,17 @@ def sample_euler(model, x, grid, *, generator=None, callback=None, disable=None)
 
 
 @torch.no_grad()
+@validate_params(
+    {
+        "model": [callable],
+        "x": [torch.Tensor],
+        "grid": [torch.Tensor, "array-like"],
+        "generator": TORCH_RANDOM_STATE,
+        "callback": [callable, None],
+        "disable": ["boolean", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_heun(model, x, grid, *, generator=None, callback=None, disable=None):
     """Heun's second-order method on the probability-flow ODE (EDM's deterministic sampler).
 
@@ -245,6 +292,18 @@ def sample_heun(model, x, grid, *, generator=None, callback=None, disable=None):
 SAMPLERS = {"ddpm": sample_ddpm, "ddim": sample_ddim, "euler": sample_euler, "heun": sample_heun}
 
 
+@validate_params(
+    {
+        "name": [StrOptions(set(SAMPLERS))],
+        "model": [callable],
+        "x": [torch.Tensor],
+        "grid": [torch.Tensor, "array-like"],
+        "generator": TORCH_RANDOM_STATE,
+        "callback": [callable, None],
+        "disable": ["boolean", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample(name, model, x, grid, *, generator=None, callback=None, disable=None, **options):
     """Run the sampler called ``name`` (one of :data:`SAMPLERS`).
 
@@ -262,8 +321,6 @@ def sample(name, model, x, grid, *, generator=None, callback=None, disable=None,
     >>> bool(torch.equal(out, sample_ddim(D, x, uniform_times(10), disable=True)))
     True
     """
-    if name not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {name!r}.")
     return SAMPLERS[name](
         model, x, grid, generator=generator, callback=callback, disable=disable, **options
     )

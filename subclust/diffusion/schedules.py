@@ -46,7 +46,13 @@ from dataclasses import dataclass
 
 import torch
 
-from subclust.utils.validation import HasMethods, Interval, StrOptions, check_positive_int, validate_params
+from subclust.utils.validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_positive_int,
+    validate_params,
+)
 
 __all__ = [
     "vp_linear",
@@ -76,7 +82,11 @@ def _as_time(t):
 
 
 @validate_params(
-    {"t": _TIMES, "beta_min": [Interval(Real, 0, None, closed="neither")], "beta_max": [Interval(Real, 0, None, closed="neither")]},
+    {
+        "t": _TIMES,
+        "beta_min": [Interval(Real, 0, None, closed="neither")],
+        "beta_max": [Interval(Real, 0, None, closed="neither")],
+    },
     prefer_skip_nested_validation=True,
 )
 def vp_linear(t, beta_min=0.1, beta_max=20.0):
@@ -102,7 +112,10 @@ def vp_linear(t, beta_min=0.1, beta_max=20.0):
 
 
 @validate_params(
-    {"t": _TIMES, "offset": [Interval(Real, 0, None, closed="neither")]},
+    {
+        "t": _TIMES,
+        "offset": [Interval(Real, 0, None, closed="neither")],
+    },
     prefer_skip_nested_validation=True,
 )
 def vp_cosine(t, offset=0.008):
@@ -137,7 +150,11 @@ def vp_cosine(t, offset=0.008):
 
 
 @validate_params(
-    {"t": _TIMES, "sigma_min": [Interval(Real, 0, None, closed="neither")], "sigma_max": [Interval(Real, 0, None, closed="neither")]},
+    {
+        "t": _TIMES,
+        "sigma_min": [Interval(Real, 0, None, closed="neither")],
+        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+    },
     prefer_skip_nested_validation=True,
 )
 def ve(t, sigma_min=0.01, sigma_max=50.0):
@@ -161,7 +178,9 @@ def ve(t, sigma_min=0.01, sigma_max=50.0):
 
 
 @validate_params(
-    {"t": _TIMES},
+    {
+        "t": _TIMES,
+    },
     prefer_skip_nested_validation=True,
 )
 def edm(t):
@@ -363,7 +382,9 @@ _SCHEDULES = {"vp-linear": VPLinear, "vp-cosine": VPCosine, "ve": VE, "edm": EDM
 
 
 @validate_params(
-    {"schedule": [Schedule, StrOptions(set(_SCHEDULES)), None]},
+    {
+        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
+    },
     prefer_skip_nested_validation=True,
 )
 def get_schedule(schedule):
@@ -483,7 +504,12 @@ class LogNormalSigma:
 
 
 @validate_params(
-    {"n": [Interval(Integral, 1, None, closed="left")], "sigma_min": [Interval(Real, 0, None, closed="neither")], "sigma_max": [Interval(Real, 0, None, closed="neither")], "rho": [Interval(Real, 0, None, closed="neither")]},
+    {
+        "n": [Interval(Integral, 1, None, closed="left")],
+        "sigma_min": [Interval(Real, 0, None, closed="neither")],
+        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, None, closed="neither")],
+    },
     prefer_skip_nested_validation=True,
 )
 def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
@@ -514,7 +540,13 @@ def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
 
 
 @validate_params(
-    {"schedule": [HasMethods(["t_of_sigma"])], "steps": [Interval(Integral, 1, None, closed="left")], "sigma_min": [Interval(Real, 0, None, closed="neither")], "sigma_max": [Interval(Real, 0, None, closed="neither")], "rho": [Interval(Real, 0, None, closed="neither")]},
+    {
+        "schedule": [HasMethods(["t_of_sigma"])],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "sigma_min": [Interval(Real, 0, None, closed="neither")],
+        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, None, closed="neither")],
+    },
     prefer_skip_nested_validation=True,
 )
 def karras_times(schedule, steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
@@ -546,7 +578,11 @@ def karras_times(schedule, steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
 
 
 @validate_params(
-    {"steps": [Interval(Integral, 1, None, closed="left")], "t_min": [Interval(Real, 0, None, closed="left")], "t_max": [Interval(Real, 0, None, closed="neither")]},
+    {
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "t_min": [Interval(Real, 0, None, closed="left")],
+        "t_max": [Interval(Real, 0, None, closed="neither")],
+    },
     prefer_skip_nested_validation=True,
 )
 def uniform_times(steps, t_min=1e-3, t_max=1.0):

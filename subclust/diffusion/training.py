@@ -23,10 +23,10 @@ exactly where it stopped.
 """
 
 import math
-import numbers
 import os
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -34,8 +34,15 @@ from tqdm.auto import tqdm
 
 from subclust.diffusion._utils import append_dims, as_generator, as_tensor
 from subclust.diffusion.networks import orthonormalize, tangent_projection
-from subclust.diffusion.schedules import UniformTime, get_schedule
+from subclust.diffusion.schedules import _SCHEDULES, Schedule, UniformTime, get_schedule
 from subclust.io import write_atomic
+from subclust.utils.validation import (
+    TORCH_RANDOM_STATE,
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 
 __all__ = [
     "loss_weights",
@@ -76,6 +83,15 @@ class NonFiniteLossError(FloatingPointError):
     """
 
 
+@validate_params(
+    {
+        "schedule": [HasMethods(["sigma"])],
+        "t": [torch.Tensor, "array-like", Real],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "sigma_data": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
     """The weights ``lambda(t)`` (float64, shape of ``t``; see the module docstring).
 
@@ -107,11 +123,24 @@ def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
     sigma = schedule.sigma(t)
     if weighting == "snr":
         return sigma**-2
-    if weighting == "edm":
-        return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
-    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
+    return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2  # 'edm'
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "x0": [torch.Tensor],
+        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
+        "noise_levels": [HasMethods(["sample_times"]), None],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "generator": TORCH_RANDOM_STATE,
+        "sigma_data": [Interval(Real, 0, None, closed="neither")],
+        "antithetic": ["boolean"],
+        "sample_dim": [Interval(Integral, 0, None, closed="left")],
+        "sample_weight": [torch.Tensor, "array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def dsm_loss(
     denoiser, x0, schedule, noise_levels=None, weighting="uniform", generator=None,
     sigma_data=0.5, antithetic=False, sample_dim=0, sample_weight=None,
@@ -206,6 +235,19 @@ def dsm_loss(
     return (errors * sample_weight).sum(-1)
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": [torch.Tensor, "array-like"],
+        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
+        "noise_levels": [HasMethods(["sample_times"]), None],
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "sample_dim": [Interval(Integral, 0, None, closed="left")],
+        "sample_weight": [torch.Tensor, "array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=64, seed=0,
                       sample_dim=0, sample_weight=None):
     """:func:`dsm_loss` of all samples, averaged over ``n_draws`` fixed draws of times and noise.
@@ -249,8 +291,6 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=
     >>> float(dsm_loss_estimate(truth, X)) == float(dsm_loss_estimate(truth, X))
     True
     """
-    if not isinstance(n_draws, numbers.Integral) or n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
     schedule = get_schedule(
         schedule if schedule is not None else getattr(denoiser, "schedule", None)
     )
@@ -428,6 +468,19 @@ def _make_lr_scheduler(optimizer, lr_schedule, steps):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "model": [torch.nn.Module],
+        "optimizer": [torch.optim.Optimizer, None],
+        "step": [Interval(Integral, 0, None, closed="left")],
+        "generator": [torch.Generator, None],
+        "losses": ["array-like", None],
+        "queue": [torch.Tensor, None],
+        "lr_scheduler": [HasMethods(["state_dict", "load_state_dict"]), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=None, queue=None,
                     lr_scheduler=None):
     """Save the training state: state dicts and tensors, loadable with ``weights_only=True``.
@@ -466,6 +519,16 @@ def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=
     write_atomic(path, lambda f: torch.save(state, f), force=True)
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "model": [torch.nn.Module],
+        "optimizer": [torch.optim.Optimizer, None],
+        "generator": [torch.Generator, None],
+        "map_location": [str, torch.device, dict, callable, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_checkpoint(path, model, optimizer=None, generator=None, map_location=None):
     """Restore a checkpoint of :func:`save_checkpoint` into ``model`` (optimizer, generator).
 
@@ -518,6 +581,31 @@ def _load(path, model, optimizer=None, generator=None, map_location=None, lr_sch
     return int(state["step"]), state["losses"].numpy(), state.get("batch_queue")
 
 
+@validate_params(
+    {
+        "model": [torch.nn.Module],
+        "X": [torch.Tensor, "array-like", callable],
+        "steps": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions({"adam", "rsgd"}), torch.optim.Optimizer],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
+        "noise_levels": [HasMethods(["sample_times"]), None],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "sigma_data": [Interval(Real, 0, None, closed="neither")],
+        "antithetic": ["boolean"],
+        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
+        "generator": TORCH_RANDOM_STATE,
+        "callback": [callable, None],
+        "verbose": ["verbose"],
+        "checkpoint_path": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left"), None],
+        "resume": ["boolean"],
+        "sample_dim": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def train_denoiser(
     model,
     X,
@@ -622,24 +710,10 @@ def train_denoiser(
     >>> result.steps
     20
     """
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}.")
-    if checkpoint_every is not None and (
-        not isinstance(checkpoint_every, int) or checkpoint_every < 1
-    ):
-        raise ValueError(f"checkpoint_every must be a positive int, got {checkpoint_every!r}.")
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs checkpoint_path.")
     schedule = get_schedule(schedule if schedule is not None else getattr(model, "schedule", None))
     noise_levels = _check_noise_levels(noise_levels)
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
-    if not isinstance(sample_dim, int) or sample_dim < 0:
-        raise ValueError(f"sample_dim must be a non-negative int, got {sample_dim!r}.")
     generator = as_generator(generator)
     if callable(X):
         stream, batches = None, X
