@@ -7,7 +7,7 @@ import torch
 
 from subclust.utils.validation import TORCH_RANDOM_STATE, Interval, validate_params
 
-__all__ = ["append_dims", "as_generator", "as_tensor", "per_sample", "schedule_coefficients"]
+__all__ = ["append_dims", "as_generator"]
 
 
 @validate_params(
