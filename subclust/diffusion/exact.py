@@ -308,16 +308,22 @@ def _molrg_terms(x, s, g, p, hard=False, need_mean=True):
     return logits, w, mean, shared
 
 
+#: Constraints of the parameters of the ``molrg_*`` functions.
+_MOLRG_CONSTRAINTS = {
+    "x": [torch.Tensor],
+    "s": [torch.Tensor, "array-like", Real],
+    "g": [torch.Tensor, "array-like", Real],
+    "bases": ["array-like"],
+    "weights": ["array-like", None],
+    "variances": [Real, "array-like", None],
+    "means": ["array-like", None],
+    "noise": [Interval(Real, 0, None, closed="left")],
+}
+
+
 @validate_params(
     {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "bases": ["array-like"],
-        "weights": ["array-like", None],
-        "variances": [Real, "array-like", None],
-        "means": ["array-like", None],
-        "noise": [Interval(Real, 0, None, closed="left")],
+        **_MOLRG_CONSTRAINTS,
         "hard": ["boolean"],
     },
     prefer_skip_nested_validation=True,
@@ -363,19 +369,7 @@ def molrg_denoise(x, s, g, bases, weights=None, variances=None, means=None, nois
     return _molrg_terms(x, s, g, p, hard=hard)[2]
 
 
-@validate_params(
-    {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "bases": ["array-like"],
-        "weights": ["array-like", None],
-        "variances": [Real, "array-like", None],
-        "means": ["array-like", None],
-        "noise": [Interval(Real, 0, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
 def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
 
@@ -401,19 +395,7 @@ def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=N
     return _molrg_terms(x, s, g, p, need_mean=False)[1]
 
 
-@validate_params(
-    {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "bases": ["array-like"],
-        "weights": ["array-like", None],
-        "variances": [Real, "array-like", None],
-        "means": ["array-like", None],
-        "noise": [Interval(Real, 0, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
 def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Log-density ``log p_t(x_t)`` of the noisy MoLRG, shape ``(batch,)``.
 
@@ -438,19 +420,7 @@ def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, 
     return torch.logsumexp(logits, dim=1) + shared
 
 
-@validate_params(
-    {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "bases": ["array-like"],
-        "weights": ["array-like", None],
-        "variances": [Real, "array-like", None],
-        "means": ["array-like", None],
-        "noise": [Interval(Real, 0, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
 def molrg_score(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Score ``grad log p_t(x_t) = (s E[x_0 | x_t] - x_t) / g^2`` of the noisy MoLRG.
 
@@ -559,17 +529,18 @@ def _gmm_terms(x, s, g, p, need_mean=True):
     return logits, w, mean, shared
 
 
-@validate_params(
-    {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "means": ["array-like"],
-        "covariances": ["array-like"],
-        "weights": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+#: Constraints of the parameters of the ``gmm_*`` functions.
+_GMM_CONSTRAINTS = {
+    "x": [torch.Tensor],
+    "s": [torch.Tensor, "array-like", Real],
+    "g": [torch.Tensor, "array-like", Real],
+    "means": ["array-like"],
+    "covariances": ["array-like"],
+    "weights": ["array-like", None],
+}
+
+
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_denoise(x, s, g, means, covariances, weights=None):
     """Exact posterior mean ``E[x_0 | x_t]`` of a Gaussian mixture.
 
@@ -603,17 +574,7 @@ def gmm_denoise(x, s, g, means, covariances, weights=None):
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights))[2]
 
 
-@validate_params(
-    {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "means": ["array-like"],
-        "covariances": ["array-like"],
-        "weights": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_responsibilities(x, s, g, means, covariances, weights=None):
     """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
 
@@ -634,17 +595,7 @@ def gmm_responsibilities(x, s, g, means, covariances, weights=None):
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights), False)[1]
 
 
-@validate_params(
-    {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "means": ["array-like"],
-        "covariances": ["array-like"],
-        "weights": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_log_density(x, s, g, means, covariances, weights=None):
     """Log-density ``log p_t(x_t)`` of the noisy Gaussian mixture, shape ``(batch,)``.
 
@@ -669,17 +620,7 @@ def gmm_log_density(x, s, g, means, covariances, weights=None):
     return torch.logsumexp(logits, dim=1) + shared
 
 
-@validate_params(
-    {
-        "x": [torch.Tensor],
-        "s": [torch.Tensor, "array-like", Real],
-        "g": [torch.Tensor, "array-like", Real],
-        "means": ["array-like"],
-        "covariances": ["array-like"],
-        "weights": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_score(x, s, g, means, covariances, weights=None):
     """Score ``(s E[x_0 | x_t] - x_t) / g^2`` of the noisy Gaussian mixture.
 

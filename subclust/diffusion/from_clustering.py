@@ -168,6 +168,16 @@ def _check_dims_arg(dims, n_clusters):
     return dims
 
 
+#: Constraints of the parameters of the estimated mixture.
+_MIXTURE_CONSTRAINTS = {
+    "dims": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+    "latent_covariance": [StrOptions(set(LATENT_COVARIANCES))],
+    "noise": [Interval(Real, 0, None, closed="left"), StrOptions({"estimate"})],
+    "clusters": ["array-like", None],
+    "variance_floor": [Interval(Real, 0, None, closed="left")],
+}
+
+
 @validate_params(
     {
         "X": [torch.Tensor, "array-like"],
@@ -175,11 +185,7 @@ def _check_dims_arg(dims, n_clusters):
         "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
         "energy": [Interval(Real, 0, 1, closed="right")],
         "center": ["boolean"],
-        "dims": [Interval(Integral, 1, None, closed="left"), "array-like", None],
-        "latent_covariance": [StrOptions(set(LATENT_COVARIANCES))],
-        "noise": [Interval(Real, 0, None, closed="left"), StrOptions({"estimate"})],
-        "clusters": ["array-like", None],
-        "variance_floor": [Interval(Real, 0, None, closed="left")],
+        **_MIXTURE_CONSTRAINTS,
     },
     prefer_skip_nested_validation=True,
 )
@@ -382,11 +388,7 @@ def _default_dims(estimator, X, dims, energy):
         "X": [torch.Tensor, "array-like"],
         "energy": [Interval(Real, 0, 1, closed="right"), None],
         "center": ["boolean", None],
-        "dims": [Interval(Integral, 1, None, closed="left"), "array-like", None],
-        "latent_covariance": [StrOptions(set(LATENT_COVARIANCES))],
-        "noise": [Interval(Real, 0, None, closed="left"), StrOptions({"estimate"})],
-        "clusters": ["array-like", None],
-        "variance_floor": [Interval(Real, 0, None, closed="left")],
+        **_MIXTURE_CONSTRAINTS,
     },
     prefer_skip_nested_validation=True,
 )

@@ -104,18 +104,19 @@ def _ancestral(model, x, grid, eta, generator, callback, disable, desc):
     return x
 
 
+#: Constraints of the parameters every sampler takes.
+_SAMPLER_CONSTRAINTS = {
+    "model": [callable],
+    "x": [torch.Tensor],
+    "grid": [torch.Tensor, "array-like"],
+    "generator": TORCH_RANDOM_STATE,
+    "callback": [callable, None],
+    "disable": ["boolean", None],
+}
+
+
+@validate_params(_SAMPLER_CONSTRAINTS, prefer_skip_nested_validation=True)
 @torch.no_grad()
-@validate_params(
-    {
-        "model": [callable],
-        "x": [torch.Tensor],
-        "grid": [torch.Tensor, "array-like"],
-        "generator": TORCH_RANDOM_STATE,
-        "callback": [callable, None],
-        "disable": ["boolean", None],
-    },
-    prefer_skip_nested_validation=True,
-)
 def sample_ddpm(model, x, grid, *, generator=None, callback=None, disable=None):
     """DDPM ancestral sampling.
 
@@ -156,19 +157,14 @@ def sample_ddpm(model, x, grid, *, generator=None, callback=None, disable=None):
     return _ancestral(model, x, grid, 1.0, generator, callback, disable, "DDPM")
 
 
-@torch.no_grad()
 @validate_params(
     {
-        "model": [callable],
-        "x": [torch.Tensor],
-        "grid": [torch.Tensor, "array-like"],
-        "generator": TORCH_RANDOM_STATE,
-        "callback": [callable, None],
-        "disable": ["boolean", None],
+        **_SAMPLER_CONSTRAINTS,
         "eta": [Interval(Real, 0, 1, closed="both")],
     },
     prefer_skip_nested_validation=True,
 )
+@torch.no_grad()
 def sample_ddim(model, x, grid, *, generator=None, callback=None, disable=None, eta=0.0):
     """DDIM sampling; ``eta=0`` is deterministic, ``eta=1`` matches DDPM.
 
@@ -214,18 +210,8 @@ def _ode(model, x, grid, callback, disable, heun):
     return x
 
 
+@validate_params(_SAMPLER_CONSTRAINTS, prefer_skip_nested_validation=True)
 @torch.no_grad()
-@validate_params(
-    {
-        "model": [callable],
-        "x": [torch.Tensor],
-        "grid": [torch.Tensor, "array-like"],
-        "generator": TORCH_RANDOM_STATE,
-        "callback": [callable, None],
-        "disable": ["boolean", None],
-    },
-    prefer_skip_nested_validation=True,
-)
 def sample_euler(model, x, grid, *, generator=None, callback=None, disable=None):
     """Euler integration of the probability-flow ODE.
 
@@ -251,18 +237,8 @@ def sample_euler(model, x, grid, *, generator=None, callback=None, disable=None)
     return _ode(model, x, grid, callback, disable, heun=False)
 
 
+@validate_params(_SAMPLER_CONSTRAINTS, prefer_skip_nested_validation=True)
 @torch.no_grad()
-@validate_params(
-    {
-        "model": [callable],
-        "x": [torch.Tensor],
-        "grid": [torch.Tensor, "array-like"],
-        "generator": TORCH_RANDOM_STATE,
-        "callback": [callable, None],
-        "disable": ["boolean", None],
-    },
-    prefer_skip_nested_validation=True,
-)
 def sample_heun(model, x, grid, *, generator=None, callback=None, disable=None):
     """Heun's second-order method on the probability-flow ODE (EDM's deterministic sampler).
 
@@ -295,12 +271,7 @@ SAMPLERS = {"ddpm": sample_ddpm, "ddim": sample_ddim, "euler": sample_euler, "he
 @validate_params(
     {
         "name": [StrOptions(set(SAMPLERS))],
-        "model": [callable],
-        "x": [torch.Tensor],
-        "grid": [torch.Tensor, "array-like"],
-        "generator": TORCH_RANDOM_STATE,
-        "callback": [callable, None],
-        "disable": ["boolean", None],
+        **_SAMPLER_CONSTRAINTS,
     },
     prefer_skip_nested_validation=True,
 )
