@@ -27,7 +27,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from subclust.subspace import residuals
-from subclust.utils.validation import Interval, validate_params
+from subclust.utils.validation import Interval, check_array, validate_params
 
 __all__ = [
     "off_subspace_energy",
@@ -41,15 +41,11 @@ __all__ = [
 ]
 
 
-def _as_numpy(X):
-    if hasattr(X, "detach"):
+def _as_numpy(X, name):
+    """Samples as a 2-D float64 array; non-finite samples (a diverged sampler's) are measured."""
+    if hasattr(X, "detach"):  # a tensor, possibly on the GPU or requiring grad
         X = X.detach().cpu().numpy()
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(
-            f"samples must be a 2-D array (n_samples, n_features), got shape {X.shape}."
-        )
-    return X
+    return check_array(X, dtype=np.float64, ensure_all_finite=False, input_name=name)
 
 
 def _bases(bases):
@@ -75,7 +71,7 @@ def off_subspace_energy(X, bases):
     >>> off_subspace_energy(np.array([[1.0, 0.0], [1.0, 1.0]]), [np.array([[1.0], [0.0]])])
     0.3333333333333333
     """
-    X, bases = _as_numpy(X), _bases(bases)
+    X, bases = _as_numpy(X, "X"), _bases(bases)
     total = float(np.sum(X**2))
     return float(residuals(X, bases).min(axis=1).sum() / total) if total > 0 else 0.0
 
@@ -99,7 +95,7 @@ def component_frequencies(X, bases):
     >>> component_frequencies(X, bases).tolist()
     [0.25, 0.75]
     """
-    X, bases = _as_numpy(X), _bases(bases)
+    X, bases = _as_numpy(X, "X"), _bases(bases)
     labels = residuals(X, bases).argmin(axis=1)
     return np.bincount(labels, minlength=len(bases)) / max(len(X), 1)
 
@@ -130,7 +126,7 @@ def latent_covariance_error(X, bases, variances=1.0):
     >>> bool(abs(latent_covariance_error(2 * X, bases, variances=4.0) - 4 * error) < 1e-12)
     True
     """
-    X, bases = _as_numpy(X), _bases(bases)
+    X, bases = _as_numpy(X, "X"), _bases(bases)
     labels = residuals(X, bases).argmin(axis=1)
     errors = []
     for k, U in enumerate(bases):
@@ -211,7 +207,7 @@ def wasserstein1(X, Y):
     >>> wasserstein1(np.array([[0.0], [1.0]]), np.array([[1.0], [2.0]]))
     1.0
     """
-    X, Y = _as_numpy(X), _as_numpy(Y)
+    X, Y = _as_numpy(X, "X"), _as_numpy(Y, "Y")
     if X.shape != Y.shape:
         raise ValueError(
             f"wasserstein1 needs two samples of the same shape, got {X.shape} and {Y.shape}; "
@@ -254,7 +250,7 @@ def sliced_wasserstein1(X, Y, n_projections=200, random_state=None):
     >>> round(sliced_wasserstein1(line, line + 0.5, random_state=0), 12)
     0.5
     """
-    X, Y = _as_numpy(X), _as_numpy(Y)
+    X, Y = _as_numpy(X, "X"), _as_numpy(Y, "Y")
     if X.shape != Y.shape:
         raise ValueError(
             f"sliced_wasserstein1 needs two samples of the same shape, got {X.shape} and {Y.shape}."
@@ -286,7 +282,7 @@ def nearest_neighbour_distances(X, reference, chunk_size=1024):
     >>> nearest_neighbour_distances(np.array([[0.0, 1.0], [3.0, 4.0], [6.0, 8.0]]), reference)
     array([1., 0., 5.])
     """
-    X, reference = _as_numpy(X), _as_numpy(reference)
+    X, reference = _as_numpy(X, "X"), _as_numpy(reference, "reference")
     if X.shape[1] != reference.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} features and reference {reference.shape[1]}; they must match."

@@ -77,6 +77,15 @@ __all__ = [
 _TIMES = [torch.Tensor, "array-like", Real]
 
 
+def _check_range(low, high, name, *, zero_allowed=False):
+    """Check ``0 < low < high`` (``0 <= low`` with ``zero_allowed``) of a ``name_min, name_max``."""
+    if not (0 <= low if zero_allowed else 0 < low) or not low < high:
+        raise ValueError(
+            f"Need 0 {'<=' if zero_allowed else '<'} {name}_min < {name}_max, "
+            f"got {name}_min={low}, {name}_max={high}."
+        )
+
+
 def _as_time(t):
     return torch.as_tensor(t, dtype=torch.float64)
 
@@ -271,8 +280,7 @@ class VPLinear(Schedule):
     beta_max: float = 20.0
 
     def __post_init__(self):
-        if not 0 < self.beta_min < self.beta_max:
-            raise ValueError(f"Need 0 < beta_min < beta_max, got {self.beta_min}, {self.beta_max}.")
+        _check_range(self.beta_min, self.beta_max, "beta")
 
     def s_and_g(self, t):
         return vp_linear(t, self.beta_min, self.beta_max)
@@ -347,10 +355,7 @@ class VE(Schedule):
     sigma_max: float = 50.0
 
     def __post_init__(self):
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(
-                f"Need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}."
-            )
+        _check_range(self.sigma_min, self.sigma_max, "sigma")
 
     def s_and_g(self, t):
         return ve(t, self.sigma_min, self.sigma_max)
@@ -444,10 +449,7 @@ class UniformTime:
     t_max: float = 1.0
 
     def __post_init__(self):
-        if not 0 <= self.t_min < self.t_max:
-            raise ValueError(
-                f"Need 0 <= t_min < t_max, got t_min={self.t_min}, t_max={self.t_max}."
-            )
+        _check_range(self.t_min, self.t_max, "t", zero_allowed=True)
 
     def sample_times(self, schedule, n, generator=None):
         """``n`` times (float64, shape ``(n,)``) drawn with ``generator``; ``schedule`` unused."""
@@ -487,10 +489,7 @@ class LogNormalSigma:
     def __post_init__(self):
         if not self.p_std > 0:
             raise ValueError(f"p_std must be positive, got {self.p_std}.")
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(
-                f"Need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}."
-            )
+        _check_range(self.sigma_min, self.sigma_max, "sigma")
 
     def sample_times(self, schedule, n, generator=None):
         """``n`` times of ``schedule`` (float64, shape ``(n,)``) drawn with ``generator``."""
@@ -528,8 +527,7 @@ def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
     >>> karras_sigmas(3, 0.002, 80.0)[[0, -1]].tolist()
     [80.0, 0.002]
     """
-    if not 0 < sigma_min < sigma_max:
-        raise ValueError(f"Need 0 < sigma_min < sigma_max, got {sigma_min} and {sigma_max}.")
+    _check_range(sigma_min, sigma_max, "sigma")
     if n == 1:
         return torch.tensor([float(sigma_max)], dtype=torch.float64)
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
@@ -601,8 +599,7 @@ def uniform_times(steps, t_min=1e-3, t_max=1.0):
     >>> uniform_times(4, t_min=0.25).tolist()
     [1.0, 0.75, 0.5, 0.25]
     """
-    if not 0 <= t_min < t_max:
-        raise ValueError(f"Need 0 <= t_min < t_max, got t_min={t_min}, t_max={t_max}.")
+    _check_range(t_min, t_max, "t", zero_allowed=True)
     if steps == 1:
         return torch.tensor([float(t_max)], dtype=torch.float64)
     return torch.linspace(t_max, t_min, steps, dtype=torch.float64)
