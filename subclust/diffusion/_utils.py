@@ -10,6 +10,14 @@ from subclust.utils.validation import TORCH_RANDOM_STATE, Interval, validate_par
 __all__ = ["append_dims", "as_generator"]
 
 
+def _append_dims(x, target_dims):
+    """Unchecked :func:`append_dims`, for the layer's inner loops."""
+    missing = target_dims - x.ndim
+    if missing < 0:
+        raise ValueError(f"x has {x.ndim} dimensions, more than target_dims={target_dims}.")
+    return x[(...,) + (None,) * missing]
+
+
 @validate_params(
     {
         "x": [torch.Tensor],
@@ -28,10 +36,7 @@ def append_dims(x, target_dims):
     >>> append_dims(torch.ones(4), 3).shape
     torch.Size([4, 1, 1])
     """
-    missing = target_dims - x.ndim
-    if missing < 0:
-        raise ValueError(f"x has {x.ndim} dimensions, more than target_dims={target_dims}.")
-    return x[(...,) + (None,) * missing]
+    return _append_dims(x, target_dims)
 
 
 def as_tensor(X, dtype=None, device=None, name="X"):

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from subclust.diffusion._utils import (
-    append_dims,
+    _append_dims,
     as_generator,
     per_sample,
     schedule_coefficients,
@@ -56,6 +56,20 @@ __all__ = [
     "orthonormalize",
     "tangent_projection",
 ]
+
+
+def _orthonormalize(U):
+    """Unchecked :func:`orthonormalize`, for the optimizers' steps."""
+    Q, R = torch.linalg.qr(U)
+    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return Q * signs.unsqueeze(-2)
+
+
+def _tangent_projection(U, G):
+    """Unchecked :func:`tangent_projection`, for the optimizers' steps."""
+    A = U.transpose(-2, -1) @ G
+    return G - U @ (0.5 * (A + A.transpose(-2, -1)))
 
 
 @validate_params(
@@ -84,10 +98,7 @@ def orthonormalize(U):
     >>> bool(torch.allclose(orthonormalize(Q), Q))  # the identity on orthonormal input
     True
     """
-    Q, R = torch.linalg.qr(U)
-    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
-    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
-    return Q * signs.unsqueeze(-2)
+    return _orthonormalize(U)
 
 
 @validate_params(
@@ -118,8 +129,7 @@ def tangent_projection(U, G):
     >>> bool(torch.allclose(tangent_projection(U, T), T))
     True
     """
-    A = U.transpose(-2, -1) @ G
-    return G - U @ (0.5 * (A + A.transpose(-2, -1)))
+    return _tangent_projection(U, G)
 
 
 class LowRankMixtureDenoiser(nn.Module):
@@ -441,14 +451,14 @@ class LowRankMixtureDenoiser(nn.Module):
         """
         for U in self.U:
             if U.grad is not None:
-                U.grad.copy_(tangent_projection(U, U.grad))
+                U.grad.copy_(_tangent_projection(U, U.grad))
         return self
 
     @torch.no_grad()
     def retract_(self):
         """Map every basis back to orthonormal columns (QR retraction), in place."""
         for U in self.U:
-            U.copy_(orthonormalize(U))
+            U.copy_(_orthonormalize(U))
         return self
 
 
@@ -540,7 +550,7 @@ class Preconditioned(nn.Module):
         """The denoised estimate ``x0_hat``, of the shape of ``x_t``."""
         s, g = schedule_coefficients(self.schedule, t, x_t)
         c_noise = 0.25 * (torch.log(g) - torch.log(s)).clamp(-12.0, 12.0)
-        s, g = append_dims(s, x_t.ndim), append_dims(g, x_t.ndim)
+        s, g = _append_dims(s, x_t.ndim), _append_dims(g, x_t.ndim)
         c_in = torch.rsqrt(g**2 + (s * self.sigma_data) ** 2)
         c_skip = s * self.sigma_data**2 * c_in**2
         c_out = g * self.sigma_data * c_in

@@ -90,6 +90,35 @@ def _as_time(t):
     return torch.as_tensor(t, dtype=torch.float64)
 
 
+def _vp_linear(t, beta_min, beta_max):
+    """Unchecked :func:`vp_linear`, for the schedules' methods."""
+    t = _as_time(t)
+    B = beta_min * t + 0.5 * (beta_max - beta_min) * t**2
+    return torch.exp(-0.5 * B), torch.sqrt(-torch.expm1(-B))
+
+
+def _vp_cosine(t, offset):
+    """Unchecked :func:`vp_cosine`, for the schedules' methods."""
+    t = _as_time(t)
+    a = offset / (1 + offset) * math.pi / 2
+    b = (t + offset) / (1 + offset) * math.pi / 2
+    s = torch.cos(b) / math.cos(a)
+    g_sq = torch.sin(b - a) * torch.sin(b + a) / math.cos(a) ** 2
+    return s, torch.sqrt(torch.clamp(g_sq, min=0.0))
+
+
+def _ve(t, sigma_min, sigma_max):
+    """Unchecked :func:`ve`, for the schedules' methods."""
+    t = _as_time(t)
+    return torch.ones_like(t), sigma_min * (sigma_max / sigma_min) ** t
+
+
+def _edm(t):
+    """Unchecked :func:`edm`, for the schedules' methods."""
+    t = _as_time(t)
+    return torch.ones_like(t), t.clone()
+
+
 @validate_params(
     {
         "t": _TIMES,
@@ -115,9 +144,7 @@ def vp_linear(t, beta_min=0.1, beta_max=20.0):
     >>> round(float(s**2 + g**2), 12)
     1.0
     """
-    t = _as_time(t)
-    B = beta_min * t + 0.5 * (beta_max - beta_min) * t**2
-    return torch.exp(-0.5 * B), torch.sqrt(-torch.expm1(-B))
+    return _vp_linear(t, beta_min, beta_max)
 
 
 @validate_params(
@@ -150,12 +177,7 @@ def vp_cosine(t, offset=0.008):
     >>> bool(torch.allclose(s**2 + g**2, torch.ones(3, dtype=torch.float64)))
     True
     """
-    t = _as_time(t)
-    a = offset / (1 + offset) * math.pi / 2
-    b = (t + offset) / (1 + offset) * math.pi / 2
-    s = torch.cos(b) / math.cos(a)
-    g_sq = torch.sin(b - a) * torch.sin(b + a) / math.cos(a) ** 2
-    return s, torch.sqrt(torch.clamp(g_sq, min=0.0))
+    return _vp_cosine(t, offset)
 
 
 @validate_params(
@@ -182,8 +204,7 @@ def ve(t, sigma_min=0.01, sigma_max=50.0):
     >>> s.tolist(), [round(v, 6) for v in g.tolist()]
     ([1.0, 1.0, 1.0], [0.01, 0.707107, 50.0])
     """
-    t = _as_time(t)
-    return torch.ones_like(t), sigma_min * (sigma_max / sigma_min) ** t
+    return _ve(t, sigma_min, sigma_max)
 
 
 @validate_params(
@@ -205,8 +226,7 @@ def edm(t):
     >>> s.tolist(), g.tolist()
     ([1.0, 1.0, 1.0], [0.002, 1.0, 80.0])
     """
-    t = _as_time(t)
-    return torch.ones_like(t), t.clone()
+    return _edm(t)
 
 
 class Schedule:
@@ -283,7 +303,7 @@ class VPLinear(Schedule):
         _check_range(self.beta_min, self.beta_max, "beta")
 
     def s_and_g(self, t):
-        return vp_linear(t, self.beta_min, self.beta_max)
+        return _vp_linear(t, self.beta_min, self.beta_max)
 
     def t_of_sigma(self, sigma):
         # sigma^2 = exp(B) - 1, B(t) = b0 t + (b1 - b0) t^2 / 2; the root, free of cancellation.
@@ -322,7 +342,7 @@ class VPCosine(Schedule):
             raise ValueError(f"offset must be non-negative, got {self.offset}.")
 
     def s_and_g(self, t):
-        return vp_cosine(t, self.offset)
+        return _vp_cosine(t, self.offset)
 
     def t_of_sigma(self, sigma):
         # abar = 1 / (1 + sigma^2) = cos^2(b) / cos^2(a)
@@ -358,7 +378,7 @@ class VE(Schedule):
         _check_range(self.sigma_min, self.sigma_max, "sigma")
 
     def s_and_g(self, t):
-        return ve(t, self.sigma_min, self.sigma_max)
+        return _ve(t, self.sigma_min, self.sigma_max)
 
     def t_of_sigma(self, sigma):
         return torch.log(_as_time(sigma) / self.sigma_min) / math.log(
@@ -377,7 +397,7 @@ class EDM(Schedule):
     """
 
     def s_and_g(self, t):
-        return edm(t)
+        return _edm(t)
 
     def t_of_sigma(self, sigma):
         return _as_time(sigma).clone()

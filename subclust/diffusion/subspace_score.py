@@ -41,8 +41,9 @@ from subclust.diffusion._utils import as_generator
 from subclust.diffusion.networks import (
     MLPDenoiser,
     Preconditioned,
+    _orthonormalize,
+    _tangent_projection,
     orthonormalize,
-    tangent_projection,
 )
 from subclust.utils.validation import StrOptions, check_positive_int, validate_params
 
@@ -278,11 +279,11 @@ class SubspaceScoreNetwork(nn.Module):
     def project_gradients_(self):
         """Replace the gradient of ``P`` by its Riemannian gradient (tangent space at ``V``)."""
         if self.P.grad is not None:
-            self.P.grad.copy_(tangent_projection(self.P / self.scale, self.P.grad))
+            self.P.grad.copy_(_tangent_projection(self.P / self.scale, self.P.grad))
         return self
 
     @torch.no_grad()
     def retract_(self):
         """Map ``V`` back to orthonormal columns (QR retraction), in place."""
-        self.P.copy_(self.scale * orthonormalize(self.P / self.scale))
+        self.P.copy_(self.scale * _orthonormalize(self.P / self.scale))
         return self

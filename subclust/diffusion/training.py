@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from subclust.diffusion._utils import append_dims, as_generator, as_tensor
-from subclust.diffusion.networks import orthonormalize, tangent_projection
+from subclust.diffusion._utils import _append_dims, as_generator, as_tensor
+from subclust.diffusion.networks import _orthonormalize, _tangent_projection
 from subclust.diffusion.schedules import _SCHEDULES, Schedule, UniformTime, get_schedule
 from subclust.io import write_atomic
 from subclust.utils.validation import (
@@ -225,7 +225,7 @@ def dsm_loss(
                       device=_device(generator)).to(x0.device)
     if antithetic:
         t, eps = torch.cat([t, t]), torch.cat([eps, -eps])
-    s, g = (append_dims(v.to(x0.dtype), len(sample_shape)) for v in schedule.s_and_g(t))
+    s, g = (_append_dims(v.to(x0.dtype), len(sample_shape)) for v in schedule.s_and_g(t))
     x_t = s * x0 + g * eps
     x0_hat = denoiser(x_t, t.to(x0.dtype))
     errors = ((x0_hat - x0) ** 2).flatten(-(len(sample_shape) - 1)).mean(-1)
@@ -362,7 +362,7 @@ class RiemannianSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                direction = tangent_projection(p, p.grad) if group["stiefel"] else p.grad
+                direction = _tangent_projection(p, p.grad) if group["stiefel"] else p.grad
                 if group["momentum"] > 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
@@ -370,13 +370,13 @@ class RiemannianSGD(torch.optim.Optimizer):
                         buf = direction.clone()
                     else:
                         if group["stiefel"]:
-                            buf = tangent_projection(p, buf)  # transport by projection
+                            buf = _tangent_projection(p, buf)  # transport by projection
                         buf.mul_(group["momentum"]).add_(direction)
                     state["momentum_buffer"] = buf
                     direction = buf
                 p.add_(direction, alpha=-group["lr"])
                 if group["stiefel"]:
-                    p.copy_(orthonormalize(p))
+                    p.copy_(_orthonormalize(p))
         return loss
 
 
