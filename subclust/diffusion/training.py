@@ -58,6 +58,11 @@ __all__ = [
 
 WEIGHTINGS = ("uniform", "snr", "edm")
 
+#: A process given as a Schedule, its name, or None for the model's own (or VP-linear).
+_SCHEDULE_CONSTRAINT = [Schedule, StrOptions(set(_SCHEDULES)), None]
+#: Training noise levels: an object drawing times, such as UniformTime (the default, None).
+_NOISE_LEVELS_CONSTRAINT = [HasMethods(["sample_times"]), None]
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite.
@@ -130,8 +135,8 @@ def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
     {
         "denoiser": [callable],
         "x0": [torch.Tensor],
-        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
-        "noise_levels": [HasMethods(["sample_times"]), None],
+        "schedule": _SCHEDULE_CONSTRAINT,
+        "noise_levels": _NOISE_LEVELS_CONSTRAINT,
         "weighting": [StrOptions(set(WEIGHTINGS))],
         "generator": TORCH_RANDOM_STATE,
         "sigma_data": [Interval(Real, 0, None, closed="neither")],
@@ -239,8 +244,8 @@ def dsm_loss(
     {
         "denoiser": [callable],
         "X": [torch.Tensor, "array-like"],
-        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
-        "noise_levels": [HasMethods(["sample_times"]), None],
+        "schedule": _SCHEDULE_CONSTRAINT,
+        "noise_levels": _NOISE_LEVELS_CONSTRAINT,
         "n_draws": [Interval(Integral, 1, None, closed="left")],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "sample_dim": [Interval(Integral, 0, None, closed="left")],
@@ -310,15 +315,8 @@ def _device(generator):
 
 
 def _check_noise_levels(noise_levels):
-    """``noise_levels``, or :class:`UniformTime` for None; a clear error for anything else."""
-    if noise_levels is None:
-        return UniformTime()
-    if not callable(getattr(noise_levels, "sample_times", None)):
-        raise ValueError(
-            "noise_levels must have a sample_times(schedule, n, generator) method, such as "
-            f"UniformTime() or LogNormalSigma(); got {noise_levels!r}."
-        )
-    return noise_levels
+    """``noise_levels``, or :class:`UniformTime` for None."""
+    return UniformTime() if noise_levels is None else noise_levels
 
 
 class RiemannianSGD(torch.optim.Optimizer):
@@ -591,11 +589,11 @@ def _load(path, model, optimizer=None, generator=None, map_location=None, lr_sch
         "optimizer": [StrOptions({"adam", "rsgd"}), torch.optim.Optimizer],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "lr_schedule": [StrOptions({"constant", "cosine"})],
-        "noise_levels": [HasMethods(["sample_times"]), None],
+        "noise_levels": _NOISE_LEVELS_CONSTRAINT,
         "weighting": [StrOptions(set(WEIGHTINGS))],
         "sigma_data": [Interval(Real, 0, None, closed="neither")],
         "antithetic": ["boolean"],
-        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
+        "schedule": _SCHEDULE_CONSTRAINT,
         "generator": TORCH_RANDOM_STATE,
         "callback": [callable, None],
         "verbose": ["verbose"],
