@@ -722,7 +722,26 @@ class _ExactDenoiser(nn.Module):
         return score_from_denoised(x_t, self(x_t, t), s, g)
 
 
-class MoLRGDenoiser(_ExactDenoiser):
+class _MixtureDenoiser(_ExactDenoiser):
+    """An exact denoiser of a mixture, from its ``_terms(x, s, g, params, need_mean)``."""
+
+    def forward(self, x_t, t):
+        x, s, g = self._flat(x_t, t)
+        return self._terms(x, s, g, self._params)[2].reshape(x_t.shape)
+
+    def responsibilities(self, x_t, t):
+        """Posterior probabilities ``P(k | x_t)``, shape ``(batch, K)``."""
+        x, s, g = self._flat(x_t, t)
+        return self._terms(x, s, g, self._params, need_mean=False)[1]
+
+    def log_density(self, x_t, t):
+        """``log p_t(x_t)``, shape ``(batch,)``."""
+        x, s, g = self._flat(x_t, t)
+        logits, _, _, shared = self._terms(x, s, g, self._params, need_mean=False)
+        return torch.logsumexp(logits, dim=1) + shared
+
+
+class MoLRGDenoiser(_MixtureDenoiser):
     """The exact (optimal) denoiser of a mixture of low-rank Gaussians.
 
     Calls :func:`molrg_denoise` with ``s = s(t)``, ``g = g(t)`` of the schedule.
@@ -747,6 +766,8 @@ class MoLRGDenoiser(_ExactDenoiser):
     torch.Size([5, 8])
     """
 
+    _terms = staticmethod(_molrg_terms)
+
     def __init__(self, bases, weights=None, schedule=None, variances=None, means=None, noise=0.0):
         super().__init__(schedule)
         self._params = _MoLRGParams.from_model(bases, weights, variances, means, noise)
@@ -757,23 +778,8 @@ class MoLRGDenoiser(_ExactDenoiser):
         """The bases ``U_k`` as a list of float64 tensors of shape (n_features, d_k)."""
         return list(torch.split(self._params.W, self._params.dims.tolist(), dim=1))
 
-    def forward(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        return _molrg_terms(x, s, g, self._params)[2].reshape(x_t.shape)
 
-    def responsibilities(self, x_t, t):
-        """Posterior probabilities ``P(k | x_t)``, shape ``(batch, K)``."""
-        x, s, g = self._flat(x_t, t)
-        return _molrg_terms(x, s, g, self._params, need_mean=False)[1]
-
-    def log_density(self, x_t, t):
-        """``log p_t(x_t)``, shape ``(batch,)``."""
-        x, s, g = self._flat(x_t, t)
-        logits, _, _, shared = _molrg_terms(x, s, g, self._params, need_mean=False)
-        return torch.logsumexp(logits, dim=1) + shared
-
-
-class GMMDenoiser(_ExactDenoiser):
+class GMMDenoiser(_MixtureDenoiser):
     """The exact denoiser of a general Gaussian mixture (:func:`gmm_denoise`).
 
     The eigendecompositions of the covariances are computed once, here.
@@ -802,23 +808,12 @@ class GMMDenoiser(_ExactDenoiser):
     torch.Size([4, 6])
     """
 
+    _terms = staticmethod(_gmm_terms)
+
     def __init__(self, means, covariances, weights=None, schedule=None):
         super().__init__(schedule)
         self._params = _GMMParams.from_model(means, covariances, weights)
         self.n_features = self._params.means.shape[1]
-
-    def forward(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        return _gmm_terms(x, s, g, self._params)[2].reshape(x_t.shape)
-
-    def responsibilities(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        return _gmm_terms(x, s, g, self._params, need_mean=False)[1]
-
-    def log_density(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        logits, _, _, shared = _gmm_terms(x, s, g, self._params, need_mean=False)
-        return torch.logsumexp(logits, dim=1) + shared
 
 
 class EmpiricalDenoiser(_ExactDenoiser):
