@@ -1,10 +1,10 @@
 """Every public function validates its parameters at the edge.
 
 The functions are those in the ``__all__`` of the layers below the command
-line, the diffusion layer included where PyTorch is installed: for each, every parameter has a
-constraint, and a value of the wrong type or outside the accepted range
-raises scikit-learn's ``InvalidParameterError`` naming the parameter and the
-function, before any work is done.
+line, the diffusion layer included where PyTorch is installed: for each,
+every parameter has a constraint, and a value of the wrong type or outside
+the accepted range raises scikit-learn's ``InvalidParameterError`` naming
+the parameter and the function, before any work is done.
 """
 
 import importlib
