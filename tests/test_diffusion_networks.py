@@ -179,7 +179,7 @@ def test_bad_network_arguments():
         LowRankMixtureDenoiser(5, 1, 2, init_bases=[np.eye(5)[:, :3]])
     with pytest.raises(ValueError, match="init_bases has 1"):
         LowRankMixtureDenoiser(5, 2, 2, init_bases=[np.eye(5)[:, :2]])
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"'n_features' parameter must be an int in the range"):
         MLPDenoiser(0)
     with pytest.raises(ValueError, match="even"):
         MLPDenoiser(4, embedding_dim=3)

@@ -141,15 +141,17 @@ def test_images_and_determinism(bases):
 def test_bad_sampler_input(bases):
     denoiser = MoLRGDenoiser(bases)
     x, grid = torch.zeros(2, 48), uniform_times(10)
-    with pytest.raises(ValueError, match="x must be a float tensor"):
+    with pytest.raises(ValueError, match="'x' parameter of sample_ddpm must be an instance"):
         sample_ddpm(denoiser, np.zeros((2, 48)), grid)
+    with pytest.raises(ValueError, match="x must be a float tensor"):
+        sample_ddpm(denoiser, torch.zeros(2, 48, dtype=torch.int64), grid)
     with pytest.raises(ValueError, match="decreasing times"):
         sample_heun(denoiser, x, [])
     with pytest.raises(ValueError, match="decreasing times"):
         sample_ddim(denoiser, x, grid.flip(0))
-    with pytest.raises(ValueError, match="eta"):
+    with pytest.raises(ValueError, match=r"'eta' parameter of sample_ddim must be a float in"):
         sample_ddim(denoiser, x, grid, eta=2.0)
     with pytest.raises(ValueError, match="no schedule attribute"):
         sample_ddim(lambda x_t, t: x_t, x, grid)
-    with pytest.raises(ValueError, match="sampler must be one of"):
+    with pytest.raises(ValueError, match="'name' parameter of sample must be a str among"):
         sample("dpm", denoiser, x, grid)

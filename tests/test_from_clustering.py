@@ -256,11 +256,11 @@ def test_new_rows_are_labelled_by_predict(small):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"latent_covariance": "full"}, "latent_covariance must be one of"),
-    ({"noise": -1.0}, "noise must be a non-negative number or 'estimate'"),
+    ({"latent_covariance": "full"}, "'latent_covariance' parameter of mixture_from_clustering"),
+    ({"noise": -1.0}, "'noise' parameter of mixture_from_clustering"),
     ({"clusters": [5]}, "must name non-empty clusters"),
     ({"dims": [2, 2, 2]}, "one per cluster"),
-    ({"energy": 1.5}, "energy must lie in"),
+    ({"energy": 1.5}, "'energy' parameter of mixture_from_clustering"),
 ])
 def test_bad_arguments_are_refused_clearly(small, kwargs, match):
     X, _, _ = small

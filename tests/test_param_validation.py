@@ -1,10 +1,10 @@
 """Every public function validates its parameters at the edge.
 
 The functions are those in the ``__all__`` of the layers below the command
-line (the diffusion layer aside): for each, every parameter has a
-constraint, and a value of the wrong type or outside the accepted range
-raises scikit-learn's ``InvalidParameterError`` naming the parameter and the
-function, before any work is done.
+line, the diffusion layer included where PyTorch is installed: for each,
+every parameter has a constraint, and a value of the wrong type or outside
+the accepted range raises scikit-learn's ``InvalidParameterError`` naming
+the parameter and the function, before any work is done.
 """
 
 import importlib
@@ -25,6 +25,13 @@ from subclust.cluster import k_subspaces
 from subclust.utils.validation import InvalidParameterError
 
 PACKAGES = ["subspace", "metrics", "preprocessing", "cluster", "datasets", "bridge", "experiments"]
+try:
+    import torch  # noqa: F401
+except ImportError:  # pragma: no cover
+    HAS_TORCH = False
+else:
+    HAS_TORCH = True
+    PACKAGES.append("diffusion")
 
 
 def _modules():
@@ -73,6 +80,14 @@ def test_the_walk_finds_the_public_functions():
     assert {"k_subspaces", "subspace_distance", "clustering_accuracy", "make_molrg",
             "jacobian_basis", "phase_transition", "sparse_self_representation"} <= names
     assert len(FUNCTIONS) > 80
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="the diffusion layer needs PyTorch")
+def test_the_walk_finds_the_diffusion_functions():
+    names = {name.rsplit(".", 1)[1] for name, _ in FUNCTIONS}
+    assert {"dsm_loss", "dsm_loss_estimate", "train_denoiser", "sample", "sample_heun",
+            "karras_times", "uniform_times", "molrg_denoise", "sample_quality",
+            "mixture_from_clustering", "as_generator"} <= names
 
 
 @pytest.mark.parametrize("name, func", WITH_PARAMETERS, ids=[n for n, _ in WITH_PARAMETERS])
@@ -157,6 +172,5 @@ def test_only_the_validation_module_imports_sklearn_private_validation():
     importers = sorted(
         str(path.relative_to(root)) for path in root.rglob("*.py")
         if "sklearn.utils._param_validation" in path.read_text()
-        and not path.is_relative_to(root / "diffusion")
     )
     assert importers == ["utils/validation.py"]

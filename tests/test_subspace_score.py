@@ -116,7 +116,7 @@ def test_subspace_network_rejects_bad_parameters():
         SubspaceScoreNetwork(4, 4)
     with pytest.raises(ValueError, match="init_basis must be"):
         SubspaceScoreNetwork(6, 2, init_basis=np.ones((6, 3)))
-    with pytest.raises(ValueError, match="latent must be one of"):
+    with pytest.raises(ValueError, match="'latent' parameter of latent_posterior_mean must be"):
         latent_posterior_mean(torch.zeros(1, 2), 1.0, 1.0, "laplace")
 
 

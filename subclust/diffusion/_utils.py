@@ -1,11 +1,30 @@
 """Small tensor helpers shared by the diffusion modules."""
 
+from numbers import Integral
+
 import numpy as np
 import torch
 
-__all__ = ["append_dims", "as_generator", "as_tensor", "per_sample", "schedule_coefficients"]
+from subclust.utils.validation import TORCH_RANDOM_STATE, Interval, validate_params
+
+__all__ = ["append_dims", "as_generator"]
 
 
+def _append_dims(x, target_dims):
+    """Unchecked :func:`append_dims`, for the layer's inner loops."""
+    missing = target_dims - x.ndim
+    if missing < 0:
+        raise ValueError(f"x has {x.ndim} dimensions, more than target_dims={target_dims}.")
+    return x[(...,) + (None,) * missing]
+
+
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "target_dims": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def append_dims(x, target_dims):
     """Append trailing singleton dimensions to ``x`` until it has ``target_dims`` dimensions.
 
@@ -17,10 +36,7 @@ def append_dims(x, target_dims):
     >>> append_dims(torch.ones(4), 3).shape
     torch.Size([4, 1, 1])
     """
-    missing = target_dims - x.ndim
-    if missing < 0:
-        raise ValueError(f"x has {x.ndim} dimensions, more than target_dims={target_dims}.")
-    return x[(...,) + (None,) * missing]
+    return _append_dims(x, target_dims)
 
 
 def as_tensor(X, dtype=None, device=None, name="X"):
@@ -67,6 +83,13 @@ def schedule_coefficients(schedule, t, x):
     return s.to(x.dtype), g.to(x.dtype)
 
 
+@validate_params(
+    {
+        "generator": TORCH_RANDOM_STATE,
+        "device": [str, torch.device, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def as_generator(generator, device=None):
     """A ``torch.Generator`` from a generator, an int seed, or None (fresh OS entropy).
 
@@ -76,11 +99,6 @@ def as_generator(generator, device=None):
         return generator
     if generator is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-    elif isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        seed = int(generator)
     else:
-        raise ValueError(
-            "generator must be a torch.Generator, an int seed or None, "
-            f"got {type(generator).__name__}."
-        )
+        seed = int(generator)
     return torch.Generator(device=device or "cpu").manual_seed(seed)

@@ -52,6 +52,7 @@ denoisers ``D(x_t, t)`` (any trailing shape, flattened).
 
 import math
 import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -59,6 +60,7 @@ from torch import nn
 
 from subclust.diffusion._utils import append_dims, per_sample, schedule_coefficients
 from subclust.diffusion.schedules import get_schedule
+from subclust.utils.validation import Interval, validate_params
 
 __all__ = [
     "molrg_denoise",
@@ -306,6 +308,26 @@ def _molrg_terms(x, s, g, p, hard=False, need_mean=True):
     return logits, w, mean, shared
 
 
+#: Constraints of the parameters of the ``molrg_*`` functions.
+_MOLRG_CONSTRAINTS = {
+    "x": [torch.Tensor],
+    "s": [torch.Tensor, "array-like", Real],
+    "g": [torch.Tensor, "array-like", Real],
+    "bases": ["array-like"],
+    "weights": ["array-like", None],
+    "variances": [Real, "array-like", None],
+    "means": ["array-like", None],
+    "noise": [Interval(Real, 0, None, closed="left")],
+}
+
+
+@validate_params(
+    {
+        **_MOLRG_CONSTRAINTS,
+        "hard": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def molrg_denoise(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0, hard=False):
     """Exact posterior mean ``E[x_0 | x_t]`` of a mixture of low-rank Gaussians.
 
@@ -347,6 +369,7 @@ def molrg_denoise(x, s, g, bases, weights=None, variances=None, means=None, nois
     return _molrg_terms(x, s, g, p, hard=hard)[2]
 
 
+@validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
 def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
 
@@ -372,6 +395,7 @@ def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=N
     return _molrg_terms(x, s, g, p, need_mean=False)[1]
 
 
+@validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
 def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Log-density ``log p_t(x_t)`` of the noisy MoLRG, shape ``(batch,)``.
 
@@ -396,6 +420,7 @@ def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, 
     return torch.logsumexp(logits, dim=1) + shared
 
 
+@validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
 def molrg_score(x, s, g, bases, weights=None, variances=None, means=None, noise=0.0):
     """Score ``grad log p_t(x_t) = (s E[x_0 | x_t] - x_t) / g^2`` of the noisy MoLRG.
 
@@ -418,6 +443,15 @@ def molrg_score(x, s, g, bases, weights=None, variances=None, means=None, noise=
     return score_from_denoised(x, _molrg_terms(x, s, g, p)[2], s, g)
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "x0_hat": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+    },
+    prefer_skip_nested_validation=True,
+)
 def score_from_denoised(x, x0_hat, s, g):
     """Tweedie's formula: the score ``(s x0_hat - x_t) / g^2`` from a denoiser's output.
 
@@ -495,6 +529,18 @@ def _gmm_terms(x, s, g, p, need_mean=True):
     return logits, w, mean, shared
 
 
+#: Constraints of the parameters of the ``gmm_*`` functions.
+_GMM_CONSTRAINTS = {
+    "x": [torch.Tensor],
+    "s": [torch.Tensor, "array-like", Real],
+    "g": [torch.Tensor, "array-like", Real],
+    "means": ["array-like"],
+    "covariances": ["array-like"],
+    "weights": ["array-like", None],
+}
+
+
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_denoise(x, s, g, means, covariances, weights=None):
     """Exact posterior mean ``E[x_0 | x_t]`` of a Gaussian mixture.
 
@@ -528,6 +574,7 @@ def gmm_denoise(x, s, g, means, covariances, weights=None):
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights))[2]
 
 
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_responsibilities(x, s, g, means, covariances, weights=None):
     """Posterior probabilities ``P(k | x_t)`` of the components, shape ``(batch, K)``.
 
@@ -548,6 +595,7 @@ def gmm_responsibilities(x, s, g, means, covariances, weights=None):
     return _gmm_terms(x, s, g, _GMMParams.from_model(means, covariances, weights), False)[1]
 
 
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_log_density(x, s, g, means, covariances, weights=None):
     """Log-density ``log p_t(x_t)`` of the noisy Gaussian mixture, shape ``(batch,)``.
 
@@ -572,6 +620,7 @@ def gmm_log_density(x, s, g, means, covariances, weights=None):
     return torch.logsumexp(logits, dim=1) + shared
 
 
+@validate_params(_GMM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def gmm_score(x, s, g, means, covariances, weights=None):
     """Score ``(s E[x_0 | x_t] - x_t) / g^2`` of the noisy Gaussian mixture.
 
@@ -597,6 +646,16 @@ def gmm_score(x, s, g, means, covariances, weights=None):
 # --------------------------------------------------------------------------- empirical
 
 
+@validate_params(
+    {
+        "x": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "X_train": [torch.Tensor],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def empirical_denoise(x, s, g, X_train, chunk_size=4096):
     """The memorizing denoiser ``sum_i softmax_i(-||x_t - s x_i||^2 / (2 g^2)) x_i``.
 
@@ -663,7 +722,26 @@ class _ExactDenoiser(nn.Module):
         return score_from_denoised(x_t, self(x_t, t), s, g)
 
 
-class MoLRGDenoiser(_ExactDenoiser):
+class _MixtureDenoiser(_ExactDenoiser):
+    """An exact denoiser of a mixture, from its ``_terms(x, s, g, params, need_mean)``."""
+
+    def forward(self, x_t, t):
+        x, s, g = self._flat(x_t, t)
+        return self._terms(x, s, g, self._params)[2].reshape(x_t.shape)
+
+    def responsibilities(self, x_t, t):
+        """Posterior probabilities ``P(k | x_t)``, shape ``(batch, K)``."""
+        x, s, g = self._flat(x_t, t)
+        return self._terms(x, s, g, self._params, need_mean=False)[1]
+
+    def log_density(self, x_t, t):
+        """``log p_t(x_t)``, shape ``(batch,)``."""
+        x, s, g = self._flat(x_t, t)
+        logits, _, _, shared = self._terms(x, s, g, self._params, need_mean=False)
+        return torch.logsumexp(logits, dim=1) + shared
+
+
+class MoLRGDenoiser(_MixtureDenoiser):
     """The exact (optimal) denoiser of a mixture of low-rank Gaussians.
 
     Calls :func:`molrg_denoise` with ``s = s(t)``, ``g = g(t)`` of the schedule.
@@ -688,6 +766,8 @@ class MoLRGDenoiser(_ExactDenoiser):
     torch.Size([5, 8])
     """
 
+    _terms = staticmethod(_molrg_terms)
+
     def __init__(self, bases, weights=None, schedule=None, variances=None, means=None, noise=0.0):
         super().__init__(schedule)
         self._params = _MoLRGParams.from_model(bases, weights, variances, means, noise)
@@ -698,23 +778,8 @@ class MoLRGDenoiser(_ExactDenoiser):
         """The bases ``U_k`` as a list of float64 tensors of shape (n_features, d_k)."""
         return list(torch.split(self._params.W, self._params.dims.tolist(), dim=1))
 
-    def forward(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        return _molrg_terms(x, s, g, self._params)[2].reshape(x_t.shape)
 
-    def responsibilities(self, x_t, t):
-        """Posterior probabilities ``P(k | x_t)``, shape ``(batch, K)``."""
-        x, s, g = self._flat(x_t, t)
-        return _molrg_terms(x, s, g, self._params, need_mean=False)[1]
-
-    def log_density(self, x_t, t):
-        """``log p_t(x_t)``, shape ``(batch,)``."""
-        x, s, g = self._flat(x_t, t)
-        logits, _, _, shared = _molrg_terms(x, s, g, self._params, need_mean=False)
-        return torch.logsumexp(logits, dim=1) + shared
-
-
-class GMMDenoiser(_ExactDenoiser):
+class GMMDenoiser(_MixtureDenoiser):
     """The exact denoiser of a general Gaussian mixture (:func:`gmm_denoise`).
 
     The eigendecompositions of the covariances are computed once, here.
@@ -743,23 +808,12 @@ class GMMDenoiser(_ExactDenoiser):
     torch.Size([4, 6])
     """
 
+    _terms = staticmethod(_gmm_terms)
+
     def __init__(self, means, covariances, weights=None, schedule=None):
         super().__init__(schedule)
         self._params = _GMMParams.from_model(means, covariances, weights)
         self.n_features = self._params.means.shape[1]
-
-    def forward(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        return _gmm_terms(x, s, g, self._params)[2].reshape(x_t.shape)
-
-    def responsibilities(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        return _gmm_terms(x, s, g, self._params, need_mean=False)[1]
-
-    def log_density(self, x_t, t):
-        x, s, g = self._flat(x_t, t)
-        logits, _, _, shared = _gmm_terms(x, s, g, self._params, need_mean=False)
-        return torch.logsumexp(logits, dim=1) + shared
 
 
 class EmpiricalDenoiser(_ExactDenoiser):

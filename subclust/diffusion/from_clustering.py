@@ -42,6 +42,7 @@ W1 at the rate ``N^{-1/max(k, 2)}`` of the intrinsic dimension ``k``.
 
 import numbers
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -51,6 +52,7 @@ from subclust.utils.parallel import blas_threads
 from subclust.diffusion._utils import schedule_coefficients
 from subclust.diffusion.schedules import get_schedule
 from subclust.subspace import numerical_rank
+from subclust.utils.validation import HasMethods, Interval, StrOptions, validate_params
 
 __all__ = [
     "LATENT_COVARIANCES",
@@ -166,6 +168,27 @@ def _check_dims_arg(dims, n_clusters):
     return dims
 
 
+#: Constraints of the parameters of the estimated mixture.
+_MIXTURE_CONSTRAINTS = {
+    "dims": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+    "latent_covariance": [StrOptions(set(LATENT_COVARIANCES))],
+    "noise": [Interval(Real, 0, None, closed="left"), StrOptions({"estimate"})],
+    "clusters": ["array-like", None],
+    "variance_floor": [Interval(Real, 0, None, closed="left")],
+}
+
+
+@validate_params(
+    {
+        "X": [torch.Tensor, "array-like"],
+        "labels": ["array-like"],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "energy": [Interval(Real, 0, 1, closed="right")],
+        "center": ["boolean"],
+        **_MIXTURE_CONSTRAINTS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def estimate_mixture(
     X, labels, *, n_clusters=None, dims=None, energy=0.95, center=False,
     latent_covariance="shrunk", noise=0.0, clusters=None, variance_floor=1e-6,
@@ -223,14 +246,6 @@ def estimate_mixture(
     if labels.max() >= n_clusters:
         raise ValueError(f"labels holds {labels.max()} >= n_clusters={n_clusters}.")
     dims = _check_dims_arg(dims, n_clusters)
-    if dims is None and not 0 < energy <= 1:
-        raise ValueError(f"energy must lie in (0, 1], got {energy}.")
-    if latent_covariance not in LATENT_COVARIANCES:
-        raise ValueError(
-            f"latent_covariance must be one of {LATENT_COVARIANCES}, got {latent_covariance!r}."
-        )
-    if not (noise == "estimate" or isinstance(noise, numbers.Real) and noise >= 0):
-        raise ValueError(f"noise must be a non-negative number or 'estimate', got {noise!r}.")
     counts = np.bincount(labels, minlength=n_clusters)
     keep = np.flatnonzero(counts) if clusters is None else np.asarray(clusters, dtype=int)
     if keep.size == 0 or keep.min() < 0 or keep.max() >= n_clusters or np.any(counts[keep] == 0):
@@ -367,6 +382,16 @@ def _default_dims(estimator, X, dims, energy):
     )
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit"])],
+        "X": [torch.Tensor, "array-like"],
+        "energy": [Interval(Real, 0, 1, closed="right"), None],
+        "center": ["boolean", None],
+        **_MIXTURE_CONSTRAINTS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def mixture_from_clustering(
     estimator, X, *, dims=None, energy=None, center=None, latent_covariance="shrunk",
     noise=0.0, clusters=None, variance_floor=1e-6,

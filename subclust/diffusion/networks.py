@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from subclust.diffusion._utils import (
-    append_dims,
+    _append_dims,
     as_generator,
     per_sample,
     schedule_coefficients,
@@ -47,6 +47,7 @@ from subclust.diffusion.exact import (
     _MoLRGParams,
 )
 from subclust.diffusion.schedules import get_schedule
+from subclust.utils.validation import check_positive_int, validate_params
 
 __all__ = [
     "LowRankMixtureDenoiser",
@@ -57,6 +58,26 @@ __all__ = [
 ]
 
 
+def _orthonormalize(U):
+    """Unchecked :func:`orthonormalize`, for the optimizers' steps."""
+    Q, R = torch.linalg.qr(U)
+    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return Q * signs.unsqueeze(-2)
+
+
+def _tangent_projection(U, G):
+    """Unchecked :func:`tangent_projection`, for the optimizers' steps."""
+    A = U.transpose(-2, -1) @ G
+    return G - U @ (0.5 * (A + A.transpose(-2, -1)))
+
+
+@validate_params(
+    {
+        "U": [torch.Tensor],
+    },
+    prefer_skip_nested_validation=True,
+)
 def orthonormalize(U):
     """The QR retraction: ``Q`` of ``U = QR`` with ``diag(R) >= 0``.
 
@@ -77,12 +98,16 @@ def orthonormalize(U):
     >>> bool(torch.allclose(orthonormalize(Q), Q))  # the identity on orthonormal input
     True
     """
-    Q, R = torch.linalg.qr(U)
-    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
-    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
-    return Q * signs.unsqueeze(-2)
+    return _orthonormalize(U)
 
 
+@validate_params(
+    {
+        "U": [torch.Tensor],
+        "G": [torch.Tensor],
+    },
+    prefer_skip_nested_validation=True,
+)
 def tangent_projection(U, G):
     """Project ``G`` onto the tangent space of the Stiefel manifold at ``U``: ``G - U sym(U^T G)``.
 
@@ -104,14 +129,7 @@ def tangent_projection(U, G):
     >>> bool(torch.allclose(tangent_projection(U, T), T))
     True
     """
-    A = U.transpose(-2, -1) @ G
-    return G - U @ (0.5 * (A + A.transpose(-2, -1)))
-
-
-def _check_positive_int(value, name):
-    if not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
+    return _tangent_projection(U, G)
 
 
 class LowRankMixtureDenoiser(nn.Module):
@@ -202,8 +220,8 @@ class LowRankMixtureDenoiser(nn.Module):
         batch_shape=(),
     ):
         super().__init__()
-        n_features = _check_positive_int(n_features, "n_features")
-        n_components = _check_positive_int(n_components, "n_components")
+        n_features = check_positive_int(n_features, "n_features")
+        n_components = check_positive_int(n_components, "n_components")
         if isinstance(dims, numbers.Integral):
             dims = [int(dims)] * n_components
         dims = [int(d) for d in dims]
@@ -433,14 +451,14 @@ class LowRankMixtureDenoiser(nn.Module):
         """
         for U in self.U:
             if U.grad is not None:
-                U.grad.copy_(tangent_projection(U, U.grad))
+                U.grad.copy_(_tangent_projection(U, U.grad))
         return self
 
     @torch.no_grad()
     def retract_(self):
         """Map every basis back to orthonormal columns (QR retraction), in place."""
         for U in self.U:
-            U.copy_(orthonormalize(U))
+            U.copy_(_orthonormalize(U))
         return self
 
 
@@ -462,7 +480,7 @@ def _embed_noise(c_noise, frequencies):
 
 
 def _check_embedding_dim(embedding_dim):
-    embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
+    embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
     if embedding_dim % 2:
         raise ValueError(f"embedding_dim must be even (sines and cosines), got {embedding_dim}.")
     return embedding_dim
@@ -532,7 +550,7 @@ class Preconditioned(nn.Module):
         """The denoised estimate ``x0_hat``, of the shape of ``x_t``."""
         s, g = schedule_coefficients(self.schedule, t, x_t)
         c_noise = 0.25 * (torch.log(g) - torch.log(s)).clamp(-12.0, 12.0)
-        s, g = append_dims(s, x_t.ndim), append_dims(g, x_t.ndim)
+        s, g = _append_dims(s, x_t.ndim), _append_dims(g, x_t.ndim)
         c_in = torch.rsqrt(g**2 + (s * self.sigma_data) ** 2)
         c_skip = s * self.sigma_data**2 * c_in**2
         c_out = g * self.sigma_data * c_in
@@ -582,9 +600,9 @@ class MLPDenoiser(nn.Module):
         device=None,
     ):
         super().__init__()
-        self.n_features = _check_positive_int(n_features, "n_features")
-        hidden = _check_positive_int(hidden, "hidden")
-        depth = _check_positive_int(depth, "depth")
+        self.n_features = check_positive_int(n_features, "n_features")
+        hidden = check_positive_int(hidden, "hidden")
+        depth = check_positive_int(depth, "depth")
         embedding_dim = _check_embedding_dim(embedding_dim)
         self.register_buffer("frequencies", _noise_frequencies(embedding_dim, dtype, device))
         # Build on the meta device so that construction draws nothing from torch's global

@@ -20,11 +20,14 @@ Two more compare generated samples with data, whatever its model:
   (copies), or as far as held-out samples (new samples)?
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from subclust.subspace import residuals
+from subclust.utils.validation import Interval, check_array, validate_params
 
 __all__ = [
     "off_subspace_energy",
@@ -38,15 +41,11 @@ __all__ = [
 ]
 
 
-def _as_numpy(X):
-    if hasattr(X, "detach"):
+def _as_numpy(X, name):
+    """Samples as a 2-D float64 array; non-finite samples (a diverged sampler's) are measured."""
+    if hasattr(X, "detach"):  # a tensor, possibly on the GPU or requiring grad
         X = X.detach().cpu().numpy()
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(
-            f"samples must be a 2-D array (n_samples, n_features), got shape {X.shape}."
-        )
-    return X
+    return check_array(X, dtype=np.float64, ensure_all_finite=False, input_name=name)
 
 
 def _bases(bases):
@@ -56,6 +55,13 @@ def _bases(bases):
     ]
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def off_subspace_energy(X, bases):
     """Relative energy of the samples off the union of subspaces.
 
@@ -65,11 +71,18 @@ def off_subspace_energy(X, bases):
     >>> off_subspace_energy(np.array([[1.0, 0.0], [1.0, 1.0]]), [np.array([[1.0], [0.0]])])
     0.3333333333333333
     """
-    X, bases = _as_numpy(X), _bases(bases)
+    X, bases = _as_numpy(X, "X"), _bases(bases)
     total = float(np.sum(X**2))
     return float(residuals(X, bases).min(axis=1).sum() / total) if total > 0 else 0.0
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def component_frequencies(X, bases):
     """Share of the samples nearest to each subspace, shape ``(K,)``.
 
@@ -82,11 +95,19 @@ def component_frequencies(X, bases):
     >>> component_frequencies(X, bases).tolist()
     [0.25, 0.75]
     """
-    X, bases = _as_numpy(X), _bases(bases)
+    X, bases = _as_numpy(X, "X"), _bases(bases)
     labels = residuals(X, bases).argmin(axis=1)
     return np.bincount(labels, minlength=len(bases)) / max(len(X), 1)
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+        "variances": [Real, "array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def latent_covariance_error(X, bases, variances=1.0):
     """Mean over components of ``||C_k - Lambda_k||_F / sqrt(d_k)`` (``Lambda_k = variances I``).
 
@@ -105,7 +126,7 @@ def latent_covariance_error(X, bases, variances=1.0):
     >>> bool(abs(latent_covariance_error(2 * X, bases, variances=4.0) - 4 * error) < 1e-12)
     True
     """
-    X, bases = _as_numpy(X), _bases(bases)
+    X, bases = _as_numpy(X, "X"), _bases(bases)
     labels = residuals(X, bases).argmin(axis=1)
     errors = []
     for k, U in enumerate(bases):
@@ -119,6 +140,14 @@ def latent_covariance_error(X, bases, variances=1.0):
     return float(np.mean(errors))
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "bases": ["array-like"],
+        "weights": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample_quality(X, bases, weights=None):
     """All three measures as a dict (and the total variation of the frequencies to ``weights``).
 
@@ -156,6 +185,13 @@ def sample_quality(X, bases, weights=None):
     return out
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def wasserstein1(X, Y):
     """Exact 1-Wasserstein distance between two equal-size samples (Euclidean cost).
 
@@ -171,7 +207,7 @@ def wasserstein1(X, Y):
     >>> wasserstein1(np.array([[0.0], [1.0]]), np.array([[1.0], [2.0]]))
     1.0
     """
-    X, Y = _as_numpy(X), _as_numpy(Y)
+    X, Y = _as_numpy(X, "X"), _as_numpy(Y, "Y")
     if X.shape != Y.shape:
         raise ValueError(
             f"wasserstein1 needs two samples of the same shape, got {X.shape} and {Y.shape}; "
@@ -182,6 +218,15 @@ def wasserstein1(X, Y):
     return float(cost[rows, cols].mean())
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like"],
+        "n_projections": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sliced_wasserstein1(X, Y, n_projections=200, random_state=None):
     """Sliced 1-Wasserstein distance: the mean W1 of projections on random unit directions.
 
@@ -205,7 +250,7 @@ def sliced_wasserstein1(X, Y, n_projections=200, random_state=None):
     >>> round(sliced_wasserstein1(line, line + 0.5, random_state=0), 12)
     0.5
     """
-    X, Y = _as_numpy(X), _as_numpy(Y)
+    X, Y = _as_numpy(X, "X"), _as_numpy(Y, "Y")
     if X.shape != Y.shape:
         raise ValueError(
             f"sliced_wasserstein1 needs two samples of the same shape, got {X.shape} and {Y.shape}."
@@ -217,6 +262,14 @@ def sliced_wasserstein1(X, Y, n_projections=200, random_state=None):
     return float(np.abs(gaps).mean())
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "reference": ["array-like"],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def nearest_neighbour_distances(X, reference, chunk_size=1024):
     """Euclidean distance from each row of ``X`` to its nearest row of ``reference``.
 
@@ -229,7 +282,7 @@ def nearest_neighbour_distances(X, reference, chunk_size=1024):
     >>> nearest_neighbour_distances(np.array([[0.0, 1.0], [3.0, 4.0], [6.0, 8.0]]), reference)
     array([1., 0., 5.])
     """
-    X, reference = _as_numpy(X), _as_numpy(reference)
+    X, reference = _as_numpy(X, "X"), _as_numpy(reference, "reference")
     if X.shape[1] != reference.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} features and reference {reference.shape[1]}; they must match."
@@ -243,6 +296,14 @@ def nearest_neighbour_distances(X, reference, chunk_size=1024):
     return out
 
 
+@validate_params(
+    {
+        "generated": ["array-like"],
+        "train": ["array-like"],
+        "heldout": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def copy_statistics(generated, train, heldout):
     """Are generated samples new, or copies of training samples?
 

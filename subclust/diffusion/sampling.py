@@ -33,8 +33,12 @@ to ``t' < t`` let ``r = s / s'`` and ``v = g^2 - r^2 g'^2`` (the variance of
   ``dx~/dsigma = (x~ - D(s x~, t(sigma))) / sigma``.
 """
 
+from numbers import Real
+
 import torch
 from tqdm.auto import trange
+
+from subclust.utils.validation import TORCH_RANDOM_STATE, Interval, StrOptions, validate_params
 
 __all__ = ["sample_ddpm", "sample_ddim", "sample_euler", "sample_heun", "SAMPLERS", "sample"]
 
@@ -56,7 +60,7 @@ def _check(model, x, grid):
             "model has no schedule attribute: a sampler reads the forward process (and the "
             "meaning of t) from the denoiser; set model.schedule."
         )
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 2:
+    if not x.is_floating_point() or x.ndim < 2:
         raise ValueError(
             "x must be a float tensor of shape (batch, ...): the state at grid[0], "
             "g(grid[0]) * noise to start from pure noise."
@@ -100,6 +104,18 @@ def _ancestral(model, x, grid, eta, generator, callback, disable, desc):
     return x
 
 
+#: Constraints of the parameters every sampler takes.
+_SAMPLER_CONSTRAINTS = {
+    "model": [callable],
+    "x": [torch.Tensor],
+    "grid": [torch.Tensor, "array-like"],
+    "generator": TORCH_RANDOM_STATE,
+    "callback": [callable, None],
+    "disable": ["boolean", None],
+}
+
+
+@validate_params(_SAMPLER_CONSTRAINTS, prefer_skip_nested_validation=True)
 @torch.no_grad()
 def sample_ddpm(model, x, grid, *, generator=None, callback=None, disable=None):
     """DDPM ancestral sampling.
@@ -141,6 +157,13 @@ def sample_ddpm(model, x, grid, *, generator=None, callback=None, disable=None):
     return _ancestral(model, x, grid, 1.0, generator, callback, disable, "DDPM")
 
 
+@validate_params(
+    {
+        **_SAMPLER_CONSTRAINTS,
+        "eta": [Interval(Real, 0, 1, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
 @torch.no_grad()
 def sample_ddim(model, x, grid, *, generator=None, callback=None, disable=None, eta=0.0):
     """DDIM sampling; ``eta=0`` is deterministic, ``eta=1`` matches DDPM.
@@ -164,8 +187,6 @@ def sample_ddim(model, x, grid, *, generator=None, callback=None, disable=None, 
     >>> bool(x[:, 1:].abs().max() < 1e-12), bool((x[:, 0] - noise[:, 0]).abs().max() < 0.1)
     (True, True)
     """
-    if not 0 <= eta <= 1:
-        raise ValueError(f"eta must lie in [0, 1], got {eta}.")
     return _ancestral(model, x, grid, eta, generator, callback, disable, "DDIM")
 
 
@@ -189,6 +210,7 @@ def _ode(model, x, grid, callback, disable, heun):
     return x
 
 
+@validate_params(_SAMPLER_CONSTRAINTS, prefer_skip_nested_validation=True)
 @torch.no_grad()
 def sample_euler(model, x, grid, *, generator=None, callback=None, disable=None):
     """Euler integration of the probability-flow ODE.
@@ -215,6 +237,7 @@ def sample_euler(model, x, grid, *, generator=None, callback=None, disable=None)
     return _ode(model, x, grid, callback, disable, heun=False)
 
 
+@validate_params(_SAMPLER_CONSTRAINTS, prefer_skip_nested_validation=True)
 @torch.no_grad()
 def sample_heun(model, x, grid, *, generator=None, callback=None, disable=None):
     """Heun's second-order method on the probability-flow ODE (EDM's deterministic sampler).
@@ -245,6 +268,13 @@ def sample_heun(model, x, grid, *, generator=None, callback=None, disable=None):
 SAMPLERS = {"ddpm": sample_ddpm, "ddim": sample_ddim, "euler": sample_euler, "heun": sample_heun}
 
 
+@validate_params(
+    {
+        "name": [StrOptions(set(SAMPLERS))],
+        **_SAMPLER_CONSTRAINTS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def sample(name, model, x, grid, *, generator=None, callback=None, disable=None, **options):
     """Run the sampler called ``name`` (one of :data:`SAMPLERS`).
 
@@ -262,8 +292,6 @@ def sample(name, model, x, grid, *, generator=None, callback=None, disable=None,
     >>> bool(torch.equal(out, sample_ddim(D, x, uniform_times(10), disable=True)))
     True
     """
-    if name not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {name!r}.")
     return SAMPLERS[name](
         model, x, grid, generator=generator, callback=callback, disable=disable, **options
     )

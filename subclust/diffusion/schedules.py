@@ -41,10 +41,18 @@ DDPM with ``T`` discrete steps is the VP schedule evaluated at ``t = i / T``,
 """
 
 import math
-import numbers
+from numbers import Integral, Real
 from dataclasses import dataclass
 
 import torch
+
+from subclust.utils.validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_positive_int,
+    validate_params,
+)
 
 __all__ = [
     "vp_linear",
@@ -65,10 +73,60 @@ __all__ = [
 ]
 
 
+#: Times accepted by the schedule functions: a number, an array or a tensor.
+_TIMES = [torch.Tensor, "array-like", Real]
+
+
+def _check_range(low, high, name, *, zero_allowed=False):
+    """Check ``0 < low < high`` (``0 <= low`` with ``zero_allowed``) of a ``name_min, name_max``."""
+    if not (0 <= low if zero_allowed else 0 < low) or not low < high:
+        raise ValueError(
+            f"Need 0 {'<=' if zero_allowed else '<'} {name}_min < {name}_max, "
+            f"got {name}_min={low}, {name}_max={high}."
+        )
+
+
 def _as_time(t):
     return torch.as_tensor(t, dtype=torch.float64)
 
 
+def _vp_linear(t, beta_min, beta_max):
+    """Unchecked :func:`vp_linear`, for the schedules' methods."""
+    t = _as_time(t)
+    B = beta_min * t + 0.5 * (beta_max - beta_min) * t**2
+    return torch.exp(-0.5 * B), torch.sqrt(-torch.expm1(-B))
+
+
+def _vp_cosine(t, offset):
+    """Unchecked :func:`vp_cosine`, for the schedules' methods."""
+    t = _as_time(t)
+    a = offset / (1 + offset) * math.pi / 2
+    b = (t + offset) / (1 + offset) * math.pi / 2
+    s = torch.cos(b) / math.cos(a)
+    g_sq = torch.sin(b - a) * torch.sin(b + a) / math.cos(a) ** 2
+    return s, torch.sqrt(torch.clamp(g_sq, min=0.0))
+
+
+def _ve(t, sigma_min, sigma_max):
+    """Unchecked :func:`ve`, for the schedules' methods."""
+    t = _as_time(t)
+    return torch.ones_like(t), sigma_min * (sigma_max / sigma_min) ** t
+
+
+def _edm(t):
+    """Unchecked :func:`edm`, for the schedules' methods."""
+    t = _as_time(t)
+    return torch.ones_like(t), t.clone()
+
+
+@validate_params(
+    {
+        "t": _TIMES,
+        "beta_min": [Interval(Real, 0, None, closed="neither")],
+        "beta_max": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def vp_linear(t, beta_min=0.1, beta_max=20.0):
     """Variance-preserving schedule with linear ``beta(t)``.
 
@@ -86,11 +144,16 @@ def vp_linear(t, beta_min=0.1, beta_max=20.0):
     >>> round(float(s**2 + g**2), 12)
     1.0
     """
-    t = _as_time(t)
-    B = beta_min * t + 0.5 * (beta_max - beta_min) * t**2
-    return torch.exp(-0.5 * B), torch.sqrt(-torch.expm1(-B))
+    return _vp_linear(t, beta_min, beta_max)
 
 
+@validate_params(
+    {
+        "t": _TIMES,
+        "offset": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def vp_cosine(t, offset=0.008):
     """Variance-preserving cosine schedule (Nichol & Dhariwal, ICML 2021).
 
@@ -114,14 +177,17 @@ def vp_cosine(t, offset=0.008):
     >>> bool(torch.allclose(s**2 + g**2, torch.ones(3, dtype=torch.float64)))
     True
     """
-    t = _as_time(t)
-    a = offset / (1 + offset) * math.pi / 2
-    b = (t + offset) / (1 + offset) * math.pi / 2
-    s = torch.cos(b) / math.cos(a)
-    g_sq = torch.sin(b - a) * torch.sin(b + a) / math.cos(a) ** 2
-    return s, torch.sqrt(torch.clamp(g_sq, min=0.0))
+    return _vp_cosine(t, offset)
 
 
+@validate_params(
+    {
+        "t": _TIMES,
+        "sigma_min": [Interval(Real, 0, None, closed="neither")],
+        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def ve(t, sigma_min=0.01, sigma_max=50.0):
     """Variance-exploding schedule: ``s = 1``, ``g = sigma_min (sigma_max / sigma_min)^t``.
 
@@ -138,10 +204,15 @@ def ve(t, sigma_min=0.01, sigma_max=50.0):
     >>> s.tolist(), [round(v, 6) for v in g.tolist()]
     ([1.0, 1.0, 1.0], [0.01, 0.707107, 50.0])
     """
-    t = _as_time(t)
-    return torch.ones_like(t), sigma_min * (sigma_max / sigma_min) ** t
+    return _ve(t, sigma_min, sigma_max)
 
 
+@validate_params(
+    {
+        "t": _TIMES,
+    },
+    prefer_skip_nested_validation=True,
+)
 def edm(t):
     """EDM schedule of Karras et al. (NeurIPS 2022): ``s = 1``, ``g = sigma = t``.
 
@@ -155,8 +226,7 @@ def edm(t):
     >>> s.tolist(), g.tolist()
     ([1.0, 1.0, 1.0], [0.002, 1.0, 80.0])
     """
-    t = _as_time(t)
-    return torch.ones_like(t), t.clone()
+    return _edm(t)
 
 
 class Schedule:
@@ -230,11 +300,10 @@ class VPLinear(Schedule):
     beta_max: float = 20.0
 
     def __post_init__(self):
-        if not 0 < self.beta_min < self.beta_max:
-            raise ValueError(f"Need 0 < beta_min < beta_max, got {self.beta_min}, {self.beta_max}.")
+        _check_range(self.beta_min, self.beta_max, "beta")
 
     def s_and_g(self, t):
-        return vp_linear(t, self.beta_min, self.beta_max)
+        return _vp_linear(t, self.beta_min, self.beta_max)
 
     def t_of_sigma(self, sigma):
         # sigma^2 = exp(B) - 1, B(t) = b0 t + (b1 - b0) t^2 / 2; the root, free of cancellation.
@@ -273,7 +342,7 @@ class VPCosine(Schedule):
             raise ValueError(f"offset must be non-negative, got {self.offset}.")
 
     def s_and_g(self, t):
-        return vp_cosine(t, self.offset)
+        return _vp_cosine(t, self.offset)
 
     def t_of_sigma(self, sigma):
         # abar = 1 / (1 + sigma^2) = cos^2(b) / cos^2(a)
@@ -306,13 +375,10 @@ class VE(Schedule):
     sigma_max: float = 50.0
 
     def __post_init__(self):
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(
-                f"Need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}."
-            )
+        _check_range(self.sigma_min, self.sigma_max, "sigma")
 
     def s_and_g(self, t):
-        return ve(t, self.sigma_min, self.sigma_max)
+        return _ve(t, self.sigma_min, self.sigma_max)
 
     def t_of_sigma(self, sigma):
         return torch.log(_as_time(sigma) / self.sigma_min) / math.log(
@@ -331,7 +397,7 @@ class EDM(Schedule):
     """
 
     def s_and_g(self, t):
-        return edm(t)
+        return _edm(t)
 
     def t_of_sigma(self, sigma):
         return _as_time(sigma).clone()
@@ -340,6 +406,12 @@ class EDM(Schedule):
 _SCHEDULES = {"vp-linear": VPLinear, "vp-cosine": VPCosine, "ve": VE, "edm": EDM}
 
 
+@validate_params(
+    {
+        "schedule": [Schedule, StrOptions(set(_SCHEDULES)), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def get_schedule(schedule):
     """A :class:`Schedule` from an instance or a name: 'vp-linear', 'vp-cosine', 've', 'edm'.
 
@@ -359,11 +431,7 @@ def get_schedule(schedule):
         return VPLinear()
     if isinstance(schedule, Schedule):
         return schedule
-    if isinstance(schedule, str) and schedule in _SCHEDULES:
-        return _SCHEDULES[schedule]()
-    raise ValueError(
-        f"schedule must be a Schedule instance or one of {sorted(_SCHEDULES)}, got {schedule!r}."
-    )
+    return _SCHEDULES[schedule]()
 
 
 # --------------------------------------------------------------------------- training noise
@@ -371,11 +439,6 @@ def get_schedule(schedule):
 
 def _device(generator):
     return "cpu" if generator is None else generator.device
-
-
-def _check_batch(n):
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
 
 
 @dataclass(frozen=True)
@@ -406,14 +469,11 @@ class UniformTime:
     t_max: float = 1.0
 
     def __post_init__(self):
-        if not 0 <= self.t_min < self.t_max:
-            raise ValueError(
-                f"Need 0 <= t_min < t_max, got t_min={self.t_min}, t_max={self.t_max}."
-            )
+        _check_range(self.t_min, self.t_max, "t", zero_allowed=True)
 
     def sample_times(self, schedule, n, generator=None):
         """``n`` times (float64, shape ``(n,)``) drawn with ``generator``; ``schedule`` unused."""
-        _check_batch(n)
+        n = check_positive_int(n, "n")
         u = torch.rand(n, generator=generator, dtype=torch.float64, device=_device(generator))
         return self.t_min + (self.t_max - self.t_min) * u
 
@@ -449,14 +509,11 @@ class LogNormalSigma:
     def __post_init__(self):
         if not self.p_std > 0:
             raise ValueError(f"p_std must be positive, got {self.p_std}.")
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(
-                f"Need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}."
-            )
+        _check_range(self.sigma_min, self.sigma_max, "sigma")
 
     def sample_times(self, schedule, n, generator=None):
         """``n`` times of ``schedule`` (float64, shape ``(n,)``) drawn with ``generator``."""
-        _check_batch(n)
+        n = check_positive_int(n, "n")
         z = torch.randn(n, generator=generator, dtype=torch.float64, device=_device(generator))
         sigma = torch.exp(self.p_mean + self.p_std * z).clamp(self.sigma_min, self.sigma_max)
         return schedule.t_of_sigma(sigma)
@@ -465,11 +522,15 @@ class LogNormalSigma:
 # --------------------------------------------------------------------------- sampling grids
 
 
-def _check_steps(steps):
-    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-
-
+@validate_params(
+    {
+        "n": [Interval(Integral, 1, None, closed="left")],
+        "sigma_min": [Interval(Real, 0, None, closed="neither")],
+        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
     """The EDM discretization of noise levels, from ``sigma_max`` down to ``sigma_min``.
 
@@ -486,9 +547,7 @@ def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
     >>> karras_sigmas(3, 0.002, 80.0)[[0, -1]].tolist()
     [80.0, 0.002]
     """
-    _check_steps(n)
-    if not 0 < sigma_min < sigma_max:
-        raise ValueError(f"Need 0 < sigma_min < sigma_max, got {sigma_min} and {sigma_max}.")
+    _check_range(sigma_min, sigma_max, "sigma")
     if n == 1:
         return torch.tensor([float(sigma_max)], dtype=torch.float64)
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
@@ -498,6 +557,16 @@ def karras_sigmas(n, sigma_min, sigma_max, rho=7.0):
     return sigmas
 
 
+@validate_params(
+    {
+        "schedule": [HasMethods(["t_of_sigma"])],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "sigma_min": [Interval(Real, 0, None, closed="neither")],
+        "sigma_max": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def karras_times(schedule, steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
     """EDM's sampling grid as times of a process: ``t(sigma_i)`` of :func:`karras_sigmas`.
 
@@ -526,6 +595,14 @@ def karras_times(schedule, steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
     return schedule.t_of_sigma(karras_sigmas(steps, sigma_min, sigma_max, rho))
 
 
+@validate_params(
+    {
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "t_min": [Interval(Real, 0, None, closed="left")],
+        "t_max": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def uniform_times(steps, t_min=1e-3, t_max=1.0):
     """DDPM's sampling grid: ``steps`` times uniform from ``t_max`` down to ``t_min``.
 
@@ -542,9 +619,7 @@ def uniform_times(steps, t_min=1e-3, t_max=1.0):
     >>> uniform_times(4, t_min=0.25).tolist()
     [1.0, 0.75, 0.5, 0.25]
     """
-    _check_steps(steps)
-    if not 0 <= t_min < t_max:
-        raise ValueError(f"Need 0 <= t_min < t_max, got t_min={t_min}, t_max={t_max}.")
+    _check_range(t_min, t_max, "t", zero_allowed=True)
     if steps == 1:
         return torch.tensor([float(t_max)], dtype=torch.float64)
     return torch.linspace(t_max, t_min, steps, dtype=torch.float64)

@@ -31,7 +31,7 @@ coordinate (:func:`latent_posterior_mean`):
 """
 
 import math
-import numbers
+from numbers import Real
 
 import numpy as np
 import torch
@@ -41,9 +41,11 @@ from subclust.diffusion._utils import as_generator
 from subclust.diffusion.networks import (
     MLPDenoiser,
     Preconditioned,
+    _orthonormalize,
+    _tangent_projection,
     orthonormalize,
-    tangent_projection,
 )
+from subclust.utils.validation import StrOptions, check_positive_int, validate_params
 
 __all__ = ["LATENTS", "SubspaceScoreNetwork", "exact_subspace_denoiser", "latent_posterior_mean"]
 
@@ -80,6 +82,15 @@ def _truncated_normal_mean(alpha, beta):
     return torch.where(flip, -mean, mean)
 
 
+@validate_params(
+    {
+        "z": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "latent": [StrOptions(set(LATENTS))],
+    },
+    prefer_skip_nested_validation=True,
+)
 def latent_posterior_mean(z, s, g, latent):
     """``E[a | s a + g e = z]`` for independent unit-variance latent coordinates ``a``.
 
@@ -111,8 +122,6 @@ def latent_posterior_mean(z, s, g, latent):
     >>> latent_posterior_mean(z, 1.0, 1.0, "gaussian")  # s z / (s^2 + g^2)
     tensor([[0.2500, 1.5000]], dtype=torch.float64)
     """
-    if latent not in LATENTS:
-        raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}.")
     dtype = z.dtype
     z = z.to(torch.float64)
     s = torch.as_tensor(s, dtype=torch.float64, device=z.device).reshape(-1, 1)
@@ -124,6 +133,16 @@ def latent_posterior_mean(z, s, g, latent):
     return (mu + tau * _truncated_normal_mean(alpha, beta)).to(dtype)
 
 
+@validate_params(
+    {
+        "x_t": [torch.Tensor],
+        "s": [torch.Tensor, "array-like", Real],
+        "g": [torch.Tensor, "array-like", Real],
+        "basis": [torch.Tensor],
+        "latent": [StrOptions(set(LATENTS))],
+    },
+    prefer_skip_nested_validation=True,
+)
 def exact_subspace_denoiser(x_t, s, g, basis, latent):
     """The optimal denoiser ``E[x_0 | x_t] = U E[a | U^T x_t]`` for data ``x_0 = U a``.
 
@@ -217,9 +236,8 @@ class SubspaceScoreNetwork(nn.Module):
                  sigma_data=1.0, basis_rate=20.0, init_basis=None, generator=None,
                  dtype=torch.float32, device=None):
         super().__init__()
-        for name, value in [("n_features", n_features), ("dim", dim)]:
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        n_features = check_positive_int(n_features, "n_features")
+        dim = check_positive_int(dim, "dim")
         if dim >= n_features:
             raise ValueError(f"dim={dim} must be smaller than n_features={n_features}.")
         if not basis_rate > 0:
@@ -261,11 +279,11 @@ class SubspaceScoreNetwork(nn.Module):
     def project_gradients_(self):
         """Replace the gradient of ``P`` by its Riemannian gradient (tangent space at ``V``)."""
         if self.P.grad is not None:
-            self.P.grad.copy_(tangent_projection(self.P / self.scale, self.P.grad))
+            self.P.grad.copy_(_tangent_projection(self.P / self.scale, self.P.grad))
         return self
 
     @torch.no_grad()
     def retract_(self):
         """Map ``V`` back to orthonormal columns (QR retraction), in place."""
-        self.P.copy_(self.scale * orthonormalize(self.P / self.scale))
+        self.P.copy_(self.scale * _orthonormalize(self.P / self.scale))
         return self

@@ -23,19 +23,26 @@ exactly where it stopped.
 """
 
 import math
-import numbers
 import os
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from subclust.diffusion._utils import append_dims, as_generator, as_tensor
-from subclust.diffusion.networks import orthonormalize, tangent_projection
-from subclust.diffusion.schedules import UniformTime, get_schedule
+from subclust.diffusion._utils import _append_dims, as_generator, as_tensor
+from subclust.diffusion.networks import _orthonormalize, _tangent_projection
+from subclust.diffusion.schedules import _SCHEDULES, Schedule, UniformTime, get_schedule
 from subclust.io import write_atomic
+from subclust.utils.validation import (
+    TORCH_RANDOM_STATE,
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 
 __all__ = [
     "loss_weights",
@@ -50,6 +57,11 @@ __all__ = [
 ]
 
 WEIGHTINGS = ("uniform", "snr", "edm")
+
+#: A process given as a Schedule, its name, or None for the model's own (or VP-linear).
+_SCHEDULE_CONSTRAINT = [Schedule, StrOptions(set(_SCHEDULES)), None]
+#: Training noise levels: an object drawing times, such as UniformTime (the default, None).
+_NOISE_LEVELS_CONSTRAINT = [HasMethods(["sample_times"]), None]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -76,6 +88,15 @@ class NonFiniteLossError(FloatingPointError):
     """
 
 
+@validate_params(
+    {
+        "schedule": [HasMethods(["sigma"])],
+        "t": [torch.Tensor, "array-like", Real],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "sigma_data": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
     """The weights ``lambda(t)`` (float64, shape of ``t``; see the module docstring).
 
@@ -107,11 +128,24 @@ def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
     sigma = schedule.sigma(t)
     if weighting == "snr":
         return sigma**-2
-    if weighting == "edm":
-        return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
-    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
+    return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2  # 'edm'
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "x0": [torch.Tensor],
+        "schedule": _SCHEDULE_CONSTRAINT,
+        "noise_levels": _NOISE_LEVELS_CONSTRAINT,
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "generator": TORCH_RANDOM_STATE,
+        "sigma_data": [Interval(Real, 0, None, closed="neither")],
+        "antithetic": ["boolean"],
+        "sample_dim": [Interval(Integral, 0, None, closed="left")],
+        "sample_weight": [torch.Tensor, "array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def dsm_loss(
     denoiser, x0, schedule, noise_levels=None, weighting="uniform", generator=None,
     sigma_data=0.5, antithetic=False, sample_dim=0, sample_weight=None,
@@ -196,7 +230,7 @@ def dsm_loss(
                       device=_device(generator)).to(x0.device)
     if antithetic:
         t, eps = torch.cat([t, t]), torch.cat([eps, -eps])
-    s, g = (append_dims(v.to(x0.dtype), len(sample_shape)) for v in schedule.s_and_g(t))
+    s, g = (_append_dims(v.to(x0.dtype), len(sample_shape)) for v in schedule.s_and_g(t))
     x_t = s * x0 + g * eps
     x0_hat = denoiser(x_t, t.to(x0.dtype))
     errors = ((x0_hat - x0) ** 2).flatten(-(len(sample_shape) - 1)).mean(-1)
@@ -206,6 +240,19 @@ def dsm_loss(
     return (errors * sample_weight).sum(-1)
 
 
+@validate_params(
+    {
+        "denoiser": [callable],
+        "X": [torch.Tensor, "array-like"],
+        "schedule": _SCHEDULE_CONSTRAINT,
+        "noise_levels": _NOISE_LEVELS_CONSTRAINT,
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "sample_dim": [Interval(Integral, 0, None, closed="left")],
+        "sample_weight": [torch.Tensor, "array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=64, seed=0,
                       sample_dim=0, sample_weight=None):
     """:func:`dsm_loss` of all samples, averaged over ``n_draws`` fixed draws of times and noise.
@@ -249,8 +296,6 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=
     >>> float(dsm_loss_estimate(truth, X)) == float(dsm_loss_estimate(truth, X))
     True
     """
-    if not isinstance(n_draws, numbers.Integral) or n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
     schedule = get_schedule(
         schedule if schedule is not None else getattr(denoiser, "schedule", None)
     )
@@ -270,15 +315,8 @@ def _device(generator):
 
 
 def _check_noise_levels(noise_levels):
-    """``noise_levels``, or :class:`UniformTime` for None; a clear error for anything else."""
-    if noise_levels is None:
-        return UniformTime()
-    if not callable(getattr(noise_levels, "sample_times", None)):
-        raise ValueError(
-            "noise_levels must have a sample_times(schedule, n, generator) method, such as "
-            f"UniformTime() or LogNormalSigma(); got {noise_levels!r}."
-        )
-    return noise_levels
+    """``noise_levels``, or :class:`UniformTime` for None."""
+    return UniformTime() if noise_levels is None else noise_levels
 
 
 class RiemannianSGD(torch.optim.Optimizer):
@@ -322,7 +360,7 @@ class RiemannianSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                direction = tangent_projection(p, p.grad) if group["stiefel"] else p.grad
+                direction = _tangent_projection(p, p.grad) if group["stiefel"] else p.grad
                 if group["momentum"] > 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
@@ -330,13 +368,13 @@ class RiemannianSGD(torch.optim.Optimizer):
                         buf = direction.clone()
                     else:
                         if group["stiefel"]:
-                            buf = tangent_projection(p, buf)  # transport by projection
+                            buf = _tangent_projection(p, buf)  # transport by projection
                         buf.mul_(group["momentum"]).add_(direction)
                     state["momentum_buffer"] = buf
                     direction = buf
                 p.add_(direction, alpha=-group["lr"])
                 if group["stiefel"]:
-                    p.copy_(orthonormalize(p))
+                    p.copy_(_orthonormalize(p))
         return loss
 
 
@@ -428,6 +466,19 @@ def _make_lr_scheduler(optimizer, lr_schedule, steps):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "model": [torch.nn.Module],
+        "optimizer": [torch.optim.Optimizer, None],
+        "step": [Interval(Integral, 0, None, closed="left")],
+        "generator": [torch.Generator, None],
+        "losses": ["array-like", None],
+        "queue": [torch.Tensor, None],
+        "lr_scheduler": [HasMethods(["state_dict", "load_state_dict"]), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=None, queue=None,
                     lr_scheduler=None):
     """Save the training state: state dicts and tensors, loadable with ``weights_only=True``.
@@ -466,6 +517,16 @@ def save_checkpoint(path, model, optimizer=None, step=0, generator=None, losses=
     write_atomic(path, lambda f: torch.save(state, f), force=True)
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "model": [torch.nn.Module],
+        "optimizer": [torch.optim.Optimizer, None],
+        "generator": [torch.Generator, None],
+        "map_location": [str, torch.device, dict, callable, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_checkpoint(path, model, optimizer=None, generator=None, map_location=None):
     """Restore a checkpoint of :func:`save_checkpoint` into ``model`` (optimizer, generator).
 
@@ -518,6 +579,31 @@ def _load(path, model, optimizer=None, generator=None, map_location=None, lr_sch
     return int(state["step"]), state["losses"].numpy(), state.get("batch_queue")
 
 
+@validate_params(
+    {
+        "model": [torch.nn.Module],
+        "X": [torch.Tensor, "array-like", callable],
+        "steps": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions({"adam", "rsgd"}), torch.optim.Optimizer],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
+        "noise_levels": _NOISE_LEVELS_CONSTRAINT,
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "sigma_data": [Interval(Real, 0, None, closed="neither")],
+        "antithetic": ["boolean"],
+        "schedule": _SCHEDULE_CONSTRAINT,
+        "generator": TORCH_RANDOM_STATE,
+        "callback": [callable, None],
+        "verbose": ["verbose"],
+        "checkpoint_path": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left"), None],
+        "resume": ["boolean"],
+        "sample_dim": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def train_denoiser(
     model,
     X,
@@ -622,24 +708,10 @@ def train_denoiser(
     >>> result.steps
     20
     """
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}.")
-    if checkpoint_every is not None and (
-        not isinstance(checkpoint_every, int) or checkpoint_every < 1
-    ):
-        raise ValueError(f"checkpoint_every must be a positive int, got {checkpoint_every!r}.")
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs checkpoint_path.")
     schedule = get_schedule(schedule if schedule is not None else getattr(model, "schedule", None))
     noise_levels = _check_noise_levels(noise_levels)
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
-    if not isinstance(sample_dim, int) or sample_dim < 0:
-        raise ValueError(f"sample_dim must be a non-negative int, got {sample_dim!r}.")
     generator = as_generator(generator)
     if callable(X):
         stream, batches = None, X

@@ -17,21 +17,15 @@ Jacobian-vector products in one batched pass.
 """
 
 import math
-import numbers
 
 import torch
 from torch import nn
 
 from subclust.diffusion._utils import as_generator
 from subclust.diffusion.networks import _check_embedding_dim, _embed_noise, _noise_frequencies
+from subclust.utils.validation import check_positive_int
 
 __all__ = ["UNetDenoiser"]
-
-
-def _check_positive_int(value, name):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def _groups(channels):
@@ -108,14 +102,14 @@ class UNetDenoiser(nn.Module):
         device=None,
     ):
         super().__init__()
-        self.image_size = _check_positive_int(image_size, "image_size")
+        self.image_size = check_positive_int(image_size, "image_size")
         if image_size % 4:
             raise ValueError(
                 f"image_size must be divisible by 4 (two halvings), got {image_size}; "
                 "pad the images first."
             )
-        self.channels = channels = _check_positive_int(channels, "channels")
-        self.blocks = blocks = _check_positive_int(blocks, "blocks")
+        self.channels = channels = check_positive_int(channels, "channels")
+        self.blocks = blocks = check_positive_int(blocks, "blocks")
         embedding_dim = _check_embedding_dim(embedding_dim)
         self.embedding_dim = embedding_dim
         # Built on the meta device, so that construction draws nothing from torch's
