@@ -1,7 +1,5 @@
 """The threading policy: BLAS shares inside parallel regions, the caller's limits, n_jobs."""
 
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -13,14 +11,12 @@ from subclust.utils.parallel import (
     blas_threads,
     cpu_budget,
     effective_n_jobs,
-    free_cores,
     process_map,
     thread_map,
     torch_threads,
 )
 from subclust.cli import main
 from subclust.cluster import _k_subspaces
-from subclust.utils import parallel
 from subclust.datasets import make_molrg
 
 
@@ -168,37 +164,3 @@ def test_threads_benchmark_rejects_unknown_jobs(capsys):
     assert main(["bench", "threads", "--jobs", "kss,lsr-yaleb"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown jobs ['kss']" in err
-
-
-@pytest.mark.parametrize("busy, expected", [(None, "budget"), (0, "budget"), (10**6, 1)])
-def test_free_cores_takes_other_work_off_the_budget(monkeypatch, busy, expected):
-    monkeypatch.setattr(parallel, "_runnable_elsewhere", lambda: busy)
-    assert free_cores(interval=0) == (cpu_budget() if expected == "budget" else expected)
-
-
-def test_free_cores_sees_processes_busy_on_every_core():
-    if parallel._runnable_elsewhere() is None or parallel._process_cores() < 2:
-        pytest.skip("needs Linux's run queue and two cores")
-    n_busy = parallel._process_cores()
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n_busy)]
-    try:
-        import time
-
-        time.sleep(0.5)  # the loops started
-        assert free_cores() == 1
-    finally:
-        for loop in loops:
-            loop.kill()
-            loop.wait()
-
-
-def test_fit_runs_on_the_free_cores(monkeypatch, molrg):
-    seen = []
-    top_basis = _k_subspaces._top_basis
-    monkeypatch.setattr(parallel, "free_cores", lambda: 1)
-    monkeypatch.setattr(_k_subspaces, "_top_basis",
-                        lambda scatter, dim: seen.append(cpu_budget()) or top_basis(scatter, dim))
-    before = _blas_limits()
-    KSubspaces(4, dims=3, random_state=0).fit(molrg)
-    assert seen and set(seen) == {1}
-    assert _blas_limits() == before

@@ -25,11 +25,7 @@ The policy, applied by the helpers below:
   (``blas_threads(1)``), parallel across their items where that pays, as
   scikit-learn's KMeans runs its iterations with one BLAS thread and
   parallel chunks;
-- torch's intra-op threads follow the same budget (:func:`torch_threads`);
-- every estimator's ``fit`` runs on the cores that are free when it starts
-  (:func:`free_cores`): beside other busy processes a multi-threaded BLAS
-  gains nothing and its threads wait for each other, so a fit uses only
-  what the machine has left, never more than the budget.
+- torch's intra-op threads follow the same budget (:func:`torch_threads`).
 
 Limits hold inside their region only and are restored on leaving it, also
 when regions overlap in several threads; a region nested in a worker sees
@@ -39,7 +35,6 @@ the worker's share as its budget.
 import contextlib
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import threadpoolctl
@@ -49,7 +44,6 @@ __all__ = [
     "blas_threads",
     "cpu_budget",
     "effective_n_jobs",
-    "free_cores",
     "process_map",
     "thread_map",
     "torch_threads",
@@ -115,65 +109,6 @@ def cpu_budget():
     """
     blas = [lib["num_threads"] for lib in _blas().info()]
     return max(1, min([_process_cores(), *blas]))
-
-
-def _runnable_elsewhere():
-    """Threads of other processes running or ready to run now, or None where unknown.
-
-    Linux counts every runnable thread of the machine in ``procs_running``
-    of ``/proc/stat``; this process's own (its BLAS threads may still be
-    spinning after their last call) are taken off.
-    """
-    try:
-        with open("/proc/stat", "rb") as stat:
-            running = next(int(line.split()[1]) for line in stat
-                           if line.startswith(b"procs_running"))
-        own = 0
-        for task in os.scandir("/proc/self/task"):
-            with open(os.path.join(task.path, "stat"), "rb") as stat:
-                # The state follows the command name, which may hold spaces: after the last ')'.
-                own += stat.read().rpartition(b")")[2].split()[0] == b"R"
-    except (OSError, StopIteration, ValueError, IndexError):
-        return None
-    return max(0, running - own)
-
-
-def free_cores(samples=3, interval=0.001):
-    """Threads the caller allows that the machine can run now: the budget less other busy work.
-
-    The least count of other processes' runnable threads over a few
-    samples (a passing process does not count) is taken off
-    :func:`cpu_budget`. Where the operating system does not say (not
-    Linux), the budget.
-
-    Parameters
-    ----------
-    samples : int, default=3
-        Readings of the run queue.
-    interval : float, default=0.001
-        Seconds between readings.
-
-    Returns
-    -------
-    n_threads : int
-        Between 1 and :func:`cpu_budget`.
-
-    Examples
-    --------
-    >>> from subclust.utils.parallel import cpu_budget, free_cores
-    >>> 1 <= free_cores() <= cpu_budget()
-    True
-    """
-    budget = cpu_budget()
-    readings = []
-    for i in range(samples):
-        if i:
-            time.sleep(interval)
-        busy = _runnable_elsewhere()
-        if busy is None:
-            return budget
-        readings.append(busy)
-    return max(1, min(budget, _process_cores() - min(readings)))
 
 
 def effective_n_jobs(n_jobs):

@@ -26,11 +26,10 @@ sklearn.utils._param_validation.InvalidParameterError: The 'n' parameter of doub
 an int in the range [1, inf). Got 0 instead.
 """
 
-import functools
 import numbers
 
 import numpy as np
-from sklearn.base import _fit_context
+from sklearn.base import _fit_context as fit_context
 from sklearn.utils._param_validation import (
     HasMethods,
     Hidden,
@@ -43,7 +42,6 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from subclust.utils import parallel
 
 __all__ = [
     "TORCH_RANDOM_STATE",
@@ -74,34 +72,6 @@ TORCH_RANDOM_STATE = [
     HasMethods(["manual_seed", "initial_seed"]),
     None,
 ]
-
-
-def fit_context(prefer_skip_nested_validation):
-    """Decorator of every ``fit``: scikit-learn's fit context, on the cores free now.
-
-    Parameters are validated and scikit-learn's configuration applied as by
-    scikit-learn's own estimators; the fit's BLAS threads are limited to
-    :func:`~subclust.utils.parallel.free_cores`, so that a fit started on a
-    busy machine does not oversubscribe it.
-
-    Parameters
-    ----------
-    prefer_skip_nested_validation : bool
-        Skip validating the parameters of estimators called inside ``fit``.
-    """
-    def decorator(fit):
-        validated_fit = _fit_context(
-            prefer_skip_nested_validation=prefer_skip_nested_validation
-        )(fit)
-
-        @functools.wraps(fit)
-        def wrapper(estimator, *args, **kwargs):
-            with parallel.blas_threads(parallel.free_cores()):
-                return validated_fit(estimator, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def store_init_params(estimator, arguments):
