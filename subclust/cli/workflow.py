@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subclust.utils.progress import progress_bar
+from subclust.cluster import cluster_bases
 from subclust.io import (
     atomic_directory,
     image_feature_params,
@@ -40,8 +40,8 @@ from subclust.io import (
     write_atomic,
     write_text,
 )
-from subclust.cluster import cluster_bases
 from subclust.pipeline import DEFAULT_METHOD, METHODS, make_pipeline
+from subclust.utils.progress import progress_bar
 
 __all__ = [
     "AFFINITY_FILE",

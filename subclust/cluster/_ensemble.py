@@ -19,7 +19,6 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 
-from subclust.utils.parallel import blas_threads, effective_n_jobs, process_map
 from subclust.cluster._k_subspaces import k_subspaces
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._spectral import (
@@ -31,6 +30,7 @@ from subclust.cluster._spectral import (
     estimate_n_clusters,
     spectral_labels,
 )
+from subclust.utils.parallel import blas_threads, effective_n_jobs, process_map
 from subclust.utils.validation import (
     Interval,
     check_dims,

@@ -23,9 +23,15 @@ from scipy import linalg
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 
-from subclust.utils.parallel import blas_threads, thread_map
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
+from subclust.subspace import (
+    estimate_rank,
+    principal_subspace,
+    residuals_stacked,
+    stack_bases,
+)
+from subclust.utils.parallel import blas_threads, thread_map
 from subclust.utils.validation import (
     Interval,
     StrOptions,
@@ -36,12 +42,6 @@ from subclust.utils.validation import (
     store_init_params,
     validate_data,
     validate_params,
-)
-from subclust.subspace import (
-    estimate_rank,
-    principal_subspace,
-    residuals_stacked,
-    stack_bases,
 )
 
 __all__ = ["KSubspaces", "k_subspaces", "init_subspaces"]

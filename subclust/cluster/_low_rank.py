@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subclust.utils.parallel import blas_threads
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
     BaseSpectralSubspaceClustering,
     angular_affinity,
     representation_affinity,
 )
+from subclust.utils.parallel import blas_threads
 from subclust.utils.validation import (
     Interval,
     StrOptions,

@@ -5,12 +5,12 @@ import numbers
 import numpy as np
 
 from subclust.cluster._self_representation import _KERNELS, _is_dask_array
-from subclust.utils.validation import Interval, StrOptions, store_init_params
 from subclust.cluster._spectral import (
     _COMMON_CONSTRAINTS,
     BaseSpectralSubspaceClustering,
     keep_l1_share,
 )
+from subclust.utils.validation import Interval, StrOptions, store_init_params
 
 __all__ = ["SparseSubspaceClustering"]
 

@@ -35,9 +35,9 @@ from sklearn.manifold import spectral_embedding
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 
-from subclust.utils.parallel import blas_threads
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.subspace import principal_subspace
+from subclust.utils.parallel import blas_threads
 from subclust.utils.validation import (
     Interval,
     StrOptions,

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from subclust.utils.atomic import write_atomic
-from subclust.utils.parallel import effective_n_jobs, thread_map
 from subclust.datasets._home import _digest, get_cache_dir
 from subclust.datasets._loaders import load_mnist
+from subclust.utils.atomic import write_atomic
+from subclust.utils.parallel import effective_n_jobs, thread_map
 from subclust.utils.validation import Interval, StrOptions, validate_params
 
 __all__ = ["mnist_scattering_pca", "scattering_features", "scattering_pca"]

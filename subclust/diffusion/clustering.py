@@ -16,6 +16,10 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 
+from subclust.cluster import NearestSubspaceMixin, init_subspaces, warn_zero_samples
+from subclust.diffusion.networks import LowRankMixtureDenoiser
+from subclust.diffusion.schedules import UniformTime, VPLinear
+from subclust.diffusion.training import dsm_loss_estimate, train_denoiser
 from subclust.utils.parallel import torch_threads
 from subclust.utils.validation import (
     Interval,
@@ -25,10 +29,6 @@ from subclust.utils.validation import (
     fit_context,
     validate_data,
 )
-from subclust.cluster import NearestSubspaceMixin, init_subspaces, warn_zero_samples
-from subclust.diffusion.networks import LowRankMixtureDenoiser
-from subclust.diffusion.schedules import UniformTime, VPLinear
-from subclust.diffusion.training import dsm_loss_estimate, train_denoiser
 
 __all__ = ["CLUSTERING_NOISE_LEVELS", "DiffusionSubspaceClustering"]
 

@@ -48,10 +48,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from subclust.utils.parallel import blas_threads
 from subclust.diffusion._utils import schedule_coefficients
 from subclust.diffusion.schedules import get_schedule
 from subclust.subspace import numerical_rank
+from subclust.utils.parallel import blas_threads
 from subclust.utils.validation import HasMethods, Interval, StrOptions, validate_params
 
 __all__ = [

@@ -15,10 +15,10 @@ halving), which makes many restarts cost little more than a few.
 import numpy as np
 import torch
 
-from subclust.utils.parallel import torch_threads
-from subclust.utils.validation import check_array
 from subclust.diffusion import LowRankMixtureDenoiser, dsm_loss_estimate, train_denoiser
 from subclust.diffusion import CLUSTERING_NOISE_LEVELS, VPLinear
+from subclust.utils.parallel import torch_threads
+from subclust.utils.validation import check_array
 
 __all__ = []
 

@@ -46,11 +46,11 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from subclust.datasets import make_molrg
+from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
+from subclust.subspace import residuals
 from subclust.utils.parallel import torch_threads
 from subclust.utils.progress import progress_bar
-from subclust.datasets import make_molrg
-from subclust.subspace import residuals
-from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 

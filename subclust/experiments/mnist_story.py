@@ -29,8 +29,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from subclust.utils.parallel import torch_threads
 from subclust.subspace import orthonormal_basis, principal_angles, subspace_distance
+from subclust.utils.parallel import torch_threads
 from subclust.utils.tables import Table
 from subclust.utils.validation import HasMethods, Interval, TORCH_RANDOM_STATE, validate_params
 

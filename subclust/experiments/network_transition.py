@@ -38,11 +38,11 @@ from functools import partial, reduce
 
 import numpy as np
 
+from subclust.datasets import make_molrg
+from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
+from subclust.experiments.memorization import _log_crossing, memorization_shares
 from subclust.utils.parallel import blas_threads, process_map, torch_threads
 from subclust.utils.progress import progress_bar
-from subclust.datasets import make_molrg
-from subclust.experiments.memorization import _log_crossing, memorization_shares
-from subclust.experiments._constraints import SAMPLING_CONSTRAINTS, TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 

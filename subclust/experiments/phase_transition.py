@@ -16,11 +16,11 @@ from functools import partial
 
 import numpy as np
 
-from subclust.utils.parallel import process_map
-from subclust.utils.progress import progress_bar
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
 from subclust.subspace import principal_subspace
+from subclust.utils.parallel import process_map
+from subclust.utils.progress import progress_bar
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, check_grid, validate_params
 

@@ -51,9 +51,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from subclust.experiments._constraints import TRAINING_CONSTRAINTS
 from subclust.subspace import principal_subspace
 from subclust.utils.progress import progress_bar
-from subclust.experiments._constraints import TRAINING_CONSTRAINTS
 from subclust.utils.tables import Table
 from subclust.utils.validation import Interval, StrOptions, check_grid, validate_params
 
