@@ -61,11 +61,14 @@ class UncenteredPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The samples whose span to find; float32 stays float32.
         y : Ignored
+            Present for API consistency.
 
         Returns
         -------
         self : UncenteredPCA
+            The fitted projection.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape

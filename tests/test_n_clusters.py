@@ -12,21 +12,16 @@ from subclust.cluster import (
     EnsembleKSubspaces,
     KSubspaces,
     LeastSquaresSubspaceClustering,
-    LowRankRepresentation,
     SparseSubspaceClustering,
-    ThresholdedSubspaceClustering,
     estimate_n_clusters,
 )
 from subclust.datasets import make_molrg
 from subclust.metrics import clustering_accuracy
+from subclust.pipeline import make_estimator
 from subclust.subspace import estimate_rank
 
-ESTIMATORS = {
-    "lsr": lambda: LeastSquaresSubspaceClustering(None, random_state=0),
-    "ensc": lambda: SparseSubspaceClustering(None, random_state=0),
-    "tsc": lambda: ThresholdedSubspaceClustering(None, random_state=0),
-    "lrr": lambda: LowRankRepresentation(None, random_state=0),
-}
+# The affinity-based methods of the registry, with their defaults.
+METHODS = ("lsr", "ensc", "tsc", "lrr")
 
 
 def _molrg(n_clusters, seed, n_per=40, n_features=30, dim=3, noise=0.05):
@@ -37,12 +32,12 @@ def _molrg(n_clusters, seed, n_per=40, n_features=30, dim=3, noise=0.05):
 
 @pytest.mark.parametrize(
     "method, n_clusters",
-    [(method, k) for method in ESTIMATORS for k in (2, 3, 5, 8) if (method, k) != ("ensc", 8)]
+    [(method, k) for method in METHODS for k in (2, 3, 5, 8) if (method, k) != ("ensc", 8)]
     + [pytest.param("ensc", 8, marks=pytest.mark.slow)],
 )
 def test_estimators_find_the_number_of_subspaces(method, n_clusters):
     X, y, _ = _molrg(n_clusters, seed=n_clusters)
-    est = ESTIMATORS[method]().fit(X)
+    est = make_estimator(method, None, random_state=0).fit(X)
     assert est.n_clusters_ == n_clusters
     assert clustering_accuracy(y, est.labels_) >= 0.95
     # predict and the bases follow the estimate
@@ -90,7 +85,7 @@ def test_ekss_estimates_with_over_segmenting_runs():
 def test_sparse_graph_rule_beats_the_plain_eigengap():
     """Weakly linked pieces inside each cluster do not count as clusters."""
     X, _, _ = _molrg(3, seed=3)
-    W = ThresholdedSubspaceClustering(3, random_state=0).fit(X).affinity_matrix_
+    W = make_estimator("tsc", 3, random_state=0).fit(X).affinity_matrix_
     assert estimate_n_clusters(W)[0] == 3
     assert estimate_n_clusters(W, diffusion_time=1e-6)[0] != 3  # the plain eigengap
 

@@ -20,6 +20,7 @@ from subclust import (
 from subclust.cluster import (
     angular_affinity,
     cluster_bases,
+    lasso_lambda,
     least_squares_representation,
     normalize_samples,
     representation_affinity,
@@ -32,7 +33,6 @@ from subclust.cluster import (
     spectral_labels,
     thresholded_representation,
 )
-from subclust.cluster._self_representation import lasso_lambda
 from subclust.datasets import make_molrg
 from subclust.metrics import clustering_accuracy, subspace_recovery_error
 from subclust.utils.validation import InvalidParameterError

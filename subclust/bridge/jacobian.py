@@ -301,17 +301,9 @@ def jacobian_matrix(denoiser, x, t, batch_size=256):
     prefer_skip_nested_validation=True,
 )
 def jacobian_basis(
-    denoiser,
-    x,
-    t,
-    rank=None,
-    method="auto",
-    energy=0.99,
-    oversample=10,
-    n_iter=1,
-    batch_size=256,
-    random_state=None,
-):
+    denoiser, x, t, rank=None, method="auto", energy=0.99, oversample=10, n_iter=1,
+    batch_size=256, random_state=None,
+):  # fmt: skip
     """Top singular vectors and values of a denoiser's Jacobian, and its numerical rank.
 
     Parameters

@@ -439,8 +439,8 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        self
-            The fitted estimator.
+        self : AutoSubspaceClustering
+            Fitted on all of ``X`` with the winning candidate.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         portfolio = self._portfolio()

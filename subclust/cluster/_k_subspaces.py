@@ -191,11 +191,11 @@ def init_subspaces(X, n_clusters, dims, *, init="nn", n_init=1, affine=False,
     --------
     >>> from subclust.cluster import init_subspaces
     >>> from subclust.datasets import make_molrg
-    >>> from subclust.metrics import subspace_recovery_error
     >>> X, _, truth = make_molrg(n_samples=[20, 20], n_features=10, dims=2, random_state=0)
     >>> [(bases, means)] = init_subspaces(X, 2, 2, random_state=0)
     >>> [U.shape for U in bases], means is None
     ([(10, 2), (10, 2)], True)
+    >>> from subclust.metrics import subspace_recovery_error
     >>> bool(subspace_recovery_error(bases, truth) < 1e-8)  # noiseless: seeds lie on the truth
     True
     """
@@ -665,7 +665,7 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, memmap, HDF5/zarr or dask array of shape (n_samples, n_features)
             Training data; float32 is kept as float32. A ``np.memmap``, an
             HDF5 or zarr array is read ``chunk_size`` rows at a time (memory
             bounded by the chunk, never the data); a ``dask.array`` is

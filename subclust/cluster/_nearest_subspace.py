@@ -153,10 +153,12 @@ class NearestSubspaceMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            New samples, in the space the model was fitted in.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            Index of the nearest subspace.
         """
         return self._nearest(X)[0]
 

@@ -335,8 +335,10 @@ def load_fashion_mnist_sprite(data_home=None, verify=True):
 
     Parameters
     ----------
-    data_home, verify
-        As in :func:`load_yaleb`.
+    data_home : str or path-like, optional
+        See :func:`get_data_home`.
+    verify : bool, default=True
+        Check the sprite file against the registry (once per process).
 
     Returns
     -------

@@ -564,14 +564,13 @@ def read_images(filenames, shape=None):
     Examples
     --------
     >>> import tempfile
-    >>> from pathlib import Path
     >>> import numpy as np
     >>> from PIL import Image
-    >>> from subclust.io import read_images
     >>> tmp = tempfile.TemporaryDirectory()
-    >>> paths = [Path(tmp.name) / "black.png", Path(tmp.name) / "white.png"]
+    >>> paths = [f"{tmp.name}/black.png", f"{tmp.name}/white.png"]
     >>> for level, path in zip([0, 255], paths):
     ...     Image.fromarray(np.full((4, 6), level, dtype=np.uint8)).save(path)
+    >>> from subclust.io import read_images
     >>> images = read_images(paths, shape=(4, 6))
     >>> images.shape, float(images[0].max()), float(images[1].min())
     ((2, 4, 6), 0.0, 1.0)
