@@ -85,20 +85,20 @@ def schedule_coefficients(schedule, t, x):
 
 @validate_params(
     {
-        "generator": TORCH_RANDOM_STATE,
+        "random_state": TORCH_RANDOM_STATE,
         "device": [str, torch.device, None],
     },
     prefer_skip_nested_validation=True,
 )
-def as_generator(generator, device=None):
+def as_generator(random_state, device=None):
     """A ``torch.Generator`` from a generator, an int seed, or None (fresh OS entropy).
 
     Never touches torch's global random state.
     """
-    if isinstance(generator, torch.Generator):
-        return generator
-    if generator is None:
+    if isinstance(random_state, torch.Generator):
+        return random_state
+    if random_state is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
     else:
-        seed = int(generator)
+        seed = int(random_state)
     return torch.Generator(device=device or "cpu").manual_seed(seed)
