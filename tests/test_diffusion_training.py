@@ -16,6 +16,7 @@ from subclust.diffusion import (  # noqa: E402
     UniformTime,
     VPLinear,
     dsm_loss,
+    dsm_loss_estimate,
     karras_times,
     load_checkpoint,
     off_subspace_energy,
@@ -207,6 +208,31 @@ def test_antithetic_loss_pairs_noise_and_log_normal_times():
     torch.testing.assert_close(x_t[:32] + x_t[32:], 2 * X)
 
 
+def test_random_state_is_a_seed_a_generator_or_fresh_entropy():
+    X = torch.as_tensor(make_molrg(n_samples=32, n_features=6, dims=2, random_state=0)[0])
+    net = LowRankMixtureDenoiser(6, 1, 2, random_state=0, dtype=torch.float64)
+    # An int seed draws what a generator seeded with it draws.
+    assert torch.equal(dsm_loss(net, X, VPLinear(), random_state=3),
+                       dsm_loss(net, X, VPLinear(), random_state=torch.Generator().manual_seed(3)))
+    # None draws fresh noise, and never from torch's global generator.
+    state = torch.random.get_rng_state()
+    first, second = (dsm_loss(net, X, VPLinear(), random_state=None) for _ in range(2))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert not torch.equal(first, second)
+    # The estimate's draws are fixed by default (common random numbers).
+    default = dsm_loss_estimate(net, X, n_draws=4)
+    assert default == dsm_loss_estimate(net, X, n_draws=4, random_state=0)
+    assert default == dsm_loss_estimate(net, X, n_draws=4,
+                                        random_state=torch.Generator().manual_seed(0))
+    assert default != dsm_loss_estimate(net, X, n_draws=4, random_state=1)
+    trained = []
+    for seed in (lambda: 7, lambda: torch.Generator().manual_seed(7)):
+        model = LowRankMixtureDenoiser(6, 1, 2, random_state=seed(), dtype=torch.float64)
+        train_denoiser(model, X, steps=5, batch_size=8, random_state=seed(), verbose=0)
+        trained.append(model.bases[0].detach())
+    assert torch.equal(*trained)
+
+
 def test_bad_training_arguments():
     X = np.ones((5, 4))
     net = LowRankMixtureDenoiser(4, 1, 2, random_state=0)
@@ -220,6 +246,8 @@ def test_bad_training_arguments():
         (dict(lr_schedule="step"), "lr_schedule"),
         (dict(resume=True), "checkpoint_path"),
         (dict(checkpoint_every=0), "checkpoint_every"),
+        (dict(random_state=-1), "random_state"),
+        (dict(random_state="seed"), "random_state"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
