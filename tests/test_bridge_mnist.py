@@ -33,7 +33,7 @@ def _mnist_available():
 
 
 def test_untrained_unet_is_the_gaussian_denoiser_and_takes_both_shapes():
-    net = Preconditioned(UNetDenoiser(channels=8, generator=0), sigma_data=0.5)
+    net = Preconditioned(UNetDenoiser(channels=8, random_state=0), sigma_data=0.5)
     assert sum(p.numel() for p in net.parameters()) < 2_000_000
     x = torch.randn(3, 784, generator=torch.Generator().manual_seed(0))
     t = torch.tensor([0.1, 0.3, 0.6])
@@ -46,8 +46,8 @@ def test_untrained_unet_is_the_gaussian_denoiser_and_takes_both_shapes():
 
 
 def test_unet_weights_come_from_the_generator_only():
-    a, b = UNetDenoiser(channels=8, generator=5), UNetDenoiser(channels=8, generator=5)
-    c = UNetDenoiser(channels=8, generator=6)
+    a, b = UNetDenoiser(channels=8, random_state=5), UNetDenoiser(channels=8, random_state=5)
+    c = UNetDenoiser(channels=8, random_state=6)
     b_state = b.state_dict()
     for name, tensor in a.state_dict().items():  # parameters and buffers alike
         assert torch.equal(tensor, b_state[name]), name
@@ -65,7 +65,7 @@ def test_unet_bad_input():
     with pytest.raises(ValueError, match="channels"):
         UNetDenoiser(channels=0)
     with pytest.raises(ValueError, match="x must have shape"):
-        Preconditioned(UNetDenoiser(channels=8, generator=0))(torch.zeros(2, 100), 0.5)
+        Preconditioned(UNetDenoiser(channels=8, random_state=0))(torch.zeros(2, 100), 0.5)
 
 
 def test_training_saving_and_loading(tmp_path):

@@ -67,15 +67,15 @@ def test_initial_bases_are_orthonormalized_and_random_init_is_seeded():
         assert U.dtype == torch.float32
         torch.testing.assert_close(U.T @ U, torch.eye(U.shape[1]), atol=1e-6, rtol=0)
         assert subspace_distance(np.asarray(U, dtype=np.float64), A) < 1e-6
-    a = LowRankMixtureDenoiser(9, 2, 2, generator=3).bases
-    b = LowRankMixtureDenoiser(9, 2, 2, generator=torch.Generator().manual_seed(3)).bases
-    c = LowRankMixtureDenoiser(9, 2, 2, generator=4).bases
+    a = LowRankMixtureDenoiser(9, 2, 2, random_state=3).bases
+    b = LowRankMixtureDenoiser(9, 2, 2, random_state=torch.Generator().manual_seed(3)).bases
+    c = LowRankMixtureDenoiser(9, 2, 2, random_state=4).bases
     assert all(torch.equal(u, v) for u, v in zip(a, b))
     assert not torch.equal(a[0], c[0])
 
 
 def test_retraction_is_the_identity_on_the_manifold_and_restores_it():
-    net = LowRankMixtureDenoiser(8, 2, 3, generator=0, dtype=torch.float64)
+    net = LowRankMixtureDenoiser(8, 2, 3, random_state=0, dtype=torch.float64)
     before = net.bases
     net.retract_()
     for U, V in zip(before, net.bases):
@@ -103,7 +103,7 @@ def test_tangent_projection_is_skew_and_idempotent():
 def test_learned_weights_and_fixed_parameters():
     net = LowRankMixtureDenoiser(6, 2, 1, weights=[0.25, 0.75], learn_weights=True,
                                  variances=[2.0, 0.5], means=np.ones((2, 6)), noise=0.1,
-                                 generator=0)
+                                 random_state=0)
     torch.testing.assert_close(net.mixture_weights, torch.tensor([0.25, 0.75]))
     names = {name for name, _ in net.named_parameters()}
     assert names == {"U.0", "U.1", "weight_logits"}
@@ -116,15 +116,15 @@ def test_learned_weights_and_fixed_parameters():
 
 def test_constructors_leave_the_global_generator_alone():
     state = torch.random.get_rng_state()
-    LowRankMixtureDenoiser(16, 3, 2, generator=0)
-    Preconditioned(MLPDenoiser(16, generator=0))
+    LowRankMixtureDenoiser(16, 3, 2, random_state=0)
+    Preconditioned(MLPDenoiser(16, random_state=0))
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_mlp_denoiser_size_determinism_and_initial_function():
-    net = Preconditioned(MLPDenoiser(48, generator=0), sigma_data=0.5)
+    net = Preconditioned(MLPDenoiser(48, random_state=0), sigma_data=0.5)
     assert sum(p.numel() for p in net.parameters()) == 49_584
-    other = Preconditioned(MLPDenoiser(48, generator=0), sigma_data=0.5)
+    other = Preconditioned(MLPDenoiser(48, random_state=0), sigma_data=0.5)
     for p, q in zip(net.parameters(), other.parameters()):
         assert torch.equal(p, q)
     # the last layer starts at zero: D = c_skip x_t, the optimal denoiser of N(0, sigma_data^2 I)
@@ -184,13 +184,13 @@ def test_bad_network_arguments():
     with pytest.raises(ValueError, match="even"):
         MLPDenoiser(4, embedding_dim=3)
     with pytest.raises(ValueError, match="n_features=4"):
-        Preconditioned(MLPDenoiser(4, generator=0))(torch.zeros(2, 5), 0.5)
+        Preconditioned(MLPDenoiser(4, random_state=0))(torch.zeros(2, 5), 0.5)
     with pytest.raises(ValueError, match="sigma_data"):
-        Preconditioned(MLPDenoiser(4, generator=0), sigma_data=0.0)
+        Preconditioned(MLPDenoiser(4, random_state=0), sigma_data=0.0)
     with pytest.raises(ValueError, match="torch.nn.Module"):
         Preconditioned(lambda x, c_noise: x)
-    with pytest.raises(ValueError, match="generator"):
-        MLPDenoiser(4, generator="seed")
+    with pytest.raises(ValueError, match="random_state"):
+        MLPDenoiser(4, random_state="seed")
 
 
 @pytest.mark.parametrize("weighting", ["soft", "hard"])
@@ -221,7 +221,7 @@ def test_batched_network_equals_its_members_alone(molrg, weighting):
 
 
 def test_batched_network_retracts_every_member():
-    net = LowRankMixtureDenoiser(8, 2, [1, 3], batch_shape=(3,), generator=0,
+    net = LowRankMixtureDenoiser(8, 2, [1, 3], batch_shape=(3,), random_state=0,
                                  dtype=torch.float64)
     with torch.no_grad():
         for U in net.U:

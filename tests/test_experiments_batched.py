@@ -26,7 +26,7 @@ def test_data_sets_of_any_sizes_each_get_their_training_alone():
              for n in (3, 8, 13)]
     data_sets = [X for X, _, _ in draws]
     runs = [_restarts(X, [2, 2], 4, seed) for seed, X in enumerate(data_sets)]
-    kwargs = dict(steps=40, lr=0.1, prune=[(10, 2)], slots=32, dtype=torch.float64, generator=0)
+    kwargs = dict(steps=40, lr=0.1, prune=[(10, 2)], slots=32, dtype=torch.float64, random_state=0)
     together, losses = fit_mixtures(data_sets, runs, **kwargs)
     for j in range(3):
         alone, loss = fit_mixtures([data_sets[j]], [runs[j]], **kwargs)
@@ -55,7 +55,7 @@ def test_pruning_keeps_the_best_run_with_its_optimizer_state():
     rng = np.random.RandomState(0)
     random_runs = [[np.linalg.qr(rng.standard_normal((16, 3)))[0] for _ in range(2)]
                    for _ in range(5)]
-    kwargs = dict(steps=60, lr=0.05, dtype=torch.float64, generator=0)
+    kwargs = dict(steps=60, lr=0.05, dtype=torch.float64, random_state=0)
     # Keeping every run reorders them by loss and carries Adam's state over:
     # the training must go on exactly as without pruning.
     plain, plain_loss = fit_mixtures([X], [random_runs], **kwargs)
@@ -73,7 +73,7 @@ def test_recovers_subspaces_of_every_size():
              for n in (6, 15, 30)]
     data_sets = [X for X, _, _ in draws]
     runs = [_restarts(X, [3] * 3, 20, seed) for seed, X in enumerate(data_sets)]
-    fitted, _ = fit_mixtures(data_sets, runs, steps=150, lr=0.2, prune=[(10, 4)], generator=0)
+    fitted, _ = fit_mixtures(data_sets, runs, steps=150, lr=0.2, prune=[(10, 4)], random_state=0)
     for bases, (_, _, truth) in zip(fitted, draws):
         assert subspace_recovery_error(bases, truth) < 0.05
         for U in bases:

@@ -729,7 +729,7 @@ def test_network_round_trip_is_bit_for_bit(tmp_path):
     torch = pytest.importorskip("torch")
     from subclust.diffusion import UNetDenoiser
 
-    net = UNetDenoiser(channels=8, generator=0).eval()
+    net = UNetDenoiser(channels=8, random_state=0).eval()
     path = save_model(net, tmp_path / "unet.npz", metadata={"steps": 3})
     loaded, metadata = load_model(path, return_metadata=True)
     assert type(loaded) is UNetDenoiser and metadata == {"steps": 3}
@@ -745,7 +745,7 @@ def test_network_that_cannot_be_rebuilt_is_refused_at_save(tmp_path):
     pytest.importorskip("torch")
     from subclust.diffusion import UNetDenoiser
 
-    net = UNetDenoiser(channels=8, generator=0)
+    net = UNetDenoiser(channels=8, random_state=0)
     del net.blocks  # a constructor parameter no longer readable from the network
     with pytest.raises(ValueError, match="parameter 'blocks' is not kept as an attribute"):
         save_model(net, tmp_path / "unet.npz")
@@ -756,7 +756,7 @@ def test_network_with_damaged_weights_is_one_clear_error(tmp_path):
     pytest.importorskip("torch")
     from subclust.diffusion import UNetDenoiser
 
-    path = save_model(UNetDenoiser(channels=8, generator=0), tmp_path / "unet.npz")
+    path = save_model(UNetDenoiser(channels=8, random_state=0), tmp_path / "unet.npz")
 
     def poison_first_weight(header, arrays):
         key = header["estimator"]["state"]["items"][0][1]["key"]

@@ -96,11 +96,11 @@ def test_error_of_the_exact_denoiser_grows_with_the_noise(latent):
 def test_subspace_network_stays_orthonormal_and_finds_the_subspace():
     U = random_bases(16, [2], random_state=0)[0]
     X = draw_latents("uniform", (400, 2), np.random.default_rng(0)) @ U.T
-    net = SubspaceScoreNetwork(16, 2, hidden=32, depth=2, basis_rate=20.0, generator=0)
+    net = SubspaceScoreNetwork(16, 2, hidden=32, depth=2, basis_rate=20.0, random_state=0)
     before = np.degrees(principal_angles(net.basis.double().numpy(), U).max())
     with torch_threads(1):  # a small network: more threads only wait on each other
         train_denoiser(net, torch.as_tensor(X, dtype=torch.float32), steps=200, batch_size=64,
-                       lr=5e-3, lr_schedule="cosine", generator=0, verbose=0)
+                       lr=5e-3, lr_schedule="cosine", random_state=0, verbose=0)
     V = net.basis.double()
     assert torch.allclose(V.T @ V, torch.eye(2, dtype=torch.float64), atol=1e-5)
     after = np.degrees(principal_angles(V.numpy(), U).max())

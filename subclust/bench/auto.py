@@ -62,7 +62,7 @@ def load(name, data_home=None):
     return load_ssc_benchmark(name, data_home)
 
 
-def auto_row(name, X, y, *, budget=2000, seed=0, ensc=True):
+def auto_row(name, X, y, *, budget=2000, random_state=0, ensc=True):
     """Fit auto, its baselines alone and (optionally) EnSC on one data set; one table row."""
     from subclust import AutoSubspaceClustering
     from subclust.metrics import clustering_accuracy
@@ -70,7 +70,7 @@ def auto_row(name, X, y, *, budget=2000, seed=0, ensc=True):
 
     n_clusters = len(np.unique(y))
     start = time.perf_counter()
-    auto = AutoSubspaceClustering(n_clusters, budget=budget, random_state=seed).fit(X)
+    auto = AutoSubspaceClustering(n_clusters, budget=budget, random_state=random_state).fit(X)
     seconds = time.perf_counter() - start
     compared = y[auto.selection_indices_]
     accuracies = [clustering_accuracy(compared, labels) if labels.min() >= 0 else np.nan
@@ -88,25 +88,26 @@ def auto_row(name, X, y, *, budget=2000, seed=0, ensc=True):
     }
     for baseline in ("kmeans", "spectral"):
         alone = AutoSubspaceClustering(
-            n_clusters, candidates=[baseline], budget=None, random_state=seed
+            n_clusters, candidates=[baseline], budget=None, random_state=random_state
         ).fit(X)
         row[f"acc_{baseline}"] = clustering_accuracy(y, alone.labels_)
     row.update(seconds_select=auto.seconds_selection_, seconds_final=auto.seconds_final_,
                seconds_auto=seconds)
     if ensc:
         start = time.perf_counter()
-        labels = make_estimator("ensc", n_clusters, random_state=seed).fit(X).labels_
+        labels = make_estimator("ensc", n_clusters, random_state=random_state).fit(X).labels_
         row.update(acc_ensc=clustering_accuracy(y, labels),
                    seconds_ensc=time.perf_counter() - start)
     return row
 
 
-def auto_table(datasets=tuple(DATASETS), *, budget=2000, seed=0, ensc=True, data_home=None):
+def auto_table(datasets=tuple(DATASETS), *, budget=2000, random_state=0, ensc=True,
+               data_home=None):
     """:func:`auto_row` for every data set."""
     table = Table(title=f"method 'auto' (budget {budget}) against its candidates and baselines")
     for name in datasets:
         X, y = load(name, data_home)
-        row = auto_row(name, X, y, budget=budget, seed=seed, ensc=ensc)
+        row = auto_row(name, X, y, budget=budget, random_state=random_state, ensc=ensc)
         table.add_row(**row)
         print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                for k, v in row.items()), flush=True)
@@ -126,5 +127,5 @@ def main(args):
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise ValueError(f"unknown data sets {unknown}; choose among {', '.join(DATASETS)}.")
-    print(auto_table(names, budget=args.budget, seed=args.seed, ensc=not args.skip_ensc,
+    print(auto_table(names, budget=args.budget, random_state=args.seed, ensc=not args.skip_ensc,
                      data_home=args.data_home))

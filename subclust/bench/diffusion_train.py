@@ -61,10 +61,10 @@ def train_table(steps=2000, batch_size=256):
     sigma_data = float(np.sqrt(np.mean(X**2)))
     models = {
         "MLPDenoiser(48, hidden=128, depth=3)": lambda: Preconditioned(
-            MLPDenoiser(48, hidden=128, depth=3, generator=0), sigma_data=sigma_data
+            MLPDenoiser(48, hidden=128, depth=3, random_state=0), sigma_data=sigma_data
         ),
         "LowRankMixtureDenoiser(48, K=3, d=4)": lambda: LowRankMixtureDenoiser(
-            48, 3, 4, generator=0
+            48, 3, 4, random_state=0
         ),
     }
     table = Table(
@@ -75,7 +75,7 @@ def train_table(steps=2000, batch_size=256):
         model = make()
         n_params = sum(p.numel() for p in model.parameters())
         result = train_denoiser(model, X, steps=steps, batch_size=batch_size, lr=1e-3,
-                                generator=0, verbose=0)
+                                random_state=0, verbose=0)
         per_step = result.seconds / steps
         bare = _bare_step_seconds(make(), X, batch_size)
         table.add_row(

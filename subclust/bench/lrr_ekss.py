@@ -67,7 +67,7 @@ def _load(subjects, data_home):
     return bunch.data, bunch.target
 
 
-def lrr_table(subjects=10, regularization=0.18, seed=0, data_home=None):
+def lrr_table(subjects=10, regularization=0.18, random_state=0, data_home=None):
     """LRR on the first ``subjects`` subjects: one ALM solve, two affinities, two spectral steps."""
     X, y = _load(subjects, data_home)
     k = len(np.unique(y))
@@ -88,7 +88,7 @@ def lrr_table(subjects=10, regularization=0.18, seed=0, data_home=None):
         W = build()
         for assign in ("kmeans", "cluster_qr"):
             start = time.perf_counter()
-            labels = spectral_labels(W, k, random_state=seed, assign_labels=assign)
+            labels = spectral_labels(W, k, random_state=random_state, assign_labels=assign)
             table.add_row(
                 affinity=name, spectral=assign, accuracy=clustering_accuracy(y, labels),
                 nmi=float(normalized_mutual_info_score(y, labels)),
@@ -103,7 +103,7 @@ def lrr_table(subjects=10, regularization=0.18, seed=0, data_home=None):
 
 
 def ekss_table(subjects=10, n_estimators=1000, max_iter=3, dim=3, n_nearest=None, pca=100,
-               n_jobs=None, seed=0, data_home=None):  # fmt: skip
+               n_jobs=None, random_state=0, data_home=None):  # fmt: skip
     """EKSS on the first ``subjects`` subjects, next to the best of B K-subspaces runs and TSC."""
     X, y = _load(subjects, data_home)
     k = len(np.unique(y))
@@ -118,14 +118,16 @@ def ekss_table(subjects=10, n_estimators=1000, max_iter=3, dim=3, n_nearest=None
     estimators = {
         "EKSS": EnsembleKSubspaces(
             k, dims=dim, n_estimators=n_estimators, max_iter=max_iter, n_nearest=n_nearest,
-            normalize=False, n_jobs=n_jobs, random_state=seed,
+            normalize=False, n_jobs=n_jobs, random_state=random_state,
         ),
         "K-subspaces, random init, best of B": KSubspaces(
             k, dims=dim, init="random", n_init=n_estimators, max_iter=max_iter,
-            random_state=seed,
+            random_state=random_state,
         ),
         # EKSS without iterations recovers what TSC recovers (Lipor et al.): its reference.
-        "TSC (defaults)": ThresholdedSubspaceClustering(k, normalize=False, random_state=seed),
+        "TSC (defaults)": ThresholdedSubspaceClustering(
+            k, normalize=False, random_state=random_state
+        ),
     }  # fmt: skip
     for name, estimator in estimators.items():
         start = time.perf_counter()
@@ -147,9 +149,10 @@ def main(args):
     parts = parse_names(args.parts, PARTS, "--parts")
     with blas_threads(args.threads):
         if "lrr" in parts:
-            print(lrr_table(args.subjects, args.lrr_lambda, args.seed, args.data_home), flush=True)
+            print(lrr_table(args.subjects, args.lrr_lambda, random_state=args.seed,
+                            data_home=args.data_home), flush=True)
         if "ekss" in parts:
             print()
             print(ekss_table(args.subjects, args.estimators, args.iterations, args.dim,
-                             args.q or None, args.pca, args.n_jobs, args.seed,
-                             args.data_home))  # fmt: skip
+                             args.q or None, args.pca, args.n_jobs, random_state=args.seed,
+                             data_home=args.data_home))  # fmt: skip

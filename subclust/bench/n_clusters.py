@@ -87,13 +87,13 @@ def add_arguments(parser):
     parser.add_argument("--data-home", default=None)
 
 
-def load(name, seed=0, data_home=None):
+def load(name, random_state=0, data_home=None):
     """Data matrix and labels of a set of :data:`DATASETS`."""
     from subclust import datasets
 
     if name == "molrg":
         X, y, _ = datasets.make_molrg(
-            n_samples=[50] * 6, n_features=40, dims=4, noise=0.05, random_state=seed
+            n_samples=[50] * 6, n_features=40, dims=4, noise=0.05, random_state=random_state
         )
         return X, y
     if name.startswith("yaleb"):
@@ -111,7 +111,7 @@ def load(name, seed=0, data_home=None):
         return datasets.scattering_pca(bunch.images, 500), bunch.target
     elif name == "mnist1000":
         bunch = datasets.mnist_scattering_pca(data_home=data_home)
-        index = np.random.default_rng(seed).choice(len(bunch.target), 1000, replace=False)
+        index = np.random.default_rng(random_state).choice(len(bunch.target), 1000, replace=False)
         return bunch.data[np.sort(index)], bunch.target[np.sort(index)]
     elif name == "fashion":
         bunch = datasets.load_fashion_mnist_sprite(data_home=data_home)
@@ -121,19 +121,19 @@ def load(name, seed=0, data_home=None):
 
 
 def n_clusters_table(datasets=DEFAULT_DATASETS.split(","), methods=DEFAULT_METHODS.split(","),
-                     seed=0, data_home=None):  # fmt: skip
+                     random_state=0, data_home=None):  # fmt: skip
     """True number of classes against each method's estimate; one row per data set."""
     factories = _methods()
     table = Table(title="Number of clusters estimated with n_clusters=None (true K vs found)")
     found = dict.fromkeys(methods, 0)
     for name in datasets:
-        X, y = load(name, seed, data_home)
+        X, y = load(name, random_state, data_home)
         k = len(np.unique(y))
         row = {"dataset": name, "rule_chosen_on": "yes" if name in CHOSEN_ON else "no",
                "n_samples": len(y), "true_k": k}  # fmt: skip
         for method in methods:
             start = time.perf_counter()
-            estimate = factories[method](seed).fit(X).n_clusters_
+            estimate = factories[method](random_state).fit(X).n_clusters_
             row[method] = int(estimate)
             found[method] += estimate == k
             print(f"  {name:13s} {method:5s} K={estimate:3d} (true {k}) in "
@@ -149,7 +149,8 @@ def n_clusters_table(datasets=DEFAULT_DATASETS.split(","), methods=DEFAULT_METHO
     return table
 
 
-def dims_table(n_per_cluster=100, n_clusters=4, dim=8, n_features=256, noise=0.05, seed=0):
+def dims_table(n_per_cluster=100, n_clusters=4, dim=8, n_features=256, noise=0.05,
+               random_state=0):
     """Subspace dimensions estimated on a noisy MoLRG: per true cluster and by KSubspaces."""
     from subclust.cluster import KSubspaces
     from subclust.datasets import make_molrg
@@ -157,7 +158,7 @@ def dims_table(n_per_cluster=100, n_clusters=4, dim=8, n_features=256, noise=0.0
     from subclust.subspace import estimate_rank
 
     X, y, _ = make_molrg(n_samples=[n_per_cluster] * n_clusters, n_features=n_features,
-                         dims=dim, noise=noise, random_state=seed)  # fmt: skip
+                         dims=dim, noise=noise, random_state=random_state)  # fmt: skip
     table = Table(
         title=f"Subspace dimensions estimated: K={n_clusters}, d={dim}, n={n_features}, "
         f"noise {noise}, {n_per_cluster} samples per cluster"
@@ -168,7 +169,7 @@ def dims_table(n_per_cluster=100, n_clusters=4, dim=8, n_features=256, noise=0.0
     ]
     table.add_row(estimator="estimate_rank of each true cluster", true_dim=dim,
                   estimated_dims=" ".join(map(str, per_cluster)), accuracy="")  # fmt: skip
-    kss = KSubspaces(n_clusters, dims=None, random_state=seed).fit(X)
+    kss = KSubspaces(n_clusters, dims=None, random_state=random_state).fit(X)
     table.add_row(estimator="KSubspaces(dims=None)", true_dim=dim,
                   estimated_dims=" ".join(str(U.shape[1]) for U in kss.bases_),
                   accuracy=round(clustering_accuracy(y, kss.labels_), 4))  # fmt: skip
@@ -179,7 +180,7 @@ def main(args):
     datasets = parse_names(args.datasets, DATASETS, "--datasets")
     methods = parse_names(args.methods, _methods(), "--methods")
     if datasets and methods:
-        print(n_clusters_table(datasets, methods, args.seed, args.data_home))
+        print(n_clusters_table(datasets, methods, random_state=args.seed, data_home=args.data_home))
     if args.dims_samples:
         print()
-        print(dims_table(args.dims_samples, seed=args.seed))
+        print(dims_table(args.dims_samples, random_state=args.seed))

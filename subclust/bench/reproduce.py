@@ -99,8 +99,8 @@ def _draw(combinations, max_combos, rng):
 
 
 def face_clustering_table(
-    preset="elhamifar2013-faces", sizes=tuple(PAPER_SSC_FACES), max_combos=None, seed=0,
-    data_home=None, verbose=False, **overrides,
+    preset="elhamifar2013-faces", sizes=tuple(PAPER_SSC_FACES), max_combos=None,
+    random_state=0, data_home=None, verbose=False, **overrides,
 ):  # fmt: skip
     """Clustering error of a preset on Elhamifar & Vidal's face protocol.
 
@@ -112,7 +112,7 @@ def face_clustering_table(
         Numbers of subjects.
     max_combos : int, optional
         Draw at most this many combinations per size (None or 0: all).
-    seed : int, default=0
+    random_state : int, default=0
         Seed of the draw and of the spectral step.
     data_home : str, optional
     verbose : bool, default=False
@@ -146,11 +146,11 @@ def face_clustering_table(
         if not combinations:
             raise ValueError(f"no group of Extended Yale B has {n} subjects; use 2 to 10.")
         # One stream per size: a size's draw does not depend on the other sizes run.
-        chosen = _draw(combinations, max_combos, np.random.default_rng([seed, n]))
+        chosen = _draw(combinations, max_combos, np.random.default_rng([random_state, n]))
         errors, start = [], time.perf_counter()
         for ids in chosen:
             mask = np.isin(subject, ids)
-            estimator = make_preset(preset, n, random_state=seed, **overrides)
+            estimator = make_preset(preset, n, random_state=random_state, **overrides)
             labels = estimator.fit(faces.data[mask]).labels_
             errors.append(100.0 * (1.0 - clustering_accuracy(faces.target[mask], labels)))
         seconds = time.perf_counter() - start
@@ -177,13 +177,13 @@ def face_clustering_table(
         table.notes.append(f"no published numbers of {preset} on this protocol are held here.")
     if max_combos:
         table.notes.append(
-            f"at most {max_combos} combinations drawn per size (seed {seed}); ours_sem is the "
-            "standard error of that mean, full_hours the time all of them would take."
+            f"at most {max_combos} combinations drawn per size (seed {random_state}); ours_sem "
+            "is the standard error of that mean, full_hours the time all of them would take."
         )
     return table
 
 
-def lsr_faces_table(sizes=tuple(LSR_FACES_PRESETS), n_runs=20, seed=0, data_home=None):
+def lsr_faces_table(sizes=tuple(LSR_FACES_PRESETS), n_runs=20, random_state=0, data_home=None):
     """LSR1 on Lu et al.'s face experiment: the first n subjects, mean and best of the runs.
 
     Lu et al.'s script (ECCV 2012) takes the first ``64 n`` images of the
@@ -198,8 +198,8 @@ def lsr_faces_table(sizes=tuple(LSR_FACES_PRESETS), n_runs=20, seed=0, data_home
     sizes : sequence of int, default=(5, 10)
         Numbers of subjects, keys of :data:`LSR_FACES_PRESETS`.
     n_runs : int, default=20
-        Seeds ``seed, seed + 1, ...`` of the spectral step.
-    seed : int, default=0
+        Seeds ``random_state, random_state + 1, ...`` of the spectral step.
+    random_state : int, default=0
     data_home : str, optional
 
     Returns
@@ -219,11 +219,12 @@ def lsr_faces_table(sizes=tuple(LSR_FACES_PRESETS), n_runs=20, seed=0, data_home
         X, y = faces.data, faces.target  # all 64 images of each of subjects 1..n
         X = X @ PCA(6 * n, svd_solver="full").fit(X).components_.T
         start = time.perf_counter()
-        estimator = make_preset(LSR_FACES_PRESETS[n], n, random_state=seed).fit(X)
+        estimator = make_preset(LSR_FACES_PRESETS[n], n, random_state=random_state).fit(X)
         assign = PRESETS[LSR_FACES_PRESETS[n]].params["assign_labels"]
         errors = [
             100.0 * (1.0 - clustering_accuracy(y, spectral_labels(
-                estimator.affinity_matrix_, n, random_state=seed + run, assign_labels=assign,
+                estimator.affinity_matrix_, n, random_state=random_state + run,
+                assign_labels=assign,
             )))
             for run in range(n_runs)
         ]  # fmt: skip
@@ -237,7 +238,7 @@ def lsr_faces_table(sizes=tuple(LSR_FACES_PRESETS), n_runs=20, seed=0, data_home
     return table
 
 
-def yaleb38_table(presets=("you2016-omp", "you2016-ensc"), seed=0, data_home=None):
+def yaleb38_table(presets=("you2016-omp", "you2016-ensc"), random_state=0, data_home=None):
     """The presets of You et al. on all 38 subjects of Extended Yale B, one row each."""
     from subclust.cluster.presets import PRESETS, make_preset
     from subclust.datasets import load_yaleb
@@ -246,7 +247,7 @@ def yaleb38_table(presets=("you2016-omp", "you2016-ensc"), seed=0, data_home=Non
     table = Table(title="Extended Yale B, 38 subjects (N=2414, 48x42): presets of You et al.")
     for name in presets:
         start = time.perf_counter()
-        labels = make_preset(name, 38, random_state=seed).fit(faces.data).labels_
+        labels = make_preset(name, 38, random_state=random_state).fit(faces.data).labels_
         table.add_row(
             preset=name, accuracy=clustering_accuracy(faces.target, labels),
             seconds=time.perf_counter() - start,
@@ -293,13 +294,13 @@ def main(args):
     for name, preset in (("ssc-faces", "elhamifar2013-faces"), ("tsc-faces", "heckel2015-faces")):
         if name in names:
             tables.append(face_clustering_table(
-                preset, sizes=sizes, max_combos=args.max_combos, seed=args.seed,
+                preset, sizes=sizes, max_combos=args.max_combos, random_state=args.seed,
                 data_home=args.data_home, verbose=True,
             ))  # fmt: skip
     if "lsr-faces" in names:
-        tables.append(lsr_faces_table(seed=args.seed, data_home=args.data_home))
+        tables.append(lsr_faces_table(random_state=args.seed, data_home=args.data_home))
     if "yaleb38" in names:
-        tables.append(yaleb38_table(seed=args.seed, data_home=args.data_home))
+        tables.append(yaleb38_table(random_state=args.seed, data_home=args.data_home))
     for table in tables:
         print(table)
         print()

@@ -96,8 +96,8 @@ def load(name, data_home=None):
     return bunch.data, bunch.target
 
 
-def accuracy_table(datasets=tuple(DATASETS), methods=DEFAULT_METHODS.split(","), seed=0,
-                   data_home=None):  # fmt: skip
+def accuracy_table(datasets=tuple(DATASETS), methods=DEFAULT_METHODS.split(","),
+                   random_state=0, data_home=None):  # fmt: skip
     """Fit every method with its defaults on every data set; one row each."""
     factories = _methods()
     table = Table(title="Subspace clustering with default parameters (fit time in seconds)")
@@ -105,7 +105,7 @@ def accuracy_table(datasets=tuple(DATASETS), methods=DEFAULT_METHODS.split(","),
         X, y = load(name, data_home)
         k = len(np.unique(y))
         for method in methods:
-            estimator = factories[method](k, seed)
+            estimator = factories[method](k, random_state)
             start = time.perf_counter()
             labels = estimator.fit(X).labels_
             seconds = time.perf_counter() - start
@@ -124,7 +124,7 @@ def accuracy_table(datasets=tuple(DATASETS), methods=DEFAULT_METHODS.split(","),
     return table
 
 
-def ratio_table(n_samples=300, seed=0):
+def ratio_table(n_samples=300, random_state=0):
     """ADMM against cvxpy on the same Lasso SSC problem (MoLRG, 5 subspaces of dimension 5)."""
     from subclust.cluster import (
         normalize_samples,
@@ -136,7 +136,8 @@ def ratio_table(n_samples=300, seed=0):
     from subclust.datasets import make_molrg
 
     X, y, _ = make_molrg(
-        n_samples=n_samples, n_features=50, n_components=5, dims=5, noise=0.01, random_state=seed
+        n_samples=n_samples, n_features=50, n_components=5, dims=5, noise=0.01,
+        random_state=random_state,
     )
     X = normalize_samples(X)
     lam = lasso_lambda(X, 20.0)
@@ -146,7 +147,7 @@ def ratio_table(n_samples=300, seed=0):
         start = time.perf_counter()
         C = func(X)
         seconds = time.perf_counter() - start
-        labels = spectral_labels(representation_affinity(C), 5, random_state=seed)
+        labels = spectral_labels(representation_affinity(C), 5, random_state=random_state)
         results[solver] = (C, seconds, labels)
     t_cvx = results["cvxpy"][1]
     f_cvx = self_representation_objective(X, results["cvxpy"][0], lam)
@@ -166,7 +167,7 @@ def main(args):
     datasets = parse_names(args.datasets, DATASETS, "--datasets")
     methods = parse_names(args.methods, _methods(), "--methods")
     if datasets and methods:
-        print(accuracy_table(datasets, methods, args.seed, args.data_home))
+        print(accuracy_table(datasets, methods, random_state=args.seed, data_home=args.data_home))
     if args.ratio_samples:
         print()
-        print(ratio_table(args.ratio_samples, args.seed))
+        print(ratio_table(args.ratio_samples, random_state=args.seed))

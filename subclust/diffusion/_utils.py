@@ -85,20 +85,42 @@ def schedule_coefficients(schedule, t, x):
 
 @validate_params(
     {
-        "generator": TORCH_RANDOM_STATE,
+        "random_state": TORCH_RANDOM_STATE,
         "device": [str, torch.device, None],
     },
     prefer_skip_nested_validation=True,
 )
-def as_generator(generator, device=None):
+def as_generator(random_state, device=None):
     """A ``torch.Generator`` from a generator, an int seed, or None (fresh OS entropy).
 
-    Never touches torch's global random state.
+    The one place where the diffusion layer turns a ``random_state`` into a
+    generator. Never touches torch's global random state.
+
+    Parameters
+    ----------
+    random_state : int, torch.Generator or None
+        A generator is returned as it is (and advanced by whoever draws from
+        it); an int seeds a new one; None seeds a new one from fresh OS entropy.
+    device : str or torch.device, optional
+        Where a new generator lives (default: the CPU).
+
+    Returns
+    -------
+    generator : torch.Generator
+
+    Examples
+    --------
+    >>> gen = as_generator(0)
+    >>> bool(torch.equal(torch.rand(3, generator=gen),
+    ...                  torch.rand(3, generator=torch.Generator().manual_seed(0))))
+    True
+    >>> as_generator(gen) is gen
+    True
     """
-    if isinstance(generator, torch.Generator):
-        return generator
-    if generator is None:
+    if isinstance(random_state, torch.Generator):
+        return random_state
+    if random_state is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
     else:
-        seed = int(generator)
+        seed = int(random_state)
     return torch.Generator(device=device or "cpu").manual_seed(seed)

@@ -237,7 +237,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
             train_denoiser(
                 restarts, x, steps=self.steps, batch_size=self.batch_size, lr=self.lr,
                 lr_schedule="cosine", noise_levels=CLUSTERING_NOISE_LEVELS,
-                generator=int(rng.randint(np.iinfo(np.int32).max)),
+                random_state=int(rng.randint(np.iinfo(np.int32).max)),
                 verbose=self.verbose, callback=lambda info: history.append(info["losses"]),
             )
             losses = dsm_loss_estimate(restarts, x, noise_levels=CLUSTERING_NOISE_LEVELS)

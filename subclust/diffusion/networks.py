@@ -149,7 +149,7 @@ class LowRankMixtureDenoiser(nn.Module):
         Posterior soft-max weights, or all weight on the largest logit.
     init_bases : list of array-like of shape (*batch_shape, n_features, d_k), optional
         Initial bases (orthonormalized by QR); random orthonormal bases drawn
-        with ``generator`` by default.
+        from ``random_state`` by default.
     batch_shape : tuple of int, default=()
         Leading dimensions of a batch of mixtures with the same dimensions,
         e.g. ``(trials, restarts)``, all computed in one call; taken from
@@ -166,8 +166,9 @@ class LowRankMixtureDenoiser(nn.Module):
         Per-component means (fixed; 0 by default).
     noise : float, default=0.0
         Isotropic noise around the subspaces (fixed).
-    generator : torch.Generator, int or None
-        Randomness of the initial bases.
+    random_state : int, torch.Generator or None, default=None
+        Randomness of the initial bases: a seed, a generator drawn from, or
+        None for fresh OS entropy.
     dtype : torch.dtype, default=torch.float32
     device : torch.device or str, optional
 
@@ -188,7 +189,7 @@ class LowRankMixtureDenoiser(nn.Module):
     --------
     >>> import torch
     >>> from subclust.diffusion import LowRankMixtureDenoiser
-    >>> net = LowRankMixtureDenoiser(10, n_components=2, dims=[2, 3], generator=0)
+    >>> net = LowRankMixtureDenoiser(10, n_components=2, dims=[2, 3], random_state=0)
     >>> [tuple(U.shape) for U in net.bases]
     [(10, 2), (10, 3)]
     >>> net(torch.randn(4, 10, generator=torch.Generator().manual_seed(0)), 0.5).shape
@@ -196,7 +197,7 @@ class LowRankMixtureDenoiser(nn.Module):
 
     Three restarts on the same samples, one output per restart:
 
-    >>> nets = LowRankMixtureDenoiser(10, 2, [2, 3], batch_shape=(3,), generator=0)
+    >>> nets = LowRankMixtureDenoiser(10, 2, [2, 3], batch_shape=(3,), random_state=0)
     >>> nets(torch.randn(4, 10, generator=torch.Generator().manual_seed(0)), 0.5).shape
     torch.Size([3, 4, 10])
     """
@@ -214,7 +215,7 @@ class LowRankMixtureDenoiser(nn.Module):
         variances=None,
         means=None,
         noise=0.0,
-        generator=None,
+        random_state=None,
         dtype=torch.float32,
         device=None,
         batch_shape=(),
@@ -241,7 +242,7 @@ class LowRankMixtureDenoiser(nn.Module):
         self.batch_shape = tuple(int(b) for b in batch_shape)
         factory = {"dtype": dtype, "device": device}
 
-        initial = self._initial_bases(init_bases, generator, factory)
+        initial = self._initial_bases(init_bases, random_state, factory)
         self.U = nn.ParameterList(nn.Parameter(orthonormalize(B)) for B in initial)
         log_pi = _check_log_weights(weights, n_components).to(**factory)
         if learn_weights:
@@ -253,9 +254,9 @@ class LowRankMixtureDenoiser(nn.Module):
         self.register_buffer("means", None if means is None else means.to(**factory))
         self.noise = _check_noise(noise)
 
-    def _initial_bases(self, init_bases, generator, factory):
+    def _initial_bases(self, init_bases, random_state, factory):
         if init_bases is None:
-            gen = as_generator(generator)
+            gen = as_generator(random_state)
             return [
                 torch.randn(
                     *self.batch_shape, self.n_features, d, generator=gen, dtype=torch.float64
@@ -527,7 +528,7 @@ class Preconditioned(nn.Module):
 
     >>> import torch
     >>> from subclust.diffusion import EDM, MLPDenoiser, Preconditioned
-    >>> net = Preconditioned(MLPDenoiser(4, generator=0), schedule=EDM(), sigma_data=0.5)
+    >>> net = Preconditioned(MLPDenoiser(4, random_state=0), schedule=EDM(), sigma_data=0.5)
     >>> x_t = torch.ones(2, 4)
     >>> [round(v, 6) for v in net(x_t, torch.tensor([0.5, 1.0]))[:, 0].tolist()]
     [0.5, 0.2]
@@ -572,8 +573,9 @@ class MLPDenoiser(nn.Module):
         Number of hidden layers.
     embedding_dim : int, default=32
         Size of the sinusoidal embedding of the noise level (even).
-    generator : torch.Generator, int or None
-        Randomness of the initial weights (torch's global generator is not used).
+    random_state : int, torch.Generator or None, default=None
+        Randomness of the initial weights: a seed, a generator drawn from, or
+        None for fresh OS entropy (torch's global generator is not used).
     dtype : torch.dtype, default=torch.float32
     device : torch.device or str, optional
 
@@ -581,7 +583,7 @@ class MLPDenoiser(nn.Module):
     --------
     >>> import torch
     >>> from subclust.diffusion import MLPDenoiser, Preconditioned
-    >>> F = MLPDenoiser(48, generator=0)
+    >>> F = MLPDenoiser(48, random_state=0)
     >>> sum(p.numel() for p in F.parameters())
     49584
     >>> F(torch.ones(3, 48), torch.zeros(3)).abs().max().item()  # the last layer starts at zero
@@ -595,7 +597,7 @@ class MLPDenoiser(nn.Module):
         hidden=128,
         depth=3,
         embedding_dim=32,
-        generator=None,
+        random_state=None,
         dtype=torch.float32,
         device=None,
     ):
@@ -606,19 +608,25 @@ class MLPDenoiser(nn.Module):
         embedding_dim = _check_embedding_dim(embedding_dim)
         self.register_buffer("frequencies", _noise_frequencies(embedding_dim, dtype, device))
         # Build on the meta device so that construction draws nothing from torch's global
-        # generator, then initialize every weight from ``generator``.
+        # generator, then initialize every weight from ``random_state``.
         widths = [n_features + embedding_dim] + [hidden] * depth
         layers = []
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             layers += [nn.Linear(fan_in, fan_out, device="meta", dtype=dtype), nn.SiLU()]
         layers.append(nn.Linear(hidden, n_features, device="meta", dtype=dtype))
         self.net = nn.Sequential(*layers).to_empty(device=device or "cpu")
-        self.reset_parameters(generator)
+        self.reset_parameters(random_state)
 
     @torch.no_grad()
-    def reset_parameters(self, generator=None):
-        """Initialize the weights as :class:`torch.nn.Linear` does, drawing from ``generator``."""
-        gen = as_generator(generator)
+    def reset_parameters(self, random_state=None):
+        """Initialize the weights as :class:`torch.nn.Linear` does; the last layer at zero.
+
+        Parameters
+        ----------
+        random_state : int, torch.Generator or None, default=None
+            A seed, a generator drawn from, or None for fresh OS entropy.
+        """
+        gen = as_generator(random_state)
         linears = [m for m in self.net if isinstance(m, nn.Linear)]
         for layer in linears[:-1]:
             nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)

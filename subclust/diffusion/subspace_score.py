@@ -213,9 +213,10 @@ class SubspaceScoreNetwork(nn.Module):
         would set an angle floor that grows with ``D``.
     init_basis : array-like of shape (n_features, dim), optional
         Initial ``V`` (orthonormalized by QR); a random orthonormal basis drawn
-        from ``generator`` by default.
-    generator : torch.Generator, int or None
-        Randomness of ``V`` and of the MLP's weights.
+        from ``random_state`` by default.
+    random_state : int, torch.Generator or None, default=None
+        Randomness of ``V`` and of the MLP's weights: a seed, a generator drawn
+        from, or None for fresh OS entropy.
     dtype : torch.dtype, default=torch.float32
     device : torch.device or str, optional
 
@@ -223,7 +224,7 @@ class SubspaceScoreNetwork(nn.Module):
     --------
     >>> import torch
     >>> from subclust.diffusion.subspace_score import SubspaceScoreNetwork
-    >>> net = SubspaceScoreNetwork(32, 4, hidden=16, depth=2, generator=0)
+    >>> net = SubspaceScoreNetwork(32, 4, hidden=16, depth=2, random_state=0)
     >>> x = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
     >>> net(x, torch.full((3,), 0.5)).shape
     torch.Size([3, 32])
@@ -233,7 +234,7 @@ class SubspaceScoreNetwork(nn.Module):
     """
 
     def __init__(self, n_features, dim, schedule=None, hidden=128, depth=3, embedding_dim=32,
-                 sigma_data=1.0, basis_rate=20.0, init_basis=None, generator=None,
+                 sigma_data=1.0, basis_rate=20.0, init_basis=None, random_state=None,
                  dtype=torch.float32, device=None):
         super().__init__()
         n_features = check_positive_int(n_features, "n_features")
@@ -242,7 +243,7 @@ class SubspaceScoreNetwork(nn.Module):
             raise ValueError(f"dim={dim} must be smaller than n_features={n_features}.")
         if not basis_rate > 0:
             raise ValueError(f"basis_rate must be positive, got {basis_rate!r}.")
-        gen = as_generator(generator)
+        gen = as_generator(random_state)
         self.scale = math.sqrt(n_features) / basis_rate
         if init_basis is None:
             V = torch.randn(n_features, dim, generator=gen, dtype=torch.float64)
@@ -256,7 +257,7 @@ class SubspaceScoreNetwork(nn.Module):
         V = orthonormalize(V)
         self.P = nn.Parameter((self.scale * V).to(dtype=dtype, device=device))
         network = MLPDenoiser(dim, hidden=hidden, depth=depth, embedding_dim=embedding_dim,
-                              generator=gen, dtype=dtype, device=device)
+                              random_state=gen, dtype=dtype, device=device)
         self.latent = Preconditioned(network, schedule=schedule, sigma_data=sigma_data)
         self.schedule = self.latent.schedule
         self.n_features, self.dim = int(n_features), int(dim)

@@ -80,7 +80,7 @@ class NonFiniteLossError(FloatingPointError):
     ...         self.w = torch.nn.Parameter(torch.zeros(()))
     ...     def forward(self, x_t, t):
     ...         return x_t * (self.w / self.w)  # 0 / 0
-    >>> train_denoiser(Broken(), torch.ones(4, 2), steps=3, generator=0, verbose=0)
+    >>> train_denoiser(Broken(), torch.ones(4, 2), steps=3, random_state=0, verbose=0)
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
         ...
@@ -138,7 +138,7 @@ def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
         "schedule": _SCHEDULE_CONSTRAINT,
         "noise_levels": _NOISE_LEVELS_CONSTRAINT,
         "weighting": [StrOptions(set(WEIGHTINGS))],
-        "generator": TORCH_RANDOM_STATE,
+        "random_state": TORCH_RANDOM_STATE,
         "sigma_data": [Interval(Real, 0, None, closed="neither")],
         "antithetic": ["boolean"],
         "sample_dim": [Interval(Integral, 0, None, closed="left")],
@@ -147,7 +147,7 @@ def loss_weights(schedule, t, weighting="uniform", sigma_data=0.5):
     prefer_skip_nested_validation=True,
 )
 def dsm_loss(
-    denoiser, x0, schedule, noise_levels=None, weighting="uniform", generator=None,
+    denoiser, x0, schedule, noise_levels=None, weighting="uniform", random_state=None,
     sigma_data=0.5, antithetic=False, sample_dim=0, sample_weight=None,
 ):
     """Denoising score matching loss of one minibatch.
@@ -175,8 +175,9 @@ def dsm_loss(
         The distribution of the training times.
     weighting, sigma_data
         See :func:`loss_weights`.
-    generator : torch.Generator, optional
-        Source of the times and the noise.
+    random_state : int, torch.Generator or None, default=None
+        Source of the times and the noise: a seed, a generator drawn from
+        (advanced by the call), or None for fresh OS entropy.
     antithetic : bool, default=False
     sample_dim : int, default=0
         The dimension of ``x0`` that indexes samples.
@@ -202,10 +203,10 @@ def dsm_loss(
     >>> X, _, bases = make_molrg(n_samples=[200], n_features=6, dims=2, random_state=0)
     >>> X = torch.as_tensor(X)
     >>> gen = torch.Generator().manual_seed(0)
-    >>> zero = dsm_loss(lambda x_t, t: torch.zeros_like(x_t), X, VPLinear(), generator=gen)
+    >>> zero = dsm_loss(lambda x_t, t: torch.zeros_like(x_t), X, VPLinear(), random_state=gen)
     >>> bool(torch.isclose(zero, (X**2).mean()))
     True
-    >>> loss = dsm_loss(MoLRGDenoiser(bases), X, VPLinear(), generator=gen)
+    >>> loss = dsm_loss(MoLRGDenoiser(bases), X, VPLinear(), random_state=gen)
     >>> loss.shape, bool(abs(loss - 0.24) < 0.03)
     (torch.Size([]), True)
 
@@ -214,9 +215,9 @@ def dsm_loss(
 
     >>> from subclust.diffusion import LowRankMixtureDenoiser
     >>> nets = LowRankMixtureDenoiser(6, dims=2, batch_shape=(2, 3), dtype=torch.float64,
-    ...                               generator=0)
+    ...                               random_state=0)
     >>> pairs = torch.stack([X[:100], X[100:]])[:, None]  # (data sets, 1, samples, n)
-    >>> dsm_loss(nets, pairs, VPLinear(), generator=gen, sample_dim=2).shape
+    >>> dsm_loss(nets, pairs, VPLinear(), random_state=gen, sample_dim=2).shape
     torch.Size([2, 3])
     """
     if antithetic:
@@ -225,6 +226,7 @@ def dsm_loss(
             sample_weight = 0.5 * torch.cat([sample_weight, sample_weight], dim=-1)
     sample_shape = x0.shape[sample_dim:]
     batch = sample_shape[0] // 2 if antithetic else sample_shape[0]
+    generator = as_generator(random_state)
     t = _check_noise_levels(noise_levels).sample_times(schedule, batch, generator).to(x0.device)
     eps = torch.randn((batch,) + sample_shape[1:], generator=generator, dtype=x0.dtype,
                       device=_device(generator)).to(x0.device)
@@ -247,17 +249,17 @@ def dsm_loss(
         "schedule": _SCHEDULE_CONSTRAINT,
         "noise_levels": _NOISE_LEVELS_CONSTRAINT,
         "n_draws": [Interval(Integral, 1, None, closed="left")],
-        "seed": [Interval(Integral, 0, None, closed="left")],
+        "random_state": TORCH_RANDOM_STATE,
         "sample_dim": [Interval(Integral, 0, None, closed="left")],
         "sample_weight": [torch.Tensor, "array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
-def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=64, seed=0,
+def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=64, random_state=0,
                       sample_dim=0, sample_weight=None):
     """:func:`dsm_loss` of all samples, averaged over ``n_draws`` fixed draws of times and noise.
 
-    With the same ``seed`` every call draws the same times and
+    With the same int ``random_state`` every call draws the same times and
     noise (common random numbers), so two denoisers, e.g. different
     restarts or the trained bases and those of K-subspaces, are compared on
     equal terms rather than through the noise of their draws.
@@ -272,8 +274,9 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=
     noise_levels : UniformTime or LogNormalSigma, default=UniformTime()
         The distribution of the times (see :func:`dsm_loss`).
     n_draws : int, default=64
-    seed : int, default=0
-        Seed of the draws.
+    random_state : int, torch.Generator or None, default=0
+        Source of the draws: a seed (fixed by default, for the common random
+        numbers), a generator drawn from, or None for fresh OS entropy.
     sample_dim, sample_weight
         See :func:`dsm_loss`.
 
@@ -290,7 +293,7 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=
     >>> X, _, bases = make_molrg(n_samples=[20, 20], n_features=8, dims=2, random_state=0)
     >>> X = torch.as_tensor(X)
     >>> truth = LowRankMixtureDenoiser(8, 2, 2, init_bases=bases, dtype=torch.float64)
-    >>> other = LowRankMixtureDenoiser(8, 2, 2, generator=0, dtype=torch.float64)
+    >>> other = LowRankMixtureDenoiser(8, 2, 2, random_state=0, dtype=torch.float64)
     >>> bool(dsm_loss_estimate(truth, X) < dsm_loss_estimate(other, X))
     True
     >>> float(dsm_loss_estimate(truth, X)) == float(dsm_loss_estimate(truth, X))
@@ -300,10 +303,10 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=
         schedule if schedule is not None else getattr(denoiser, "schedule", None)
     )
     X = as_tensor(X, name="X")
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = as_generator(random_state)
     with torch.no_grad():
         total = sum(
-            dsm_loss(denoiser, X, schedule, noise_levels, generator=generator,
+            dsm_loss(denoiser, X, schedule, noise_levels, random_state=generator,
                      sample_dim=sample_dim, sample_weight=sample_weight).cpu().to(torch.float64)
             for _ in range(n_draws)
         )
@@ -339,7 +342,7 @@ class RiemannianSGD(torch.optim.Optimizer):
     --------
     >>> import torch
     >>> from subclust.diffusion import LowRankMixtureDenoiser, RiemannianSGD
-    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
+    >>> net = LowRankMixtureDenoiser(6, dims=2, random_state=0)
     >>> opt = RiemannianSGD([{"params": net.stiefel_parameters(), "stiefel": True}], lr=0.1)
     """
 
@@ -399,8 +402,8 @@ class TrainResult:
     >>> from subclust.datasets import make_molrg
     >>> from subclust.diffusion import LowRankMixtureDenoiser, train_denoiser
     >>> X, _, _ = make_molrg(n_samples=[8], n_features=6, dims=2, random_state=0)
-    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
-    >>> result = train_denoiser(net, X, steps=5, batch_size=8, generator=0, verbose=0)
+    >>> net = LowRankMixtureDenoiser(6, dims=2, random_state=0)
+    >>> result = train_denoiser(net, X, steps=5, batch_size=8, random_state=0, verbose=0)
     >>> result.steps, result.losses.shape, bool(result.seconds > 0)
     (5, (5,), True)
     """
@@ -547,12 +550,12 @@ def load_checkpoint(path, model, optimizer=None, generator=None, map_location=No
     >>> import os, tempfile
     >>> import torch
     >>> from subclust.diffusion import LowRankMixtureDenoiser, save_checkpoint
-    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
+    >>> net = LowRankMixtureDenoiser(6, dims=2, random_state=0)
     >>> gen = torch.Generator().manual_seed(0)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = os.path.join(folder, "net.pt")
     ...     save_checkpoint(path, net, step=3, generator=gen, losses=[0.5, 0.4, 0.3])
-    ...     fresh, fresh_gen = LowRankMixtureDenoiser(6, dims=2, generator=1), torch.Generator()
+    ...     fresh, fresh_gen = LowRankMixtureDenoiser(6, dims=2, random_state=1), torch.Generator()
     ...     step, losses = load_checkpoint(path, fresh, generator=fresh_gen)
     >>> step, losses.tolist()
     (3, [0.5, 0.4, 0.3])
@@ -594,7 +597,7 @@ def _load(path, model, optimizer=None, generator=None, map_location=None, lr_sch
         "sigma_data": [Interval(Real, 0, None, closed="neither")],
         "antithetic": ["boolean"],
         "schedule": _SCHEDULE_CONSTRAINT,
-        "generator": TORCH_RANDOM_STATE,
+        "random_state": TORCH_RANDOM_STATE,
         "callback": [callable, None],
         "verbose": ["verbose"],
         "checkpoint_path": [str, os.PathLike, None],
@@ -618,7 +621,7 @@ def train_denoiser(
     sigma_data=0.5,
     antithetic=False,
     schedule=None,
-    generator=None,
+    random_state=None,
     callback=None,
     verbose=1,
     checkpoint_path=None,
@@ -630,7 +633,7 @@ def train_denoiser(
 
     Every step takes the next minibatch of a stream of random permutations
     of the rows (every sample equally often), draws times and noise from
-    ``generator`` and takes one optimizer step on :func:`dsm_loss`. For
+    ``random_state`` and takes one optimizer step on :func:`dsm_loss`. For
     models with orthonormal bases (:class:`LowRankMixtureDenoiser`) the
     gradients of the bases are first projected onto the tangent space
     (``project_gradients_``) and the bases retracted after the step (``retract_``).
@@ -668,8 +671,9 @@ def train_denoiser(
         Pair every noise draw with its negative (:func:`dsm_loss`); each step
         then uses ``batch_size // 2`` training samples twice.
     schedule : Schedule or str, optional
-    generator : torch.Generator, int or None
-        The only source of randomness.
+    random_state : int, torch.Generator or None, default=None
+        The only source of randomness (times, noise, minibatches): a seed, a
+        generator drawn from, or None for fresh OS entropy.
     callback : callable, optional
         Called after every step with a dict ``{'step', 'loss', 'model', 'optimizer'}``.
     verbose : int, default=1
@@ -703,8 +707,8 @@ def train_denoiser(
     >>> from subclust.datasets import make_molrg
     >>> from subclust.diffusion import LowRankMixtureDenoiser, train_denoiser
     >>> X, _, _ = make_molrg(n_samples=[8], n_features=6, dims=2, random_state=0)
-    >>> net = LowRankMixtureDenoiser(6, dims=2, generator=0)
-    >>> result = train_denoiser(net, X, steps=20, generator=0, verbose=0)
+    >>> net = LowRankMixtureDenoiser(6, dims=2, random_state=0)
+    >>> result = train_denoiser(net, X, steps=20, random_state=0, verbose=0)
     >>> result.steps
     20
     """
@@ -712,7 +716,7 @@ def train_denoiser(
         raise ValueError("resume=True needs checkpoint_path.")
     schedule = get_schedule(schedule if schedule is not None else getattr(model, "schedule", None))
     noise_levels = _check_noise_levels(noise_levels)
-    generator = as_generator(generator)
+    generator = as_generator(random_state)
     if callable(X):
         stream, batches = None, X
     else:

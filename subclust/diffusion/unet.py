@@ -69,8 +69,9 @@ class UNetDenoiser(nn.Module):
         Residual blocks per level and direction.
     embedding_dim : int, default=64
         Size of the embedding of the noise level (even).
-    generator : torch.Generator, int or None
-        Randomness of the initial weights (torch's global generator is not used).
+    random_state : int, torch.Generator or None, default=None
+        Randomness of the initial weights: a seed, a generator drawn from, or
+        None for fresh OS entropy (torch's global generator is not used).
     dtype : torch.dtype, default=torch.float32
     device : torch.device or str, optional
 
@@ -85,7 +86,7 @@ class UNetDenoiser(nn.Module):
     --------
     >>> import torch
     >>> from subclust.diffusion import Preconditioned, UNetDenoiser
-    >>> net = Preconditioned(UNetDenoiser(channels=8, generator=0), sigma_data=0.5)
+    >>> net = Preconditioned(UNetDenoiser(channels=8, random_state=0), sigma_data=0.5)
     >>> x = torch.zeros(2, 784)
     >>> net(x, torch.tensor([0.3, 0.5])).shape
     torch.Size([2, 784])
@@ -97,7 +98,7 @@ class UNetDenoiser(nn.Module):
         channels=32,
         blocks=1,
         embedding_dim=64,
-        generator=None,
+        random_state=None,
         dtype=torch.float32,
         device=None,
     ):
@@ -113,7 +114,7 @@ class UNetDenoiser(nn.Module):
         embedding_dim = _check_embedding_dim(embedding_dim)
         self.embedding_dim = embedding_dim
         # Built on the meta device, so that construction draws nothing from torch's
-        # global generator; reset_parameters then initializes every weight from ``generator``.
+        # global generator; reset_parameters then initializes every weight from ``random_state``.
         meta = {"dtype": dtype, "device": "meta"}
         c1, c2 = channels, 2 * channels
         emb = 2 * embedding_dim
@@ -148,16 +149,22 @@ class UNetDenoiser(nn.Module):
         self.to_empty(device=device or "cpu")
         # After to_empty, which leaves every tensor of the module uninitialized, buffers too.
         self.register_buffer("frequencies", _noise_frequencies(embedding_dim, dtype, device))
-        self.reset_parameters(generator)
+        self.reset_parameters(random_state)
 
     @property
     def n_features(self):
         return self.image_size**2
 
     @torch.no_grad()
-    def reset_parameters(self, generator=None):
-        """Initialize as PyTorch's layers do, from ``generator``; the output layer at zero."""
-        gen = as_generator(generator)
+    def reset_parameters(self, random_state=None):
+        """Initialize as PyTorch's layers do, from ``random_state``; the output layer at zero.
+
+        Parameters
+        ----------
+        random_state : int, torch.Generator or None, default=None
+            A seed, a generator drawn from, or None for fresh OS entropy.
+        """
+        gen = as_generator(random_state)
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=gen)

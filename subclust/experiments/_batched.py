@@ -118,7 +118,7 @@ def _take_runs(tensor, order):
 
 def fit_mixtures(data_sets, initial_bases, *, steps=200, lr=0.2, prune=(), slots=32,
                  weighting="soft", schedule=None, dtype=torch.float32, device="cpu",
-                 generator=None, n_threads=1):
+                 random_state=None, n_threads=1):
     """Bases of the low-rank mixture denoiser trained on each data set, all at once.
 
     The training of :class:`~subclust.diffusion.DiffusionSubspaceClustering`
@@ -145,8 +145,9 @@ def fit_mixtures(data_sets, initial_bases, *, steps=200, lr=0.2, prune=(), slots
     weighting, schedule, device, n_threads
         As in :class:`~subclust.diffusion.DiffusionSubspaceClustering`.
     dtype : torch.dtype, default=torch.float32
-    generator : torch.Generator, int or None
-        The noise levels and noise, shared by the data sets.
+    random_state : int, torch.Generator or None, default=None
+        Source of the noise levels and noise, shared by the data sets: a
+        seed, a generator drawn from, or None for fresh OS entropy.
 
     Returns
     -------
@@ -181,8 +182,8 @@ def fit_mixtures(data_sets, initial_bases, *, steps=200, lr=0.2, prune=(), slots
     batches = _AllSamples(data_sets, slots, dtype, device)
     with torch_threads(n_threads):
         train_denoiser(net, batches, steps=steps, lr=lr, lr_schedule="cosine", sample_dim=2,
-                       noise_levels=CLUSTERING_NOISE_LEVELS, generator=generator, verbose=0,
-                       callback=_SuccessiveHalving(prune))
+                       noise_levels=CLUSTERING_NOISE_LEVELS, random_state=random_state,
+                       verbose=0, callback=_SuccessiveHalving(prune))
         x0, weights = batches(0)
         losses = dsm_loss_estimate(net, x0, noise_levels=CLUSTERING_NOISE_LEVELS, sample_dim=2,
                                    sample_weight=weights)

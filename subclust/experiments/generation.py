@@ -200,12 +200,12 @@ def _mlp_denoiser(X, random_state, mlp_params):
     params = {"hidden": 256, "depth": 3, "steps": 3000, "batch_size": 256, "lr": 2e-3}
     params.update(mlp_params or {})
     network = MLPDenoiser(
-        X.shape[1], hidden=params["hidden"], depth=params["depth"], generator=random_state
+        X.shape[1], hidden=params["hidden"], depth=params["depth"], random_state=random_state
     )
     net = Preconditioned(network, sigma_data=float(np.sqrt(np.mean(X**2))))
     result = train_denoiser(
         net, X.astype(np.float32), steps=params["steps"], batch_size=params["batch_size"],
-        lr=params["lr"], lr_schedule="cosine", generator=random_state, verbose=0,
+        lr=params["lr"], lr_schedule="cosine", random_state=random_state, verbose=0,
     )
     return net, result.seconds
 

@@ -410,14 +410,14 @@ def _train_mlp(X, seed, config):
 
     sigma_data = float(np.sqrt(np.mean(X**2)))
     network = MLPDenoiser(X.shape[1], hidden=config["hidden"], depth=config["depth"],
-                          generator=seed)
+                          random_state=seed)
     net = Preconditioned(network, schedule=config["schedule"], sigma_data=sigma_data)
     # EDM's training recipe (log-normal noise levels, EDM weighting) suits the preconditioned
     # MLP; it is the one of the MLP test in tests/test_diffusion_training.py.
     train_denoiser(net, torch.as_tensor(X, dtype=torch.float32), steps=config["steps"],
                    batch_size=config["batch_size"], lr=config["lr"], lr_schedule="cosine",
                    noise_levels=LogNormalSigma(), weighting="edm", sigma_data=sigma_data,
-                   generator=seed, verbose=0)
+                   random_state=seed, verbose=0)
     return net
 
 

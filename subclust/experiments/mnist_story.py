@@ -266,7 +266,7 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
     gen = as_generator(random_state)
     X = torch.as_tensor(to_model_space(images)[:, None], dtype=torch.float32)
     with torch_threads(n_threads):
-        network = UNetDenoiser(image_size=images.shape[1], channels=channels, generator=gen)
+        network = UNetDenoiser(image_size=images.shape[1], channels=channels, random_state=gen)
         schedule = VPLinear()
         net = Preconditioned(network, schedule=schedule, sigma_data=0.5)
         # EDM's levels, clipped to the VP-linear times [0.001, 1] that the story reads.
@@ -274,7 +274,7 @@ def train_mnist_denoiser(images, steps=2000, batch_size=64, lr=2e-3, channels=16
         result = train_denoiser(
             net, X, steps=steps, batch_size=batch_size, lr=lr, lr_schedule="cosine",
             noise_levels=LogNormalSigma(sigma_min=sigma_min, sigma_max=sigma_max),
-            weighting="edm", sigma_data=net.sigma_data, generator=gen, verbose=int(progress),
+            weighting="edm", sigma_data=net.sigma_data, random_state=gen, verbose=int(progress),
             checkpoint_path=checkpoint_path,
         )
     net.eval()

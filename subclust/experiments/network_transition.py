@@ -362,8 +362,8 @@ def _run_unit(unit, ratios, counts, config):
         init = _seed(config["random_state"], dim, seed, 2)
         networks = [
             Preconditioned(
-                MLPDenoiser(n, hidden=config["hidden"], depth=config["depth"], generator=init,
-                            device=device),
+                MLPDenoiser(n, hidden=config["hidden"], depth=config["depth"],
+                            random_state=init, device=device),
                 schedule=schedule, sigma_data=sigma_data,
             )
             for _ in train_sets
@@ -373,7 +373,7 @@ def _run_unit(unit, ratios, counts, config):
         train_denoiser(stacked, torch.as_tensor(tiled, dtype=torch.float32, device=device),
                        steps=config["steps"], batch_size=config["batch_size"], lr=config["lr"],
                        lr_schedule="cosine", noise_levels=LogNormalSigma(), weighting="edm",
-                       sigma_data=sigma_data, generator=generator, verbose=0)
+                       sigma_data=sigma_data, random_state=generator, verbose=0)
         noise = torch.randn(config["n_generated"], len(train_sets), n, generator=generator)
         grid = karras_times(schedule, config["sampler_steps"])
         samples = sample(config["sampler"], stacked, schedule.g(grid[0]) * noise.to(device),

@@ -71,7 +71,8 @@ def _fit_diffusion(data_sets, n_components, dim, seeds):
     ]
     # The first trial's seed also seeds the noise draws that all trials share.
     bases, _ = fit_mixtures(data_sets, restarts, prune=DIFFUSION_PRUNE,
-                            generator=int(rngs[0].randint(np.iinfo(np.int32).max)), **params)
+                            random_state=int(rngs[0].randint(np.iinfo(np.int32).max)),
+                            **params)
     return bases
 
 

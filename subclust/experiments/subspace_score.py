@@ -315,7 +315,7 @@ def _train_and_measure(network, X, draw, latent, config, seed):
     schedule, device = config["schedule"], config["device"]
     generator = torch.Generator().manual_seed(seed)
     size = dict(hidden=config["hidden"], depth=config["depth"], schedule=schedule,
-                generator=generator, device=device)
+                random_state=generator, device=device)
     if network == "subspace":
         init = None
         if config["basis_init"] == "pca":
@@ -324,12 +324,12 @@ def _train_and_measure(network, X, draw, latent, config, seed):
                                    init_basis=init, **size)
     else:
         network = MLPDenoiser(D, hidden=config["hidden"], depth=config["depth"],
-                              generator=generator, device=device)
+                              random_state=generator, device=device)
         net = Preconditioned(network, schedule, sigma_data=float(np.sqrt(np.mean(X**2))))
     X = torch.as_tensor(X, dtype=torch.float32, device=device)
     train_denoiser(net, X, steps=config["steps"], batch_size=config["batch_size"],
                    lr=config["lr"], lr_schedule="cosine", noise_levels=config["noise_levels"],
-                   weighting="uniform", generator=generator, verbose=0)
+                   weighting="uniform", random_state=generator, verbose=0)
     row = dict(n_params=sum(p.numel() for p in net.parameters()))
     row["score_error"] = _score_error(net, basis, held_out, latent, schedule,
                                       config["noise_levels"], config["n_times"], generator)

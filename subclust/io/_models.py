@@ -185,7 +185,7 @@ def _model_class(name):
 # Constructor parameters of a network that only shape its construction (the random
 # initial weights, where they live): not stored; a loaded network is built on the CPU from
 # a fixed seed in the saved dtype, then its weights are loaded.
-_BUILD_ONLY = ("generator", "dtype", "device")
+_BUILD_ONLY = ("random_state", "dtype", "device")
 
 
 class _Encoder:
@@ -466,8 +466,8 @@ class _Decoder:
         cls = self._class(node)
         params = {k: self(v) for k, v in node.get("params", {}).items()}
         accepted = inspect.signature(cls.__init__).parameters
-        if "generator" in accepted:
-            params["generator"] = 0  # any: every weight is loaded below
+        if "random_state" in accepted:
+            params["random_state"] = 0  # any: every weight is loaded below
         if "dtype" in accepted and node.get("dtype") is not None:
             dtype = getattr(torch, str(node["dtype"]), None)
             if not isinstance(dtype, torch.dtype):
