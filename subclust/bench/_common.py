@@ -1,5 +1,5 @@
 """Helpers shared by the benchmarks: timing, peak memory, fresh processes, data files,
-lists of names."""
+lists of names, the real data sets."""
 
 import contextlib
 import json
@@ -48,6 +48,77 @@ def run_child(module, *args):
         text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+#: The data sets of the benchmarks: name -> description. Images "on scattering"
+#: go through :func:`subclust.datasets.scattering_pca`, as ``subclust cluster``
+#: computes for a folder of images.
+DATASETS = {
+    "molrg": "6 subspaces of dimension 4 in R^40, 50 samples each, noise 0.05",
+    "yaleb3": "Extended Yale B, subjects 1-3 (N=192, 48x42 pixels)",
+    "yaleb5": "Extended Yale B, subjects 1-5 (N=320)",
+    "yaleb10": "Extended Yale B, subjects 1-10 (N=640)",
+    "yaleb15": "Extended Yale B, subjects 1-15 (N=944)",
+    "yaleb20": "Extended Yale B, subjects 1-20 (N=1262)",
+    "yaleb38": "Extended Yale B, 38 subjects (N=2414)",
+    "coil20": "COIL-20 (N=1440, 32x32), scattering + PCA 500",
+    "coil20-pixels": "COIL-20, pixels",
+    "mnist": "MNIST test set, scattering + PCA 500 (N=10000)",
+    "mnist1000": "1000 MNIST test images drawn at random, scattering + PCA 500",
+    "fashion": "the 900 Fashion-MNIST images of the sprite, scattering + PCA 500",
+    "fashion-pixels": "the 900 Fashion-MNIST images of the sprite, pixels",
+    "digits": "scikit-learn's 8x8 digits (N=1797), pixels",
+}
+
+
+def load_dataset(name, *, random_state=0, data_home=None):
+    """Data matrix and labels of a set of :data:`DATASETS`.
+
+    ``random_state`` draws the synthetic mixture and the MNIST subset.
+    """
+    from subclust import datasets
+
+    if name == "molrg":
+        X, y, _ = datasets.make_molrg(
+            n_samples=[50] * 6, n_features=40, dims=4, noise=0.05, random_state=random_state
+        )
+        return X, y
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        return load_digits(return_X_y=True)
+    if name.startswith("mnist"):
+        bunch = datasets.mnist_scattering_pca(data_home=data_home)
+        if name == "mnist":
+            return bunch.data, bunch.target
+        index = np.sort(np.random.default_rng(random_state).choice(len(bunch.target), 1000,
+                                                                   replace=False))  # fmt: skip
+        return bunch.data[index], bunch.target[index]
+    loaders = {
+        "yaleb": lambda: datasets.load_yaleb(
+            subjects=None if name == "yaleb38" else int(name[len("yaleb"):]), data_home=data_home
+        ),
+        "coil20": lambda: datasets.load_coil20(data_home=data_home),
+        "fashion": lambda: datasets.load_fashion_mnist_sprite(data_home=data_home),
+    }
+    stem = next((stem for stem in loaders if name.startswith(stem)), None)
+    if name not in DATASETS or stem is None:
+        raise ValueError(f"unknown data set {name!r}; choose among {', '.join(DATASETS)}.")
+    bunch = loaders[stem]()
+    if name.endswith("-pixels") or stem == "yaleb":
+        return bunch.data, bunch.target
+    return datasets.scattering_pca(bunch.images, 500), bunch.target
+
+
+def add_names_argument(parser, option, names, default=None, note=None):
+    """Add an option naming a comma-separated subset of ``names`` (all by default).
+
+    :func:`parse_names` reads it.
+    """
+    parser.add_argument(
+        option, default=default or ",".join(names),
+        help=f"comma-separated subset of {','.join(names)}" + (f" ({note})" if note else ""),
+    )  # fmt: skip
 
 
 def parse_names(text, choices, option):

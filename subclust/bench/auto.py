@@ -19,47 +19,23 @@ import time
 
 import numpy as np
 
+from subclust.bench._common import add_names_argument, load_dataset, parse_names
 from subclust.utils.tables import Table
 
-DATASETS = {
-    "yaleb10": "Extended Yale B, subjects 1-10 (N=640), pixels",
-    "coil20": "COIL-20 (N=1440), scattering + PCA 500",
-    "yaleb38": "Extended Yale B, 38 subjects (N=2414), pixels",
-    "coil20-pixels": "COIL-20, pixels",
-    "mnist": "MNIST test set, scattering + PCA 500 (N=10000)",
-    "fashion": "Fashion-MNIST sprite (N=900), scattering + PCA 500",
-    "digits": "scikit-learn's 8x8 digits (N=1797), pixels",
-}
+#: Data sets of :data:`subclust.bench._common.DATASETS` in the table.
+DATASETS = ("yaleb10", "coil20", "yaleb38", "coil20-pixels", "mnist", "fashion", "digits")
 #: The sets the rule was fixed on; the others are held out.
 SEEN = ("yaleb10", "coil20")
 
 
 def add_arguments(parser):
-    parser.add_argument(
-        "--datasets", default=",".join(DATASETS),
-        help=f"comma-separated subset of {','.join(DATASETS)}",
-    )  # fmt: skip
+    add_names_argument(parser, "--datasets", DATASETS)
     parser.add_argument("--budget", type=int, default=2000, help="budget of auto (samples)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--skip-ensc", action="store_true", help="do not run the previous default (EnSC)"
     )
     parser.add_argument("--data-home", default=None)
-
-
-def load(name, data_home=None):
-    """Data matrix and labels of a data set of :data:`DATASETS`."""
-    from subclust import datasets
-    from subclust.bench.ssc import load as load_ssc_benchmark
-
-    if name == "fashion":
-        bunch = datasets.load_fashion_mnist_sprite(data_home=data_home)
-        return datasets.scattering_pca(bunch.images, 500), bunch.target
-    if name == "digits":
-        from sklearn.datasets import load_digits
-
-        return load_digits(return_X_y=True)
-    return load_ssc_benchmark(name, data_home)
 
 
 def auto_row(name, X, y, *, budget=2000, random_state=0, ensc=True):
@@ -106,7 +82,7 @@ def auto_table(datasets=tuple(DATASETS), *, budget=2000, random_state=0, ensc=Tr
     """:func:`auto_row` for every data set."""
     table = Table(title=f"method 'auto' (budget {budget}) against its candidates and baselines")
     for name in datasets:
-        X, y = load(name, data_home)
+        X, y = load_dataset(name, data_home=data_home)
         row = auto_row(name, X, y, budget=budget, random_state=random_state, ensc=ensc)
         table.add_row(**row)
         print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
@@ -123,9 +99,6 @@ def auto_table(datasets=tuple(DATASETS), *, budget=2000, random_state=0, ensc=Tr
 
 
 def main(args):
-    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in DATASETS]
-    if unknown:
-        raise ValueError(f"unknown data sets {unknown}; choose among {', '.join(DATASETS)}.")
+    names = parse_names(args.datasets, DATASETS, "--datasets")
     print(auto_table(names, budget=args.budget, random_state=args.seed, ensc=not args.skip_ensc,
                      data_home=args.data_home))

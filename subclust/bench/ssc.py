@@ -20,21 +20,17 @@ import time
 
 import numpy as np
 
-from subclust.bench._common import parse_names
+from subclust.bench._common import add_names_argument, load_dataset, parse_names
 from subclust.metrics import adjusted_rand_score, clustering_accuracy, normalized_mutual_info_score
 from subclust.utils.tables import Table
 
-DATASETS = {
-    "yaleb38": "Extended Yale B, 38 subjects (N=2414, 48x42)",
-    "yaleb10": "Extended Yale B, subjects 1-10 (N=640)",
-    "coil20": "COIL-20 (N=1440, 32x32), scattering + PCA 500",
-    "coil20-pixels": "COIL-20, pixels",
-    "mnist": "MNIST test set, scattering + PCA 500 (N=10000)",
-}
+#: Data sets of :data:`subclust.bench._common.DATASETS` in the table.
+DATASETS = ("yaleb38", "yaleb10", "coil20", "coil20-pixels", "mnist")
 
 
 #: Methods of :data:`subclust.pipeline.METHODS` compared with the two baselines.
 SUBSPACE_METHODS = ("lsr", "tsc", "omp", "ensc", "ssc")
+METHODS = ("kmeans", "spectral", *SUBSPACE_METHODS)
 
 
 def _methods():
@@ -59,41 +55,15 @@ DEFAULT_METHODS = "kmeans,spectral,lsr,tsc,omp,ensc"
 
 
 def add_arguments(parser):
-    parser.add_argument(
-        "--datasets", default=",".join(DATASETS),
-        help=f"comma-separated subset of {','.join(DATASETS)}",
-    )  # fmt: skip
-    parser.add_argument(
-        "--methods", default=DEFAULT_METHODS,
-        help="comma-separated subset of kmeans,spectral,lsr,tsc,omp,ensc,ssc "
-        "(ssc, the ADMM solver, needs N x N memory and is slow on the large sets)",
-    )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
+    add_names_argument(parser, "--datasets", DATASETS)
+    add_names_argument(parser, "--methods", METHODS, DEFAULT_METHODS, note="ssc, the ADMM "
+                       "solver, needs N x N memory and is slow on the large sets")  # fmt: skip
     parser.add_argument(
         "--ratio-samples", type=int, default=300,
         help="N of the ADMM / cvxpy timing; 0 skips it",
     )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-home", default=None)
-
-
-def load(name, data_home=None):
-    """Data matrix, labels of a benchmark data set."""
-    from subclust import datasets
-
-    if name == "yaleb38":
-        bunch = datasets.load_yaleb(data_home=data_home)
-    elif name == "yaleb10":
-        bunch = datasets.load_yaleb(subjects=10, data_home=data_home)
-    elif name == "coil20":
-        bunch = datasets.load_coil20(data_home=data_home)
-        return datasets.scattering_pca(bunch.images, 500), bunch.target
-    elif name == "coil20-pixels":
-        bunch = datasets.load_coil20(data_home=data_home)
-    elif name == "mnist":
-        bunch = datasets.mnist_scattering_pca(data_home=data_home)
-    else:
-        raise ValueError(f"unknown data set {name!r}; choose among {', '.join(DATASETS)}.")
-    return bunch.data, bunch.target
 
 
 def accuracy_table(datasets=tuple(DATASETS), methods=DEFAULT_METHODS.split(","),
@@ -102,7 +72,7 @@ def accuracy_table(datasets=tuple(DATASETS), methods=DEFAULT_METHODS.split(","),
     factories = _methods()
     table = Table(title="Subspace clustering with default parameters (fit time in seconds)")
     for name in datasets:
-        X, y = load(name, data_home)
+        X, y = load_dataset(name, data_home=data_home)
         k = len(np.unique(y))
         for method in methods:
             estimator = factories[method](k, random_state)
@@ -165,7 +135,7 @@ def ratio_table(n_samples=300, random_state=0):
 
 def main(args):
     datasets = parse_names(args.datasets, DATASETS, "--datasets")
-    methods = parse_names(args.methods, _methods(), "--methods")
+    methods = parse_names(args.methods, METHODS, "--methods")
     if datasets and methods:
         print(accuracy_table(datasets, methods, random_state=args.seed, data_home=args.data_home))
     if args.ratio_samples:

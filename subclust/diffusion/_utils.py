@@ -1,5 +1,6 @@
 """Small tensor helpers shared by the diffusion modules."""
 
+import math
 from numbers import Integral
 
 import numpy as np
@@ -124,3 +125,16 @@ def as_generator(random_state, device=None):
     else:
         seed = int(random_state)
     return torch.Generator(device=device or "cpu").manual_seed(seed)
+
+
+def reset_layer_(layer, generator):
+    """Initialize a linear or convolution layer as PyTorch does, drawing from ``generator``.
+
+    Kaiming-uniform weights (``a = sqrt(5)``) and a bias uniform on
+    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``: the initialization of
+    :class:`torch.nn.Linear` and :class:`torch.nn.Conv2d`, without torch's
+    global generator.
+    """
+    torch.nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1 / math.sqrt(layer.weight[0].numel())
+    torch.nn.init.uniform_(layer.bias, -bound, bound, generator=generator)

@@ -121,11 +121,13 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
     --------
     >>> from subclust.datasets import make_molrg
     >>> from subclust.diffusion import DiffusionSubspaceClustering
-    >>> from subclust.metrics import clustering_accuracy
     >>> X, y, bases = make_molrg(n_samples=[40, 40], n_features=12, dims=2, random_state=0)
     >>> model = DiffusionSubspaceClustering(2, dims=2, random_state=0).fit(X)
+    >>> from subclust.metrics import clustering_accuracy, subspace_recovery_error
     >>> clustering_accuracy(y, model.labels_)
     1.0
+    >>> bool(subspace_recovery_error(model.bases_, bases) < 0.1)  # the denoiser's subspaces
+    True
     """
 
     _parameter_constraints = {

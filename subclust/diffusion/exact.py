@@ -308,6 +308,12 @@ def _molrg_terms(x, s, g, p, hard=False, need_mean=True):
     return logits, w, mean, shared
 
 
+def _model_terms(x, s, g, bases, weights, variances, means, noise, **options):
+    """:func:`_molrg_terms` of the mixture given as the public functions take it."""
+    params = _MoLRGParams.from_model(bases, weights, variances, means, noise)
+    return _molrg_terms(x, s, g, params, **options)
+
+
 #: Constraints of the parameters of the ``molrg_*`` functions.
 _MOLRG_CONSTRAINTS = {
     "x": [torch.Tensor],
@@ -365,8 +371,7 @@ def molrg_denoise(x, s, g, bases, weights=None, variances=None, means=None, nois
     >>> molrg_denoise(x, 1.0, 1.0, [U])  # c_t U U^T x with c_t = 1/2
     tensor([[1., 0., 0.]], dtype=torch.float64)
     """
-    p = _MoLRGParams.from_model(bases, weights, variances, means, noise)
-    return _molrg_terms(x, s, g, p, hard=hard)[2]
+    return _model_terms(x, s, g, bases, weights, variances, means, noise, hard=hard)[2]
 
 
 @validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
@@ -391,8 +396,7 @@ def molrg_responsibilities(x, s, g, bases, weights=None, variances=None, means=N
     tensor([[0.3000, 0.7000],
             [0.3000, 0.7000]], dtype=torch.float64)
     """
-    p = _MoLRGParams.from_model(bases, weights, variances, means, noise)
-    return _molrg_terms(x, s, g, p, need_mean=False)[1]
+    return _model_terms(x, s, g, bases, weights, variances, means, noise, need_mean=False)[1]
 
 
 @validate_params(_MOLRG_CONSTRAINTS, prefer_skip_nested_validation=True)
@@ -400,6 +404,12 @@ def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, 
     """Log-density ``log p_t(x_t)`` of the noisy MoLRG, shape ``(batch,)``.
 
     Parameters are those of :func:`molrg_denoise`.
+
+    Returns
+    -------
+    log_density : torch.Tensor of shape (batch,)
+        Natural logarithm of the density of ``x_t = s x_0 + g eps`` at ``x``,
+        the dimension of ``x`` counted in full (no constant dropped).
 
     Examples
     --------
@@ -415,8 +425,9 @@ def molrg_log_density(x, s, g, bases, weights=None, variances=None, means=None, 
     >>> bool(torch.allclose(molrg_log_density(x, s, g, [U]), along + across))
     True
     """
-    p = _MoLRGParams.from_model(bases, weights, variances, means, noise)
-    logits, _, _, shared = _molrg_terms(x, s, g, p, need_mean=False)
+    logits, _, _, shared = _model_terms(
+        x, s, g, bases, weights, variances, means, noise, need_mean=False
+    )
     return torch.logsumexp(logits, dim=1) + shared
 
 
@@ -439,8 +450,8 @@ def molrg_score(x, s, g, bases, weights=None, variances=None, means=None, noise=
     >>> bool(torch.allclose(molrg_score(x.detach(), 0.8, 0.6, bases), grad))
     True
     """
-    p = _MoLRGParams.from_model(bases, weights, variances, means, noise)
-    return score_from_denoised(x, _molrg_terms(x, s, g, p)[2], s, g)
+    x0_hat = _model_terms(x, s, g, bases, weights, variances, means, noise)[2]
+    return score_from_denoised(x, x0_hat, s, g)
 
 
 @validate_params(

@@ -36,6 +36,7 @@ from subclust.diffusion._utils import (
     _append_dims,
     as_generator,
     per_sample,
+    reset_layer_,
     schedule_coefficients,
 )
 from subclust.diffusion.exact import (
@@ -558,7 +559,38 @@ class Preconditioned(nn.Module):
         return c_skip * x_t + c_out * self.network(c_in * x_t, c_noise)
 
 
-class MLPDenoiser(nn.Module):
+class _RawNetwork(nn.Module):
+    """A raw network ``F(x, c_noise)``: PyTorch's initialization, the output layer at zero.
+
+    A zero output layer makes the preconditioned denoiser start as the skip
+    connection ``c_skip x`` alone, as in EDM.
+    """
+
+    def _output_layer(self):
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def reset_parameters(self, random_state=None):
+        """Initialize the weights as PyTorch's layers do, from ``random_state``; the output at zero.
+
+        Parameters
+        ----------
+        random_state : int, torch.Generator or None, default=None
+            A seed, a generator drawn from, or None for fresh OS entropy.
+        """
+        gen = as_generator(random_state)
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                reset_layer_(module, gen)
+            elif isinstance(module, nn.GroupNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        output = self._output_layer()
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
+
+
+class MLPDenoiser(_RawNetwork):
     """The raw network ``F(x, c_noise)`` of a time-conditioned MLP denoiser for vectors.
 
     ``depth`` hidden layers of width ``hidden`` with SiLU, fed the input and
@@ -592,15 +624,9 @@ class MLPDenoiser(nn.Module):
     """
 
     def __init__(
-        self,
-        n_features,
-        hidden=128,
-        depth=3,
-        embedding_dim=32,
-        random_state=None,
-        dtype=torch.float32,
-        device=None,
-    ):
+        self, n_features, hidden=128, depth=3, embedding_dim=32, random_state=None,
+        dtype=torch.float32, device=None,
+    ):  # fmt: skip
         super().__init__()
         self.n_features = check_positive_int(n_features, "n_features")
         hidden = check_positive_int(hidden, "hidden")
@@ -617,23 +643,8 @@ class MLPDenoiser(nn.Module):
         self.net = nn.Sequential(*layers).to_empty(device=device or "cpu")
         self.reset_parameters(random_state)
 
-    @torch.no_grad()
-    def reset_parameters(self, random_state=None):
-        """Initialize the weights as :class:`torch.nn.Linear` does; the last layer at zero.
-
-        Parameters
-        ----------
-        random_state : int, torch.Generator or None, default=None
-            A seed, a generator drawn from, or None for fresh OS entropy.
-        """
-        gen = as_generator(random_state)
-        linears = [m for m in self.net if isinstance(m, nn.Linear)]
-        for layer in linears[:-1]:
-            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
-            bound = 1 / math.sqrt(layer.in_features)
-            nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
-        nn.init.zeros_(linears[-1].weight)
-        nn.init.zeros_(linears[-1].bias)
+    def _output_layer(self):
+        return self.net[-1]
 
     def forward(self, x, c_noise):
         """``F(x, c_noise)`` of shape ``(batch, n_features)``; ``c_noise`` of shape ``(batch,)``."""

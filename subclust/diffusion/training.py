@@ -229,7 +229,7 @@ def dsm_loss(
     generator = as_generator(random_state)
     t = _check_noise_levels(noise_levels).sample_times(schedule, batch, generator).to(x0.device)
     eps = torch.randn((batch,) + sample_shape[1:], generator=generator, dtype=x0.dtype,
-                      device=_device(generator)).to(x0.device)
+                      device=generator.device).to(x0.device)
     if antithetic:
         t, eps = torch.cat([t, t]), torch.cat([eps, -eps])
     s, g = (_append_dims(v.to(x0.dtype), len(sample_shape)) for v in schedule.s_and_g(t))
@@ -313,10 +313,6 @@ def dsm_loss_estimate(denoiser, X, schedule=None, *, noise_levels=None, n_draws=
     return (total / n_draws).numpy()
 
 
-def _device(generator):
-    return "cpu" if generator is None else generator.device
-
-
 def _check_noise_levels(noise_levels):
     """``noise_levels``, or :class:`UniformTime` for None."""
     return UniformTime() if noise_levels is None else noise_levels
@@ -397,15 +393,7 @@ class TrainResult:
     samples_per_second : float
         Training samples processed per second in this call.
 
-    Examples
-    --------
-    >>> from subclust.datasets import make_molrg
-    >>> from subclust.diffusion import LowRankMixtureDenoiser, train_denoiser
-    >>> X, _, _ = make_molrg(n_samples=[8], n_features=6, dims=2, random_state=0)
-    >>> net = LowRankMixtureDenoiser(6, dims=2, random_state=0)
-    >>> result = train_denoiser(net, X, steps=5, batch_size=8, random_state=0, verbose=0)
-    >>> result.steps, result.losses.shape, bool(result.seconds > 0)
-    (5, (5,), True)
+    See :func:`train_denoiser` for an example.
     """
 
     losses: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -709,8 +697,8 @@ def train_denoiser(
     >>> X, _, _ = make_molrg(n_samples=[8], n_features=6, dims=2, random_state=0)
     >>> net = LowRankMixtureDenoiser(6, dims=2, random_state=0)
     >>> result = train_denoiser(net, X, steps=20, random_state=0, verbose=0)
-    >>> result.steps
-    20
+    >>> result.steps, result.losses.shape, bool(result.seconds > 0)
+    (20, (20,), True)
     """
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs checkpoint_path.")

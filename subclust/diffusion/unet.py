@@ -16,13 +16,15 @@ function of each copy: the Jacobian code relies on that to compute many
 Jacobian-vector products in one batched pass.
 """
 
-import math
-
 import torch
 from torch import nn
 
-from subclust.diffusion._utils import as_generator
-from subclust.diffusion.networks import _check_embedding_dim, _embed_noise, _noise_frequencies
+from subclust.diffusion.networks import (
+    _RawNetwork,
+    _check_embedding_dim,
+    _embed_noise,
+    _noise_frequencies,
+)
 from subclust.utils.validation import check_positive_int
 
 __all__ = ["UNetDenoiser"]
@@ -52,7 +54,7 @@ class _ResBlock(nn.Module):
         return self.skip(x) + h
 
 
-class UNetDenoiser(nn.Module):
+class UNetDenoiser(_RawNetwork):
     """The raw network ``F(x, c_noise)`` of a small U-Net denoiser of one-channel square images.
 
     Two resolutions below the input (28 -> 14 -> 7 for MNIST), ``blocks``
@@ -69,11 +71,8 @@ class UNetDenoiser(nn.Module):
         Residual blocks per level and direction.
     embedding_dim : int, default=64
         Size of the embedding of the noise level (even).
-    random_state : int, torch.Generator or None, default=None
-        Randomness of the initial weights: a seed, a generator drawn from, or
-        None for fresh OS entropy (torch's global generator is not used).
-    dtype : torch.dtype, default=torch.float32
-    device : torch.device or str, optional
+    random_state, dtype, device
+        As in :class:`~subclust.diffusion.MLPDenoiser`.
 
     Notes
     -----
@@ -155,27 +154,8 @@ class UNetDenoiser(nn.Module):
     def n_features(self):
         return self.image_size**2
 
-    @torch.no_grad()
-    def reset_parameters(self, random_state=None):
-        """Initialize as PyTorch's layers do, from ``random_state``; the output layer at zero.
-
-        Parameters
-        ----------
-        random_state : int, torch.Generator or None, default=None
-            A seed, a generator drawn from, or None for fresh OS entropy.
-        """
-        gen = as_generator(random_state)
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=gen)
-                fan_in = module.weight[0].numel()
-                bound = 1 / math.sqrt(fan_in)
-                nn.init.uniform_(module.bias, -bound, bound, generator=gen)
-            elif isinstance(module, nn.GroupNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+    def _output_layer(self):
+        return self.out
 
     def forward(self, x, c_noise):
         """``F(x, c_noise)``, of the shape of ``x``; ``c_noise`` of shape ``(batch,)``."""
