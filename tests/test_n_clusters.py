@@ -142,6 +142,44 @@ def test_cli_without_n_clusters_estimates_it(tmp_path, capsys):
     assert len(estimate["laplacian_eigenvalues"]) > 5
 
 
+def test_auto_estimates_the_number_of_clusters_then_compares_at_it():
+    X, y, _ = _molrg(4, seed=4)
+    auto = make_estimator("auto", None, random_state=0).fit(X)
+    assert auto.n_clusters_ == 4 and len(auto.bases_) == 4
+    assert clustering_accuracy(y, auto.labels_) >= 0.95
+    # Every graph-building candidate of the portfolio gave an estimate; K is their median.
+    estimates = auto.n_clusters_estimates_
+    assert {"lsr(regularization=0.1)", "tsc(n_nearest=5)", "omp(n_nonzero=10)"} <= set(estimates)
+    assert not any(name.startswith(("kmeans", "spectral")) for name in estimates)
+    assert sorted(estimates.values())[(len(estimates) - 1) // 2] == 4
+    spectrum = auto.laplacian_eigenvalues_  # of a graph that gave 4: its gap is after the 4th
+    assert spectrum[3] < 0.2 * spectrum[4]
+    # The candidates were then compared at that K.
+    assert all(len(np.unique(labels)) <= 4 for labels in auto.candidate_labels_)
+    given = make_estimator("auto", 4, random_state=0).fit(X)
+    assert given.n_clusters_ == 4 and given.n_clusters_estimates_ is None
+
+
+def test_auto_without_a_graph_building_candidate_needs_n_clusters():
+    X, _, _ = _molrg(2, seed=0)
+    with pytest.raises(ValueError, match="No candidate could estimate the number of clusters"):
+        make_estimator("auto", None, candidates=["kmeans", "spectral"], random_state=0).fit(X)
+
+
+def test_cli_default_method_without_n_clusters(tmp_path, capsys):
+    X, _, _ = _molrg(3, seed=3)
+    np.save(tmp_path / "x.npy", X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["cluster", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out"), "--quiet"])
+    capsys.readouterr()
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert code == 0 and report["method"] == "auto" and report["n_clusters"] == 3
+    estimate = report["n_clusters_estimate"]
+    assert estimate["n_clusters"] == 3 and estimate["rule"].startswith("median")
+    assert all(isinstance(k, int) for k in estimate["candidates"].values())
+
+
 def test_bench_table_counts_the_sets_found(capsys):
     from subclust.bench.n_clusters import n_clusters_table
 

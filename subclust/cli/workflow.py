@@ -276,17 +276,16 @@ def _resolve_pca(pca, inputs):
 
 def check_estimates_n_clusters(method):
     """Raise unless ``method`` can estimate the number of clusters (``n_clusters=None``)."""
-    from subclust.cluster import BaseSpectralSubspaceClustering, EnsembleKSubspaces
+    from subclust.cluster import (
+        AutoSubspaceClustering,
+        BaseSpectralSubspaceClustering,
+        EnsembleKSubspaces,
+    )
     from subclust.pipeline import get_estimator_class
 
-    if not issubclass(
-        get_estimator_class(method), (BaseSpectralSubspaceClustering, EnsembleKSubspaces)
-    ):
-        able = [
-            name for name in METHODS if issubclass(
-                get_estimator_class(name), (BaseSpectralSubspaceClustering, EnsembleKSubspaces)
-            )
-        ]
+    estimators = (AutoSubspaceClustering, BaseSpectralSubspaceClustering, EnsembleKSubspaces)
+    if not issubclass(get_estimator_class(method), estimators):
+        able = [name for name in METHODS if issubclass(get_estimator_class(name), estimators)]
         raise ValueError(
             f"Give the number of clusters (--n-clusters K): method {method!r} cannot estimate "
             f"it and no labels tell it; the affinity methods ({', '.join(able)}) can."
@@ -564,11 +563,16 @@ def _n_clusters_estimate(estimator):
     spectrum = getattr(estimator, "laplacian_eigenvalues_", None)
     if spectrum is None:
         return None
-    return {
+    estimate = {
         "n_clusters": int(estimator.n_clusters_),
         "rule": "diffusion eigengap of the normalized Laplacian",
         "laplacian_eigenvalues": [round(float(v), 6) for v in spectrum],
     }
+    candidates = getattr(estimator, "n_clusters_estimates_", None)
+    if candidates is not None:  # method "auto": the median of its candidates' estimates
+        estimate["rule"] = "median of the candidates' diffusion eigengaps"
+        estimate["candidates"] = candidates
+    return estimate
 
 
 def _version():

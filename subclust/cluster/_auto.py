@@ -247,8 +247,13 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters.
+    n_clusters : int or None, default=8
+        Number of clusters. None estimates it first: every candidate that
+        builds a graph reads K from its graph's spectrum
+        (:func:`subclust.cluster.estimate_n_clusters`) and the estimate is
+        their median, so that one graph too sparse (which splits clusters)
+        or too dense (which merges them) does not decide alone; the
+        candidates are then compared at that K.
     candidates : list of str or (str, estimator) pairs, optional
         The portfolio. A string names a method family and brings its grid
         from :data:`PORTFOLIO`: 'ensc', 'omp', 'lsr', 'tsc', 'kmeans',
@@ -279,6 +284,15 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     ----------
     labels_ : ndarray of shape (n_samples,)
         Clusters of the winner fitted on all samples.
+    n_clusters_ : int
+        The number of clusters: ``n_clusters``, or its estimate.
+    n_clusters_estimates_ : dict or None
+        With ``n_clusters=None``, each graph-building candidate's estimate
+        of K, by name (None otherwise).
+    laplacian_eigenvalues_ : ndarray or None
+        With ``n_clusters=None``, the smallest eigenvalues of the normalized
+        Laplacian of the first candidate whose estimate is the median: the
+        spectrum the estimate reads (None otherwise).
     bases_ : list of ndarray of shape (n_features, d_k)
         Orthonormal basis of each cluster's subspace.
     affinity_matrix_ : ndarray, sparse matrix or None
@@ -297,8 +311,8 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     n_selection_samples_ : int
         Number of samples the candidates were compared on.
     seconds_selection_, seconds_final_ : float
-        Time of the comparison and of the winner's fit on all samples (0
-        when the comparison used them all).
+        Time of the comparison (with the estimation of K, if any) and of the
+        winner's fit on all samples (0 when the comparison used them all).
     n_features_in_ : int
 
     See Also
@@ -321,7 +335,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "candidates": [list, tuple, None],
         "budget": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "normalize": ["boolean"],
@@ -419,6 +433,41 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         graph = getattr(estimator, "affinity_matrix_", None)
         return labels, graph, getattr(estimator, "bases_", None)
 
+    def _estimate_n_clusters(self, portfolio, X, seed):
+        """The median of the graph-building candidates' estimates of K, and every estimate.
+
+        Returns ``(n_clusters, estimates, spectrum)``; a candidate that cannot
+        estimate K (k-means, K-subspaces, spectral clustering: no graph of
+        their own to read it from) or fails is left out.
+        """
+        estimates, spectra = {}, {}
+        for name, family, _, estimator in portfolio:
+            if family in ("kmeans", "spectral", "kss") or (
+                "n_clusters" not in estimator.get_params(deep=False)
+            ):
+                continue
+            probe = clone(estimator).set_params(n_clusters=None)
+            try:
+                self._fit_one(probe, family, X, seed)
+            except Exception as failure:  # as in the comparison: the others decide
+                warnings.warn(f"Candidate {name} could not estimate the number of clusters "
+                              f"and is left out: {type(failure).__name__}: {failure}",
+                              FitFailedWarning, stacklevel=3)  # fmt: skip
+                continue
+            estimates[name] = int(probe.n_clusters_)
+            spectra[name] = getattr(probe, "laplacian_eigenvalues_", None)
+            if self.verbose:
+                print(f"{name:32s} estimates K = {estimates[name]}")
+        if not estimates:
+            raise ValueError(
+                "No candidate could estimate the number of clusters (only those that build a "
+                "graph can: ensc, omp, lsr, tsc, ekss); give n_clusters."
+            )
+        # The lower median: a value one of the graphs proposed.
+        n_clusters = sorted(estimates.values())[(len(estimates) - 1) // 2]
+        first = next(name for name, k in estimates.items() if k == n_clusters)
+        return n_clusters, estimates, spectra[first]
+
     def _neighbour_graph(self, X):
         """The graph of a candidate that builds none: spectral clustering's kNN graph."""
         X = normalize_rows(X) if self.normalize else X
@@ -455,6 +504,17 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         X_compared = X if subsample is None else X[subsample]
 
         start = time.perf_counter()
+        n_clusters = self.n_clusters
+        self.n_clusters_estimates_ = self.laplacian_eigenvalues_ = None
+        if n_clusters is None:
+            n_clusters, self.n_clusters_estimates_, self.laplacian_eigenvalues_ = (
+                self._estimate_n_clusters(portfolio, X_compared, seed)
+            )
+            for _, _, _, estimator in portfolio:
+                if "n_clusters" in estimator.get_params(deep=False):
+                    estimator.set_params(n_clusters=n_clusters)
+        self.n_clusters_ = n_clusters
+
         self.candidates_, partitions, graphs, all_bases = [], [], [], []
         neighbour_graph = None
         for name, family, params, estimator in portfolio:
@@ -485,7 +545,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
                 "Every candidate failed: " + "; ".join(
                     f"{c['name']}: {c['error']}" for c in self.candidates_)
             )
-        scores = refereed_scores(partitions, graphs, self.n_clusters)
+        scores = refereed_scores(partitions, graphs, n_clusters)
         for candidate, score in zip(self.candidates_, scores):
             candidate["criterion"] = float(score)
         winner = int(np.nanargmax(scores))  # ties go to the first in portfolio order
@@ -513,8 +573,8 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             self.seconds_final_ = time.perf_counter() - start
         self.labels_, self.affinity_matrix_ = labels, graph
         if bases is None:
-            bases = cluster_bases(X, labels, self.n_clusters, dims=self.subspace_dims)
+            bases = cluster_bases(X, labels, n_clusters, dims=self.subspace_dims)
         self.bases_ = list(bases)
-        self._n_features_out = self.n_clusters
+        self._n_features_out = n_clusters
         return self
 
