@@ -25,7 +25,6 @@ from subclust.cluster import (
     normalize_samples,
     representation_affinity,
     self_representation_admm,
-    self_representation_cvxpy,
     self_representation_elastic_net,
     self_representation_objective,
     self_representation_omp,
@@ -50,6 +49,9 @@ def _same_subspace_fraction(C, y):
 @pytest.mark.parametrize("affine", [False, True])
 def test_admm_matches_cvxpy(affine, draw_molrg):
     """ADMM reaches the exact optimum of the Lasso problem (cvxpy/Clarabel)."""
+    pytest.importorskip("cvxpy")  # an optional extra
+    from subclust.cluster import self_representation_cvxpy
+
     X, y, _ = draw_molrg(n_per=25, n_features=15, dim=3, noise=0.01, seed=1)
     X = normalize_samples(X)
     lam = lasso_lambda(X, 20.0)

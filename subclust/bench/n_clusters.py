@@ -119,8 +119,10 @@ def dims_table(n_per_cluster=100, n_clusters=4, dim=8, n_features=256, noise=0.0
 def main(args):
     datasets = parse_names(args.datasets, DATASETS, "--datasets")
     methods = parse_names(args.methods, METHODS, "--methods")
+    tables = []
     if datasets and methods:
-        print(n_clusters_table(datasets, methods, random_state=args.seed, data_home=args.data_home))
+        tables.append(n_clusters_table(datasets, methods, random_state=args.seed,
+                                       data_home=args.data_home))  # fmt: skip
     if args.dims_samples:
-        print()
-        print(dims_table(args.dims_samples, random_state=args.seed))
+        tables.append(dims_table(args.dims_samples, random_state=args.seed))
+    print("\n\n".join(map(str, tables)))

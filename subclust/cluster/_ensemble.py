@@ -359,6 +359,10 @@ default='cluster_qr'
     def fit(self, X, y=None):
         """Cluster ``X`` by the co-association of ``n_estimators`` K-subspaces runs.
 
+        Each run starts from random subspaces; how often two samples share a
+        cluster (thresholded to ``n_nearest`` entries per row, if set) is the
+        affinity that spectral clustering cuts.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)

@@ -500,8 +500,7 @@ class SubspaceKDEDenoiser(nn.Module):
     >>> from subclust.cluster import KSubspaces
     >>> from subclust.datasets import make_molrg
     >>> X, _, _ = make_molrg(n_samples=[30, 30], n_features=8, dims=2, random_state=0)
-    >>> kss = KSubspaces(2, dims=2, random_state=0).fit(X)
-    >>> net = SubspaceKDEDenoiser.from_clustering(kss, X)
+    >>> net = SubspaceKDEDenoiser.from_clustering(KSubspaces(2, dims=2, random_state=0).fit(X), X)
     >>> import torch
     >>> net(torch.zeros(3, 8, dtype=torch.float64), 0.5).shape
     torch.Size([3, 8])
