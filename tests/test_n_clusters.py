@@ -158,6 +158,9 @@ def test_auto_estimates_the_number_of_clusters_then_compares_at_it():
     assert all(len(np.unique(labels)) <= 4 for labels in auto.candidate_labels_)
     given = make_estimator("auto", 4, random_state=0).fit(X)
     assert given.n_clusters_ == 4 and given.n_clusters_estimates_ is None
+    # The fits that estimated K = 4 are reused: the same comparison as with K given.
+    assert (auto.candidate_labels_ == given.candidate_labels_).all()
+    assert auto.selected_ == given.selected_
 
 
 def test_auto_without_a_graph_building_candidate_needs_n_clusters():

@@ -436,19 +436,22 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     def _estimate_n_clusters(self, portfolio, X, seed):
         """The median of the graph-building candidates' estimates of K, and every estimate.
 
-        Returns ``(n_clusters, estimates, spectrum)``; a candidate that cannot
-        estimate K (k-means, K-subspaces, spectral clustering: no graph of
-        their own to read it from) or fails is left out.
+        Returns ``(n_clusters, estimates, spectrum, fits)``, ``fits`` the
+        ``(labels, graph, bases, seconds)`` of the candidates whose estimate is
+        the median (their comparison needs no second fit). A candidate that
+        cannot estimate K (k-means, K-subspaces, spectral clustering: no
+        graph of their own to read it from) or fails is left out.
         """
-        estimates, spectra = {}, {}
+        estimates, spectra, fits = {}, {}, {}
         for name, family, _, estimator in portfolio:
             if family in ("kmeans", "spectral", "kss") or (
                 "n_clusters" not in estimator.get_params(deep=False)
             ):
                 continue
             probe = clone(estimator).set_params(n_clusters=None)
+            tic = time.perf_counter()
             try:
-                self._fit_one(probe, family, X, seed)
+                fits[name] = (*self._fit_one(probe, family, X, seed), time.perf_counter() - tic)
             except Exception as failure:  # as in the comparison: the others decide
                 warnings.warn(f"Candidate {name} could not estimate the number of clusters "
                               f"and is left out: {type(failure).__name__}: {failure}",
@@ -465,8 +468,8 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             )
         # The lower median: a value one of the graphs proposed.
         n_clusters = sorted(estimates.values())[(len(estimates) - 1) // 2]
-        first = next(name for name, k in estimates.items() if k == n_clusters)
-        return n_clusters, estimates, spectra[first]
+        agreeing = [name for name, k in estimates.items() if k == n_clusters]
+        return n_clusters, estimates, spectra[agreeing[0]], {name: fits[name] for name in agreeing}
 
     def _neighbour_graph(self, X):
         """The graph of a candidate that builds none: spectral clustering's kNN graph."""
@@ -504,10 +507,10 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         X_compared = X if subsample is None else X[subsample]
 
         start = time.perf_counter()
-        n_clusters = self.n_clusters
+        n_clusters, fitted = self.n_clusters, {}
         self.n_clusters_estimates_ = self.laplacian_eigenvalues_ = None
         if n_clusters is None:
-            n_clusters, self.n_clusters_estimates_, self.laplacian_eigenvalues_ = (
+            n_clusters, self.n_clusters_estimates_, self.laplacian_eigenvalues_, fitted = (
                 self._estimate_n_clusters(portfolio, X_compared, seed)
             )
             for _, _, _, estimator in portfolio:
@@ -521,7 +524,11 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             tic = time.perf_counter()
             error = labels = graph = bases = None
             try:
-                labels, graph, bases = self._fit_one(estimator, family, X_compared, seed)
+                if name in fitted:  # its estimate of K was K: that fit is the one at K
+                    labels, graph, bases, seconds = fitted[name]
+                    tic -= seconds
+                else:
+                    labels, graph, bases = self._fit_one(estimator, family, X_compared, seed)
             except Exception as failure:  # one failed candidate leaves the others to compare
                 error = f"{type(failure).__name__}: {failure}"
                 warnings.warn(f"Candidate {name} failed and is left out: {error}",
