@@ -1,6 +1,7 @@
 """The number of clusters and the subspace dimensions, estimated from the data."""
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -191,3 +192,19 @@ def test_bench_table_counts_the_sets_found(capsys):
     assert table.column("true_k") == [6] and table.column("lsr") == [6]
     assert table.column("rule_chosen_on") == ["yes"]
     assert "lsr 1/1" in table.notes[0]
+
+
+def test_bench_data_sets_load_by_name():
+    from subclust.bench._common import DATASETS, load_dataset
+
+    X, y = load_dataset("molrg", random_state=1)
+    assert X.shape == (300, 40) and len(np.unique(y)) == 6
+    with pytest.raises(ValueError, match="unknown data set 'nope'; choose among molrg"):
+        load_dataset("nope")
+    if not os.environ.get("SUBCLUST_DATA"):
+        pytest.skip("SUBCLUST_DATA is not set: no benchmark data")
+    pixels, labels = load_dataset("fashion-pixels")
+    features, same_labels = load_dataset("fashion")  # the same images, on scattering
+    assert pixels.shape == (900, 784) and features.shape[0] == 900
+    assert features.shape[1] != 784 and (labels == same_labels).all()
+    assert {"yaleb38", "coil20", "coil20-pixels", "mnist", "digits"} <= set(DATASETS)

@@ -78,6 +78,8 @@ def load_dataset(name, *, random_state=0, data_home=None):
     """
     from subclust import datasets
 
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose among {', '.join(DATASETS)}.")
     if name == "molrg":
         X, y, _ = datasets.make_molrg(
             n_samples=[50] * 6, n_features=40, dims=4, noise=0.05, random_state=random_state
@@ -94,18 +96,14 @@ def load_dataset(name, *, random_state=0, data_home=None):
         index = np.sort(np.random.default_rng(random_state).choice(len(bunch.target), 1000,
                                                                    replace=False))  # fmt: skip
         return bunch.data[index], bunch.target[index]
-    loaders = {
-        "yaleb": lambda: datasets.load_yaleb(
-            subjects=None if name == "yaleb38" else int(name[len("yaleb"):]), data_home=data_home
-        ),
-        "coil20": lambda: datasets.load_coil20(data_home=data_home),
-        "fashion": lambda: datasets.load_fashion_mnist_sprite(data_home=data_home),
-    }
-    stem = next((stem for stem in loaders if name.startswith(stem)), None)
-    if name not in DATASETS or stem is None:
-        raise ValueError(f"unknown data set {name!r}; choose among {', '.join(DATASETS)}.")
-    bunch = loaders[stem]()
-    if name.endswith("-pixels") or stem == "yaleb":
+    if name.startswith("yaleb"):
+        subjects = int(name[len("yaleb"):])
+        bunch = datasets.load_yaleb(subjects=None if subjects == 38 else subjects,
+                                    data_home=data_home)  # fmt: skip
+        return bunch.data, bunch.target
+    load = datasets.load_coil20 if name.startswith("coil20") else datasets.load_fashion_mnist_sprite
+    bunch = load(data_home=data_home)
+    if name.endswith("-pixels"):
         return bunch.data, bunch.target
     return datasets.scattering_pca(bunch.images, 500), bunch.target
 
