@@ -109,7 +109,8 @@ def test_bad_input():
         KSubspaces(None, dims=2).fit(X)
     with pytest.raises(ValueError, match="max_clusters must lie in"):
         estimate_n_clusters(np.ones((6, 6)), max_clusters=1)
-    with pytest.raises(ValueError, match="'diffusion_time' parameter of estimate_n_clusters must be a float"):
+    with pytest.raises(ValueError, match="'diffusion_time' parameter of estimate_n_clusters "
+                                         "must be a float"):
         estimate_n_clusters(np.ones((6, 6)), diffusion_time=0)
 
 
