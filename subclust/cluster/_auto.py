@@ -60,7 +60,13 @@ from subclust.cluster._nearest_subspace import NearestSubspaceMixin
 from subclust.cluster._sparse_subspace import SparseSubspaceClustering
 from subclust.cluster._spectral import _check_enough_samples, cluster_bases
 from subclust.cluster._thresholded import ThresholdedSubspaceClustering
-from subclust.utils.validation import Interval, fit_context, validate_data, validate_params
+from subclust.utils.validation import (
+    Interval,
+    fit_context,
+    store_init_params,
+    validate_data,
+    validate_params,
+)
 
 __all__ = ["AutoSubspaceClustering", "PORTFOLIO", "normalized_association", "refereed_scores"]
 
@@ -355,13 +361,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         verbose=0,
         random_state=None,
     ):
-        self.n_clusters = n_clusters
-        self.candidates = candidates
-        self.budget = budget
-        self.normalize = normalize
-        self.subspace_dims = subspace_dims
-        self.verbose = verbose
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     def _portfolio(self):
         """The candidates as (name, family, parameters, estimator); checks ``candidates``."""

@@ -27,6 +27,7 @@ from subclust.utils.validation import (
     check_dims,
     check_is_fitted,
     fit_context,
+    store_init_params,
     validate_data,
 )
 
@@ -165,20 +166,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         verbose=0,
         random_state=None,
     ):
-        self.n_clusters = n_clusters
-        self.dims = dims
-        self.weighting = weighting
-        self.init = init
-        self.n_init = n_init
-        self.steps = steps
-        self.batch_size = batch_size
-        self.lr = lr
-        self.schedule = schedule
-        self.label_time = label_time
-        self.n_threads = n_threads
-        self.device = device
-        self.verbose = verbose
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     def _schedule(self):
         return VPLinear() if self.schedule is None else self.schedule
