@@ -11,7 +11,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from subclust import AutoSubspaceClustering, KSubspaces
-from subclust.cluster import PORTFOLIO, normalized_association, refereed_scores
+from subclust.cluster import PORTFOLIO, modularity, normalized_association, refereed_scores
 from subclust.datasets import make_molrg
 from subclust.metrics import clustering_accuracy
 from subclust.pipeline import DEFAULT_METHOD, make_estimator, make_pipeline
@@ -140,6 +140,21 @@ def test_normalized_association():
     # Splitting off one sample cuts little weight but is charged per cluster.
     split = np.array([0, 0, 0, 0, 0, 0, 0, 1])
     assert normalized_association(split, W) < 0.6
+
+
+def test_modularity_compares_different_numbers_of_clusters():
+    W = np.kron(np.eye(4), np.ones((3, 3))) - np.eye(12)  # four triangles
+    four = np.repeat([0, 1, 2, 3], 3)
+    assert modularity(np.zeros(12, dtype=int), W) == pytest.approx(0.0)
+    # Merging unlinked clusters, or splitting a linked one, lowers it.
+    assert modularity(four, W) > modularity(np.repeat([0, 1], 6), W)
+    split = four.copy()
+    split[-1] = 4  # one sample of the last triangle on its own
+    assert modularity(four, W) > modularity(split, W)
+    # Invariant to relabelling and to the scale of the graph; sparse or dense alike.
+    assert modularity(3 - four, 2 * sp.csr_matrix(W)) == pytest.approx(modularity(four, W))
+    with pytest.raises(ValueError, match="'labels' parameter of modularity must be an array-like"):
+        modularity(3, W)
 
 
 def test_a_referee_overrules_a_graph_that_fits_its_own_wrong_partition():

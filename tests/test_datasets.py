@@ -383,3 +383,18 @@ def test_subpackage_exports():
     module = importlib.import_module("subclust.datasets")
     for name in module.__all__:
         assert hasattr(module, name), name
+
+
+def test_motion_trajectories_lie_on_one_affine_subspace_per_motion():
+    X, y = ds.make_motion_trajectories(3, n_frames=12, noise=0, random_state=1)
+    assert X.shape[1] == 24 and np.unique(y).tolist() == [0, 1, 2]
+    assert all(40 <= n <= 300 for n in np.bincount(y))
+    for k in range(3):  # a 3-dimensional affine subspace: rank 4, rank 3 once centred
+        points = X[y == k]
+        assert np.linalg.matrix_rank(points, tol=1e-6) == 4
+        assert np.linalg.matrix_rank(points - points.mean(0), tol=1e-6) == 3
+    assert np.linalg.matrix_rank(X, tol=1e-6) > 4  # the motions differ
+    noisy, same = ds.make_motion_trajectories(3, n_frames=12, random_state=1)
+    assert (same == y).all() and 0.2 < np.std(noisy - X) < 0.8  # half a pixel of noise
+    with pytest.raises(ValueError, match="'n_frames' parameter of make_motion_trajectories"):
+        ds.make_motion_trajectories(2, n_frames=1)

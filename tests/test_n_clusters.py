@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
 from subclust.cli import main
 from subclust.cluster import (
@@ -149,11 +150,12 @@ def test_auto_estimates_the_number_of_clusters_then_compares_at_it():
     auto = make_estimator("auto", None, random_state=0).fit(X)
     assert auto.n_clusters_ == 4 and len(auto.bases_) == 4
     assert clustering_accuracy(y, auto.labels_) >= 0.95
-    # Every graph-building candidate of the portfolio gave an estimate; K is their median.
-    estimates = auto.n_clusters_estimates_
+    # Every graph-building candidate of the portfolio gave an estimate; K is the one whose
+    # partition has the largest refereed modularity.
+    estimates, scores = auto.n_clusters_estimates_, auto.n_clusters_scores_
     assert {"lsr(regularization=0.1)", "tsc(n_nearest=5)", "omp(n_nonzero=10)"} <= set(estimates)
     assert not any(name.startswith(("kmeans", "spectral")) for name in estimates)
-    assert sorted(estimates.values())[(len(estimates) - 1) // 2] == 4
+    assert set(scores) == set(estimates) and estimates[max(scores, key=scores.get)] == 4
     spectrum = auto.laplacian_eigenvalues_  # of a graph that gave 4: its gap is after the 4th
     assert spectrum[3] < 0.2 * spectrum[4]
     # The candidates were then compared at that K.
@@ -181,8 +183,9 @@ def test_cli_default_method_without_n_clusters(tmp_path, capsys):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert code == 0 and report["method"] == "auto" and report["n_clusters"] == 3
     estimate = report["n_clusters_estimate"]
-    assert estimate["n_clusters"] == 3 and estimate["rule"].startswith("median")
+    assert estimate["n_clusters"] == 3 and "modularity" in estimate["rule"]
     assert all(isinstance(k, int) for k in estimate["candidates"].values())
+    assert set(estimate["modularity"]) == set(estimate["candidates"])
 
 
 def test_bench_table_counts_the_sets_found(capsys):
@@ -202,6 +205,11 @@ def test_bench_data_sets_load_by_name():
     assert X.shape == (300, 40) and len(np.unique(y)) == 6
     with pytest.raises(ValueError, match="unknown data set 'nope'; choose among molrg"):
         load_dataset("nope")
+    X, y = load_dataset("groups40")
+    assert X.shape == (400, 128) and np.allclose(np.linalg.norm(X, axis=1), 1)
+    assert np.bincount(y).tolist() == [10] * 40
+    X, y = load_dataset("motion3", random_state=2)
+    assert X.shape[1] == 60 and np.unique(y).tolist() == [0, 1, 2]
     if not os.environ.get("SUBCLUST_DATA"):
         pytest.skip("SUBCLUST_DATA is not set: no benchmark data")
     pixels, labels = load_dataset("fashion-pixels")
@@ -209,3 +217,16 @@ def test_bench_data_sets_load_by_name():
     assert pixels.shape == (900, 784) and features.shape[0] == 900
     assert features.shape[1] != 784 and (labels == same_labels).all()
     assert {"yaleb38", "coil20", "coil20-pixels", "mnist", "digits"} <= set(DATASETS)
+
+
+def test_auto_estimate_is_not_outvoted_by_graphs_that_merge_clusters():
+    """24 tight groups of 6 unit vectors (as embeddings of 24 persons): most graphs say 2-4."""
+    rng = np.random.default_rng(0)
+    centers = normalize(rng.standard_normal((24, 32)))
+    noise = 0.8 / np.sqrt(32) * rng.standard_normal((144, 32))
+    X = normalize(np.repeat(centers, 6, axis=0) + noise)
+    y = np.repeat(np.arange(24), 6)
+    auto = make_estimator("auto", None, candidates=["ensc", "tsc"], random_state=0).fit(X)
+    estimates = sorted(auto.n_clusters_estimates_.values())
+    assert estimates[len(estimates) // 2] <= 4  # a vote would merge the groups
+    assert auto.n_clusters_ == 24 and clustering_accuracy(y, auto.labels_) == 1.0

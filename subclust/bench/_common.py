@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.preprocessing import normalize as normalize_rows
 
 from subclust.datasets import make_molrg, random_bases
 
@@ -68,6 +69,10 @@ DATASETS = {
     "fashion": "the 900 Fashion-MNIST images of the sprite, scattering + PCA 500",
     "fashion-pixels": "the 900 Fashion-MNIST images of the sprite, pixels",
     "digits": "scikit-learn's 8x8 digits (N=1797), pixels",
+    "motion2": "trajectories of 2 rigid motions through an affine camera, 30 frames",
+    "motion3": "trajectories of 3 rigid motions through an affine camera, 30 frames",
+    "groups40": "40 groups of 10 unit vectors in R^128 around random directions, as a "
+                "face-recognition network embeds 40 persons",
 }
 
 
@@ -85,6 +90,17 @@ def load_dataset(name, *, random_state=0, data_home=None):
             n_samples=[50] * 6, n_features=40, dims=4, noise=0.05, random_state=random_state
         )
         return X, y
+    if name.startswith("motion"):
+        return datasets.make_motion_trajectories(int(name[len("motion"):]),
+                                                 random_state=random_state)  # fmt: skip
+    if name == "groups40":
+        from sklearn.datasets import make_blobs
+
+        rng = np.random.default_rng(random_state)
+        centers = normalize_rows(rng.standard_normal((40, 128)))
+        X, y = make_blobs([10] * 40, centers=centers, cluster_std=1 / np.sqrt(128),
+                          random_state=random_state)  # fmt: skip
+        return normalize_rows(X), y
     if name == "digits":
         from sklearn.datasets import load_digits
 

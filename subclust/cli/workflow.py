@@ -569,9 +569,12 @@ def _n_clusters_estimate(estimator):
         "laplacian_eigenvalues": [round(float(v), 6) for v in spectrum],
     }
     candidates = getattr(estimator, "n_clusters_estimates_", None)
-    if candidates is not None:  # method "auto": the median of its candidates' estimates
-        estimate["rule"] = "median of the candidates' diffusion eigengaps"
+    if candidates is not None:  # method "auto": its candidates' estimates, picked by modularity
+        estimate["rule"] = ("the candidates' diffusion eigengaps, the one whose partition has the "
+                            "largest refereed modularity")
         estimate["candidates"] = candidates
+        estimate["modularity"] = {name: round(float(score), 6)
+                                  for name, score in estimator.n_clusters_scores_.items()}
     return estimate
 
 

@@ -3,6 +3,7 @@
 from subclust.cluster._auto import (
     PORTFOLIO,
     AutoSubspaceClustering,
+    modularity,
     normalized_association,
     refereed_scores,
 )
@@ -83,6 +84,7 @@ __all__ = [
 __all__ += [
     "AutoSubspaceClustering",
     "PORTFOLIO",
+    "modularity",
     "normalized_association",
     "refereed_scores",
 ]

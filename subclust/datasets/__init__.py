@@ -1,6 +1,7 @@
 """Data: synthetic mixtures of low-rank Gaussians and benchmark loaders."""
 
 from subclust.datasets._molrg import make_molrg, random_bases
+from subclust.datasets._motion import make_motion_trajectories
 from subclust.datasets._home import (
     ChecksumError,
     fetch_file,
@@ -24,6 +25,7 @@ from subclust.datasets._features import (
 
 __all__ = [
     "make_molrg",
+    "make_motion_trajectories",
     "random_bases",
     "ChecksumError",
     "fetch_file",
