@@ -11,8 +11,14 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from subclust import AutoSubspaceClustering, KSubspaces
-from subclust.cluster import PORTFOLIO, modularity, normalized_association, refereed_scores
-from subclust.datasets import make_molrg
+from subclust.cluster import (
+    PORTFOLIO,
+    modularity,
+    normalized_association,
+    refereed_scores,
+    subspace_consistency,
+)
+from subclust.datasets import make_molrg, make_motion_trajectories
 from subclust.metrics import clustering_accuracy
 from subclust.pipeline import DEFAULT_METHOD, make_estimator, make_pipeline
 
@@ -155,6 +161,30 @@ def test_modularity_compares_different_numbers_of_clusters():
     assert modularity(3 - four, 2 * sp.csr_matrix(W)) == pytest.approx(modularity(four, W))
     with pytest.raises(ValueError, match="'labels' parameter of modularity must be an array-like"):
         modularity(3, W)
+
+
+def test_subspace_consistency():
+    X, y, _ = make_molrg(n_samples=[40, 40, 40], n_features=12, dims=2, noise=0.01,
+                         random_state=0)  # fmt: skip
+    assert subspace_consistency(X, y) == 1.0
+    assert subspace_consistency(X, 2 - y, dims=2) == 1.0  # any labelling, given dimensions
+    halves = (X[:, 0] > 0).astype(int)  # each half holds pieces of all three planes
+    assert subspace_consistency(X, halves) < 0.8
+    with pytest.raises(ValueError, match="'dims' parameter of subspace_consistency"):
+        subspace_consistency(X, y, dims=0)
+
+
+def test_motions_are_told_from_image_regions_by_their_subspaces():
+    """Nearest-neighbour graphs cut a scene into regions, agree, and outscore the right graph."""
+    X, y = make_motion_trajectories(2, random_state=202)
+    auto = AutoSubspaceClustering(2, candidates=["lsr", "tsc", "spectral"], random_state=0).fit(X)
+    table = {c["name"]: c for c in auto.candidates_}
+    regions = table["spectral(n_neighbors=10)"]
+    assert regions["criterion"] == max(c["criterion"] for c in auto.candidates_)
+    assert regions["consistency"] < 0.95 and not regions["competes"]
+    assert auto.selected_ == "lsr(regularization=0.01)" and table[auto.selected_]["competes"]
+    assert clustering_accuracy(y, auto.labels_) == 1.0
+    assert clustering_accuracy(y, auto.candidate_labels_[auto.candidates_.index(regions)]) < 0.7
 
 
 def test_a_referee_overrules_a_graph_that_fits_its_own_wrong_partition():

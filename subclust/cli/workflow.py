@@ -430,9 +430,11 @@ def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        return _jsonable(value.item())
     if isinstance(value, np.ndarray):
         return value.tolist() if value.size <= 100 else f"array of shape {value.shape}"
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)
@@ -551,10 +553,7 @@ def build_report(result, inputs, *, command=None, timings=None, outputs=None):
     candidates = getattr(estimator, "candidates_", None)
     if candidates is not None:  # method "auto": what it compared and what it chose
         report["selected"] = estimator.selected_
-        report["candidates"] = [
-            {**_jsonable(c), "criterion": None if np.isnan(c["criterion"]) else c["criterion"]}
-            for c in candidates
-        ]
+        report["candidates"] = _jsonable(candidates)
     return report
 
 

@@ -6,6 +6,7 @@ from subclust.cluster._auto import (
     modularity,
     normalized_association,
     refereed_scores,
+    subspace_consistency,
 )
 from subclust.cluster._ensemble import (
     EnsembleKSubspaces,
@@ -87,6 +88,7 @@ __all__ += [
     "modularity",
     "normalized_association",
     "refereed_scores",
+    "subspace_consistency",
 ]
 __all__ += [
     "EnsembleKSubspaces",
