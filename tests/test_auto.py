@@ -39,7 +39,7 @@ def test_default_portfolio_chooses_a_subspace_method_on_a_clear_molrg(molrg):
     auto = AutoSubspaceClustering(4, random_state=0).fit(X)
     assert clustering_accuracy(y, auto.labels_) >= 0.98
     assert auto.selected_.split("(")[0] not in ("kmeans", "spectral")
-    names = [name for name, _ in PORTFOLIO]
+    names = [name for name, _ in PORTFOLIO]  # 240 samples: affine SSC among them
     assert [c["family"] for c in auto.candidates_] == names
     kmeans = next(c for c in auto.candidates_ if c["family"] == "kmeans")
     assert kmeans["criterion"] < max(c["criterion"] for c in auto.candidates_)
@@ -57,7 +57,10 @@ def test_candidate_table(molrg):
     )
     selected = [c for c in auto.candidates_ if c["selected"]]
     assert len(selected) == 1 and selected[0]["name"] == auto.selected_
-    assert selected[0]["criterion"] == max(c["criterion"] for c in auto.candidates_)
+    competing = [c["criterion"] for c in auto.candidates_ if c["competes"]]
+    assert selected[0]["competes"] and selected[0]["criterion"] == max(competing)
+    assert max(c["consistency"] for c in auto.candidates_ if not c["competes"]) < max(
+        c["consistency"] for c in auto.candidates_) - 0.01
     assert all(0 <= c["criterion"] <= 1 and c["seconds"] >= 0 for c in auto.candidates_)
     lsr = [c for c in auto.candidates_ if c["family"] == "lsr"]
     assert [c["params"] for c in lsr] == [{"regularization": r} for r in (0.01, 0.1, 1.0)]
@@ -161,6 +164,17 @@ def test_modularity_compares_different_numbers_of_clusters():
     assert modularity(3 - four, 2 * sp.csr_matrix(W)) == pytest.approx(modularity(four, W))
     with pytest.raises(ValueError, match="'labels' parameter of modularity must be an array-like"):
         modularity(3, W)
+
+
+def test_affine_ssc_joins_the_default_portfolio_on_small_samples_only():
+    auto = AutoSubspaceClustering(3)
+    small = [name for name, _, _, _ in auto._portfolio(1000)]
+    assert "ssc-affine" in small
+    assert [name for name, _, _, _ in auto._portfolio(1001)] == [
+        name for name in small if name != "ssc-affine"]
+    named = AutoSubspaceClustering(3, candidates=["ssc-affine"])._portfolio(5000)
+    assert [(name, est.affine, est.normalize, est.rho) for name, _, _, est in named] == [
+        ("ssc-affine", True, False, 800.0)]
 
 
 def test_subspace_consistency():
