@@ -253,6 +253,10 @@ def test_summary_figure_panel(molrg):
     assert [t.get_text() for t in panel.get_yticklabels()] == [
         c["name"] for c in auto.candidates_
     ]
+    notes = [t.get_text() for t in panel.texts]
+    assert all("consistency" in note for note in notes)
+    assert sum("left out" in note for note in notes) == sum(
+        not c["competes"] for c in auto.candidates_)
 
 
 @parametrize_with_checks([AutoSubspaceClustering(candidates=SMALL)])

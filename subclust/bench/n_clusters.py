@@ -30,8 +30,8 @@ from subclust.utils.tables import Table
 #: Data sets of :data:`subclust.bench._common.DATASETS` in the table.
 DATASETS = (
     "molrg", "yaleb3", "yaleb5", "yaleb10", "digits", "yaleb15", "yaleb20", "yaleb38",
-    "coil20-pixels", "coil20", "mnist1000", "fashion-pixels", "fashion", "groups40", "motion2",
-    "motion3",
+    "coil20-pixels", "coil20", "mnist1000", "mnist", "fashion-pixels", "fashion", "groups40",
+    "motion2", "motion3",
 )  # fmt: skip
 
 #: The sets the estimation rule was chosen on; the others only measure it.

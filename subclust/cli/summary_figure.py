@@ -149,23 +149,27 @@ def _sizes_panel(ax, labels, n_clusters, y_true):
 
 
 def _candidates_panel(ax, candidates):
-    """The criterion of every candidate of ``method="auto"``, the chosen one in red."""
+    """The criterion of every candidate of ``method="auto"``: chosen in red, left out pale."""
     names = [c["name"] for c in candidates]
     values = [0.0 if np.isnan(c["criterion"]) else c["criterion"] for c in candidates]
-    colors = ["tab:red" if c["selected"] else "tab:gray" for c in candidates]
+    colors = ["tab:red" if c["selected"] else "tab:gray" if c["competes"] else "gainsboro"
+              for c in candidates]  # fmt: skip
     ax.barh(np.arange(len(names)), values, color=colors)
     ax.set_yticks(np.arange(len(names)))
     ax.set_yticklabels(names, fontsize=7)
     ax.invert_yaxis()
     for i, c in enumerate(candidates):
-        note = "failed" if c["error"] is not None else f"{c['criterion']:.3f}, {c['seconds']:.1f} s"
+        note = "failed" if c["error"] is not None else (
+            f"{c['criterion']:.3f}, consistency {c['consistency']:.3f}"
+            f"{'' if c['competes'] else ' (left out)'}, {c['seconds']:.1f} s")
         ax.text(values[i], i, f" {note}", va="center", fontsize=7)
     finite = [v for v in values if v > 0]
     if finite:
         ax.set_xlim(min(finite) - 0.05 * (max(finite) - min(finite) + 0.1), max(finite) * 1.08)
     ax.set_xlabel("criterion: normalized association in its own graph and a referee's "
                   "(larger is better)")
-    ax.set_title("candidates compared by method 'auto' (chosen in red)", fontsize=9)
+    ax.set_title("candidates compared by method 'auto' (chosen in red; pale: clusters less "
+                 "consistent with subspaces than the best's, left out)", fontsize=9)
 
 
 def clustering_summary_figure(
@@ -196,8 +200,8 @@ def clustering_summary_figure(
     - the objective per iteration when the estimator records one;
     - for images, the first images of each cluster;
     - with ``candidates``, the criterion of every candidate that
-      :class:`subclust.cluster.AutoSubspaceClustering` compared, the chosen
-      one in red.
+      :class:`subclust.cluster.AutoSubspaceClustering` compared with its
+      subspace consistency, the chosen one in red, those left out pale.
 
     Parameters
     ----------
