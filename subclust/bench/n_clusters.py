@@ -88,6 +88,11 @@ def n_clusters_table(datasets=DEFAULT_DATASETS.split(","), methods=DEFAULT_METHO
         "rule: the k in [2, 50] maximizing exp(-10 lambda_k) - exp(-10 lambda_(k+1)) over the "
         "normalized Laplacian's eigenvalues (subclust.cluster.estimate_n_clusters)"
     )
+    if "auto" in methods:
+        table.notes.append(
+            "auto: the estimate of the candidate whose partition has the largest refereed "
+            "modularity; chosen on molrg, yaleb3, yaleb5, yaleb10, digits, coil20 and groups40"
+        )
     return table
 
 

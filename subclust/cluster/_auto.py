@@ -50,7 +50,7 @@ cluster's principal subspace than to any other's
 (:func:`subspace_consistency`, the fixed-point condition of K-subspaces),
 within one sample in a hundred of the largest. On images most candidates
 reach 0.99-1.0 and the graph criterion decides as before; on the
-trajectories the regions fall to 0.82-0.96 while the motions keep 1.0.
+trajectories the regions fall to 0.81-0.96 while the motions keep 0.99-1.0.
 
 Without K, each graph-building candidate reads its own K from its graph's
 spectrum, and the same refereed comparison picks among these partitions,
