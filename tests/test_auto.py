@@ -172,6 +172,8 @@ def test_affine_ssc_joins_the_default_portfolio_on_small_samples_only():
     assert "ssc-affine" in small
     assert [name for name, _, _, _ in auto._portfolio(1001)] == [
         name for name in small if name != "ssc-affine"]
+    unknown_k = AutoSubspaceClustering(None)._portfolio(1000)
+    assert [est.n_clusters for name, _, _, est in unknown_k if name == "ssc-affine"] == [None]
     named = AutoSubspaceClustering(3, candidates=["ssc-affine"])._portfolio(5000)
     assert [(name, est.affine, est.normalize, est.rho) for name, _, _, est in named] == [
         ("ssc-affine", True, False, 800.0)]

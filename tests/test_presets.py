@@ -52,6 +52,7 @@ def test_presets_hold_the_papers_parameters():
         assert estimator.get_params()["n_clusters"] == 4
         assert {k: estimator.get_params()[k] for k in preset.params} == preset.params
         assert preset.reference
+        assert make_preset(name, None).n_clusters is None  # K estimated from the affinity
 
 
 def test_lsr_and_tsc_presets_hold_the_papers_parameters():

@@ -180,7 +180,7 @@ PRESETS = {
 @validate_params(
     {
         "name": [str],
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
     },
     prefer_skip_nested_validation=False,
 )
@@ -191,7 +191,8 @@ def make_preset(name, n_clusters=8, **overrides):
     ----------
     name : str
         A key of :data:`PRESETS`.
-    n_clusters : int, default=8
+    n_clusters : int or None, default=8
+        None estimates it from the affinity, as the estimators do.
     **overrides
         Parameters to change (``random_state`` in particular); anything
         else departs from the paper.
