@@ -508,6 +508,9 @@ def _interrupt_cluster(tmp_path, argv, stage, ready=lambda: True, env=()):
     process = subprocess.Popen(
         command + ["cluster"] + [str(a) for a in argv], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, env=environment, text=True,
+        # A suite started in the background inherits an ignored SIGINT; a user's shell
+        # delivers it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 300
     while not (log.exists() and stage in log.read_text().split() and ready()):
