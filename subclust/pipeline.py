@@ -79,7 +79,8 @@ class Method:
 METHODS = {
     "auto": Method(
         "AutoSubspaceClustering",
-        "choose the method and its parameter on the data alone (the candidate whose clusters "
+        "choose the method and its parameter on the data alone (among the candidates whose "
+        "clusters are about as consistent with subspaces as the best's, the one whose clusters "
         "cut least weight of its own graph and of a referee's), then fit it on all samples",
     ),
     "kss": Method(
@@ -299,7 +300,9 @@ def make_pipeline(
         Include the ``normalize`` (and ``renormalize``) steps; False also
         turns off the estimator's own ``normalize`` unless ``params`` sets
         it. They are left out for an estimator with ``affine=True``:
-        rescaling a sample moves it off its affine subspace.
+        rescaling a sample moves it off its affine subspace. Without
+        ``pca``, ``method="auto"`` is left to normalize on its own: it
+        scales the samples of every candidate but its affine SSC.
     pca : int, optional
         Number of principal directions kept; None skips the projection.
     center : bool, default=False
@@ -342,7 +345,7 @@ def make_pipeline(
     settings = estimator.get_params(deep=False)
     if not normalize and "normalize" in settings and "normalize" not in params:
         estimator.set_params(normalize=False)
-    if settings.get("affine") is True:
+    if settings.get("affine") is True or (method == "auto" and pca is None):
         normalize = False
     steps = []
     if normalize:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from subclust import KSubspaces
-from subclust.datasets import make_molrg
+from subclust.datasets import make_molrg, make_motion_trajectories
 from subclust.metrics import clustering_accuracy
 from subclust.pipeline import (
     DEFAULT_METHOD,
@@ -62,6 +62,19 @@ def test_pipeline_steps_and_recovery():
     assert [name for name, _ in with_pca.steps] == ["normalize", "pca", "renormalize", "cluster"]
     bare = make_pipeline("kss", 3, dims=3, normalize=False)
     assert [name for name, _ in bare.steps] == ["cluster"]
+
+
+def test_auto_normalizes_its_candidates_itself():
+    """Its affine SSC needs the trajectories as they are; the others get unit-norm rows."""
+    X, y = make_motion_trajectories(3, random_state=3019)
+    pipe = make_pipeline("auto", 3, candidates=["ssc-affine"], random_state=0)
+    assert [name for name, _ in pipe.steps] == ["cluster"] and pipe["cluster"].normalize
+    assert clustering_accuracy(y, pipe.fit_predict(X)) == 1.0
+    # Unit-norm rows would have cost it a third of the trajectories.
+    rescaled = clustering_accuracy(y, pipe.fit_predict(X / np.linalg.norm(X, axis=1)[:, None]))
+    assert rescaled < 0.7
+    assert [name for name, _ in make_pipeline("auto", 3, pca=10).steps] == [
+        "normalize", "pca", "renormalize", "cluster"]
 
 
 @pytest.mark.parametrize("pca", [0, -1, 2.5, True])
