@@ -9,7 +9,7 @@
    (its candidates' estimates, picked by refereed modularity). The column
    ``rule_chosen_on`` says on which sets the estimation rule (its
    diffusion time) was chosen; the others measure it. ``auto``'s pick was
-   chosen on ``molrg``, ``yaleb3``, ``yaleb5``, ``yaleb10``, ``digits`` and
+   chosen on ``molrg``, ``yaleb3``, ``yaleb5``, ``yaleb10``, ``digits``,
    ``coil20`` and ``groups40``, and measured on the others;
 2. the subspace dimensions estimated on a noisy mixture of low-rank
    Gaussians: :func:`subclust.subspace.estimate_rank` of each true cluster,

@@ -424,7 +424,7 @@ def cluster_inputs(
 
 
 def _jsonable(value):
-    """Parameters as JSON: numpy values as Python numbers, other objects by repr."""
+    """Parameters as JSON: numpy values as Python numbers, NaN as null, other objects by repr."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
