@@ -726,7 +726,9 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
                     f"{c['name']}: {c['error']}" for c in self.candidates_)
             )
         scores = refereed_scores(partitions, graphs, n_clusters)
-        X_seen = normalize_rows(X_compared) if self.normalize else X_compared
+        # As the candidates saw it, in float64 once rather than once per candidate.
+        X_seen = np.asarray(normalize_rows(X_compared) if self.normalize else X_compared,
+                            dtype=np.float64)  # fmt: skip
         consistency = np.array([
             np.nan if labels is None else
             subspace_consistency(X_seen, labels, n_clusters, dims=self.subspace_dims)
