@@ -71,6 +71,9 @@ DATASETS = {
     "digits": "scikit-learn's 8x8 digits (N=1797), pixels",
     "motion2": "trajectories of 2 rigid motions through an affine camera, 30 frames",
     "motion3": "trajectories of 3 rigid motions through an affine camera, 30 frames",
+    "yaleb10-embed": "Extended Yale B, subjects 1-10, embedded by dlib's pretrained "
+                     "face-recognition network (128-d; needs subclust[faces])",
+    "yaleb38-embed": "Extended Yale B, 38 subjects, embedded as yaleb10-embed",
     "groups40": "40 groups of 10 unit vectors in R^128 around random directions, as a "
                 "face-recognition network embeds 40 persons",
 }
@@ -112,6 +115,10 @@ def load_dataset(name, *, random_state=0, data_home=None):
         index = np.sort(np.random.default_rng(random_state).choice(len(bunch.target), 1000,
                                                                    replace=False))  # fmt: skip
         return bunch.data[index], bunch.target[index]
+    if name.endswith("-embed"):
+        bunch = datasets.load_yaleb_embeddings(int(name[len("yaleb"):-len("-embed")]),
+                                               data_home=data_home)  # fmt: skip
+        return bunch.data, bunch.target
     if name.startswith("yaleb"):
         subjects = int(name[len("yaleb"):])
         bunch = datasets.load_yaleb(subjects=None if subjects == 38 else subjects,

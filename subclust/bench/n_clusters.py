@@ -31,7 +31,7 @@ from subclust.utils.tables import Table
 DATASETS = (
     "molrg", "yaleb3", "yaleb5", "yaleb10", "digits", "yaleb15", "yaleb20", "yaleb38",
     "coil20-pixels", "coil20", "mnist1000", "mnist", "fashion-pixels", "fashion", "groups40",
-    "motion2", "motion3",
+    "motion2", "motion3", "yaleb10-embed", "yaleb38-embed",
 )  # fmt: skip
 
 #: The sets the estimation rule was chosen on; the others only measure it.

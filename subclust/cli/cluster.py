@@ -112,8 +112,9 @@ def add_cluster_arguments(parser):
         help="do not scale samples to unit norm before clustering",
     )
     parser.add_argument(
-        "--features", choices=["scattering", "pixels"], default="scattering",
-        help="features of images (default: the scattering transform)",
+        "--features", choices=["scattering", "pixels", "face"], default="scattering",
+        help="features of images (default: the scattering transform; 'face': embeddings of "
+        "face crops by a pretrained face-recognition network, needs subclust[faces])",
     )
     parser.add_argument(
         "--n-samples", type=int, default=None, help="use the first N images of --dataset"

@@ -166,8 +166,8 @@ def _candidates_panel(ax, candidates):
     finite = [v for v in values if v > 0]
     if finite:
         ax.set_xlim(min(finite) - 0.05 * (max(finite) - min(finite) + 0.1), max(finite) * 1.08)
-    ax.set_xlabel("criterion: normalized association in its own graph and a referee's "
-                  "(larger is better)")
+    ax.set_xlabel("criterion: normalized association and modularity in its own graph and a "
+                  "referee's (larger is better)")
     ax.set_title("candidates compared by method 'auto' (chosen in red; pale: clusters less "
                  "consistent with subspaces than the best's, left out)", fontsize=9)
 

@@ -154,8 +154,9 @@ def load_inputs(
         See :func:`subclust.io.read_embeddings`.
     labels : str or path-like, optional
         File of ground-truth labels (see :func:`subclust.io.read_labels`).
-    features : {'scattering', 'pixels'}, default='scattering'
-        Features of images (folder or data set).
+    features : {'scattering', 'pixels', 'face'}, default='scattering'
+        Features of images (folder or data set); see
+        :func:`subclust.io.read_image_folder`.
     n_samples : int, optional
         Use the first ``n_samples`` images of the data set.
     data_home : str or path-like, optional

@@ -17,6 +17,7 @@ from subclust.datasets._loaders import (
     load_yaleb,
     verify_datasets,
 )
+from subclust.datasets._faces import face_embeddings, load_yaleb_embeddings
 from subclust.datasets._features import (
     mnist_scattering_pca,
     scattering_features,
@@ -28,6 +29,7 @@ __all__ = [
     "make_motion_trajectories",
     "random_bases",
     "ChecksumError",
+    "face_embeddings",
     "fetch_file",
     "get_cache_dir",
     "get_data_home",
@@ -37,6 +39,7 @@ __all__ = [
     "load_mnist",
     "load_registry",
     "load_yaleb",
+    "load_yaleb_embeddings",
     "mnist_scattering_pca",
     "scattering_features",
     "scattering_pca",

@@ -636,10 +636,12 @@ def read_image_folder(
     ----------
     path : str or path-like
         The folder.
-    features : {'scattering', 'pixels'}, default='scattering'
+    features : {'scattering', 'pixels', 'face'}, default='scattering'
         'scattering': the 2-D scattering transform
         (:func:`subclust.datasets.scattering_features`, needs kymatio);
-        'pixels': the flattened grey levels.
+        'pixels': the flattened grey levels; 'face': the embeddings of face
+        crops by a pretrained face-recognition network
+        (:func:`subclust.datasets.face_embeddings`, needs the ``faces`` extra).
     n_components : int, optional
         Project the features on their top principal components
         (:func:`subclust.datasets.scattering_pca` for scattering features;
@@ -723,7 +725,7 @@ def image_feature_params(shape, features="scattering", *, J="auto", L=8, pad_to=
     ----------
     shape : tuple (height, width)
         Size of the images.
-    features : {'scattering', 'pixels'}, default='scattering'
+    features : {'scattering', 'pixels', 'face'}, default='scattering'
     J, L, pad_to
         See :func:`read_image_folder`.
 
@@ -745,8 +747,10 @@ def image_feature_params(shape, features="scattering", *, J="auto", L=8, pad_to=
     >>> params, json.loads(json.dumps(params)) == params
     ({'features': 'pixels', 'shape': [8, 8]}, True)
     """
-    if features not in ("scattering", "pixels"):
-        raise ValueError(f"features must be 'scattering' or 'pixels', got {features!r}.")
+    if features not in ("scattering", "pixels", "face"):
+        raise ValueError(
+            f"features must be 'scattering', 'pixels' or 'face', got {features!r}."
+        )
     params = {"features": features, "shape": [int(s) for s in shape]}
     if features == "scattering":
         J, pad_to = _scattering_grid(shape, J, pad_to)
@@ -761,7 +765,7 @@ def image_features(images, params, *, batch_size=64, n_jobs=None, progress=None)
     ----------
     images : ndarray of shape (n_images, height, width)
     params : dict
-        ``features`` ('scattering' or 'pixels'), ``shape`` and, for
+        ``features`` ('scattering', 'pixels' or 'face'), ``shape`` and, for
         scattering, ``J``, ``L``, ``pad_to`` and ``normalize`` (absent in
         recipes saved before it existed: raw coefficients).
     batch_size, n_jobs
@@ -800,6 +804,10 @@ def image_features(images, params, *, batch_size=64, n_jobs=None, progress=None)
         )
     if params["features"] == "pixels":
         return images.reshape(len(images), -1)
+    if params["features"] == "face":
+        from subclust.datasets import face_embeddings
+
+        return face_embeddings(images, progress=progress)
     from subclust.utils.progress import progress_bar
     from subclust.datasets import scattering_features
 
