@@ -330,6 +330,8 @@ def test_argument_errors(capsys, tmp_path, npy):
     (tmp_path / "file").write_text("")
     assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "-o", tmp_path / "file"],
                  "is a file; -o names a directory")
+    assert_error(capsys, ["cluster", X_path, "--n-jobs", 0] + out,
+                 "--n-jobs must be a positive number of workers, or -1 for every core")
 
 
 def test_unavailable_method_is_a_clear_error(capsys, tmp_path, npy, monkeypatch):

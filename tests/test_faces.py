@@ -38,10 +38,11 @@ def test_faces_of_one_person_are_embedded_close_together(bright_faces):
     same = persons[:, None] == persons[None]
     # Every face is nearer to each face of its own person than to any other person's.
     assert all(distances[i, same[i]].max() < distances[i, ~same[i]].min() for i in range(24))
-    # 8-bit and RGB copies of the images give the same embeddings.
+    # 8-bit and RGB copies of the images give the same embeddings, and so do two workers.
     eight_bit = np.rint(images[:3] * 255).astype(np.uint8)
     rgb = np.repeat(eight_bit[..., None], 3, axis=3)
     np.testing.assert_allclose(face_embeddings(rgb), embeddings[:3], atol=1e-6)
+    np.testing.assert_array_equal(face_embeddings(images, n_jobs=2), embeddings)
 
 
 def test_a_folder_of_faces_is_clustered_by_their_embeddings(bright_faces, tmp_path, capsys):
@@ -58,7 +59,8 @@ def test_a_folder_of_faces_is_clustered_by_their_embeddings(bright_faces, tmp_pa
             folder / f"person{person}" / f"{i:02d}.png"
         )
     out = tmp_path / "out"
-    code = main(["cluster", str(folder), "--features", "face", "--n-clusters", "3", "-o", str(out)])
+    code = main(["cluster", str(folder), "--features", "face", "--n-clusters", "3", "--n-jobs",
+                 "2", "-o", str(out)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["feature_params"] == {"features": "face", "shape": [48, 42]}
@@ -91,10 +93,14 @@ def test_bad_images_are_refused_before_any_model_loads(images, message, monkeypa
 
 def test_without_dlib_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)  # makes `import dlib` fail
-    with pytest.raises(ImportError, match=r"pip install 'subclust\[faces\]'"):
-        face_embeddings(np.zeros((1, 48, 42)))
-    with pytest.raises(ImportError, match=r"pip install 'subclust\[faces\]'"):
-        image_features(np.zeros((1, 48, 42)), image_feature_params((48, 42), "face"))
+    _faces._face_models.cache_clear()  # the models are loaded once per process
+    try:
+        with pytest.raises(ImportError, match=r"pip install 'subclust\[faces\]'"):
+            face_embeddings(np.zeros((1, 48, 42)))
+        with pytest.raises(ImportError, match=r"pip install 'subclust\[faces\]'"):
+            image_features(np.zeros((1, 48, 42)), image_feature_params((48, 42), "face"))
+    finally:
+        _faces._face_models.cache_clear()
 
 
 def test_yaleb_embeddings_are_cached_and_cut_by_subject(tmp_path, monkeypatch):
@@ -103,7 +109,7 @@ def test_yaleb_embeddings_are_cached_and_cut_by_subject(tmp_path, monkeypatch):
         pytest.skip("SUBCLUST_DATA is not set: no Extended Yale B")
     calls = []
 
-    def fake_embeddings(images, progress=None):  # the network itself is tested above
+    def fake_embeddings(images, n_jobs=None, progress=None):  # the network is tested above
         calls.append(len(images))
         return images.reshape(len(images), -1)[:, :128].copy()
 
@@ -125,7 +131,7 @@ def test_benchmark_sets_of_embeddings_name_their_subjects(monkeypatch):
 
     asked = []
 
-    def fake_load(subjects, data_home=None):
+    def fake_load(subjects, data_home=None, n_jobs=None):
         asked.append(subjects)
         return Bunch(data=np.zeros((64 * subjects, 128)), target=np.repeat(range(subjects), 64))
 

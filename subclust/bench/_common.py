@@ -117,7 +117,7 @@ def load_dataset(name, *, random_state=0, data_home=None):
         return bunch.data[index], bunch.target[index]
     if name.endswith("-embed"):
         bunch = datasets.load_yaleb_embeddings(int(name[len("yaleb"):-len("-embed")]),
-                                               data_home=data_home)  # fmt: skip
+                                               data_home=data_home, n_jobs=-1)  # fmt: skip
         return bunch.data, bunch.target
     if name.startswith("yaleb"):
         subjects = int(name[len("yaleb"):])

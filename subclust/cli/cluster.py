@@ -48,9 +48,19 @@ def _add_progress_arguments(parser):
     )
 
 
+def _check_n_jobs(n_jobs):
+    if n_jobs == 0:
+        raise ValueError("--n-jobs must be a positive number of workers, or -1 for every core "
+                         "allowed; got 0.")  # fmt: skip
+
+
 def _add_input_arguments(parser):
     parser.add_argument(
         "--key", default=None, help="array of an .npz file holding the embeddings"
+    )
+    parser.add_argument(
+        "--n-jobs", type=int, default=None, metavar="N",
+        help="workers computing the features of images (default 1; -1: every core allowed)",
     )
     parser.add_argument(
         "--label-column", default=None,
@@ -155,6 +165,7 @@ def cluster_main(args):
 
     from subclust.pipeline import make_estimator
 
+    _check_n_jobs(args.n_jobs)
     params = dict(_key_value(text) for text in args.param)
     # Fail before reading the data and the (possibly long) fit: names and values first.
     make_estimator(args.method, **{k: v for k, v in params.items() if k != "normalize"})
@@ -168,7 +179,7 @@ def cluster_main(args):
         inputs = load_inputs(
             args.input, dataset=args.dataset, key=args.key, label_column=args.label_column,
             labels=args.labels, features=args.features, n_samples=args.n_samples,
-            data_home=args.data_home, progress=args.progress,
+            data_home=args.data_home, n_jobs=args.n_jobs, progress=args.progress,
         )
         stages.begin("fit")
         result = cluster_inputs(
@@ -223,13 +234,14 @@ def predict_main(args):
     from subclust.io import write_text
     from subclust.cli.workflow import labels_csv, predict_inputs
 
+    _check_n_jobs(args.n_jobs)
     if args.output is not None and Path(args.output).exists() and not args.force:
         raise FileExistsError(f"{args.output} exists; pass --force to overwrite it.")
     with Stages(["read and predict"], progress=args.progress, desc="predict") as stages:
         stages.begin("read and predict")
         labels, inputs, metrics = predict_inputs(
             args.model, args.input, key=args.key, label_column=args.label_column,
-            labels=args.labels, progress=args.progress,
+            labels=args.labels, n_jobs=args.n_jobs, progress=args.progress,
         )
     text = labels_csv(labels, inputs)
     summary = "" if metrics is None else ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())

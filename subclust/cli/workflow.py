@@ -137,7 +137,7 @@ def _load_dataset(name, n_samples, data_home):
 
 def load_inputs(
     path=None, *, dataset=None, key=None, label_column=None, labels=None, features="scattering",
-    n_samples=None, data_home=None, progress=None,
+    n_samples=None, data_home=None, n_jobs=None, progress=None,
 ):  # fmt: skip
     """Read the samples to cluster: a file of embeddings, a folder of images, or a data set.
 
@@ -161,6 +161,9 @@ def load_inputs(
         Use the first ``n_samples`` images of the data set.
     data_home : str or path-like, optional
         See :func:`subclust.datasets.get_data_home`.
+    n_jobs : int or None, default=None
+        Workers computing the features of images
+        (:func:`subclust.utils.parallel.effective_n_jobs`).
     progress : bool or None, default=None
         Show a progress bar over the feature extraction of images on stderr
         (None: when stderr is a terminal).
@@ -196,7 +199,7 @@ def load_inputs(
     if dataset is not None:
         bunch = _load_dataset(dataset, n_samples, data_home)
         params = image_feature_params(bunch.images.shape[1:], features)
-        X = image_features(bunch.images, params, progress=progress)
+        X = image_features(bunch.images, params, n_jobs=n_jobs, progress=progress)
         y, target_names = bunch.target, bunch.target_names
         images = bunch.images
         source = {"kind": "images", "dataset": dataset, "feature_params": params}
@@ -205,7 +208,7 @@ def load_inputs(
             raise ValueError(
                 "--key and --label-column apply to embedding files, not image folders."
             )
-        bunch = read_image_folder(path, features=features, progress=progress)
+        bunch = read_image_folder(path, features=features, n_jobs=n_jobs, progress=progress)
         X, y, target_names = bunch.data, bunch.target, bunch.target_names
         images, names = bunch.images, bunch.filenames
         source = {"kind": "images", "path": str(path), "feature_params": bunch.feature_params}
@@ -695,7 +698,7 @@ def _affinity_writer(affinity):
 
 
 def predict_inputs(
-    model_path, path, *, key=None, label_column=None, labels=None, progress=None
+    model_path, path, *, key=None, label_column=None, labels=None, n_jobs=None, progress=None
 ):
     """Cluster labels of new samples under a saved model.
 
@@ -710,7 +713,7 @@ def predict_inputs(
         :func:`subclust.io.save_model`.
     path : str or path-like
         Embedding file or image folder, like the model's training input.
-    key, label_column, labels, progress
+    key, label_column, labels, n_jobs, progress
         See :func:`load_inputs`.
 
     Returns
@@ -733,7 +736,7 @@ def predict_inputs(
         bunch = read_image_folder(
             path, features=params["features"], shape=tuple(params["shape"]),
             J=params.get("J", 3), L=params.get("L", 8), pad_to=params.get("pad_to", "auto"),
-            progress=progress,
+            n_jobs=n_jobs, progress=progress,
         )
         inputs = Inputs(bunch.data, bunch.target, bunch.target_names, bunch.filenames,
                         bunch.images, {"kind": "images", "path": str(path)})

@@ -11,6 +11,7 @@ wheel: both come with the ``faces`` extra, and nothing is downloaded at run
 time.
 """
 
+import functools
 import importlib.util
 import numbers
 import os
@@ -22,6 +23,7 @@ from sklearn.utils import Bunch
 from subclust.datasets._features import _cache_path, _read_cache, _write_cache
 from subclust.datasets._home import _digest, get_cache_dir
 from subclust.datasets._loaders import load_yaleb
+from subclust.utils.parallel import process_map
 from subclust.utils.validation import Interval, validate_params
 
 __all__ = ["face_embeddings", "load_yaleb_embeddings"]
@@ -33,9 +35,13 @@ _NETWORK = "dlib_face_recognition_resnet_model_v1.dat"
 # Bump when the computation changes, so stale cache files are not reused.
 _CACHE_VERSION = 1
 
+#: Images per task of a worker process (and per step of the progress bar).
+_CHUNK = 32
 
+
+@functools.lru_cache(maxsize=1)
 def _face_models():
-    """dlib's landmark predictor and face-recognition network (loaded once per call)."""
+    """dlib, its landmark predictor and its face-recognition network, loaded once per process."""
     try:
         import dlib
 
@@ -64,9 +70,23 @@ def _as_rgb8(image):
     return np.ascontiguousarray(image)
 
 
-@validate_params({"images": ["array-like"], "progress": ["boolean", None]},
-                 prefer_skip_nested_validation=True)  # fmt: skip
-def face_embeddings(images, *, progress=None):
+def _embed(images):
+    """Embeddings of a stack of face crops of one size (the task of one worker)."""
+    dlib, landmarks, network = _face_models()
+    height, width = images.shape[1:3]
+    whole = dlib.rectangle(0, 0, width - 1, height - 1)
+    embeddings = np.empty((len(images), 128))
+    for i, image in enumerate(images):
+        rgb = _as_rgb8(image)
+        embeddings[i] = network.compute_face_descriptor(rgb, landmarks(rgb, whole))
+    return embeddings
+
+
+@validate_params(
+    {"images": ["array-like"], "n_jobs": [numbers.Integral, None], "progress": ["boolean", None]},
+    prefer_skip_nested_validation=True,
+)
+def face_embeddings(images, *, n_jobs=None, progress=None):
     """128-dimensional embeddings of face crops by dlib's face-recognition network.
 
     Each image is taken as the crop of one face, as Extended Yale B and the
@@ -80,6 +100,11 @@ def face_embeddings(images, *, progress=None):
     images : array-like of shape (n_images, height, width) or (n_images, height, width, 3)
         Grey or RGB images, with values in [0, 1] (as :func:`subclust.io.read_images`
         reads them) or 8-bit in [0, 255].
+    n_jobs : int or None, default=None
+        Worker processes (the network holds Python's lock, so threads would
+        not help): None is one, -1 the cores the caller allows
+        (:func:`subclust.utils.parallel.effective_n_jobs`). One image takes
+        about 80 ms on one core.
     progress : bool or None, default=None
         Show a progress bar on stderr (None: when stderr is a terminal).
 
@@ -115,15 +140,14 @@ def face_embeddings(images, *, progress=None):
         raise ValueError("images must hold finite numbers (grey levels).")
     from subclust.utils.progress import progress_bar
 
-    dlib, landmarks, network = _face_models()
-    height, width = images.shape[1:3]
-    whole = dlib.rectangle(0, 0, width - 1, height - 1)
-    embeddings = np.empty((len(images), 128))
-    for i, image in enumerate(progress_bar(images, progress=progress, desc="faces",
-                                           unit="image")):  # fmt: skip
-        rgb = _as_rgb8(image)
-        embeddings[i] = network.compute_face_descriptor(rgb, landmarks(rgb, whole))
-    return embeddings
+    _face_models()  # here, so that a missing dlib fails with its message before any worker
+    chunks = [images[start : start + _CHUNK] for start in range(0, len(images), _CHUNK)]
+    blocks = []
+    with progress_bar(total=len(images), progress=progress, desc="faces", unit="image") as bar:
+        for block in process_map(_embed, chunks, n_jobs):
+            blocks.append(block)
+            bar.update(len(block))
+    return np.concatenate(blocks)
 
 
 @validate_params(
@@ -132,19 +156,20 @@ def face_embeddings(images, *, progress=None):
         "data_home": [str, os.PathLike, None],
         "cache_dir": [str, os.PathLike, None],
         "use_cache": ["boolean"],
+        "n_jobs": [numbers.Integral, None],
         "progress": ["boolean", None],
     },
     prefer_skip_nested_validation=True,
 )
 def load_yaleb_embeddings(subjects=None, *, data_home=None, cache_dir=None, use_cache=True,
-                          progress=None):  # fmt: skip
+                          n_jobs=None, progress=None):  # fmt: skip
     """Extended Yale B through dlib's face-recognition network: 128-d embeddings, cached.
 
     Real embeddings from a pretrained network, of the kind users cluster:
     :func:`face_embeddings` of the 48x42 faces of :func:`load_yaleb`. The
     network was not trained for the harsh lighting of many of these images,
     so the persons do not separate as cleanly as in well-lit photos. Computing
-    the embeddings of the 2414 images takes about 3 minutes on 2 cores, so
+    the embeddings of the 2414 images takes about 3 minutes on one core, so
     they are cached in ``cache_dir`` (see :func:`get_cache_dir`), keyed by
     the sha256 of the data and model files.
 
@@ -158,7 +183,7 @@ def load_yaleb_embeddings(subjects=None, *, data_home=None, cache_dir=None, use_
         See :func:`get_cache_dir`.
     use_cache : bool, default=True
         Read and write the cache; False always recomputes and writes nothing.
-    progress : bool or None, default=None
+    n_jobs, progress
         See :func:`face_embeddings`.
 
     Returns
@@ -187,7 +212,7 @@ def load_yaleb_embeddings(subjects=None, *, data_home=None, cache_dir=None, use_
     if cached is not None and cached["embeddings"].shape == (len(faces.target), 128):
         embeddings = cached["embeddings"]
     else:
-        embeddings = face_embeddings(faces.images, progress=progress)
+        embeddings = face_embeddings(faces.images, n_jobs=n_jobs, progress=progress)
         path = _write_cache(path, params, embeddings=embeddings) if use_cache else None
     keep = slice(None) if subjects is None else faces.target < subjects
     return Bunch(

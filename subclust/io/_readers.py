@@ -807,7 +807,7 @@ def image_features(images, params, *, batch_size=64, n_jobs=None, progress=None)
     if params["features"] == "face":
         from subclust.datasets import face_embeddings
 
-        return face_embeddings(images, progress=progress)
+        return face_embeddings(images, n_jobs=n_jobs, progress=progress)
     from subclust.utils.progress import progress_bar
     from subclust.datasets import scattering_features
 
