@@ -190,6 +190,20 @@ def test_subspace_consistency():
         subspace_consistency(X, y, dims=0)
 
 
+def test_subspace_consistency_compares_subspaces_of_different_dimensions_fairly():
+    # A plane and a 15-dimensional subspace of R^30: the larger leaves every sample a
+    # smaller raw residual and would claim samples of the plane; per residual dimension
+    # (the noise variance each implies) the true clusters are consistent.
+    from subclust.cluster import cluster_bases
+    from subclust.subspace import residuals
+
+    X, y, _ = make_molrg(n_samples=[100, 100], n_features=30, dims=[2, 15], noise=0.1,
+                         random_state=0)  # fmt: skip
+    raw = residuals(X, cluster_bases(X, y, 2, dims=[2, 15])).argmin(axis=1)
+    assert np.mean(raw == y) < 0.93
+    assert subspace_consistency(X, y, dims=[2, 15]) > 0.96
+
+
 def test_motions_are_told_from_image_regions_by_their_subspaces():
     """Nearest-neighbour graphs cut a scene into regions, agree, and outscore the right graph."""
     X, y = make_motion_trajectories(2, random_state=202)

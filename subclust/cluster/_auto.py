@@ -298,7 +298,10 @@ def subspace_consistency(X, labels, n_clusters=None, *, dims=None):
     Each cluster gets the principal subspace of its samples
     (:func:`subclust.cluster.cluster_bases`: of dimension ``dims``, or
     estimated by a threshold that noise does not inflate), and each sample
-    is assigned to the nearest of them. A partition into subspaces is a
+    is assigned to the nearest of them, its squared distance to a subspace
+    of dimension ``d`` in ``D`` features divided by ``D - d``: the noise
+    variance that subspace implies (a subspace of more dimensions leaves a
+    smaller residual to any sample). A partition into subspaces is a
     fixed point of this step, the assignment step of K-subspaces (Bradley
     and Mangasarian, "k-Plane Clustering", J. Global Optim. 16(1), 2000),
     and scores 1; a partition that groups samples by something else (their
@@ -335,7 +338,11 @@ def subspace_consistency(X, labels, n_clusters=None, *, dims=None):
     labels = np.asarray(labels)
     if n_clusters is None:
         n_clusters = int(labels.max()) + 1
-    nearest = residuals(X, cluster_bases(X, labels, n_clusters, dims=dims)).argmin(axis=1)
+    bases = cluster_bases(X, labels, n_clusters, dims=dims)
+    # Per residual dimension: a subspace of more dimensions leaves every sample a smaller
+    # residual, and would otherwise draw samples from the clusters of fewer.
+    free = np.array([max(X.shape[1] - U.shape[1], 1) for U in bases])
+    nearest = (residuals(X, bases) / free).argmin(axis=1)
     return float(np.mean(nearest == labels))
 
 

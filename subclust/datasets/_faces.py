@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from subclust.datasets._features import _cache_path, _read_cache, _write_cache
-from subclust.datasets._home import _digest, get_cache_dir
+from subclust.datasets._features import _cached
+from subclust.datasets._home import _digest
 from subclust.datasets._loaders import load_yaleb
 from subclust.utils.parallel import process_map
 from subclust.utils.validation import Interval, validate_params
@@ -207,13 +207,11 @@ def load_yaleb_embeddings(subjects=None, *, data_home=None, cache_dir=None, use_
         "sources": [_digest(Path(faces.filename), "sha256")]
         + [_digest(models / name, "sha256") for name in (_LANDMARKS, _NETWORK)],
     }
-    path = _cache_path(get_cache_dir(cache_dir, data_home), "yaleb_embeddings", params)
-    cached = _read_cache(path, params) if use_cache else None
-    if cached is not None and cached["embeddings"].shape == (len(faces.target), 128):
-        embeddings = cached["embeddings"]
-    else:
-        embeddings = face_embeddings(faces.images, n_jobs=n_jobs, progress=progress)
-        path = _write_cache(path, params, embeddings=embeddings) if use_cache else None
+    embeddings, path = _cached(
+        "yaleb_embeddings", params, (len(faces.target), 128),
+        lambda: face_embeddings(faces.images, n_jobs=n_jobs, progress=progress),
+        cache_dir=cache_dir, data_home=data_home, use_cache=use_cache,
+    )  # fmt: skip
     keep = slice(None) if subjects is None else faces.target < subjects
     return Bunch(
         data=embeddings[keep],

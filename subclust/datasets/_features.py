@@ -241,6 +241,20 @@ def _read_cache(path, params):
         return None
 
 
+def _cached(kind, params, shape, compute, *, cache_dir=None, data_home=None, use_cache=True):
+    """``compute()``, or the array it returned before with these parameters, read from disk.
+
+    Returns ``(features, path)``: ``path`` is the cache file, None when
+    nothing was cached. A cached array of another ``shape`` is recomputed.
+    """
+    path = _cache_path(get_cache_dir(cache_dir, data_home), kind, params)
+    cached = (_read_cache(path, params) or {}) if use_cache else {}
+    if cached.get("features") is not None and cached["features"].shape == shape:
+        return cached["features"], path
+    features = compute()
+    return features, (_write_cache(path, params, features=features) if use_cache else None)
+
+
 def _write_cache(path, params, **arrays):
     """Write atomically: a temporary file in the same directory, then a rename."""
     header = np.array(json.dumps(params, sort_keys=True))
@@ -337,16 +351,12 @@ def mnist_scattering_pca(
         "normalize": normalize,
         "sources": sources,
     }
-    path = _cache_path(get_cache_dir(cache_dir, data_home), "mnist_scattering_pca", params)
-    cached = _read_cache(path, params) if use_cache else None
-    if cached is not None and cached["features"].shape == (len(mnist.target), n_components):
-        features = cached["features"]
-    else:
-        features = scattering_pca(
-            mnist.images, n_components, J=J, L=L, pad_to=pad_to, normalize=normalize,
-            batch_size=batch_size, n_jobs=n_jobs,
-        )  # fmt: skip
-        path = _write_cache(path, params, features=features) if use_cache else None
+    features, path = _cached(
+        "mnist_scattering_pca", params, (len(mnist.target), n_components),
+        lambda: scattering_pca(mnist.images, n_components, J=J, L=L, pad_to=pad_to,
+                               normalize=normalize, batch_size=batch_size, n_jobs=n_jobs),
+        cache_dir=cache_dir, data_home=data_home, use_cache=use_cache,
+    )  # fmt: skip
     descr = (
         f"Scattering (J={J}, L={L}, padded to {pad_to}, normalize={normalize}) + uncentred "
         f"PCA ({n_components}) features of "
