@@ -204,6 +204,36 @@ def test_subspace_consistency_compares_subspaces_of_different_dimensions_fairly(
     assert subspace_consistency(X, y, dims=[2, 15]) > 0.96
 
 
+def test_the_consistency_allowance_grows_with_its_noise_floor():
+    from subclust.cluster._auto import _competing
+
+    assert _competing(np.array([1.0, 0.995, 0.98])).tolist() == [True, True, False]
+    # Few samples a cluster: even the right partition leaves samples inconsistent.
+    assert _competing(np.array([0.976, 0.963, 0.95, 0.92])).tolist() == [True, True, True, False]
+    assert _competing(np.array([0.99, 0.96, np.nan])).tolist() == [True, False, False]
+
+
+def test_few_faces_a_person_are_not_left_to_the_most_consistent_partition():
+    """10 faces of each of 38 persons: the check is noisy, and must not overrule the graphs."""
+    import os
+
+    from subclust.datasets import load_yaleb
+
+    if not os.environ.get("SUBCLUST_DATA"):
+        pytest.skip("SUBCLUST_DATA is not set: no faces")
+    faces = load_yaleb("32x32")
+    rng = np.random.default_rng(2)
+    index = np.concatenate([rng.choice(np.flatnonzero(faces.target == k), 10, replace=False)
+                            for k in range(38)])  # fmt: skip
+    auto = AutoSubspaceClustering(38, candidates=["lsr", "omp", "spectral"], random_state=0)
+    auto.fit(faces.data[index])
+    table = {c["name"]: c for c in auto.candidates_}
+    most_consistent = max(auto.candidates_, key=lambda c: c["consistency"])
+    assert most_consistent["name"] != auto.selected_ and max(
+        c["criterion"] for c in auto.candidates_) == table[auto.selected_]["criterion"]
+    assert clustering_accuracy(faces.target[index], auto.labels_) > 0.6
+
+
 def test_motions_are_told_from_image_regions_by_their_subspaces():
     """Nearest-neighbour graphs cut a scene into regions, agree, and outscore the right graph."""
     X, y = make_motion_trajectories(2, random_state=202)
