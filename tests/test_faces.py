@@ -65,6 +65,7 @@ def test_a_folder_of_faces_is_clustered_by_their_embeddings(bright_faces, tmp_pa
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["feature_params"] == {"features": "face", "shape": [48, 42]}
     assert report["input"]["n_features"] == 128
+    assert "pca" not in [step["step"] for step in report["pipeline"]]  # embeddings: no PCA
     assert report["metrics"]["accuracy"] == 1.0
 
 

@@ -217,6 +217,8 @@ def test_bench_data_sets_load_by_name():
     assert pixels.shape == (900, 784) and features.shape[0] == 900
     assert features.shape[1] != 784 and (labels == same_labels).all()
     assert {"yaleb38", "coil20", "coil20-pixels", "mnist", "digits"} <= set(DATASETS)
+    few, persons = load_dataset("yaleb-few", random_state=3)
+    assert few.shape == (380, 1024) and np.bincount(persons).tolist() == [10] * 38
 
 
 def test_auto_estimate_is_not_outvoted_by_graphs_that_merge_clusters():

@@ -74,6 +74,9 @@ DATASETS = {
     "yaleb10-embed": "Extended Yale B, subjects 1-10, embedded by dlib's pretrained "
                      "face-recognition network (128-d; needs subclust[faces])",
     "yaleb38-embed": "Extended Yale B, 38 subjects, embedded as yaleb10-embed",
+    "yaleb-few": "Extended Yale B at 32x32, 10 faces of each of the 38 subjects drawn at "
+                 "random (N=380), as small face collections hold",
+    "yaleb-few-embed": "the faces of yaleb-few, embedded as yaleb10-embed",
     "groups40": "40 groups of 10 unit vectors in R^128 around random directions, as a "
                 "face-recognition network embeds 40 persons",
 }
@@ -114,6 +117,14 @@ def load_dataset(name, *, random_state=0, data_home=None):
             return bunch.data, bunch.target
         index = np.sort(np.random.default_rng(random_state).choice(len(bunch.target), 1000,
                                                                    replace=False))  # fmt: skip
+        return bunch.data[index], bunch.target[index]
+    if name.startswith("yaleb-few"):
+        embed = name.endswith("-embed")
+        bunch = (datasets.load_yaleb_embeddings(data_home=data_home, n_jobs=-1) if embed
+                 else datasets.load_yaleb("32x32", data_home=data_home))  # fmt: skip
+        rng = np.random.default_rng(random_state)
+        index = np.concatenate([rng.choice(np.flatnonzero(bunch.target == k), 10, replace=False)
+                                for k in range(38)])  # fmt: skip
         return bunch.data[index], bunch.target[index]
     if name.endswith("-embed"):
         bunch = datasets.load_yaleb_embeddings(int(name[len("yaleb"):-len("-embed")]),

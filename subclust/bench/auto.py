@@ -12,10 +12,11 @@ defaults) with its accuracy and time.
 Targets: auto within 0.02 of the best candidate, and never below k-means or
 spectral clustering, on every set; at N = 10,000 (MNIST) at most 5 times the
 time of EnSC. The rule was fixed looking at Extended Yale B (10 subjects) and
-COIL-20 on scattering features, and its modularity half at the embeddings of
+COIL-20 on scattering features, its modularity half at the embeddings of
 Yale B's faces by a face-recognition network (``yaleb10-embed`` and
-``yaleb38-embed``, which need ``subclust[faces]``); the other sets are held
-out. ``motion2`` and
+``yaleb38-embed``, which need ``subclust[faces]``), and the allowance of its
+consistency filter at 10 faces of each person (``yaleb-few``,
+``yaleb-few-embed``); the other sets are held out. ``motion2`` and
 ``motion3`` are synthetic motion-segmentation scenes
 (:func:`subclust.datasets.make_motion_trajectories`), where spatially close
 points belong to different motions.
@@ -31,10 +32,10 @@ from subclust.utils.tables import Table
 #: Data sets of :data:`subclust.bench._common.DATASETS` in the table.
 DATASETS = (
     "yaleb10", "coil20", "yaleb38", "coil20-pixels", "mnist", "fashion", "digits", "groups40",
-    "motion2", "motion3", "yaleb10-embed", "yaleb38-embed",
+    "motion2", "motion3", "yaleb10-embed", "yaleb38-embed", "yaleb-few", "yaleb-few-embed",
 )  # fmt: skip
 #: The sets the rule was fixed on; the others are held out.
-SEEN = ("yaleb10", "coil20", "yaleb10-embed", "yaleb38-embed")
+SEEN = ("yaleb10", "coil20", "yaleb10-embed", "yaleb38-embed", "yaleb-few", "yaleb-few-embed")
 
 
 def add_arguments(parser):

@@ -110,7 +110,7 @@ def add_cluster_arguments(parser):
     parser.add_argument(
         "--pca", type=int, default=None, metavar="N",
         help="principal components kept before clustering (default: 500 for images, "
-        "none for embeddings; 0 for none)",
+        "none for embeddings and face features; 0 for none)",
     )
     parser.add_argument(
         "--pca-center", action="store_true",

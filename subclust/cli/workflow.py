@@ -261,11 +261,16 @@ class ClusterResult:
 
 
 def _resolve_pca(pca, inputs):
-    """'auto': 500 components for images (You et al.), none for embeddings."""
+    """'auto': 500 components for image features (You et al.), none for embeddings.
+
+    Faces embedded by the face-recognition network are embeddings (128 of them).
+    """
     n_samples, n_features = inputs.X.shape
     limit = min(n_samples, n_features) - 1
     if pca == "auto":
-        if inputs.source.get("kind") != "images":
+        if inputs.source.get("kind") != "images" or (
+            inputs.source["feature_params"]["features"] == "face"
+        ):
             return None
         return max(1, min(IMAGE_PCA_COMPONENTS, limit))
     if pca is None or pca == 0:
@@ -357,7 +362,7 @@ def cluster_inputs(
         Subspace dimension.
     pca : int, 'auto' or None, default='auto'
         Principal directions kept; 'auto' is 500 (at most the data allow)
-        for images and none for embeddings.
+        for images and none for embeddings (and face features).
     center : bool, default=False
         Centre before projecting (see :func:`subclust.pipeline.make_pipeline`).
     normalize : bool, default=True
