@@ -171,11 +171,9 @@ _AFFINE_MAX_SAMPLES = 1000
 #: Neighbours per sample of the graph in which candidates without one are scored.
 _N_NEIGHBORS = 10
 #: A candidate competes if its share of samples inconsistent with its subspaces is at
-#: most twice the smallest share plus one sample in a hundred. The smallest share is
-#: the noise floor of the check on these data: with few samples per cluster even the
-#: right partition leaves some (0.2-2.4 % for 10 faces a person), and partitions
-#: within twice that cannot be told apart by it. The hundredth keeps the rounding of
-#: near-ties (0.999 against 1.0 on COIL-20) from deciding.
+#: most this factor times the smallest share (the noise floor of the check on the data
+#: at hand) plus the tolerance, which keeps near-ties (0.999 against 1.0 on COIL-20)
+#: from deciding.
 _INCONSISTENCY_FACTOR = 2.0
 _CONSISTENCY_TOLERANCE = 0.01
 
@@ -353,8 +351,6 @@ def subspace_consistency(X, labels, n_clusters=None, *, dims=None):
     if n_clusters is None:
         n_clusters = int(labels.max()) + 1
     bases = cluster_bases(X, labels, n_clusters, dims=dims)
-    # Per residual dimension: a subspace of more dimensions leaves every sample a smaller
-    # residual, and would otherwise draw samples from the clusters of fewer.
     free = np.array([max(X.shape[1] - U.shape[1], 1) for U in bases])
     nearest = (residuals(X, bases) / free).argmin(axis=1)
     return float(np.mean(nearest == labels))
