@@ -275,7 +275,7 @@ def _save(path, array):
         (lambda d: (d / "x.csv").write_text("a,b\n1,2\n3,oops\n") and d / "x.csv",
          r"column 'b' is not numeric \('oops' on line 3\)"),
         (lambda d: (d / "x.tsv").write_text("1\t2\n") and d / "x.tsv", "extension '.tsv'"),
-        (lambda d: d, r"holds no PNG/JPG/JPEG images"),
+        (lambda d: d, r"holds no PNG/JPG/JPEG/PGM/\S* images"),
     ],
     ids=["missing", "1-d", "3-d", "nan", "object-array", "non-numeric-csv", "extension",
          "empty-folder"],

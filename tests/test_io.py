@@ -228,10 +228,27 @@ def test_read_image_folder_scattering_features(tmp_path):
     assert read_image_folder(tmp_path, n_components=3).data.shape == (4, 3)
 
 
+def test_read_image_folder_reads_the_formats_face_sets_ship_in(tmp_path):
+    """The AT&T faces are PGM files in one folder per person."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    written = []
+    for person, suffix in enumerate([".pgm", ".bmp", ".tif"]):
+        (tmp_path / f"s{person + 1}").mkdir()
+        for i in range(2):
+            written.append(rng.integers(0, 256, (6, 5), dtype=np.uint8))
+            Image.fromarray(written[-1]).save(tmp_path / f"s{person + 1}" / f"{i + 1}{suffix}")
+    bunch = read_image_folder(tmp_path, features="pixels")
+    assert bunch.target.tolist() == [0, 0, 1, 1, 2, 2]
+    assert bunch.filenames[0] == os.path.join("s1", "1.pgm")
+    np.testing.assert_allclose(bunch.data, np.array(written).reshape(6, 30) / 255.0)
+
+
 def test_read_image_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_image_folder(tmp_path / "nope")
-    with pytest.raises(ValueError, match="holds no PNG/JPG/JPEG images"):
+    with pytest.raises(ValueError, match=r"holds no PNG/JPG/JPEG/PGM/\S* images"):
         read_image_folder(tmp_path)
     _write_png(tmp_path / "a.png", np.zeros((4, 4)))
     _write_png(tmp_path / "b.png", np.zeros((5, 4)))

@@ -75,7 +75,7 @@ def _add_input_arguments(parser):
 def add_cluster_arguments(parser):
     parser.add_argument(
         "input", nargs="?", default=None, metavar="INPUT",
-        help="embeddings (.npy, .npz, .csv, .parquet) or a folder of PNG/JPEG images "
+        help="embeddings (.npy, .npz, .csv, .parquet) or a folder of images (PNG, JPEG, PGM...) "
         "(one sub-folder per class gives labels)",
     )
     parser.add_argument(

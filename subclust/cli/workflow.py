@@ -145,7 +145,7 @@ def load_inputs(
     ----------
     path : str or path-like, optional
         An embedding file (see :func:`subclust.io.read_embeddings`) or a
-        folder of PNG/JPEG images (see :func:`subclust.io.read_image_folder`;
+        folder of images (see :func:`subclust.io.read_image_folder`;
         sub-folders name the classes).
     dataset : str, optional
         Instead of ``path``: a loader of :mod:`subclust.datasets`

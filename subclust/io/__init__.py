@@ -2,7 +2,7 @@
 
 - :func:`read_embeddings` reads ``.npy``, ``.npz`` (never with pickle),
   ``.csv`` and ``.parquet`` files; :func:`read_labels` reads ground truth;
-  :func:`read_image_folder` turns a folder of PNG/JPEG images into
+  :func:`read_image_folder` turns a folder of images (PNG, JPEG, PGM...) into
   scattering-transform features.
 - :func:`save_model` / :func:`load_model` store a fitted estimator as arrays
   in an ``.npz`` archive and its parameters in JSON, in a versioned format

@@ -1,7 +1,7 @@
 """Read embeddings and images from files, without ever unpickling anything.
 
 Embeddings are a 2-D float array, one row per sample, read from ``.npy``,
-``.npz``, ``.csv`` or ``.parquet``; a folder of PNG/JPEG images becomes
+``.npz``, ``.csv`` or ``.parquet``; a folder of images (PNG, JPEG, PGM...) becomes
 scattering-transform features (:func:`subclust.datasets.scattering_features`).
 Every reader returns a :class:`sklearn.utils.Bunch` like the data-set loaders
 do, and every problem with the input (missing file, wrong shape, NaN,
@@ -34,7 +34,9 @@ __all__ = [
 #: File extensions read by :func:`read_embeddings`.
 EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet")
 #: Image files read by :func:`read_image_folder` (case-insensitive).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+#: Image files read from folders: what Pillow reads, in the formats image data sets ship in
+#: (the AT&T faces are PGM files, COIL and MNIST exports PNG).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 # Images per call of the scattering transform when features are computed with a progress bar.
 _FEATURE_CHUNK = 2048
 # Keys tried, in order, when an .npz file holds several arrays and none is named.
@@ -553,7 +555,8 @@ def read_images(filenames, shape=None):
     Parameters
     ----------
     filenames : sequence of path-like
-        PNG or JPEG files (any mode; colour is converted to grey levels).
+        Image files (:data:`IMAGE_EXTENSIONS`, any mode; colour is converted to grey
+        levels).
     shape : tuple (height, width), optional
         Required size (e.g. that of the images a model was trained on).
 
@@ -626,7 +629,7 @@ def read_image_folder(
     path, *, features="scattering", n_components=None, J="auto", L=8, pad_to="auto",
     shape=None, batch_size=64, n_jobs=None, progress=None,
 ):
-    """Read a folder of PNG/JPEG images and turn them into feature vectors.
+    """Read a folder of images (PNG, JPEG, PGM...) and turn them into feature vectors.
 
     The images sit directly in ``path`` (no labels), or in one sub-folder per
     class (the sub-folder names become the labels). Files are read in sorted
