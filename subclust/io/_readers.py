@@ -36,7 +36,9 @@ EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet")
 #: Image files read by :func:`read_image_folder` (case-insensitive).
 #: Image files read from folders: what Pillow reads, in the formats image data sets ship in
 #: (the AT&T faces are PGM files, COIL and MNIST exports PNG).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+IMAGE_EXTENSIONS = (
+    ".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".gif", ".webp",
+)  # fmt: skip
 # Images per call of the scattering transform when features are computed with a progress bar.
 _FEATURE_CHUNK = 2048
 # Keys tried, in order, when an .npz file holds several arrays and none is named.
