@@ -33,9 +33,8 @@ __all__ = [
 
 #: File extensions read by :func:`read_embeddings`.
 EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet")
-#: Image files read by :func:`read_image_folder` (case-insensitive).
-#: Image files read from folders: what Pillow reads, in the formats image data sets ship in
-#: (the AT&T faces are PGM files, COIL and MNIST exports PNG).
+#: Image files read by :func:`read_image_folder` (case-insensitive): the formats image
+#: data sets ship in that Pillow reads (the AT&T faces are PGM files).
 IMAGE_EXTENSIONS = (
     ".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".gif", ".webp",
 )  # fmt: skip
