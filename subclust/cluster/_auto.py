@@ -74,6 +74,7 @@ median) is carried by the graphs that merge clusters: on 40 well separated
 groups of 10 samples, six of nine graphs said 2 to 4.
 """
 
+import functools
 import numbers
 import time
 import warnings
@@ -230,9 +231,7 @@ def normalized_association(labels, affinity, n_clusters=None):
     >>> round(normalized_association(np.array([0, 0, 1, 1, 0, 1]), W), 4)  # cuts both
     0.3333
     """
-    within, volume = _cluster_weights(labels, affinity, n_clusters)
-    kept = np.divide(within, volume, out=np.zeros(len(volume)), where=volume > 0)
-    return float(kept.mean())
+    return _association(*_cluster_weights(labels, affinity, n_clusters))
 
 
 @validate_params(
@@ -274,7 +273,17 @@ def modularity(labels, affinity):
     >>> modularity(np.repeat([0, 1], 6), W)  # pairs of them merged
     0.5
     """
-    within, volume = _cluster_weights(labels, affinity)
+    return _modularity(*_cluster_weights(labels, affinity))
+
+
+def _association(within, volume):
+    """Normalized association from :func:`_cluster_weights`."""
+    kept = np.divide(within, volume, out=np.zeros(len(volume)), where=volume > 0)
+    return float(kept.mean())
+
+
+def _modularity(within, volume):
+    """Modularity from :func:`_cluster_weights`."""
     total = volume.sum()
     if total <= 0:
         return 0.0
@@ -402,16 +411,20 @@ def refereed_scores(partitions, graphs, n_clusters):
     >>> refereed_scores([right, wrong], [W, W], 2).round(3).tolist()
     [0.75, 0.083]
     """
-    association = _refereed(
-        partitions, graphs, lambda labels, graph: normalized_association(labels, graph, n_clusters)
-    )
-    return 0.5 * (association + _refereed(partitions, graphs, modularity))
+    # Both criteria read the same cluster weights: one product per partition and graph.
+    weights = functools.cache(
+        lambda i, j: _cluster_weights(partitions[i], graphs[j], n_clusters)
+    )  # fmt: skip
+    return 0.5 * sum(
+        _refereed(partitions, lambda i, j, criterion=criterion: criterion(*weights(i, j)))
+        for criterion in (_association, _modularity)
+    )  # fmt: skip
 
 
-def _refereed(partitions, graphs, score):
-    """Mean of ``score(labels, graph)`` in each partition's own graph and in its referee's."""
+def _refereed(partitions, score):
+    """Mean of ``score(i, j)`` (partition i in graph j) in its own graph and its referee's."""
     valid = [i for i, labels in enumerate(partitions) if labels is not None]
-    own = {i: score(partitions[i], graphs[i]) for i in valid}
+    own = {i: score(i, i) for i in valid}
     scores = np.full(len(partitions), np.nan)
     for i in valid:
         others = [j for j in valid if j != i]
@@ -419,7 +432,7 @@ def _refereed(partitions, graphs, score):
             scores[i] = own[i]
             continue
         referee = max(others, key=lambda j: own[j])  # the first of equals
-        scores[i] = 0.5 * (own[i] + score(partitions[i], graphs[referee]))
+        scores[i] = 0.5 * (own[i] + score(i, referee))
     return scores
 
 
@@ -671,8 +684,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
                 "graph can: ensc, omp, lsr, tsc, ssc-affine, ekss); give n_clusters."
             )
         names = list(estimates)
-        scores = _refereed([fits[name][0] for name in names], [fits[name][1] for name in names],
-                           modularity)
+        scores = _refereed(names, lambda i, j: modularity(fits[names[i]][0], fits[names[j]][1]))
         best = names[int(np.argmax(scores))]  # ties go to the first in portfolio order
         n_clusters = estimates[best]
         agreeing = {name: fits[name] for name, k in estimates.items() if k == n_clusters}
