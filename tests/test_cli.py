@@ -219,6 +219,58 @@ def test_cluster_folder_of_pngs_then_predict(capsys, tmp_path, digit_folder):
                  "trained on images: give a folder of images")
 
 
+def test_features_auto_compares_scattering_and_pixels(capsys, tmp_path, digit_folder):
+    pytest.importorskip("kymatio")
+    from subclust.cli.workflow import load_inputs
+
+    inputs = load_inputs(digit_folder)  # features="auto"
+    assert inputs.source["feature_params"]["features"] == "scattering"
+    [pixels] = inputs.alternatives
+    assert pixels.source["feature_params"] == {"features": "pixels", "shape": [28, 28]}
+    np.testing.assert_array_equal(pixels.X, inputs.images.reshape(30, -1))
+    np.testing.assert_array_equal(pixels.y, inputs.y)
+    assert load_inputs(digit_folder, features="pixels").alternatives == []
+
+    out = tmp_path / "out"
+    code, stdout, _ = run(capsys, "cluster", digit_folder, "-o", out)
+    assert code == 0
+    assert "features compared by auto's criterion" in stdout
+    report = json.loads((out / "report.json").read_text())
+    compared = report["features_compared"]
+    assert [c["features"] for c in compared] == ["scattering", "pixels"]
+    kept = max(compared, key=lambda c: c["criterion"])
+    assert [c["selected"] for c in compared] == [c is kept for c in compared]
+    # What was written is the clustering of the features kept, and predict repeats them.
+    assert report["input"]["feature_params"]["features"] == kept["features"]
+    assert report["selected"] == kept["selected_method"]
+    assert report["metrics"] == kept["metrics"]
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", digit_folder)
+    assert code == 0 and len(stdout.splitlines()) == 31
+
+    # Another method has no criterion to compare by: it takes the scattering transform.
+    code, _, _ = run(capsys, "cluster", digit_folder, "--method", "lsr", "-o", tmp_path / "lsr")
+    report = json.loads((tmp_path / "lsr" / "report.json").read_text())
+    assert report["input"]["feature_params"]["features"] == "scattering"
+    assert "features_compared" not in report
+    with pytest.raises(ValueError, match="features must be 'auto'"):
+        load_inputs(digit_folder, features="hog")
+
+
+def test_features_auto_keeps_pixels_for_faces_under_many_lights():
+    """Lambertian faces lie near a subspace per person in pixels, not in scattering features."""
+    pytest.importorskip("kymatio")
+    from subclust.bench._common import load_images
+    from subclust.cli.workflow import cluster_inputs, image_inputs
+
+    images, y = load_images("yaleb-few", random_state=0)  # 10 faces of each of 38 persons
+    result = cluster_inputs(image_inputs(images, y), random_state=0)
+    scattering, pixels = result.features
+    assert pixels["selected"] and pixels["criterion"] > scattering["criterion"]
+    assert result.inputs.source["feature_params"]["features"] == "pixels"
+    assert result.metrics == pixels["metrics"]
+    assert result.metrics["accuracy"] > 0.7 > 0.4 > scattering["metrics"]["accuracy"]
+
+
 def test_cluster_dataset_by_name(capsys, tmp_path):
     pytest.importorskip("kymatio")
     code, _, _ = run(capsys, "cluster", "--dataset", "mnist", "--n-samples", 60, "--method", "kss",

@@ -220,6 +220,15 @@ def test_bench_data_sets_load_by_name():
     few, persons = load_dataset("yaleb-few", random_state=3)
     assert few.shape == (380, 1024) and np.bincount(persons).tolist() == [10] * 38
 
+    from subclust.bench._common import load_images
+
+    images, same_persons = load_images("yaleb-few", random_state=3)  # the same draw, as images
+    assert np.array_equal(images.reshape(380, -1), few) and (persons == same_persons).all()
+    images, digits = load_images("mnist300", random_state=0)
+    assert images.shape == (300, 28, 28) and len(digits) == 300
+    with pytest.raises(ValueError, match="unknown image set 'nope'"):
+        load_images("nope")
+
 
 def test_auto_estimate_is_not_outvoted_by_graphs_that_merge_clusters():
     """24 tight groups of 6 unit vectors (as embeddings of 24 persons): most graphs say 2-4."""

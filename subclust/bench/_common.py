@@ -122,9 +122,7 @@ def load_dataset(name, *, random_state=0, data_home=None):
         embed = name.endswith("-embed")
         bunch = (datasets.load_yaleb_embeddings(data_home=data_home, n_jobs=-1) if embed
                  else datasets.load_yaleb("32x32", data_home=data_home))  # fmt: skip
-        rng = np.random.default_rng(random_state)
-        index = np.concatenate([rng.choice(np.flatnonzero(bunch.target == k), 10, replace=False)
-                                for k in range(38)])  # fmt: skip
+        index = _few_faces(bunch.target, random_state)
         return bunch.data[index], bunch.target[index]
     if name.endswith("-embed"):
         bunch = datasets.load_yaleb_embeddings(int(name[len("yaleb"):-len("-embed")]),
@@ -140,6 +138,47 @@ def load_dataset(name, *, random_state=0, data_home=None):
     if name.endswith("-pixels"):
         return bunch.data, bunch.target
     return datasets.scattering_pca(bunch.images, 500), bunch.target
+
+
+def _few_faces(target, random_state):
+    """Indices of 10 faces of each of Yale B's 38 persons, drawn at random."""
+    rng = np.random.default_rng(random_state)
+    return np.concatenate([rng.choice(np.flatnonzero(target == k), 10, replace=False)
+                           for k in range(38)])  # fmt: skip
+
+
+def load_images(name, *, random_state=0, data_home=None):
+    """Images of shape (n, height, width) and labels of an image set.
+
+    ``name`` is ``yaleb<subjects>`` (48x42), ``yaleb-few`` (32x32, as in
+    :data:`DATASETS`), ``coil20``, ``fashion``, ``digits`` or ``mnist<n>``
+    (``n`` test images drawn at random).
+    """
+    from subclust import datasets
+
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return bunch.images, bunch.target
+    if name.startswith("mnist"):
+        bunch = datasets.load_mnist(data_home=data_home, n_samples=int(name[len("mnist"):]),
+                                    random_state=random_state)  # fmt: skip
+        return bunch.images, bunch.target
+    if name == "yaleb-few":
+        bunch = datasets.load_yaleb("32x32", data_home=data_home)
+        index = _few_faces(bunch.target, random_state)
+        return bunch.images[index], bunch.target[index]
+    if name.startswith("yaleb"):
+        subjects = int(name[len("yaleb"):])
+        bunch = datasets.load_yaleb(subjects=None if subjects == 38 else subjects,
+                                    data_home=data_home)  # fmt: skip
+        return bunch.images, bunch.target
+    loaders = {"coil20": datasets.load_coil20, "fashion": datasets.load_fashion_mnist_sprite}
+    if name not in loaders:
+        raise ValueError(f"unknown image set {name!r}.")
+    bunch = loaders[name](data_home=data_home)
+    return bunch.images, bunch.target
 
 
 def add_names_argument(parser, option, names, default=None, note=None):

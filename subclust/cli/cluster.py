@@ -122,9 +122,11 @@ def add_cluster_arguments(parser):
         help="do not scale samples to unit norm before clustering",
     )
     parser.add_argument(
-        "--features", choices=["scattering", "pixels", "face"], default="scattering",
-        help="features of images (default: the scattering transform; 'face': embeddings of "
-        "face crops by a pretrained face-recognition network, needs subclust[faces])",
+        "--features", choices=["auto", "scattering", "pixels", "face"], default="auto",
+        help="features of images (default 'auto': with --method auto, the scattering transform "
+        "and the pixels both, keeping those clustered best by auto's criterion; with another "
+        "method, the scattering transform; 'face': embeddings of face crops by a pretrained "
+        "face-recognition network, needs subclust[faces])",
     )
     parser.add_argument(
         "--n-samples", type=int, default=None, help="use the first N images of --dataset"
@@ -191,13 +193,13 @@ def cluster_main(args):
         stages.begin("write")
         arguments = {k: v for k, v in vars(args).items() if k != "handler"}
         report = write_cluster_outputs(
-            args.outdir, result, inputs, force=args.force, command=arguments,
+            args.outdir, result, force=args.force, command=arguments,
             save_affinity=args.save_affinity, progress=args.progress,
         )
     table = Table(title=f"subclust cluster: {report['estimator']} ({args.method})")
     row = {
-        "samples": inputs.X.shape[0],
-        "features": inputs.X.shape[1],
+        "samples": result.inputs.X.shape[0],
+        "features": result.inputs.X.shape[1],
         "clusters": report["n_clusters"],
     }
     if report["n_clusters_estimate"] is not None:
@@ -209,6 +211,10 @@ def cluster_main(args):
     row.update(report["metrics"] or {})
     row["fit_s"] = report["timings"]["seconds_fit"]
     table.add_row(**row)
+    if result.features is not None:
+        table.notes.append("features compared by auto's criterion: " + ", ".join(
+            f"{c['features']} {c['criterion']:.4f}{' (kept)' if c['selected'] else ''}"
+            for c in result.features))
     table.notes.append(f"results in {args.outdir}: " + ", ".join(report["outputs"]))
     print(table)
 

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "reproduce": "each method with its paper's preset on its paper's protocol: paper vs ours",
     "threads": "everyday jobs idle and beside a process busy with BLAS: loaded/idle time ratios",
     "auto": "method 'auto' against the best of its candidates, k-means and spectral clustering",
+    "features": "features of images kept by auto: scattering or pixels, on real image sets",
 }
 
 

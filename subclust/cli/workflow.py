@@ -4,9 +4,11 @@ The logic behind ``subclust cluster`` and ``subclust predict``, importable
 and testable without the command line:
 
 - :func:`load_inputs` reads an embedding file, a folder of images, or a
-  benchmark data set (images turned into scattering features), with
-  optional ground-truth labels;
-- :func:`cluster_inputs` fits the pipeline of :func:`subclust.pipeline.make_pipeline`;
+  benchmark data set (images turned into features), with optional
+  ground-truth labels;
+- :func:`cluster_inputs` fits the pipeline of :func:`subclust.pipeline.make_pipeline`
+  (to each representation of the images, with ``features="auto"``, keeping the
+  one clustered best);
 - :func:`write_cluster_outputs` writes ``labels.csv``, ``bases.npz``,
   ``model.npz``, ``summary.png``, ``report.json`` (and ``affinity.npz`` on
   request) into an output directory that appears whole or not at all, and
@@ -16,6 +18,7 @@ and testable without the command line:
 """
 
 import csv
+import dataclasses
 import datetime
 import inspect
 import io
@@ -45,6 +48,7 @@ from subclust.utils.progress import progress_bar
 
 __all__ = [
     "AFFINITY_FILE",
+    "AUTO_FEATURES",
     "ClusterResult",
     "Inputs",
     "OUTPUT_FILES",
@@ -53,6 +57,7 @@ __all__ = [
     "cluster_inputs",
     "clustering_metrics",
     "dataset_names",
+    "image_inputs",
     "labels_csv",
     "load_inputs",
     "predict_inputs",
@@ -69,6 +74,8 @@ _SAMPLE_BY_SAMPLE = ("affinity_matrix_", "representation_matrix_")
 #: Principal components kept from image features when ``pca="auto"``
 #: (the scattering + PCA recipe of You et al., CVPR 2016).
 IMAGE_PCA_COMPONENTS = 500
+#: The features of images that ``features="auto"`` compares; the first wins ties.
+AUTO_FEATURES = ("scattering", "pixels")
 
 
 @dataclass
@@ -91,6 +98,9 @@ class Inputs:
         stored in the report and in the model file.
     seconds : float
         Time spent reading and computing features.
+    alternatives : list of Inputs
+        Other features of the same images (``features="auto"``), whose
+        clustering competes with that of ``X``.
     """
 
     X: np.ndarray
@@ -100,6 +110,7 @@ class Inputs:
     images: np.ndarray | None = None
     source: dict = field(default_factory=dict)
     seconds: float = 0.0
+    alternatives: list = field(default_factory=list)
 
 
 def dataset_names():
@@ -136,7 +147,7 @@ def _load_dataset(name, n_samples, data_home):
 
 
 def load_inputs(
-    path=None, *, dataset=None, key=None, label_column=None, labels=None, features="scattering",
+    path=None, *, dataset=None, key=None, label_column=None, labels=None, features="auto",
     n_samples=None, data_home=None, n_jobs=None, progress=None,
 ):  # fmt: skip
     """Read the samples to cluster: a file of embeddings, a folder of images, or a data set.
@@ -154,9 +165,11 @@ def load_inputs(
         See :func:`subclust.io.read_embeddings`.
     labels : str or path-like, optional
         File of ground-truth labels (see :func:`subclust.io.read_labels`).
-    features : {'scattering', 'pixels', 'face'}, default='scattering'
+    features : {'auto', 'scattering', 'pixels', 'face'}, default='auto'
         Features of images (folder or data set); see
-        :func:`subclust.io.read_image_folder`.
+        :func:`subclust.io.read_image_folder`. 'auto' computes those of
+        :data:`AUTO_FEATURES`: ``X`` holds the first, ``alternatives`` the
+        others, and :func:`cluster_inputs` keeps the best clustered.
     n_samples : int, optional
         Use the first ``n_samples`` images of the data set.
     data_home : str or path-like, optional
@@ -194,38 +207,90 @@ def load_inputs(
         raise ValueError("Give either an INPUT path or --dataset NAME (exactly one of them).")
     if n_samples is not None and dataset is None:
         raise ValueError("n_samples (--n-samples) only applies to --dataset.")
+    if features not in ("auto", *AUTO_FEATURES, "face"):
+        raise ValueError(
+            f"features must be 'auto', 'scattering', 'pixels' or 'face', got {features!r}."
+        )
     start = time.perf_counter()
-    images = names = None
-    if dataset is not None:
-        bunch = _load_dataset(dataset, n_samples, data_home)
-        params = image_feature_params(bunch.images.shape[1:], features)
-        X = image_features(bunch.images, params, n_jobs=n_jobs, progress=progress)
-        y, target_names = bunch.target, bunch.target_names
-        images = bunch.images
-        source = {"kind": "images", "dataset": dataset, "feature_params": params}
-    elif Path(path).is_dir():
+    if dataset is None and Path(path).is_dir():
         if key is not None or label_column is not None:
             raise ValueError(
                 "--key and --label-column apply to embedding files, not image folders."
             )
-        bunch = read_image_folder(path, features=features, n_jobs=n_jobs, progress=progress)
-        X, y, target_names = bunch.data, bunch.target, bunch.target_names
-        images, names = bunch.images, bunch.filenames
-        source = {"kind": "images", "path": str(path), "feature_params": bunch.feature_params}
-    else:
+        # Pixels are the images as read: image_inputs computes the features.
+        bunch = read_image_folder(path, features="pixels")
+        source = {"path": str(path)}
+    elif dataset is None:
         bunch = read_embeddings(path, key=key, label_column=label_column)
-        X, y, target_names = bunch.data, bunch.target, bunch.target_names
-        source = {"kind": "embeddings", "path": str(path), "format": bunch.format}
+        source = {"path": str(path), "format": bunch.format}
+    else:
+        bunch = _load_dataset(dataset, n_samples, data_home)
+        source = {"dataset": dataset}
+    y, target_names = bunch.target, bunch.target_names
     if labels is not None:
         if y is not None:
             raise ValueError(
                 "Labels are given twice (a labels file and a label column or class folders); "
                 "keep one."
             )
-        y, target_names = read_labels(labels, n_samples=X.shape[0])
+        y, target_names = read_labels(labels, n_samples=len(bunch.data))
         source["labels"] = str(labels)
-    source.update(n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
-    return Inputs(X, y, target_names, names, images, source, time.perf_counter() - start)
+    if "images" in bunch:
+        inputs = image_inputs(bunch.images, y, target_names=target_names,
+                              names=bunch.get("filenames"), features=features, source=source,
+                              n_jobs=n_jobs, progress=progress)  # fmt: skip
+    else:  # embeddings, from a file or a data set
+        source = {"kind": "embeddings", **source, "n_samples": int(bunch.data.shape[0]),
+                  "n_features": int(bunch.data.shape[1])}  # fmt: skip
+        inputs = Inputs(bunch.data, y, target_names, source=source)
+    inputs.seconds = time.perf_counter() - start
+    return inputs
+
+
+def image_inputs(images, y=None, *, target_names=None, names=None, features="auto", source=None,
+                 n_jobs=None, progress=None):  # fmt: skip
+    """Inputs of images: their features, or with 'auto' each of :data:`AUTO_FEATURES`.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, height, width)
+    y, target_names, names
+        See :class:`Inputs`.
+    features : {'auto', 'scattering', 'pixels', 'face'}, default='auto'
+        See :func:`load_inputs`.
+    source : dict, optional
+        Where the images come from, for the report; ``kind``,
+        ``feature_params``, ``n_samples`` and ``n_features`` are added.
+    n_jobs, progress
+        See :func:`load_inputs`.
+
+    Returns
+    -------
+    inputs : Inputs
+        The first features in ``X``, the others in ``alternatives``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cli.workflow import image_inputs
+    >>> images = np.random.default_rng(0).random((4, 8, 8))
+    >>> inputs = image_inputs(images, features="pixels")
+    >>> inputs.X.shape, inputs.source["feature_params"]["features"], inputs.alternatives
+    ((4, 64), 'pixels', [])
+    """
+    start = time.perf_counter()
+    compared = AUTO_FEATURES if features == "auto" else (features,)
+    representations = []
+    for name in compared:
+        params = image_feature_params(images.shape[1:], name)
+        X = image_features(images, params, n_jobs=n_jobs, progress=progress)
+        described = {**(source or {}), "kind": "images", "feature_params": params,
+                     "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}  # fmt: skip
+        representations.append(Inputs(X, y, target_names, names, images, described))
+    first, *others = representations
+    first.alternatives = others
+    first.seconds = time.perf_counter() - start
+    return first
 
 
 @dataclass
@@ -244,7 +309,15 @@ class ClusterResult:
     metrics : dict or None
         Accuracy, NMI and ARI against the ground truth, when known.
     seconds : float
-        Fitting time.
+        Fitting time (of every representation compared).
+    inputs : Inputs
+        The inputs clustered: with ``features="auto"``, the features chosen.
+    features : list of dict or None
+        With ``features="auto"``, one dict per representation compared:
+        ``features``, ``criterion`` (that of the candidate ``auto`` chose on
+        them), ``selected_method`` (that candidate), ``metrics`` (its
+        clustering's, as ``metrics``), ``seconds`` and ``selected``; None
+        otherwise.
     """
 
     pipeline: object
@@ -254,6 +327,8 @@ class ClusterResult:
     method: str
     metrics: dict | None
     seconds: float
+    inputs: Inputs
+    features: list | None = None
 
     @property
     def estimator(self):
@@ -349,6 +424,16 @@ def cluster_inputs(
 ):  # fmt: skip
     """Fit :func:`subclust.pipeline.make_pipeline` to the inputs.
 
+    Images given several features (``load_inputs(features="auto")``) are
+    clustered in each with ``method="auto"``, and the features whose chosen
+    candidate has the largest criterion are kept
+    (:attr:`subclust.cluster.AutoSubspaceClustering.criterion_`: the same
+    label-free comparison that chose the candidate). Faces lit from many
+    directions stay near a linear subspace per person in pixels, which the
+    scattering transform's modulus destroys; objects and digits cluster
+    better in scattering features. Other methods use the first features
+    (:data:`AUTO_FEATURES`).
+
     Parameters
     ----------
     inputs : Inputs
@@ -406,6 +491,29 @@ def cluster_inputs(
         normalize = params.pop("normalize")
         if not isinstance(normalize, bool):
             raise ValueError(f"normalize must be true or false, got {normalize!r}.")
+    representations = [inputs, *inputs.alternatives] if method == "auto" else [inputs]
+    results = [
+        _fit_pipeline(dataclasses.replace(features, alternatives=[]), method, n_clusters, dims,
+                      pca, center, normalize, random_state, params, progress)
+        for features in representations
+    ]  # fmt: skip
+    if len(results) == 1:
+        return results[0]
+    scores = [result.estimator.criterion_ for result in results]
+    best = int(np.argmax(scores))  # ties go to the first
+    compared = [
+        {"features": result.inputs.source["feature_params"]["features"],
+         "criterion": float(score), "selected_method": result.estimator.selected_,
+         "metrics": result.metrics, "seconds": result.seconds, "selected": i == best}
+        for i, (result, score) in enumerate(zip(results, scores))
+    ]  # fmt: skip
+    return dataclasses.replace(results[best], seconds=sum(r.seconds for r in results),
+                               features=compared)  # fmt: skip
+
+
+def _fit_pipeline(inputs, method, n_clusters, dims, pca, center, normalize, random_state, params,
+                  progress):  # fmt: skip
+    """The :class:`ClusterResult` of one pipeline fitted to one set of features."""
     n_components = _resolve_pca(pca, inputs)
     pipeline = make_pipeline(
         method, n_clusters, dims=dims, normalize=normalize, pca=n_components, center=center,
@@ -429,7 +537,7 @@ def cluster_inputs(
     Z = pipeline[:-1].transform(inputs.X) if len(pipeline) > 1 else inputs.X
     bases = _bases_of(estimator, Z, labels, getattr(estimator, "n_clusters_", n_clusters), dims)
     metrics = None if inputs.y is None else clustering_metrics(inputs.y, labels)
-    return ClusterResult(pipeline, labels, Z, bases, method, metrics, seconds)
+    return ClusterResult(pipeline, labels, Z, bases, method, metrics, seconds, inputs)
 
 
 def _jsonable(value):
@@ -514,13 +622,16 @@ def _bases_arrays(result):
     return arrays
 
 
-def _summary_figure(result, inputs):
+def _summary_figure(result):
     from subclust.cli.summary_figure import clustering_summary_figure
 
+    inputs = result.inputs
     method = result.method
     if getattr(result.estimator, "selected_", None) is not None:
         method += f": {result.estimator.selected_}"
     title = f"{method} on {inputs.source.get('path', inputs.source.get('dataset'))}"
+    if result.features is not None:
+        title += f" ({inputs.source['feature_params']['features']})"
     if result.metrics:
         title += f": accuracy {result.metrics['accuracy']:.4f}"
     return clustering_summary_figure(
@@ -532,7 +643,7 @@ def _summary_figure(result, inputs):
     )
 
 
-def build_report(result, inputs, *, command=None, timings=None, outputs=None):
+def build_report(result, *, command=None, timings=None, outputs=None):
     """The content of ``report.json``: method, parameters, objective, timings, metrics."""
     estimator = result.estimator
     objective = getattr(estimator, "objective_", None)
@@ -540,7 +651,7 @@ def build_report(result, inputs, *, command=None, timings=None, outputs=None):
         "subclust_version": _version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
-        "input": inputs.source,
+        "input": result.inputs.source,
         "method": result.method,
         "method_description": METHODS[result.method].description,
         "estimator": type(estimator).__name__,
@@ -563,6 +674,8 @@ def build_report(result, inputs, *, command=None, timings=None, outputs=None):
     if candidates is not None:  # method "auto": what it compared and what it chose
         report["selected"] = estimator.selected_
         report["candidates"] = _jsonable(candidates)
+    if result.features is not None:  # features "auto": the features compared and kept
+        report["features_compared"] = _jsonable(result.features)
     return report
 
 
@@ -593,7 +706,7 @@ def _version():
 
 
 def write_cluster_outputs(
-    outdir, result, inputs, *, force=False, command=None, read_seconds=None,
+    outdir, result, *, force=False, command=None, read_seconds=None,
     save_affinity=False, progress=None,
 ):
     """Write the results of a clustering into ``outdir``, a directory written whole or not at all.
@@ -613,14 +726,13 @@ def write_cluster_outputs(
     outdir : str or path-like
         The directory to create (its parent is created if missing).
     result : ClusterResult
-    inputs : Inputs
     force : bool, default=False
         Replace an existing output directory (one holding only the files
         above), once the new one is complete; a failure keeps the old one.
     command : list of str, optional
         The command line, recorded in the report.
     read_seconds : float, optional
-        Reading time, recorded in the report (default ``inputs.seconds``).
+        Reading time, recorded in the report (default ``result.inputs.seconds``).
     save_affinity : bool, default=False
         Also write the estimator's affinity matrix to ``affinity.npz``: a
         sparse matrix in :func:`scipy.sparse.save_npz` format, a dense one as
@@ -643,8 +755,7 @@ def write_cluster_outputs(
     >>> X, y, _ = make_molrg(n_samples=[20, 20], n_features=6, dims=2, random_state=0)
     >>> result = cluster_inputs(Inputs(X, y), method="lsr")
     >>> tmp = tempfile.TemporaryDirectory()
-    >>> report = write_cluster_outputs(Path(tmp.name) / "out", result, Inputs(X, y),
-    ...                                save_affinity=True)
+    >>> report = write_cluster_outputs(Path(tmp.name) / "out", result, save_affinity=True)
     >>> sorted(p.name for p in (Path(tmp.name) / "out").iterdir())
     ['affinity.npz', 'bases.npz', 'labels.csv', 'model.npz', 'report.json', 'summary.png']
     >>> tmp.cleanup()
@@ -658,6 +769,7 @@ def write_cluster_outputs(
                 "--save-affinity (save_affinity)."
             )
     start = time.perf_counter()
+    inputs = result.inputs
     metadata = {"input": inputs.source, "method": result.method}
     files = {
         "model.npz": lambda path: save_model(
@@ -669,7 +781,7 @@ def write_cluster_outputs(
         "bases.npz": lambda path: write_atomic(
             path, lambda f: np.savez(f, **_bases_arrays(result))
         ),
-        "summary.png": lambda path: save_figure(_summary_figure(result, inputs), path, dpi=90),
+        "summary.png": lambda path: save_figure(_summary_figure(result), path, dpi=90),
     }
     if save_affinity:
         files[AFFINITY_FILE] = lambda path: write_atomic(path, _affinity_writer(affinity))
@@ -687,7 +799,7 @@ def write_cluster_outputs(
         }
         timings["total"] = sum(timings.values())
         outputs = {name: str(outdir / name) for name in names}
-        report = build_report(result, inputs, command=command, timings=timings, outputs=outputs)
+        report = build_report(result, command=command, timings=timings, outputs=outputs)
         bar.set_postfix_str("report.json")
         write_text(building / "report.json", json.dumps(report, indent=2) + "\n")
         bar.update(1)

@@ -524,6 +524,10 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         why it failed), ``selected`` (bool).
     selected_ : str
         Name of the winner.
+    criterion_ : float
+        The winner's criterion: how cleanly its partition cuts its own graph
+        and its referee's. Partitions of the same samples in other features
+        compare by it (``subclust cluster --features auto``).
     selection_indices_ : ndarray of shape (n_selection_samples_,)
         The samples the candidates were compared on (all, or a subsample).
     candidate_labels_ : ndarray of shape (n_candidates, n_selection_samples_)
@@ -792,6 +796,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         winner = int(np.nanargmax(np.where(competes, scores, np.nan)))
         self.candidates_[winner]["selected"] = True
         self.selected_ = self.candidates_[winner]["name"]
+        self.criterion_ = self.candidates_[winner]["criterion"]
         self.selection_indices_ = np.arange(n_samples) if subsample is None else subsample
         self.candidate_labels_ = np.array(
             [np.full(len(X_compared), -1) if labels is None else labels for labels in partitions]
