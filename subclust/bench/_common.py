@@ -181,6 +181,12 @@ def load_images(name, *, random_state=0, data_home=None):
     return bunch.images, bunch.target
 
 
+def print_row(row):
+    """Print a table row as soon as it is measured: a long benchmark shows its progress."""
+    print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in row.items()), flush=True)  # fmt: skip
+
+
 def add_names_argument(parser, option, names, default=None, note=None):
     """Add an option naming a comma-separated subset of ``names`` (all by default).
 

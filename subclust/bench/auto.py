@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from subclust.bench._common import add_names_argument, load_dataset, parse_names
+from subclust.bench._common import add_names_argument, load_dataset, parse_names, print_row
 from subclust.utils.tables import Table
 
 #: Data sets of :data:`subclust.bench._common.DATASETS` in the table.
@@ -95,8 +95,7 @@ def auto_table(datasets=tuple(DATASETS), *, budget=2000, random_state=0, ensc=Tr
         X, y = load_dataset(name, data_home=data_home)
         row = auto_row(name, X, y, budget=budget, random_state=random_state, ensc=ensc)
         table.add_row(**row)
-        print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                               for k, v in row.items()), flush=True)
+        print_row(row)
     table.notes += [
         "acc_best, acc_choice: the best candidate in hindsight and auto's choice, on the "
         "samples auto compared them on (all of them up to the budget); acc_auto, acc_kmeans, "

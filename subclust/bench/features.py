@@ -17,7 +17,7 @@ parameter) was fixed looking at ``yaleb-few``, ``digits``, ``fashion`` and
 """
 
 
-from subclust.bench._common import add_names_argument, load_images, parse_names
+from subclust.bench._common import add_names_argument, load_images, parse_names, print_row
 from subclust.utils.tables import Table
 
 #: Image sets of :func:`subclust.bench._common.load_images` in the table.
@@ -61,8 +61,7 @@ def features_table(datasets=DEFAULT_DATASETS.split(","), *, random_state=0, data
         images, y = load_images(name, random_state=random_state, data_home=data_home)
         row = features_row(name, images, y, random_state=random_state)
         table.add_row(**row)
-        print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                               for k, v in row.items()), flush=True)  # fmt: skip
+        print_row(row)
     table.notes += [
         "criterion_*: auto's criterion of its choice (choice_*) on those features; acc_*: the "
         "accuracy of that choice on all samples; kept: the larger criterion.",
