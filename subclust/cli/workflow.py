@@ -491,12 +491,12 @@ def cluster_inputs(
         normalize = params.pop("normalize")
         if not isinstance(normalize, bool):
             raise ValueError(f"normalize must be true or false, got {normalize!r}.")
+    options = dict(method=method, n_clusters=n_clusters, dims=dims, pca=pca, center=center,
+                   normalize=normalize, random_state=random_state, params=params,
+                   progress=progress)  # fmt: skip
     representations = [inputs, *inputs.alternatives] if method == "auto" else [inputs]
-    results = [
-        _fit_pipeline(dataclasses.replace(features, alternatives=[]), method, n_clusters, dims,
-                      pca, center, normalize, random_state, params, progress)
-        for features in representations
-    ]  # fmt: skip
+    results = [_fit_pipeline(dataclasses.replace(features, alternatives=[]), **options)
+               for features in representations]  # fmt: skip
     if len(results) == 1:
         return results[0]
     scores = [result.estimator.criterion_ for result in results]
@@ -511,8 +511,8 @@ def cluster_inputs(
                                features=compared)  # fmt: skip
 
 
-def _fit_pipeline(inputs, method, n_clusters, dims, pca, center, normalize, random_state, params,
-                  progress):  # fmt: skip
+def _fit_pipeline(inputs, *, method, n_clusters, dims, pca, center, normalize, random_state,
+                  params, progress):  # fmt: skip
     """The :class:`ClusterResult` of one pipeline fitted to one set of features."""
     n_components = _resolve_pca(pca, inputs)
     pipeline = make_pipeline(
