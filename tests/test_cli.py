@@ -271,6 +271,22 @@ def test_features_auto_keeps_pixels_for_faces_under_many_lights():
     assert result.metrics["accuracy"] > 0.7 > 0.4 > scattering["metrics"]["accuracy"]
 
 
+def test_bench_features_row_reports_both_features():
+    pytest.importorskip("kymatio")
+    from subclust.bench._common import load_images
+    from subclust.bench.features import features_row
+
+    images, y = load_images("mnist200", random_state=0)
+    keep = np.isin(y, [0, 1])
+    row = features_row("mnist", images[keep], y[keep])
+    assert row["seen"] == "no" and row["n_samples"] == keep.sum()
+    kept = row["kept"]
+    other = {"scattering": "pixels", "pixels": "scattering"}[kept]
+    assert row[f"criterion_{kept}"] >= row[f"criterion_{other}"]
+    assert row["acc_kept"] == row[f"acc_{kept}"]
+    assert row["most_accurate"] in ("scattering", "pixels")
+
+
 def test_cluster_dataset_by_name(capsys, tmp_path):
     pytest.importorskip("kymatio")
     code, _, _ = run(capsys, "cluster", "--dataset", "mnist", "--n-samples", 60, "--method", "kss",

@@ -820,8 +820,9 @@ def predict_inputs(
     """Cluster labels of new samples under a saved model.
 
     The model file records how its input was made: for embeddings the
-    number of features is checked; for images the same features (scattering
-    transform of the same size) are computed from the new images.
+    number of features is checked; for images the same features (those the
+    clustering kept, from images of the same size) are computed from the new
+    images.
 
     Parameters
     ----------
