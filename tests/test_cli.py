@@ -256,6 +256,23 @@ def test_features_auto_compares_scattering_and_pixels(capsys, tmp_path, digit_fo
         load_inputs(digit_folder, features="hog")
 
 
+def test_features_auto_without_kymatio_uses_the_pixels(monkeypatch):
+    import subclust.datasets._features as features_module
+    from subclust.cli.workflow import image_inputs
+
+    def missing():
+        raise ImportError("Scattering features need kymatio (>= 0.3)")
+
+    monkeypatch.setattr(features_module, "_scattering_class", missing)
+    images = np.random.default_rng(0).random((6, 8, 8))
+    with pytest.warns(UserWarning, match="features 'auto' leaves out scattering: .*kymatio"):
+        inputs = image_inputs(images)
+    assert inputs.source["feature_params"]["features"] == "pixels"
+    assert inputs.alternatives == []
+    with pytest.raises(ImportError, match="kymatio"):
+        image_inputs(images, features="scattering")
+
+
 def test_features_auto_keeps_pixels_for_faces_under_many_lights():
     """Lambertian faces lie near a subspace per person in pixels, not in scattering features."""
     pytest.importorskip("kymatio")

@@ -24,6 +24,7 @@ import inspect
 import io
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,7 +268,9 @@ def image_inputs(images, y=None, *, target_names=None, names=None, features="aut
     Returns
     -------
     inputs : Inputs
-        The first features in ``X``, the others in ``alternatives``.
+        The first features in ``X``, the others in ``alternatives``. With
+        'auto', features whose optional dependency is missing (kymatio for
+        the scattering transform) are left out with a warning.
 
     Examples
     --------
@@ -283,7 +286,13 @@ def image_inputs(images, y=None, *, target_names=None, names=None, features="aut
     representations = []
     for name in compared:
         params = image_feature_params(images.shape[1:], name)
-        X = image_features(images, params, n_jobs=n_jobs, progress=progress)
+        try:
+            X = image_features(images, params, n_jobs=n_jobs, progress=progress)
+        except ImportError as error:  # an optional extra: 'auto' compares what is installed
+            if features != "auto":
+                raise
+            warnings.warn(f"features 'auto' leaves out {name}: {error}", stacklevel=2)
+            continue
         described = {**(source or {}), "kind": "images", "feature_params": params,
                      "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}  # fmt: skip
         representations.append(Inputs(X, y, target_names, names, images, described))
