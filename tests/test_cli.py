@@ -273,6 +273,25 @@ def test_features_auto_without_kymatio_uses_the_pixels(monkeypatch):
         image_inputs(images, features="scattering")
 
 
+def test_warnings_are_one_line(capsys, tmp_path, monkeypatch):
+    import subclust.datasets._features as features_module
+    from PIL import Image
+
+    def missing():
+        raise ImportError("Scattering features need kymatio (>= 0.3)")
+
+    monkeypatch.setattr(features_module, "_scattering_class", missing)
+    pixels = np.random.default_rng(0).integers(1, 256, size=(12, 8, 8), dtype=np.uint8)
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(tmp_path / f"{i}.png")
+    code, _, stderr = run(capsys, "cluster", tmp_path, "--n-clusters", 2, "-o", tmp_path / "out")
+    assert code == 0
+    assert stderr.splitlines() == [
+        "subclust cluster: warning: features 'auto' leaves out scattering: Scattering features "
+        "need kymatio (>= 0.3)"
+    ]
+
+
 def test_features_auto_keeps_pixels_for_faces_under_many_lights():
     """Lambertian faces lie near a subspace per person in pixels, not in scattering features."""
     pytest.importorskip("kymatio")

@@ -1,7 +1,8 @@
 """The ``subclust`` command line: thin wrappers over importable functions.
 
 Every subcommand parses its arguments, calls library code and prints a table;
-bad input ends with a one-line message and a non-zero exit code. Ctrl-C ends
+bad input ends with a one-line message and a non-zero exit code, and a
+warning is one line too. Ctrl-C ends
 a command with one line and exit code 130; ``cluster`` and ``predict`` stop
 at once, even inside a long NumPy call, and leave no partial or temporary
 output behind.
@@ -12,6 +13,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 
 from subclust import __version__
 
@@ -208,14 +210,26 @@ def _run_interruptibly(handler, args):
         raise outcome["error"]
 
 
+def _warning_line(command):
+    """Show a warning as errors are shown: one line naming the command, no source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"subclust {command}: warning: {text}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv=None):
     """Entry point of the ``subclust`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        if getattr(args, "in_worker", False):
-            _run_interruptibly(args.handler, args)
-        else:
-            args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line(args.command)
+            if getattr(args, "in_worker", False):
+                _run_interruptibly(args.handler, args)
+            else:
+                args.handler(args)
     except KeyboardInterrupt:
         _interrupted(args.command)
         return EXIT_INTERRUPTED
