@@ -15,6 +15,7 @@ from subclust.cluster import (
     PORTFOLIO,
     modularity,
     normalized_association,
+    partition_criterion,
     refereed_scores,
     subspace_consistency,
 )
@@ -283,6 +284,21 @@ def test_the_criterion_charges_a_partition_that_merges_clusters():
     assert modularity(merged, W) < modularity(labels, W) - 0.2
     scores = refereed_scores([labels, merged], [W, W], 5)
     assert scores[0] > scores[1] + 0.05
+
+
+def test_partition_criterion_scores_a_partition_alone(molrg):
+    X, y = molrg
+    W = np.kron(np.eye(2), np.ones((4, 4))) - np.eye(8)
+    right, wrong = np.repeat([0, 1], 4), np.tile([0, 1], 4)
+    # In a given graph: the mean of the two criteria, as refereed_scores gives a lone candidate.
+    assert partition_criterion(np.zeros((8, 3)), right, W) == pytest.approx(
+        0.5 * (normalized_association(right, W) + modularity(right, W)))
+    assert partition_criterion(np.zeros((8, 3)), wrong, W) < 0.1
+    # Without one, in the nearest-neighbour graph of the samples: the subspaces, not halves.
+    halves = (X[:, 0] > 0).astype(int)
+    assert partition_criterion(X, y) > partition_criterion(X, halves, n_clusters=4) + 0.2
+    with pytest.raises(ValueError, match="affinity"):
+        partition_criterion(X, y, affinity="knn")
 
 
 def test_auto_is_the_default_method(molrg):

@@ -247,11 +247,20 @@ def test_features_auto_compares_scattering_and_pixels(capsys, tmp_path, digit_fo
     code, stdout, _ = run(capsys, "predict", out / "model.npz", digit_folder)
     assert code == 0 and len(stdout.splitlines()) == 31
 
-    # Another method has no criterion to compare by: it takes the scattering transform.
-    code, _, _ = run(capsys, "cluster", digit_folder, "--method", "lsr", "-o", tmp_path / "lsr")
-    report = json.loads((tmp_path / "lsr" / "report.json").read_text())
-    assert report["input"]["feature_params"]["features"] == "scattering"
+    # Another method's partitions are compared by the criterion of each in its own graph.
+    code, _, _ = run(capsys, "cluster", digit_folder, "--method", "kss", "--dims", 2, "-o",
+                     tmp_path / "kss")
+    report = json.loads((tmp_path / "kss" / "report.json").read_text())
+    compared = report["features_compared"]
+    assert [c["selected_method"] for c in compared] == ["kss", "kss"]
+    kept = max(compared, key=lambda c: c["criterion"])
+    assert report["input"]["feature_params"]["features"] == kept["features"]
+    # Features named: no comparison.
+    code, _, _ = run(capsys, "cluster", digit_folder, "--features", "pixels", "-o",
+                     tmp_path / "pixels")
+    report = json.loads((tmp_path / "pixels" / "report.json").read_text())
     assert "features_compared" not in report
+    assert report["input"]["feature_params"]["features"] == "pixels"
     with pytest.raises(ValueError, match="features must be 'auto'"):
         load_inputs(digit_folder, features="hog")
 
@@ -305,6 +314,10 @@ def test_features_auto_keeps_pixels_for_faces_under_many_lights():
     assert result.inputs.source["feature_params"]["features"] == "pixels"
     assert result.metrics == pixels["metrics"]
     assert result.metrics["accuracy"] > 0.7 > 0.4 > scattering["metrics"]["accuracy"]
+    # The same for one method, by the criterion of its partition in its own graph.
+    lsr = cluster_inputs(image_inputs(images, y), method="lsr", random_state=0)
+    assert lsr.inputs.source["feature_params"]["features"] == "pixels"
+    assert lsr.metrics["accuracy"] > 0.7 > 0.4 > lsr.features[0]["metrics"]["accuracy"]
 
 
 def test_bench_features_row_reports_both_features():

@@ -123,10 +123,9 @@ def add_cluster_arguments(parser):
     )
     parser.add_argument(
         "--features", choices=["auto", "scattering", "pixels", "face"], default="auto",
-        help="features of images (default 'auto': with --method auto, the scattering transform "
-        "and the pixels both, keeping those clustered best by auto's criterion; with another "
-        "method, the scattering transform; 'face': embeddings of face crops by a pretrained "
-        "face-recognition network, needs subclust[faces])",
+        help="features of images (default 'auto': the scattering transform and the pixels "
+        "both, keeping those clustered best by auto's criterion; 'face': embeddings of face "
+        "crops by a pretrained face-recognition network, needs subclust[faces])",
     )
     parser.add_argument(
         "--n-samples", type=int, default=None, help="use the first N images of --dataset"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subclust.cluster import cluster_bases
+from subclust.cluster import cluster_bases, partition_criterion
 from subclust.io import (
     atomic_directory,
     image_feature_params,
@@ -323,9 +323,9 @@ class ClusterResult:
         The inputs clustered: with ``features="auto"``, the features chosen.
     features : list of dict or None
         With ``features="auto"``, one dict per representation compared:
-        ``features``, ``criterion`` (that of the candidate ``auto`` chose on
-        them), ``selected_method`` (that candidate), ``metrics`` (its
-        clustering's, as ``metrics``), ``seconds`` and ``selected``; None
+        ``features``, ``criterion`` (see :func:`cluster_inputs`),
+        ``selected_method`` (the candidate ``auto`` chose, or the method),
+        ``metrics`` (as ``metrics``), ``seconds`` and ``selected``; None
         otherwise.
     """
 
@@ -434,14 +434,14 @@ def cluster_inputs(
     """Fit :func:`subclust.pipeline.make_pipeline` to the inputs.
 
     Images given several features (``load_inputs(features="auto")``) are
-    clustered in each with ``method="auto"``, and the features whose chosen
-    candidate has the largest criterion are kept
-    (:attr:`subclust.cluster.AutoSubspaceClustering.criterion_`: the same
-    label-free comparison that chose the candidate). Faces lit from many
+    clustered in each, and the features clustered best by ``auto``'s
+    label-free criterion are kept: that of the candidate ``auto`` chose
+    (:attr:`subclust.cluster.AutoSubspaceClustering.criterion_`), or for
+    another method that of its partition in its own graph
+    (:func:`subclust.cluster.partition_criterion`). Faces lit from many
     directions stay near a linear subspace per person in pixels, which the
     scattering transform's modulus destroys; objects and digits cluster
-    better in scattering features. Other methods use the first features
-    (:data:`AUTO_FEATURES`).
+    better in scattering features.
 
     Parameters
     ----------
@@ -503,21 +503,31 @@ def cluster_inputs(
     options = dict(method=method, n_clusters=n_clusters, dims=dims, pca=pca, center=center,
                    normalize=normalize, random_state=random_state, params=params,
                    progress=progress)  # fmt: skip
-    representations = [inputs, *inputs.alternatives] if method == "auto" else [inputs]
     results = [_fit_pipeline(dataclasses.replace(features, alternatives=[]), **options)
-               for features in representations]  # fmt: skip
+               for features in [inputs, *inputs.alternatives]]  # fmt: skip
     if len(results) == 1:
         return results[0]
-    scores = [result.estimator.criterion_ for result in results]
+    scores = [_criterion(result, normalize) for result in results]
     best = int(np.argmax(scores))  # ties go to the first
     compared = [
         {"features": result.inputs.source["feature_params"]["features"],
-         "criterion": float(score), "selected_method": result.estimator.selected_,
+         "criterion": float(score),
+         "selected_method": getattr(result.estimator, "selected_", result.method),
          "metrics": result.metrics, "seconds": result.seconds, "selected": i == best}
         for i, (result, score) in enumerate(zip(results, scores))
     ]  # fmt: skip
     return dataclasses.replace(results[best], seconds=sum(r.seconds for r in results),
                                features=compared)  # fmt: skip
+
+
+def _criterion(result, normalize):
+    """Auto's criterion of a clustering: that of its choice, or of another method's partition."""
+    estimator = result.estimator
+    if hasattr(estimator, "criterion_"):
+        return estimator.criterion_
+    graph = getattr(estimator, "affinity_matrix_", None)
+    return partition_criterion(result.Z, result.labels, graph, n_clusters=len(result.bases),
+                               normalize=normalize)  # fmt: skip
 
 
 def _fit_pipeline(inputs, *, method, n_clusters, dims, pca, center, normalize, random_state,

@@ -5,6 +5,7 @@ from subclust.cluster._auto import (
     AutoSubspaceClustering,
     modularity,
     normalized_association,
+    partition_criterion,
     refereed_scores,
     subspace_consistency,
 )
@@ -87,6 +88,7 @@ __all__ += [
     "PORTFOLIO",
     "modularity",
     "normalized_association",
+    "partition_criterion",
     "refereed_scores",
     "subspace_consistency",
 ]

@@ -107,7 +107,7 @@ from subclust.utils.validation import (
 
 __all__ = [
     "AutoSubspaceClustering", "PORTFOLIO", "modularity", "normalized_association",
-    "refereed_scores", "subspace_consistency",
+    "partition_criterion", "refereed_scores", "subspace_consistency",
 ]
 
 
@@ -436,6 +436,66 @@ def _refereed(partitions, score):
     return scores
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "labels": ["array-like"],
+        "affinity": ["array-like", "sparse matrix", None],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "normalize": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def partition_criterion(X, labels, affinity=None, *, n_clusters=None, normalize=True):
+    """The criterion of :func:`refereed_scores` for one partition, with no referee.
+
+    The mean of the partition's :func:`normalized_association` and
+    :func:`modularity` in ``affinity``, the graph its method built, or where
+    the method builds none (k-means, K-subspaces) in the 10-nearest-neighbour
+    graph of the (unit-norm) samples: the score :class:`AutoSubspaceClustering`
+    gives a candidate alone. It compares one method's partitions of the same
+    samples in different features (``subclust cluster --features auto``).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The samples the partition was made from.
+    labels : ndarray of int of shape (n_samples,)
+    affinity : ndarray or sparse matrix of shape (n_samples, n_samples), optional
+        The partition's graph; default: the nearest-neighbour graph of ``X``.
+    n_clusters : int, optional
+        K; default ``labels.max() + 1``.
+    normalize : bool, default=True
+        Scale the samples to unit norm before finding their neighbours.
+
+    Returns
+    -------
+    score : float
+        At most 1.
+
+    Examples
+    --------
+    >>> from subclust.cluster import partition_criterion
+    >>> from subclust.datasets import make_molrg
+    >>> X, y, _ = make_molrg(n_samples=[40, 40], n_features=10, dims=2, random_state=0)
+    >>> bool(partition_criterion(X, y) > partition_criterion(X, (X[:, 0] > 0).astype(int)))
+    True
+    """
+    labels = np.asarray(labels)
+    if n_clusters is None:
+        n_clusters = int(labels.max()) + 1
+    if affinity is None:
+        affinity = _neighbour_graph(np.asarray(X), normalize)
+    return float(refereed_scores([labels], [affinity], n_clusters)[0])
+
+
+def _neighbour_graph(X, normalize):
+    """The graph of a candidate that builds none: spectral clustering's kNN graph."""
+    X = normalize_rows(X) if normalize else X
+    A = kneighbors_graph(X, min(_N_NEIGHBORS, X.shape[0] - 1), include_self=True)
+    return 0.5 * (A + A.T)
+
+
 class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     """Choose the method and its parameter on the data alone, then cluster with it.
 
@@ -695,13 +755,6 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         return (n_clusters, estimates, dict(zip(names, scores.tolist())), spectra[best],
                 agreeing)
 
-    def _neighbour_graph(self, X):
-        """The graph of a candidate that builds none: spectral clustering's kNN graph."""
-        X = normalize_rows(X) if self.normalize else X
-        n_neighbors = min(_N_NEIGHBORS, X.shape[0] - 1)
-        A = kneighbors_graph(X, n_neighbors, include_self=True)
-        return 0.5 * (A + A.T)
-
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Compare the candidates on (a subsample of) ``X``, then fit the winner on all of it.
@@ -760,7 +813,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             else:
                 if graph is None:
                     if neighbour_graph is None:
-                        neighbour_graph = self._neighbour_graph(X_compared)
+                        neighbour_graph = _neighbour_graph(X_compared, self.normalize)
                     graph = neighbour_graph
             partitions.append(labels)
             graphs.append(graph)
