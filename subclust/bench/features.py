@@ -1,11 +1,12 @@
 """Features of images chosen by ``auto``: the scattering transform or the pixels.
 
 ``subclust bench features`` clusters real image sets as ``subclust cluster``
-does by default (``--features auto --method auto``: both representations,
-each through PCA to at most 500 dimensions and ``method="auto"``) and prints,
-for each representation, the criterion of ``auto``'s choice on it and the
-accuracy of that choice, with the representation kept (the larger
-criterion) beside the more accurate one.
+does by default (``--features auto``: both representations, each through
+PCA to at most 500 dimensions, then ``method="auto"`` or ``--method``) and
+prints, for each representation, the criterion of the clustering (of
+``auto``'s choice, or of the method's partition in its own graph) and its
+accuracy, with the representation kept (the larger criterion) beside the
+more accurate one.
 
 Faces under many lights lie near one linear subspace per person in pixels
 (Basri and Jacobs, "Lambertian reflectance and linear subspaces", TPAMI
@@ -31,16 +32,17 @@ DEFAULT_DATASETS = "yaleb-few,digits,fashion,coil20,yaleb10,mnist2000"
 def add_arguments(parser):
     add_names_argument(parser, "--datasets", DATASETS, DEFAULT_DATASETS,
                        note="yaleb38 takes minutes")  # fmt: skip
+    parser.add_argument("--method", default="auto", help="clustering method (default: auto)")
     parser.add_argument("--seed", type=int, default=0, help="draw of yaleb-few and mnist2000")
     parser.add_argument("--data-home", default=None)
 
 
-def features_row(name, images, y, *, random_state=0):
+def features_row(name, images, y, *, method="auto", random_state=0):
     """Cluster the images in each representation, as ``subclust cluster`` does; one row."""
     from subclust.cli.workflow import cluster_inputs, image_inputs
 
     inputs = image_inputs(images, y, source={"dataset": name})
-    result = cluster_inputs(inputs, method="auto", random_state=random_state)
+    result = cluster_inputs(inputs, method=method, random_state=random_state)
     row = {"dataset": name, "seen": "yes" if name in SEEN else "no", "n_samples": len(y)}
     for compared in result.features:
         features = compared["features"]
@@ -54,17 +56,20 @@ def features_row(name, images, y, *, random_state=0):
     return row
 
 
-def features_table(datasets=DEFAULT_DATASETS.split(","), *, random_state=0, data_home=None):
+def features_table(datasets=DEFAULT_DATASETS.split(","), *, method="auto", random_state=0,
+                   data_home=None):  # fmt: skip
     """:func:`features_row` for every data set."""
-    table = Table(title="features of images kept by auto's criterion: scattering or pixels")
+    table = Table(title=f"features of images kept by auto's criterion ({method}): scattering "
+                        "or pixels")  # fmt: skip
     for name in datasets:
         images, y = load_images(name, random_state=random_state, data_home=data_home)
-        row = features_row(name, images, y, random_state=random_state)
+        row = features_row(name, images, y, method=method, random_state=random_state)
         table.add_row(**row)
         print_row(row)
     table.notes += [
-        "criterion_*: auto's criterion of its choice (choice_*) on those features; acc_*: the "
-        "accuracy of that choice on all samples; kept: the larger criterion.",
+        "criterion_*: auto's criterion of its choice (choice_*) on those features, or of the "
+        "method's partition in its own graph; acc_*: its accuracy on all samples; kept: the "
+        "larger criterion.",
         f"rule fixed on {', '.join(SEEN)}; the other sets are held out.",
     ]
     return table
@@ -72,4 +77,8 @@ def features_table(datasets=DEFAULT_DATASETS.split(","), *, random_state=0, data
 
 def main(args):
     names = parse_names(args.datasets, DATASETS, "--datasets")
-    print(features_table(names, random_state=args.seed, data_home=args.data_home))
+    from subclust.pipeline import make_estimator
+
+    make_estimator(args.method)  # an unknown method fails before any data is read
+    print(features_table(names, method=args.method, random_state=args.seed,
+                         data_home=args.data_home))  # fmt: skip
