@@ -191,7 +191,8 @@ def digit_folder(tmp_path_factory):
 def test_cluster_folder_of_pngs_then_predict(capsys, tmp_path, digit_folder):
     pytest.importorskip("kymatio")
     out = tmp_path / "out"
-    code, _, _ = run(capsys, "cluster", digit_folder, "--method", "kss", "--dims", 2, "-o", out)
+    code, _, _ = run(capsys, "cluster", digit_folder, "--method", "kss", "--dims", 2,
+                     "--features", "scattering", "-o", out)
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["kind"] == "images"
