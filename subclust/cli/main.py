@@ -2,10 +2,9 @@
 
 Every subcommand parses its arguments, calls library code and prints a table;
 bad input ends with a one-line message and a non-zero exit code, and a
-warning is one line too. Ctrl-C ends
-a command with one line and exit code 130; ``cluster`` and ``predict`` stop
-at once, even inside a long NumPy call, and leave no partial or temporary
-output behind.
+warning is one line too. Ctrl-C ends a command with one line and exit code
+130; ``cluster`` and ``predict`` stop at once, even inside a long NumPy call,
+and leave no partial or temporary output behind.
 """
 
 import argparse
