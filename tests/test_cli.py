@@ -337,6 +337,19 @@ def test_bench_features_row_reports_both_features():
     assert row["most_accurate"] in ("scattering", "pixels")
 
 
+def test_a_data_set_of_embeddings_is_read_as_embeddings(monkeypatch, molrg):
+    from sklearn.utils import Bunch
+
+    import subclust.cli.workflow as workflow
+
+    X, y, _ = molrg
+    monkeypatch.setattr(workflow, "_load_dataset", lambda *args: Bunch(data=X, target=y))
+    inputs = workflow.load_inputs(dataset="yaleb_embeddings")  # a loader without images
+    assert inputs.source == {"kind": "embeddings", "dataset": "yaleb_embeddings",
+                             "n_samples": 120, "n_features": 20}  # fmt: skip
+    assert inputs.X is X and inputs.target_names is None and inputs.alternatives == []
+
+
 def test_cluster_dataset_by_name(capsys, tmp_path):
     pytest.importorskip("kymatio")
     code, _, _ = run(capsys, "cluster", "--dataset", "mnist", "--n-samples", 60, "--method", "kss",
