@@ -343,11 +343,13 @@ def test_a_data_set_of_embeddings_is_read_as_embeddings(monkeypatch, molrg):
     import subclust.cli.workflow as workflow
 
     X, y, _ = molrg
-    monkeypatch.setattr(workflow, "_load_dataset", lambda *args: Bunch(data=X, target=y))
+    names = np.array([5, 6, 7])
+    monkeypatch.setattr(workflow, "_load_dataset",
+                        lambda *args: Bunch(data=X, target=y, target_names=names))  # fmt: skip
     inputs = workflow.load_inputs(dataset="yaleb_embeddings")  # a loader without images
     assert inputs.source == {"kind": "embeddings", "dataset": "yaleb_embeddings",
                              "n_samples": 120, "n_features": 20}  # fmt: skip
-    assert inputs.X is X and inputs.target_names is None and inputs.alternatives == []
+    assert inputs.X is X and inputs.target_names is names and inputs.alternatives == []
 
 
 def test_cluster_dataset_by_name(capsys, tmp_path):

@@ -119,7 +119,7 @@ def test_yaleb_embeddings_are_cached_and_cut_by_subject(tmp_path, monkeypatch):
     monkeypatch.setattr(_faces, "face_embeddings", fake_embeddings)
     first = load_yaleb_embeddings(10, cache_dir=tmp_path)
     assert first.data.shape == (640, 128) and np.bincount(first.target).tolist() == [64] * 10
-    assert first.subjects.tolist() == list(range(1, 11))
+    assert first.subjects.tolist() == first.target_names.tolist() == list(range(1, 11))
     again = load_yaleb_embeddings(cache_dir=tmp_path)  # all 38, from the cache
     assert calls == [2414] and again.data.shape == (2414, 128)
     np.testing.assert_array_equal(again.data[:640], first.data)

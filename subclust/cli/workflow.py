@@ -227,7 +227,7 @@ def load_inputs(
     else:
         bunch = _load_dataset(dataset, n_samples, data_home)
         source = {"dataset": dataset}
-    y, target_names = bunch.target, bunch.get("target_names")
+    y, target_names = bunch.target, bunch.target_names
     if labels is not None:
         if y is not None:
             raise ValueError(

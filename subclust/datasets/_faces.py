@@ -196,7 +196,8 @@ def load_yaleb_embeddings(subjects=None, *, data_home=None, cache_dir=None, use_
     -------
     bunch : sklearn.utils.Bunch
         ``data`` (N, 128) embeddings; ``target`` (N,) 0-based subjects;
-        ``subjects``; ``DESCR``; ``cache_path`` (None when nothing was cached).
+        ``subjects`` the subject id of each label (also ``target_names``);
+        ``DESCR``; ``cache_path`` (None when nothing was cached).
 
     Examples
     --------
@@ -223,6 +224,7 @@ def load_yaleb_embeddings(subjects=None, *, data_home=None, cache_dir=None, use_
         data=embeddings[keep],
         target=faces.target[keep],
         subjects=faces.subjects[:subjects],
+        target_names=faces.target_names[:subjects],
         DESCR="dlib face-recognition embeddings (128-d) of Extended Yale B.\n\n" + faces.DESCR,
         cache_path=None if path is None else str(path),
     )
