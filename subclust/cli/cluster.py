@@ -9,6 +9,7 @@ and exits with code 2.
 import json
 import sys
 
+from subclust.io import IMAGE_FEATURES
 from subclust.pipeline import DEFAULT_METHOD, METHODS
 from subclust.utils.tables import Table
 
@@ -122,7 +123,7 @@ def add_cluster_arguments(parser):
         help="do not scale samples to unit norm before clustering",
     )
     parser.add_argument(
-        "--features", choices=["auto", "scattering", "pixels", "face"], default="auto",
+        "--features", choices=["auto", *IMAGE_FEATURES], default="auto",
         help="features of images (default 'auto': the scattering transform and the pixels "
         "both, keeping those clustered best by auto's criterion; 'face': embeddings of face "
         "crops by a pretrained face-recognition network, needs subclust[faces])",

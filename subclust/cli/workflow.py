@@ -32,6 +32,7 @@ import numpy as np
 
 from subclust.cluster import cluster_bases, partition_criterion
 from subclust.io import (
+    IMAGE_FEATURES,
     atomic_directory,
     image_feature_params,
     image_features,
@@ -208,10 +209,9 @@ def load_inputs(
         raise ValueError("Give either an INPUT path or --dataset NAME (exactly one of them).")
     if n_samples is not None and dataset is None:
         raise ValueError("n_samples (--n-samples) only applies to --dataset.")
-    if features not in ("auto", *AUTO_FEATURES, "face"):
-        raise ValueError(
-            f"features must be 'auto', 'scattering', 'pixels' or 'face', got {features!r}."
-        )
+    if features not in ("auto", *IMAGE_FEATURES):
+        named = ", ".join(repr(name) for name in ("auto", *IMAGE_FEATURES[:-1]))
+        raise ValueError(f"features must be {named} or {IMAGE_FEATURES[-1]!r}, got {features!r}.")
     start = time.perf_counter()
     if dataset is None and Path(path).is_dir():
         if key is not None or label_column is not None:

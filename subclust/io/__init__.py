@@ -20,6 +20,7 @@ from subclust.io._models import FORMAT_VERSION, load_model, model_classes, save_
 from subclust.io._readers import (
     EMBEDDING_FORMATS,
     IMAGE_EXTENSIONS,
+    IMAGE_FEATURES,
     check_embeddings,
     image_feature_params,
     image_features,
@@ -40,6 +41,7 @@ __all__ = [
     "EMBEDDING_FORMATS",
     "FORMAT_VERSION",
     "IMAGE_EXTENSIONS",
+    "IMAGE_FEATURES",
     "atomic_directory",
     "check_embeddings",
     "discard_temporaries",

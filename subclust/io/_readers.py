@@ -22,6 +22,7 @@ from sklearn.utils import Bunch
 __all__ = [
     "EMBEDDING_FORMATS",
     "IMAGE_EXTENSIONS",
+    "IMAGE_FEATURES",
     "check_embeddings",
     "image_feature_params",
     "image_features",
@@ -38,6 +39,8 @@ EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet")
 IMAGE_EXTENSIONS = (
     ".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".gif", ".webp",
 )  # fmt: skip
+#: Features of images (:func:`image_feature_params`).
+IMAGE_FEATURES = ("scattering", "pixels", "face")
 # Images per call of the scattering transform when features are computed with a progress bar.
 _FEATURE_CHUNK = 2048
 # Keys tried, in order, when an .npz file holds several arrays and none is named.
@@ -751,10 +754,9 @@ def image_feature_params(shape, features="scattering", *, J="auto", L=8, pad_to=
     >>> params, json.loads(json.dumps(params)) == params
     ({'features': 'pixels', 'shape': [8, 8]}, True)
     """
-    if features not in ("scattering", "pixels", "face"):
-        raise ValueError(
-            f"features must be 'scattering', 'pixels' or 'face', got {features!r}."
-        )
+    if features not in IMAGE_FEATURES:
+        named = ", ".join(repr(name) for name in IMAGE_FEATURES[:-1])
+        raise ValueError(f"features must be {named} or {IMAGE_FEATURES[-1]!r}, got {features!r}.")
     params = {"features": features, "shape": [int(s) for s in shape]}
     if features == "scattering":
         J, pad_to = _scattering_grid(shape, J, pad_to)
