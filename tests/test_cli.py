@@ -266,6 +266,48 @@ def test_features_auto_compares_scattering_and_pixels(capsys, tmp_path, digit_fo
         load_inputs(digit_folder, features="hog")
 
 
+def test_rows_of_a_mat_file_clustered_as_images_then_predicted(capsys, tmp_path, digit_folder):
+    from scipy.io import savemat
+
+    from subclust.cli.workflow import load_inputs
+    from subclust.io import read_image_folder
+
+    bunch = read_image_folder(digit_folder, features="pixels")
+    # As MATLAB writes them: one image per row, flattened column by column; 8-bit.
+    rows = np.round(bunch.images * 255).astype(np.uint8).reshape(30, -1, order="F")
+    savemat(tmp_path / "digits.mat", {"fea": rows, "gnd": bunch.target[:, None] + 1})
+    inputs = load_inputs(tmp_path / "digits.mat", label_column="gnd", features="pixels",
+                         image_shape=(28, 28))  # fmt: skip
+    np.testing.assert_array_equal(inputs.images, np.round(bunch.images * 255))  # upright
+    assert inputs.source["kind"] == "images" and inputs.source["image_shape"] == [28, 28]
+
+    out = tmp_path / "out"
+    code, stdout, _ = run(capsys, "cluster", tmp_path / "digits.mat", "--label-column", "gnd",
+                          "--image-shape", "28x28", "--method", "lsr", "-o", out)
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["image_shape"] == [28, 28]
+    assert report["metrics"]["accuracy"] == 1.0  # zeros and ones
+    kept = report["input"]["feature_params"]["features"]
+    assert [c["features"] for c in report["features_compared"] if c["selected"]] == [kept]
+    # The model repeats the reshaping and the features kept on a file of the same images.
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", tmp_path / "digits.mat")
+    assert code == 0
+    labels = [row["label"] for row in read_labels_csv(out / "labels.csv")]
+    assert [line.split(",")[1] for line in stdout.splitlines()[1:]] == labels
+    assert_error(capsys, ["predict", out / "model.npz", digit_folder],
+                 "trained on the rows of .*digits.mat as images: give a file like it")
+
+    base = ["cluster", tmp_path / "digits.mat", "-o", tmp_path / "bad"]
+    assert_error(capsys, base + ["--image-shape", "28x27"],
+                 "--image-shape 28x27 has 756 pixels but the samples of .* have 784 values")
+    assert_error(capsys, ["cluster", digit_folder, "--image-shape", "28x28", "-o", tmp_path / "b"],
+                 "applies to a file whose rows are images, not to image folders")
+    with pytest.raises(SystemExit):
+        main([str(a) for a in base + ["--image-shape", "28"]])
+    assert "expected HEIGHTxWIDTH such as 32x32, got '28'" in capsys.readouterr().err
+
+
 def test_features_auto_without_kymatio_uses_the_pixels(monkeypatch):
     import subclust.datasets._features as features_module
     from subclust.cli.workflow import image_inputs

@@ -67,6 +67,64 @@ def test_read_npz_with_several_unnamed_arrays_asks_for_key(tmp_path, molrg):
         read_embeddings(tmp_path / "x.npz")
 
 
+def _save_mat_73(path, **arrays):
+    """A MATLAB 7.3 file: MATLAB's 128-byte header in the user block of an HDF5 file."""
+    import struct
+
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for name, array in arrays.items():
+            f[name] = np.asarray(array).T  # HDF5 lists MATLAB's dimensions in reverse
+    header = b"MATLAB 7.3 MAT-file, HDF5 schema 1.00 .".ljust(116) + bytes(8)
+    with open(path, "r+b") as f:
+        f.write(header + struct.pack("<H", 0x0200) + b"IM")
+
+
+@pytest.mark.parametrize("version", ["5", "7.3"])
+def test_read_mat_orients_samples_by_their_labels(tmp_path, molrg, version):
+    from scipy.io import savemat
+
+    X, y = molrg
+    save = (lambda path, **a: savemat(path, a)) if version == "5" else _save_mat_73
+    # Rows as samples (as in the face and object benchmark files), labels 1..K in a column.
+    save(tmp_path / "rows.mat", fea=X, gnd=(y + 1)[:, None])
+    # Columns as samples (as in Extended Yale B's file), labels in a row; 8-bit data.
+    save(tmp_path / "cols.mat", DATA=X.T.round().astype(np.uint8), LABEL=(y + 1)[None, :])
+    bunch = read_embeddings(tmp_path / "rows.mat", label_column="gnd")
+    np.testing.assert_array_equal(bunch.data, X)
+    np.testing.assert_array_equal(bunch.target, y)
+    assert bunch.format == ".mat"
+    bunch = read_embeddings(tmp_path / "cols.mat", label_column="LABEL")
+    np.testing.assert_array_equal(bunch.data, X.round().astype(np.uint8))
+    np.testing.assert_array_equal(bunch.target, y)
+    # Without labels rows are samples, and a vector with one value per column is pointed out.
+    assert read_embeddings(tmp_path / "rows.mat").data.shape == X.shape
+    with pytest.warns(UserWarning, match="one value per column.*--label-column LABEL"):
+        assert read_embeddings(tmp_path / "cols.mat").data.shape == X.T.shape
+    # Labels from a .mat file: the usual name, or the only vector.
+    np.testing.assert_array_equal(read_labels(tmp_path / "rows.mat")[0], y)
+    np.testing.assert_array_equal(read_labels(tmp_path / "cols.mat")[0], y)
+
+
+def test_read_mat_errors(tmp_path, molrg):
+    from scipy.io import savemat
+
+    savemat(tmp_path / "two.mat", {"a": molrg[0], "b": molrg[0], "note": "two matrices"})
+    with pytest.raises(ValueError, match=r"several arrays \['a', 'b'\].*--key"):
+        read_embeddings(tmp_path / "two.mat")
+    with pytest.raises(ValueError, match=r"no array 'c'; its arrays are \['a', 'b', 'note'\]"):
+        read_embeddings(tmp_path / "two.mat", key="c")
+    savemat(tmp_path / "none.mat", {"note": "no numbers", "v": np.arange(3)})
+    with pytest.raises(ValueError, match="holds no 2-D array of numbers"):
+        read_embeddings(tmp_path / "none.mat")
+    data = (tmp_path / "two.mat").read_bytes()
+    (tmp_path / "cut.mat").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.mat").write_text("not a MATLAB file at all, only some text")
+    for name in ("cut.mat", "text.mat"):
+        with pytest.raises(ValueError, match="truncated or corrupted.*savemat"):
+            read_embeddings(tmp_path / name)
+
+
 def test_read_csv_with_header_and_string_labels(tmp_path):
     (tmp_path / "x.csv").write_text("a,b,kind\n1,2,dog\n3,4,cat\n5,6.5,dog\n")
     bunch = read_embeddings(tmp_path / "x.csv", label_column="kind")
@@ -165,7 +223,7 @@ def test_missing_file_and_unknown_extension(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_embeddings(tmp_path / "nope.npy")
     (tmp_path / "x.txt").write_text("1,2\n")
-    with pytest.raises(ValueError, match=r"extension '.txt'.*\.npy, \.npz, \.csv, \.parquet"):
+    with pytest.raises(ValueError, match=r"'.txt'.*\.npy, \.npz, \.csv, \.parquet, \.mat"):
         read_embeddings(tmp_path / "x.txt")
     (tmp_path / "fake.npy").write_text("hello")
     with pytest.raises(ValueError, match="not a .npy file"):

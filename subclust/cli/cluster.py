@@ -37,6 +37,16 @@ def _key_value(text):
         return key, value
 
 
+def _image_shape(text):
+    """``HEIGHTxWIDTH`` (e.g. ``32x32``) as a pair of positive ints, for ``--image-shape``."""
+    import argparse
+
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 32x32, got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
 def _add_progress_arguments(parser):
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument(
@@ -57,7 +67,7 @@ def _check_n_jobs(n_jobs):
 
 def _add_input_arguments(parser):
     parser.add_argument(
-        "--key", default=None, help="array of an .npz file holding the embeddings"
+        "--key", default=None, help="array of an .npz or .mat file holding the embeddings"
     )
     parser.add_argument(
         "--n-jobs", type=int, default=None, metavar="N",
@@ -65,19 +75,20 @@ def _add_input_arguments(parser):
     )
     parser.add_argument(
         "--label-column", default=None,
-        help="column (CSV/Parquet) or array (.npz) holding ground-truth labels, for metrics",
+        help="column (CSV/Parquet) or array (.npz/.mat) holding ground-truth labels, for "
+        "metrics",
     )
     parser.add_argument(
         "--labels", default=None, metavar="FILE",
-        help="ground-truth labels (.npy, .npz, .csv, .txt; one per sample), for metrics",
+        help="ground-truth labels (.npy, .npz, .mat, .csv, .txt; one per sample), for metrics",
     )
 
 
 def add_cluster_arguments(parser):
     parser.add_argument(
         "input", nargs="?", default=None, metavar="INPUT",
-        help="embeddings (.npy, .npz, .csv, .parquet) or a folder of images (PNG, JPEG, PGM...) "
-        "(one sub-folder per class gives labels)",
+        help="embeddings (.npy, .npz, .csv, .parquet, .mat) or a folder of images (PNG, JPEG, "
+        "PGM...) (one sub-folder per class gives labels)",
     )
     parser.add_argument(
         "--dataset", default=None, metavar="NAME",
@@ -127,6 +138,11 @@ def add_cluster_arguments(parser):
         help="features of images (default 'auto': the scattering transform and the pixels "
         "both, keeping those clustered best by auto's criterion; 'face': embeddings of face "
         "crops by a pretrained face-recognition network, needs subclust[faces])",
+    )
+    parser.add_argument(
+        "--image-shape", type=_image_shape, default=None, metavar="HxW",
+        help="the rows of INPUT are images of this height and width (flattened column by "
+        "column in a .mat file, row by row otherwise): cluster them as images, in --features",
     )
     parser.add_argument(
         "--n-samples", type=int, default=None, help="use the first N images of --dataset"
@@ -180,8 +196,9 @@ def cluster_main(args):
         stages.begin("read")
         inputs = load_inputs(
             args.input, dataset=args.dataset, key=args.key, label_column=args.label_column,
-            labels=args.labels, features=args.features, n_samples=args.n_samples,
-            data_home=args.data_home, n_jobs=args.n_jobs, progress=args.progress,
+            labels=args.labels, features=args.features, image_shape=args.image_shape,
+            n_samples=args.n_samples, data_home=args.data_home, n_jobs=args.n_jobs,
+            progress=args.progress,
         )
         stages.begin("fit")
         result = cluster_inputs(

@@ -111,11 +111,13 @@ def _relative_distances(X, bases):
 def _montage(ax, images, labels, n_clusters, per_cluster=8):
     """Up to ``per_cluster`` images of each cluster, one row per cluster."""
     h, w = images.shape[1:]
-    canvas = np.ones((n_clusters * (h + 1), per_cluster * (w + 1)))
+    # Grey levels in any range (images read from files are in [0, 1], from a matrix maybe 8-bit).
+    low, high = float(images.min()), float(images.max())
+    canvas = np.full((n_clusters * (h + 1), per_cluster * (w + 1)), high)
     for k in range(n_clusters):
         for j, index in enumerate(np.flatnonzero(labels == k)[:per_cluster]):
             canvas[k * (h + 1) : k * (h + 1) + h, j * (w + 1) : j * (w + 1) + w] = images[index]
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, aspect="equal")
+    ax.imshow(canvas, cmap="gray", vmin=low, vmax=max(high, low + 1e-12), aspect="equal")
     ax.set_yticks([k * (h + 1) + h / 2 for k in range(n_clusters)])
     ax.set_yticklabels([str(k) for k in range(n_clusters)], fontsize=7)
     ax.set_xticks([])

@@ -150,9 +150,9 @@ def _load_dataset(name, n_samples, data_home):
 
 def load_inputs(
     path=None, *, dataset=None, key=None, label_column=None, labels=None, features="auto",
-    n_samples=None, data_home=None, n_jobs=None, progress=None,
+    image_shape=None, n_samples=None, data_home=None, n_jobs=None, progress=None,
 ):  # fmt: skip
-    """Read the samples to cluster: a file of embeddings, a folder of images, or a data set.
+    """Read the samples to cluster: a file, a folder of images, or a data set.
 
     Parameters
     ----------
@@ -168,10 +168,15 @@ def load_inputs(
     labels : str or path-like, optional
         File of ground-truth labels (see :func:`subclust.io.read_labels`).
     features : {'auto', 'scattering', 'pixels', 'face'}, default='auto'
-        Features of images (folder or data set); see
-        :func:`subclust.io.read_image_folder`. 'auto' computes those of
+        Features of images (folder, data set, or file with ``image_shape``);
+        see :func:`subclust.io.read_image_folder`. 'auto' computes those of
         :data:`AUTO_FEATURES`: ``X`` holds the first, ``alternatives`` the
         others, and :func:`cluster_inputs` keeps the best clustered.
+    image_shape : (int, int), optional
+        The rows of the file at ``path`` are images of this ``(height,
+        width)``, flattened as the file's language does it: column-major in
+        a ``.mat`` file (MATLAB), row-major otherwise. They are clustered as
+        images, in the ``features`` asked for.
     n_samples : int, optional
         Use the first ``n_samples`` images of the data set.
     data_home : str or path-like, optional
@@ -207,6 +212,11 @@ def load_inputs(
     """
     if (path is None) == (dataset is None):
         raise ValueError("Give either an INPUT path or --dataset NAME (exactly one of them).")
+    if image_shape is not None and (dataset is not None or Path(path).is_dir()):
+        raise ValueError(
+            "image_shape (--image-shape) applies to a file whose rows are images, not to image "
+            "folders or data sets: their images have a shape."
+        )
     if n_samples is not None and dataset is None:
         raise ValueError("n_samples (--n-samples) only applies to --dataset.")
     if features not in ("auto", *IMAGE_FEATURES):
@@ -224,6 +234,9 @@ def load_inputs(
     elif dataset is None:
         bunch = read_embeddings(path, key=key, label_column=label_column)
         source = {"path": str(path), "format": bunch.format}
+        if image_shape is not None:
+            bunch.images = _rows_as_images(bunch, image_shape)
+            source["image_shape"] = list(bunch.images.shape[1:])
     else:
         bunch = _load_dataset(dataset, n_samples, data_home)
         source = {"dataset": dataset}
@@ -246,6 +259,19 @@ def load_inputs(
         inputs = Inputs(bunch.data, y, target_names, source=source)
     inputs.seconds = time.perf_counter() - start
     return inputs
+
+
+def _rows_as_images(bunch, image_shape):
+    """The rows of a file of embeddings as images of ``image_shape``, in the file's order."""
+    height, width = (int(n) for n in image_shape)
+    n_samples, n_values = bunch.data.shape
+    if height < 1 or width < 1 or height * width != n_values:
+        raise ValueError(
+            f"--image-shape {height}x{width} has {height * width} pixels but the samples of "
+            f"{bunch.filename} have {n_values} values; give the shape of its images."
+        )
+    order = "F" if bunch.format == ".mat" else "C"  # MATLAB flattens column by column
+    return bunch.data.reshape(n_samples, height, width, order=order)
 
 
 def image_inputs(images, y=None, *, target_names=None, names=None, features="auto", source=None,
@@ -863,7 +889,17 @@ def predict_inputs(
     model, metadata = load_model(model_path, return_metadata=True)
     trained = metadata.get("input", {})
     is_folder = Path(path).is_dir()
-    if trained.get("kind") == "images":
+    if "image_shape" in trained:  # rows of a file, clustered as images
+        if is_folder:
+            raise ValueError(
+                f"The model {model_path} was trained on the rows of {trained['path']} as "
+                f"images: give a file like it, not the folder {path}."
+            )
+        inputs = load_inputs(path, key=key, label_column=label_column, labels=labels,
+                             features=trained["feature_params"]["features"],
+                             image_shape=trained["image_shape"], n_jobs=n_jobs,
+                             progress=progress)  # fmt: skip
+    elif trained.get("kind") == "images":
         if not is_folder:
             raise ValueError(
                 f"The model {model_path} was trained on images: give a folder of images, "

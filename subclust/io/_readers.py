@@ -1,7 +1,7 @@
 """Read embeddings and images from files, without ever unpickling anything.
 
 Embeddings are a 2-D float array, one row per sample, read from ``.npy``,
-``.npz``, ``.csv`` or ``.parquet``; a folder of images (PNG, JPEG, PGM...) becomes
+``.npz``, ``.csv``, ``.parquet`` or MATLAB ``.mat``; a folder of images (PNG, JPEG, PGM...) becomes
 scattering-transform features (:func:`subclust.datasets.scattering_features`).
 Every reader returns a :class:`sklearn.utils.Bunch` like the data-set loaders
 do, and every problem with the input (missing file, wrong shape, NaN,
@@ -12,6 +12,7 @@ non-numeric column, pickled data) is a one-line ``ValueError`` or
 import csv
 import numbers
 import os
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 #: File extensions read by :func:`read_embeddings`.
-EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet")
+EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet", ".mat")
 #: Image files read by :func:`read_image_folder` (case-insensitive): the formats image
 #: data sets ship in that Pillow reads (the AT&T faces are PGM files).
 IMAGE_EXTENSIONS = (
@@ -43,8 +44,11 @@ IMAGE_EXTENSIONS = (
 IMAGE_FEATURES = ("scattering", "pixels", "face")
 # Images per call of the scattering transform when features are computed with a progress bar.
 _FEATURE_CHUNK = 2048
-# Keys tried, in order, when an .npz file holds several arrays and none is named.
-_NPZ_DATA_KEYS = ("X", "data", "embeddings", "features")
+# Keys tried, in order, when an .npz or .mat file holds several arrays and none is named
+# ("fea" is the name of the data in the .mat files of the face and object benchmarks).
+_DATA_KEYS = ("X", "data", "embeddings", "features", "fea")
+# Keys tried, in order, for the labels of an .npz or .mat file that holds several arrays.
+_LABEL_KEYS = ("labels", "y", "target", "gnd")
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -112,20 +116,93 @@ def _damaged(path, error, remedy):
     return ValueError(f"{path} is truncated or corrupted ({detail}); {remedy}.")
 
 
-def _pick_npz_key(arrays, path, key):
+def _pick_key(arrays, path, key):
     if key is not None:
         if key not in arrays:
             raise ValueError(f"{path} has no array {key!r}; its arrays are {sorted(arrays)}.")
         return key
     if len(arrays) == 1:
         return next(iter(arrays))
-    for candidate in _NPZ_DATA_KEYS:
+    if not arrays:
+        raise ValueError(f"{path} holds no 2-D array of numbers to read.")
+    for candidate in _DATA_KEYS:
         if candidate in arrays:
             return candidate
     raise ValueError(
         f"{path} holds several arrays {sorted(arrays)}; name the embeddings with key= "
-        f"(--key on the command line), or call the array one of {list(_NPZ_DATA_KEYS)}."
+        f"(--key on the command line), or call the array one of {list(_DATA_KEYS)}."
     )
+
+
+def _mat_arrays(path):
+    """The arrays of numbers and of text of a MATLAB ``.mat`` file, by name, in MATLAB's shape.
+
+    scipy reads MATLAB 4 to 7.2 files; a 7.3 file is an HDF5 file, read with
+    h5py. Cells and structures are left out: they hold no embeddings.
+    """
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    try:
+        contents = loadmat(path)
+    except NotImplementedError:  # scipy's answer to a MATLAB 7.3 file
+        contents = _hdf5_mat_arrays(path)
+    except (MatReadError, ValueError, TypeError, IndexError, OSError, EOFError,
+            zlib.error) as error:  # what scipy raises on a damaged or foreign file
+        remedy = "save it again with MATLAB's save or scipy.io.savemat"
+        raise _damaged(path, error, remedy) from None
+    return {
+        name: np.ravel(value) if value.ndim == 2 and 1 in value.shape else value
+        for name, value in contents.items()
+        if not name.startswith("__") and isinstance(value, np.ndarray)
+        and value.dtype.kind in "biufU"
+    }  # fmt: skip
+
+
+def _hdf5_mat_arrays(path):
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError(
+            f"{path} is a MATLAB 7.3 file (HDF5): install h5py (the hdf5 extra) to read it, or "
+            "save it again with MATLAB's save(path, ..., '-v7')."
+        ) from None
+    with h5py.File(path, "r") as f:
+        # HDF5 lists MATLAB's column-major dimensions in reverse: .T restores MATLAB's shape.
+        return {name: np.asarray(item).T for name, item in f.items()
+                if isinstance(item, h5py.Dataset) and item.dtype.kind in "biuf"}  # fmt: skip
+
+
+def _read_mat(path, key, label_column):
+    """Embeddings and labels of a ``.mat`` file, one sample per row.
+
+    MATLAB code stores samples as columns as often as rows: with labels, the
+    data are oriented so that samples match labels.
+    """
+    arrays = _mat_arrays(path)
+    target = None
+    if label_column is not None:
+        target = arrays[_pick_key(arrays, path, label_column)]
+    if key is None:  # the only matrix, or the first of the usual names
+        matrices = {name: value for name, value in arrays.items()
+                    if name != label_column and value.ndim == 2}
+        key = _pick_key(matrices, path, None)
+    X = arrays[_pick_key(arrays, path, key)]
+    if target is not None:
+        if X.ndim == 2 and X.shape[0] != len(target) == X.shape[1]:
+            X = X.T
+    elif X.ndim == 2 and X.shape[0] != X.shape[1]:
+        per_column = [name for name, value in arrays.items()
+                      if value.ndim == 1 and len(value) == X.shape[1]]
+        if per_column:
+            warnings.warn(
+                f"{path}: {per_column[0]!r} has one value per column of {key!r} "
+                f"({X.shape[0]} x {X.shape[1]}), read as {X.shape[0]} samples; if the samples "
+                f"are its columns, name their labels (label_column={per_column[0]!r}, "
+                f"--label-column {per_column[0]}).",
+                stacklevel=3,
+            )
+    return X, target
 
 
 def _encode_labels(values, source):
@@ -350,16 +427,22 @@ def _read_parquet(path, label_column):
 
 
 def read_embeddings(path, *, key=None, label_column=None):
-    """Read embeddings (one row per sample) from ``.npy``, ``.npz``, ``.csv`` or ``.parquet``.
+    """Read embeddings, one row per sample, from a file (see :data:`EMBEDDING_FORMATS`).
 
     - ``.npy``: a 2-D numeric array. ``.npz``: the array named ``key``, or
       the only one, or the first of ``X``, ``data``, ``embeddings``,
-      ``features``. Both are opened with ``allow_pickle=False``: a file with
-      pickled objects is refused, never unpickled.
+      ``features``, ``fea``. Both are opened with ``allow_pickle=False``: a
+      file with pickled objects is refused, never unpickled.
     - ``.csv``: comma-separated numbers, with or without a header (a first
       row with a cell that is not a number is the header).
     - ``.parquet`` (needs pyarrow, the ``parquet`` extra): numeric columns,
       and list columns that hold one embedding per row.
+    - ``.mat`` (MATLAB; a 7.3 file needs h5py, the ``hdf5`` extra): the
+      matrix named ``key``, or the only one, or the first of the names
+      above. MATLAB code stores samples as columns as often as rows: with
+      ``label_column``, the matrix is turned so that its samples match the
+      labels; without, its rows are the samples, with a warning when
+      another variable has one value per column.
 
     float32 data stays float32; other numbers become float64.
 
@@ -370,8 +453,8 @@ def read_embeddings(path, *, key=None, label_column=None):
         Array of an ``.npz`` file holding the embeddings.
     label_column : str or int, optional
         Column (CSV/Parquet; a name, or a position for a CSV file without
-        header) or array (``.npz``) holding ground-truth labels; they may be
-        strings. They are taken out of the features.
+        header) or array (``.npz``, ``.mat``) holding ground-truth labels;
+        they may be strings. They are taken out of the features.
 
     Returns
     -------
@@ -425,11 +508,13 @@ def read_embeddings(path, *, key=None, label_column=None):
                     f"{sorted(arrays)}."
                 )
             target = arrays.pop(label_column)
-        X = arrays[_pick_npz_key(arrays, path, key)]
+        X = arrays[_pick_key(arrays, path, key)]
     elif suffix == ".csv":
         X, target, feature_names = _read_csv(path, label_column)
     elif suffix == ".parquet":
         X, target, feature_names = _read_parquet(path, label_column)
+    elif suffix == ".mat":
+        X, target = _read_mat(path, key, label_column)
     else:
         raise ValueError(
             f"{path} has extension {path.suffix!r}; embeddings are read from "
@@ -454,7 +539,7 @@ def read_embeddings(path, *, key=None, label_column=None):
 
 
 def read_labels(path, n_samples=None, *, column=None):
-    """Read ground-truth labels: one per sample, from ``.npy``, ``.npz``, ``.csv`` or ``.txt``.
+    """Read ground-truth labels, one per sample, from a .npy, .npz, .mat, .csv or .txt file.
 
     A CSV or text file holds one label per line (a header line is allowed)
     or, with ``column``, several columns of which one holds the labels.
@@ -466,8 +551,9 @@ def read_labels(path, n_samples=None, *, column=None):
     n_samples : int, optional
         The number of samples the labels are for; a different count is an error.
     column : str or int, optional
-        Column of a CSV file, or array of an ``.npz`` file (default: its only
-        array, or one called ``labels``, ``y`` or ``target``).
+        Column of a CSV file, or array of an ``.npz`` or ``.mat`` file
+        (default: its only array, the first of ``labels``, ``y``, ``target``,
+        ``gnd``, or its only 1-D array).
 
     Returns
     -------
@@ -491,15 +577,17 @@ def read_labels(path, n_samples=None, *, column=None):
     suffix = path.suffix.lower()
     if suffix == ".npy":
         values = _load_npy(path)
-    elif suffix == ".npz":
-        arrays = _npz_arrays(path)
+    elif suffix in (".npz", ".mat"):
+        arrays = _npz_arrays(path) if suffix == ".npz" else _mat_arrays(path)
         if column is None and len(arrays) > 1:
-            column = next((k for k in ("labels", "y", "target") if k in arrays), None)
+            vectors = [name for name, value in arrays.items() if value.ndim == 1]
+            column = next((k for k in _LABEL_KEYS if k in arrays),
+                          vectors[0] if len(vectors) == 1 else None)  # fmt: skip
             if column is None:
                 raise ValueError(
                     f"{path} holds several arrays {sorted(arrays)}; name the labels' array."
                 )
-        values = arrays[_pick_npz_key(arrays, path, column)]
+        values = arrays[_pick_key(arrays, path, column)]
     elif suffix in (".csv", ".txt", ".tsv"):
         names, body, has_header = _read_csv_table(path)
         if column is None and len(names) != 1:
@@ -512,8 +600,8 @@ def read_labels(path, n_samples=None, *, column=None):
             values = np.array(values, dtype=np.float64)
     else:
         raise ValueError(
-            f"{path} has extension {path.suffix!r}; labels are read from .npy, .npz, .csv or "
-            ".txt files."
+            f"{path} has extension {path.suffix!r}; labels are read from .npy, .npz, .mat, "
+            ".csv or .txt files."
         )
     values = np.asarray(values)
     if values.dtype.kind not in "biufUS":
