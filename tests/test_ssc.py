@@ -175,6 +175,27 @@ def test_least_squares_closed_forms(draw_molrg):
     np.testing.assert_allclose(C1[i, others], ridge, atol=1e-8)
 
 
+@pytest.mark.parametrize("n_clusters", [3, None])
+def test_large_least_squares_fit_never_forms_the_n_by_n_representation(
+    draw_molrg, monkeypatch, n_clusters
+):
+    """Above the dense limit LSR builds its affinity from the eigenpairs alone, identically."""
+    import subclust.cluster._least_squares as least_squares
+
+    X, y, _ = draw_molrg(n_per=30, n_features=15, dim=2, noise=0.01, seed=3)
+    X = np.vstack([X, X[:2], np.zeros((1, 15))])  # copies and a zero sample: the kept rows
+    with pytest.warns(UserWarning, match="zero"):
+        small = LeastSquaresSubspaceClustering(n_clusters, random_state=0).fit(X)
+    monkeypatch.setattr(least_squares, "_DENSE_LIMIT", 10)
+    with pytest.warns(UserWarning, match="zero"):
+        large = LeastSquaresSubspaceClustering(n_clusters, random_state=0).fit(X)
+    assert small.representation_matrix_.shape == (93, 93)
+    assert large.representation_matrix_ is None
+    np.testing.assert_allclose(large.affinity_matrix_, small.affinity_matrix_, atol=1e-12)
+    np.testing.assert_array_equal(large.labels_, small.labels_)
+    assert large.n_clusters_ == 3 and clustering_accuracy(y, large.labels_[:90]) == 1.0
+
+
 def test_thresholded_representation_keeps_q_neighbours(draw_molrg):
     X, y, _ = draw_molrg(n_per=20, n_features=20, dim=2, seed=9)
     X = normalize_samples(X)

@@ -5,7 +5,11 @@ import numbers
 import numpy as np
 import scipy.linalg as la
 
-from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
+from subclust.cluster._spectral import (
+    _COMMON_CONSTRAINTS,
+    _DENSE_LIMIT,
+    BaseSpectralSubspaceClustering,
+)
 from subclust.utils.parallel import blas_threads
 from subclust.utils.validation import (
     Interval,
@@ -38,6 +42,12 @@ def _top_eigenpairs_of_gram(X, n_pairs):
         return s, V
     keep = s > (s[0] * d * np.finfo(np.float64).eps if s.size and s[0] > 0 else 0.0)
     return s[keep], (X @ V[:, keep]) / s[keep]
+
+
+def _least_squares_eigenpairs(X, regularization):
+    """Eigenpairs ``(s^2 / (s^2 + lambda), u)`` of the LSR2 representation, by decreasing value."""
+    s, U = _top_eigenpairs_of_gram(X, min(X.shape))
+    return s**2 / (s**2 + regularization), U
 
 
 @validate_params(
@@ -118,8 +128,7 @@ def least_squares_representation(
         return (C, None) if return_eigenpairs else C
     if return_eigenpairs:
         # One eigendecomposition of the smaller Gram matrix gives C and its eigenpairs.
-        s, U = _top_eigenpairs_of_gram(X, min(n, d))
-        w = s**2 / (s**2 + regularization)
+        w, U = _least_squares_eigenpairs(X, regularization)
         C = (U * w) @ U.T
         k = len(w) if n_eigenpairs is None else n_eigenpairs
         return C, (w[:k], U[:, :k])
@@ -169,7 +178,9 @@ default='cluster_qr'
 
     Attributes
     ----------
-    representation_matrix_ : ndarray of shape (n_samples, n_samples)
+    representation_matrix_ : ndarray of shape (n_samples, n_samples) or None
+        None with the angular affinity above 4,000 samples, where only the
+        eigenpairs of ``C`` are formed (``C`` would take 8 N^2 bytes).
     affinity_matrix_ : ndarray or sparse matrix of shape (n_samples, n_samples)
     labels_, n_clusters_, laplacian_eigenvalues_, bases_, n_features_in_
         See :class:`subclust.cluster.SparseSubspaceClustering`.
@@ -217,11 +228,11 @@ default='cluster_qr'
             return C, None
         # The angular affinity needs only the leading eigenpairs of C (all of them
         # while the number of clusters, which sets how many, is still to be estimated).
-        return least_squares_representation(
-            X,
-            self.regularization,
-            return_eigenpairs=True,
-            n_eigenpairs=None
-            if self.n_clusters is None
-            else self.dim_per_cluster * self.n_clusters + 1,
-        )
+        values, vectors = _least_squares_eigenpairs(X, self.regularization)
+        # Above _DENSE_LIMIT samples C itself is not formed: its 8 N^2 bytes are 20 GB at
+        # N = 50,000, and the affinity is built from the eigenpairs alone.
+        C = (vectors * values) @ vectors.T if X.shape[0] <= _DENSE_LIMIT else None
+        if self.n_clusters is not None:
+            rank = self.dim_per_cluster * self.n_clusters + 1
+            values, vectors = values[:rank], vectors[:, :rank]
+        return C, (values, vectors)

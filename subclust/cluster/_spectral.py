@@ -713,7 +713,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
 
     Subclasses implement ``_representation(X)`` returning the representation
     matrix and, when known in closed form, the eigenpairs of its symmetric
-    part (else None). ``transform``, ``predict`` and ``score`` measure samples
+    part (else None); with eigenpairs the matrix may be None (too large to form). ``transform``, ``predict`` and ``score`` measure samples
     against the per-cluster subspaces of ``bases_`` (:class:`NearestSubspaceMixin`).
 
     With ``n_clusters=None`` the number of clusters ``n_clusters_`` is
@@ -761,7 +761,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         return self._affinity_kind() == "angular"
 
     def _affinity(self, C, eigenpairs, n_clusters):
-        n = C.shape[0]
+        n = _n_rows(C, eigenpairs)
         if self._affinity_kind() == "angular":
             n_neighbors = self.n_neighbors
             if n_neighbors is None and n > _DENSE_LIMIT:
@@ -781,7 +781,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         C = self._affinity_input(C)
         if self.n_clusters is not None:
             return self._affinity(C, eigenpairs, self.n_clusters), self.n_clusters, None
-        n = C.shape[0]
+        n = _n_rows(C, eigenpairs)
         max_clusters = min(n - 2, _MAX_CLUSTERS)
         if not self._affinity_reads_n_clusters():
             W = self._affinity(C, eigenpairs, None)
@@ -882,7 +882,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         if keep.all():
             self.representation_matrix_, self.affinity_matrix_, self.labels_ = C, W, labels
         else:
-            self.representation_matrix_ = _embed(C, keep)
+            self.representation_matrix_ = None if C is None else _embed(C, keep)
             self.affinity_matrix_ = _embed(W, keep)
             full = np.zeros(X.shape[0], dtype=np.intp)
             full[keep] = labels
@@ -911,6 +911,11 @@ def _distinct_rows(X):
         (seen.setdefault(row.tobytes(), i) for i, row in enumerate(rows)), np.intp, len(rows)
     )
     return first == np.arange(len(rows)), first
+
+
+def _n_rows(C, eigenpairs):
+    """Samples of a representation: ``C`` may be left out when its eigenpairs are known."""
+    return eigenpairs[1].shape[0] if C is None else C.shape[0]
 
 
 def _embed(M, keep):
