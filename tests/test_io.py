@@ -106,6 +106,28 @@ def test_read_mat_orients_samples_by_their_labels(tmp_path, molrg, version):
     np.testing.assert_array_equal(read_labels(tmp_path / "cols.mat")[0], y)
 
 
+def test_read_mat_point_tracks_as_trajectories(tmp_path):
+    """Hopkins 155's layout: tracks x (3 x points x frames, homogeneous), motions s."""
+    from scipy.io import savemat
+
+    from subclust.datasets import make_motion_trajectories
+
+    X, y = make_motion_trajectories(2, n_frames=5, random_state=0)  # x of all frames, then y
+    P, F = X.shape[0], 5
+    tracks = np.stack([X[:, :F], X[:, F:], np.ones((P, F))])
+    savemat(tmp_path / "seq_truth.mat", {"x": tracks, "y": tracks / 2 + [[[0]], [[0]], [[0.5]]],
+                                         "s": y[:, None] + 1.0, "frames": float(F)})  # fmt: skip
+    bunch = read_embeddings(tmp_path / "seq_truth.mat", label_column="s")
+    assert bunch.data.shape == (P, 2 * F)
+    np.testing.assert_array_equal(bunch.data[:, 0::2], X[:, :F])  # x1, y1, x2, y2, ...
+    np.testing.assert_array_equal(bunch.data[:, 1::2], X[:, F:])
+    np.testing.assert_array_equal(bunch.target, y)
+    # Labels alone: the normalized tracks y are no labels; s is read once named.
+    with pytest.raises(ValueError, match="several arrays.*name the labels"):
+        read_labels(tmp_path / "seq_truth.mat")
+    np.testing.assert_array_equal(read_labels(tmp_path / "seq_truth.mat", column="s")[0], y)
+
+
 def test_read_mat_errors(tmp_path, molrg):
     from scipy.io import savemat
 

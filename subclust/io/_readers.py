@@ -45,8 +45,9 @@ IMAGE_FEATURES = ("scattering", "pixels", "face")
 # Images per call of the scattering transform when features are computed with a progress bar.
 _FEATURE_CHUNK = 2048
 # Keys tried, in order, when an .npz or .mat file holds several arrays and none is named
-# ("fea" is the name of the data in the .mat files of the face and object benchmarks).
-_DATA_KEYS = ("X", "data", "embeddings", "features", "fea")
+# ("fea" names the data in the .mat files of the face and object benchmarks, "x" the
+# point tracks of Hopkins 155).
+_DATA_KEYS = ("X", "data", "embeddings", "features", "fea", "x")
 # Keys tried, in order, for the labels of an .npz or .mat file that holds several arrays.
 _LABEL_KEYS = ("labels", "y", "target", "gnd")
 
@@ -177,7 +178,8 @@ def _read_mat(path, key, label_column):
     """Embeddings and labels of a ``.mat`` file, one sample per row.
 
     MATLAB code stores samples as columns as often as rows: with labels, the
-    data are oriented so that samples match labels.
+    data are oriented so that samples match labels. Point tracks become one
+    trajectory per row (:func:`_trajectories`).
     """
     arrays = _mat_arrays(path)
     target = None
@@ -185,9 +187,11 @@ def _read_mat(path, key, label_column):
         target = arrays[_pick_key(arrays, path, label_column)]
     if key is None:  # the only matrix, or the first of the usual names
         matrices = {name: value for name, value in arrays.items()
-                    if name != label_column and value.ndim == 2}
+                    if name != label_column and (value.ndim == 2 or _is_point_tracks(value))}
         key = _pick_key(matrices, path, None)
     X = arrays[_pick_key(arrays, path, key)]
+    if _is_point_tracks(X):
+        X = _trajectories(X)
     if target is not None:
         if X.ndim == 2 and X.shape[0] != len(target) == X.shape[1]:
             X = X.T
@@ -203,6 +207,21 @@ def _read_mat(path, key, label_column):
                 stacklevel=3,
             )
     return X, target
+
+
+def _is_point_tracks(array):
+    """Points tracked over frames in homogeneous image coordinates (3 x points x frames)."""
+    return array.ndim == 3 and array.shape[0] == 3 and bool(np.all(array[2] == 1))
+
+
+def _trajectories(tracks):
+    """One row per tracked point: its image coordinates frame after frame (x1, y1, x2, ...).
+
+    The layout of the Hopkins 155 motion-segmentation benchmark (Tron and Vidal,
+    CVPR 2007), whose ``*_truth.mat`` files hold the tracks ``x`` and the motion
+    of each point ``s``; Elhamifar and Vidal's code forms these 2F-dimensional rows.
+    """
+    return tracks[:2].transpose(1, 2, 0).reshape(tracks.shape[1], -1)
 
 
 def _encode_labels(values, source):
@@ -439,10 +458,14 @@ def read_embeddings(path, *, key=None, label_column=None):
       and list columns that hold one embedding per row.
     - ``.mat`` (MATLAB; a 7.3 file needs h5py, the ``hdf5`` extra): the
       matrix named ``key``, or the only one, or the first of the names
-      above. MATLAB code stores samples as columns as often as rows: with
-      ``label_column``, the matrix is turned so that its samples match the
-      labels; without, its rows are the samples, with a warning when
-      another variable has one value per column.
+      above and ``x``. MATLAB code stores samples as columns as often as
+      rows: with ``label_column``, the matrix is turned so that its samples
+      match the labels; without, its rows are the samples, with a warning
+      when another variable has one value per column. Points tracked over
+      F frames in homogeneous image coordinates (an array of 3 x points x
+      frames whose third coordinate is 1, as the Hopkins 155 benchmark
+      stores them in ``x``, with the motions in ``s``) become one
+      trajectory per row: 2F coordinates, x and y frame after frame.
 
     float32 data stays float32; other numbers become float64.
 
@@ -581,7 +604,7 @@ def read_labels(path, n_samples=None, *, column=None):
         arrays = _npz_arrays(path) if suffix == ".npz" else _mat_arrays(path)
         if column is None and len(arrays) > 1:
             vectors = [name for name, value in arrays.items() if value.ndim == 1]
-            column = next((k for k in _LABEL_KEYS if k in arrays),
+            column = next((k for k in _LABEL_KEYS if k in arrays and arrays[k].ndim == 1),
                           vectors[0] if len(vectors) == 1 else None)  # fmt: skip
             if column is None:
                 raise ValueError(
