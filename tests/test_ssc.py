@@ -208,6 +208,17 @@ def test_thresholded_representation_keeps_q_neighbours(draw_molrg):
 # --- affinities ------------------------------------------------------------------
 
 
+def test_thresholded_representation_is_the_same_block_by_block(draw_molrg, monkeypatch):
+    import subclust.cluster._thresholded as thresholded
+
+    X = normalize_samples(draw_molrg(n_per=20, n_features=20, dim=2, seed=9)[0])
+    whole = thresholded_representation(X, 4)
+    monkeypatch.setattr(thresholded, "_BLOCK_ENTRIES", 7 * len(X))  # blocks of 7 rows
+    blocks = thresholded_representation(X, 4)
+    np.testing.assert_array_equal(blocks.toarray() > 0, whole.toarray() > 0)  # same neighbours
+    np.testing.assert_allclose(blocks.toarray(), whole.toarray(), rtol=1e-12)
+
+
 def test_representation_affinity_is_symmetric_and_scaled():
     rng = np.random.default_rng(0)
     C = rng.standard_normal((12, 12))

@@ -58,6 +58,9 @@ __all__ = [
     "spectral_labels",
 ]
 
+#: Entries of an N x N matrix formed at a time where only its largest are kept (128 MB in
+#: float64): the memory of a graph of many samples stays O(N k).
+_BLOCK_ENTRIES = 2**24
 #: Above this many samples, eigenpairs of a representation come from ARPACK
 #: and the angular affinity is kept sparse (``n_neighbors`` per row).
 _DENSE_LIMIT = 4000
@@ -357,7 +360,7 @@ def angular_affinity(
         np.fill_diagonal(W, 0.0)
         return W
     blocks = []
-    step = max(1, 2**24 // max(n, 1))
+    step = max(1, _BLOCK_ENTRIES // max(n, 1))
     for start in range(0, n, step):
         block = np.abs(Z[start : start + step] @ Z.T) ** power
         block[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = 0.0

@@ -5,7 +5,11 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from subclust.cluster._spectral import _COMMON_CONSTRAINTS, BaseSpectralSubspaceClustering
+from subclust.cluster._spectral import (
+    _BLOCK_ENTRIES,
+    _COMMON_CONSTRAINTS,
+    BaseSpectralSubspaceClustering,
+)
 from subclust.utils.validation import (
     Interval,
     StrOptions,
@@ -15,8 +19,6 @@ from subclust.utils.validation import (
 )
 
 __all__ = ["ThresholdedSubspaceClustering", "thresholded_representation"]
-
-_BATCH = 2048
 
 
 @validate_params(
@@ -61,8 +63,9 @@ def thresholded_representation(X, n_neighbors):
     if not 1 <= q < n:
         raise ValueError(f"n_neighbors must lie in [1, n_samples - 1] = [1, {n - 1}], got {q}.")
     rows, cols, vals = [], [], []
-    for start in range(0, n, _BATCH):
-        stop = min(start + _BATCH, n)
+    step = max(1, _BLOCK_ENTRIES // n)  # rows of similarities at a time: bounded memory
+    for start in range(0, n, step):
+        stop = min(start + step, n)
         S = np.abs(X[start:stop] @ X.T).astype(np.float64)
         S[np.arange(stop - start), np.arange(start, stop)] = -1.0  # never one's own neighbour
         idx = np.argpartition(-S, q - 1, axis=1)[:, :q]
