@@ -133,6 +133,13 @@ def test_bad_input_is_a_one_line_error(molrg, params, message):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("n_clusters", [3, None])
+def test_copies_and_zeros_are_named_when_too_few_samples_differ(n_clusters):
+    X = np.vstack([np.ones((20, 5)), np.zeros((20, 5)), np.eye(5)[:1]])
+    with pytest.raises(ValueError, match="Only 2 of the 41 samples are distinct and non-zero"):
+        AutoSubspaceClustering(n_clusters, candidates=SMALL).fit(X)
+
+
 def test_budget_below_n_clusters_is_refused(molrg):
     with pytest.raises(ValueError, match="n_samples=10 should be >= n_clusters=20"):
         AutoSubspaceClustering(20, candidates=SMALL, budget=10).fit(molrg[0])

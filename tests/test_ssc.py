@@ -335,6 +335,13 @@ def test_fewer_samples_than_clusters_raises(name, draw_molrg):
         ESTIMATORS[name](8).fit(X)
 
 
+@pytest.mark.parametrize("name", ["ssc-en", "lsr", "tsc"])
+def test_copies_of_too_few_samples_are_named(name):
+    X = np.repeat(np.eye(4)[:2], 10, axis=0)
+    with pytest.raises(ValueError, match="Only 2 of the 20 samples are distinct and non-zero"):
+        ESTIMATORS[name](3).fit(X)
+
+
 @pytest.mark.parametrize("name", ["ssc-en", "ssc-omp", "lsr", "tsc"])
 def test_zero_rows_are_left_out_with_a_warning(name, draw_molrg):
     """Documented: an all-zero sample is clustered without, gets label 0, and a warning."""

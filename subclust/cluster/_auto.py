@@ -93,7 +93,11 @@ from subclust.cluster._k_subspaces import KSubspaces
 from subclust.cluster._least_squares import LeastSquaresSubspaceClustering
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin
 from subclust.cluster._sparse_subspace import SparseSubspaceClustering
-from subclust.cluster._spectral import _check_enough_samples, cluster_bases
+from subclust.cluster._spectral import (
+    _check_enough_samples,
+    _distinct_nonzero,
+    cluster_bases,
+)
 from subclust.cluster._thresholded import ThresholdedSubspaceClustering
 from subclust.cluster.presets import make_preset
 from subclust.subspace import residuals
@@ -779,9 +783,11 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         subsample = None
         if self.budget is not None and n_samples > self.budget:
             subsample = np.sort(rng.choice(n_samples, self.budget, replace=False))
-            _check_enough_samples(self.budget, self.n_clusters)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         X_compared = X if subsample is None else X[subsample]
+        # Once here rather than once per candidate: copies and zeros are not clustered.
+        _check_enough_samples(int(_distinct_nonzero(X_compared).sum()), self.n_clusters,
+                              n_given=len(X_compared))  # fmt: skip
 
         start = time.perf_counter()
         n_clusters, fitted = self.n_clusters, {}

@@ -867,7 +867,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         # the graph: cluster each distinct sample once, copies take its label.
         first, inverse = _distinct_rows(X)
         keep &= first
-        _check_enough_samples(int(keep.sum()), self.n_clusters)
+        _check_enough_samples(int(keep.sum()), self.n_clusters, n_given=X.shape[0])
         Xk = X[keep] if not keep.all() else X
         Xn = normalize_samples(Xk) if self._normalizes() else Xk
         C, eigenpairs = self._representation(
@@ -933,7 +933,22 @@ def _embed(M, keep):
     return out
 
 
-def _check_enough_samples(n_samples, n_clusters):
+def _distinct_nonzero(X):
+    """Mask of the samples clustered: the first copy of each distinct non-zero row."""
+    return _distinct_rows(X)[0] & (np.linalg.norm(X, axis=1) > 0)
+
+
+def _check_enough_samples(n_samples, n_clusters, n_given=None):
+    """Raise unless ``n_samples`` suffice; ``n_given`` when only they are distinct and non-zero."""
+    if n_given is not None and n_samples < n_given:
+        needed = 4 if n_clusters is None else max(n_clusters, 2)
+        if n_samples < needed:
+            raise ValueError(
+                f"Only {n_samples} of the {n_given} samples are distinct and non-zero, and "
+                f"{'estimating the number of clusters' if n_clusters is None else 'clustering'} "
+                f"needs {needed}: the others are copies or zeros; check how the data were made."
+            )
+        return
     if n_clusters is None:  # to be estimated: two clusters and two more samples at least
         if n_samples < 4:
             raise ValueError(
