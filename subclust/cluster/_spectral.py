@@ -716,8 +716,9 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
 
     Subclasses implement ``_representation(X)`` returning the representation
     matrix and, when known in closed form, the eigenpairs of its symmetric
-    part (else None); with eigenpairs the matrix may be None (too large to form). ``transform``, ``predict`` and ``score`` measure samples
-    against the per-cluster subspaces of ``bases_`` (:class:`NearestSubspaceMixin`).
+    part (else None); with eigenpairs the matrix may be None (too large to
+    form). ``transform``, ``predict`` and ``score`` measure samples against
+    the per-cluster subspaces of ``bases_`` (:class:`NearestSubspaceMixin`).
 
     With ``n_clusters=None`` the number of clusters ``n_clusters_`` is
     :func:`estimate_n_clusters` of the estimator's own affinity, and the
