@@ -256,6 +256,16 @@ def test_features_auto_compares_scattering_and_pixels(capsys, tmp_path, digit_fo
     assert [c["selected_method"] for c in compared] == ["kss", "kss"]
     kept = max(compared, key=lambda c: c["criterion"])
     assert report["input"]["feature_params"]["features"] == kept["features"]
+    # Beyond auto's budget the features are compared on a sample; the kept ones fit all.
+    code, stdout, _ = run(capsys, "cluster", digit_folder, "--param", "budget=20", "-o",
+                          tmp_path / "budget")  # fmt: skip
+    assert code == 0 and "features compared by auto's criterion on 20 of the samples" in stdout
+    report = json.loads((tmp_path / "budget" / "report.json").read_text())
+    assert [c["n_samples"] for c in report["features_compared"]] == [20, 20]
+    assert report["input"]["n_samples"] == 30 and len(report["cluster_sizes"]) == 2
+    assert len(read_labels_csv(tmp_path / "budget" / "labels.csv")) == 30
+    kept = max(report["features_compared"], key=lambda c: c["criterion"])
+    assert report["input"]["feature_params"]["features"] == kept["features"]
     # Features named: no comparison.
     code, _, _ = run(capsys, "cluster", digit_folder, "--features", "pixels", "-o",
                      tmp_path / "pixels")

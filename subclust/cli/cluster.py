@@ -229,7 +229,9 @@ def cluster_main(args):
     row["fit_s"] = report["timings"]["seconds_fit"]
     table.add_row(**row)
     if result.features is not None:
-        table.notes.append("features compared by auto's criterion: " + ", ".join(
+        n_compared = result.features[0]["n_samples"]
+        on = "" if n_compared == row["samples"] else f" on {n_compared} of the samples"
+        table.notes.append(f"features compared by auto's criterion{on}: " + ", ".join(
             f"{c['features']} {c['criterion']:.4f}{' (kept)' if c['selected'] else ''}"
             for c in result.features))
     table.notes.append(f"results in {args.outdir}: " + ", ".join(report["outputs"]))

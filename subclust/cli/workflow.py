@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subclust.cluster import cluster_bases, partition_criterion
+from subclust.cluster import AutoSubspaceClustering, cluster_bases, partition_criterion
 from subclust.io import (
     IMAGE_FEATURES,
     atomic_directory,
@@ -351,8 +351,8 @@ class ClusterResult:
         With ``features="auto"``, one dict per representation compared:
         ``features``, ``criterion`` (see :func:`cluster_inputs`),
         ``selected_method`` (the candidate ``auto`` chose, or the method),
-        ``metrics`` (as ``metrics``), ``seconds`` and ``selected``; None
-        otherwise.
+        ``n_samples`` (those compared), ``metrics`` (on them), ``seconds``
+        and ``selected``; None otherwise.
     """
 
     pipeline: object
@@ -467,7 +467,10 @@ def cluster_inputs(
     (:func:`subclust.cluster.partition_criterion`). Faces lit from many
     directions stay near a linear subspace per person in pixels, which the
     scattering transform's modulus destroys; objects and digits cluster
-    better in scattering features.
+    better in scattering features. Features are compared on at most as many
+    samples as ``auto`` compares its candidates on (its ``budget``, 2,000 by
+    default), drawn with ``random_state``; only the features kept are then
+    fitted on all samples.
 
     Parameters
     ----------
@@ -529,21 +532,48 @@ def cluster_inputs(
     options = dict(method=method, n_clusters=n_clusters, dims=dims, pca=pca, center=center,
                    normalize=normalize, random_state=random_state, params=params,
                    progress=progress)  # fmt: skip
-    results = [_fit_pipeline(dataclasses.replace(features, alternatives=[]), **options)
-               for features in [inputs, *inputs.alternatives]]  # fmt: skip
-    if len(results) == 1:
-        return results[0]
-    scores = [_criterion(result, normalize) for result in results]
+    representations = [dataclasses.replace(features, alternatives=[])
+                       for features in [inputs, *inputs.alternatives]]  # fmt: skip
+    if len(representations) == 1:
+        return _fit_pipeline(representations[0], **options)
+    # Features are compared on as many samples as auto compares its candidates on; only
+    # the features kept are then fitted on all of them.
+    n_samples = len(inputs.X)
+    budget = AutoSubspaceClustering().budget
+    if method == "auto":
+        budget = params.get("budget", budget)
+    subsample = None
+    if budget is not None and n_samples > budget:
+        rng = np.random.RandomState(random_state)
+        subsample = np.sort(rng.choice(n_samples, budget, replace=False))
+    trials = [_fit_pipeline(_subset(features, subsample), **options)
+              for features in representations]  # fmt: skip
+    scores = [_criterion(trial, normalize) for trial in trials]
     best = int(np.argmax(scores))  # ties go to the first
+    result = trials[best] if subsample is None else _fit_pipeline(representations[best], **options)
     compared = [
-        {"features": result.inputs.source["feature_params"]["features"],
+        {"features": trial.inputs.source["feature_params"]["features"],
          "criterion": float(score),
-         "selected_method": getattr(result.estimator, "selected_", result.method),
-         "metrics": result.metrics, "seconds": result.seconds, "selected": i == best}
-        for i, (result, score) in enumerate(zip(results, scores))
+         "selected_method": getattr(trial.estimator, "selected_", trial.method),
+         "n_samples": len(trial.labels), "metrics": trial.metrics, "seconds": trial.seconds,
+         "selected": i == best}
+        for i, (trial, score) in enumerate(zip(trials, scores))
     ]  # fmt: skip
-    return dataclasses.replace(results[best], seconds=sum(r.seconds for r in results),
-                               features=compared)  # fmt: skip
+    seconds = sum(trial.seconds for trial in trials) + (subsample is not None) * result.seconds
+    return dataclasses.replace(result, seconds=seconds, features=compared)
+
+
+def _subset(inputs, index):
+    """The inputs of the samples at ``index`` (all of them for None)."""
+    if index is None:
+        return inputs
+    return dataclasses.replace(
+        inputs, X=inputs.X[index],
+        y=None if inputs.y is None else inputs.y[index],
+        names=None if inputs.names is None else [inputs.names[i] for i in index],
+        images=None if inputs.images is None else inputs.images[index],
+        source={**inputs.source, "n_samples": len(index)},
+    )  # fmt: skip
 
 
 def _criterion(result, normalize):
