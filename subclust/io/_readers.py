@@ -1,12 +1,13 @@
 """Read embeddings and images from files, without ever unpickling anything.
 
 Embeddings are a 2-D float array, one row per sample, read from ``.npy``,
-``.npz``, ``.csv``, ``.parquet`` or MATLAB ``.mat``; a folder of images (PNG, JPEG, PGM...) becomes
-scattering-transform features (:func:`subclust.datasets.scattering_features`).
-Every reader returns a :class:`sklearn.utils.Bunch` like the data-set loaders
-do, and every problem with the input (missing file, wrong shape, NaN,
-non-numeric column, pickled data) is a one-line ``ValueError`` or
-``FileNotFoundError`` saying what was wrong and what to do.
+``.npz``, ``.csv``, ``.parquet`` or MATLAB ``.mat``; a folder of images (PNG,
+JPEG, PGM...) becomes scattering-transform features
+(:func:`subclust.datasets.scattering_features`). Every reader returns a
+:class:`sklearn.utils.Bunch` like the data-set loaders do, and every problem
+with the input (missing file, wrong shape, NaN, non-numeric column, pickled
+data) is a one-line ``ValueError`` or ``FileNotFoundError`` saying what was
+wrong and what to do.
 """
 
 import csv
@@ -450,15 +451,16 @@ def read_embeddings(path, *, key=None, label_column=None):
 
     - ``.npy``: a 2-D numeric array. ``.npz``: the array named ``key``, or
       the only one, or the first of ``X``, ``data``, ``embeddings``,
-      ``features``, ``fea``. Both are opened with ``allow_pickle=False``: a
-      file with pickled objects is refused, never unpickled.
+      ``features``, ``fea``, ``x``. Both are opened with
+      ``allow_pickle=False``: a file with pickled objects is refused, never
+      unpickled.
     - ``.csv``: comma-separated numbers, with or without a header (a first
       row with a cell that is not a number is the header).
     - ``.parquet`` (needs pyarrow, the ``parquet`` extra): numeric columns,
       and list columns that hold one embedding per row.
     - ``.mat`` (MATLAB; a 7.3 file needs h5py, the ``hdf5`` extra): the
       matrix named ``key``, or the only one, or the first of the names
-      above and ``x``. MATLAB code stores samples as columns as often as
+      above. MATLAB code stores samples as columns as often as
       rows: with ``label_column``, the matrix is turned so that its samples
       match the labels; without, its rows are the samples, with a warning
       when another variable has one value per column. Points tracked over
@@ -473,7 +475,7 @@ def read_embeddings(path, *, key=None, label_column=None):
     ----------
     path : str or path-like
     key : str, optional
-        Array of an ``.npz`` file holding the embeddings.
+        Array of an ``.npz`` or ``.mat`` file holding the embeddings.
     label_column : str or int, optional
         Column (CSV/Parquet; a name, or a position for a CSV file without
         header) or array (``.npz``, ``.mat``) holding ground-truth labels;
