@@ -6,6 +6,7 @@ command line stays a thin layer over :mod:`subclust.cli.workflow`. Handlers rais
 and exits with code 2.
 """
 
+import argparse
 import json
 import sys
 
@@ -39,8 +40,6 @@ def _key_value(text):
 
 def _image_shape(text):
     """``HEIGHTxWIDTH`` (e.g. ``32x32``) as a pair of positive ints, for ``--image-shape``."""
-    import argparse
-
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
         raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 32x32, got {text!r}")
