@@ -233,6 +233,9 @@ def test_pickled_data_is_refused_never_loaded(tmp_path):
          r"2 NaN or infinite values \(the first at row 0, column 1\)"),
         (np.array([["a", "b"]]), "<U1 values; embeddings must be numbers"),
         (np.ones((2, 2), dtype=complex), "complex128 values"),
+        (np.ones((2, 2)) * 1e200, "magnitude up to 1e\\+200, whose squares overflow float64"),
+        (np.ones((2, 2)) * 1e-200, "squares underflow float64; rescale the data"),
+        (np.ones((2, 2), dtype=np.float32) * 1e20, "squares overflow float32"),
     ],
 )
 def test_bad_arrays(tmp_path, array, message):

@@ -298,6 +298,15 @@ def check_embeddings(X, source="X"):
             f"{source} contains {n_bad} NaN or infinite value{'s' if n_bad > 1 else ''} "
             f"(the first at row {row}, column {col}); remove those samples or impute the values."
         )
+    # Norms and inner products square the values: past these bounds they overflow to
+    # infinity or underflow to zero in X's precision, and every sample looks alike.
+    largest, limits = float(np.abs(X).max()), np.finfo(X.dtype)
+    if largest > np.sqrt(limits.max / X.shape[1]) or 0 < largest < np.sqrt(limits.tiny):
+        raise ValueError(
+            f"{source} holds values of magnitude up to {largest:.3g}, whose squares "
+            f"{'overflow' if largest > 1 else 'underflow'} {X.dtype}; rescale the data, e.g. "
+            "divide it by its largest magnitude."
+        )
     return X
 
 
