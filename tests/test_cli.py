@@ -308,6 +308,10 @@ def test_rows_of_a_mat_file_clustered_as_images_then_predicted(capsys, tmp_path,
     assert_error(capsys, ["predict", out / "model.npz", digit_folder],
                  "trained on the rows of .*digits.mat as images: give a file like it")
 
+    # Without --image-shape the rows are embeddings, and the command says they look like images.
+    code, _, err = run(capsys, "cluster", tmp_path / "digits.mat", "--label-column", "gnd",
+                       "--method", "lsr", "-o", tmp_path / "rows")  # fmt: skip
+    assert code == 0 and "look like 28x28 images" in err and "--image-shape 28x28" in err
     base = ["cluster", tmp_path / "digits.mat", "-o", tmp_path / "bad"]
     assert_error(capsys, base + ["--image-shape", "28x27"],
                  "--image-shape 28x27 has 756 pixels but the samples of .* have 784 values")

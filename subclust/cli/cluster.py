@@ -9,6 +9,7 @@ and exits with code 2.
 import argparse
 import json
 import sys
+import warnings
 
 from subclust.io import IMAGE_FEATURES
 from subclust.pipeline import DEFAULT_METHOD, METHODS
@@ -177,6 +178,7 @@ def cluster_main(args):
         check_output_dir,
         cluster_inputs,
         load_inputs,
+        square_image_side,
         write_cluster_outputs,
     )
 
@@ -199,6 +201,14 @@ def cluster_main(args):
             n_samples=args.n_samples, data_home=args.data_home, n_jobs=args.n_jobs,
             progress=args.progress,
         )
+        if inputs.source.get("kind") == "embeddings" and "path" in inputs.source:
+            side = square_image_side(inputs.X)
+            if side is not None:  # a matrix of images, as the benchmark collections ship them
+                warnings.warn(
+                    f"the rows of {args.input} look like {side}x{side} images ({side * side} "
+                    f"grey levels); they are clustered as embeddings: give --image-shape "
+                    f"{side}x{side} to cluster them as images", stacklevel=1,
+                )  # fmt: skip
         stages.begin("fit")
         result = cluster_inputs(
             inputs, method=args.method, n_clusters=args.n_clusters, dims=args.dims,

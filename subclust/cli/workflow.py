@@ -23,6 +23,7 @@ import datetime
 import inspect
 import io
 import json
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -259,6 +260,32 @@ def load_inputs(
         inputs = Inputs(bunch.data, y, target_names, source=source)
     inputs.seconds = time.perf_counter() - start
     return inputs
+
+
+def square_image_side(X, n_rows=1000):
+    """The side of the square images the rows of ``X`` look like (grey levels), else None.
+
+    Rows of 16x16 values or more, all in [0, 1] or whole numbers in [0, 255] (read on
+    the first ``n_rows``): embeddings of a network are rarely all non-negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.cli.workflow import square_image_side
+    >>> rng = np.random.default_rng(0)
+    >>> square_image_side(rng.integers(0, 256, (5, 784)).astype(float))  # 28x28 8-bit
+    28
+    >>> square_image_side(rng.standard_normal((5, 784))) is None  # signed: embeddings
+    True
+    """
+    side = math.isqrt(X.shape[1])
+    if side < 16 or side * side != X.shape[1]:
+        return None
+    head = X[:n_rows]
+    low, high = float(head.min()), float(head.max())
+    if low < 0 or high > 255 or (high > 1 and not np.array_equal(head, np.round(head))):
+        return None
+    return side
 
 
 def _rows_as_images(bunch, image_shape):
