@@ -315,11 +315,36 @@ def test_rows_of_a_mat_file_clustered_as_images_then_predicted(capsys, tmp_path,
     base = ["cluster", tmp_path / "digits.mat", "-o", tmp_path / "bad"]
     assert_error(capsys, base + ["--image-shape", "28x27"],
                  "--image-shape 28x27 has 756 pixels but the samples of .* have 784 values")
-    assert_error(capsys, ["cluster", digit_folder, "--image-shape", "28x28", "-o", tmp_path / "b"],
-                 "applies to a file whose rows are images, not to image folders")
+    assert_error(capsys, ["cluster", "--dataset", "mnist", "--image-shape", "28x28", "-o",
+                          tmp_path / "b"], "applies to a file .* or to a folder of images, not")
     with pytest.raises(SystemExit):
         main([str(a) for a in base + ["--image-shape", "28"]])
     assert "expected HEIGHTxWIDTH such as 32x32, got '28'" in capsys.readouterr().err
+
+
+def test_a_folder_of_images_of_many_sizes_is_resized_to_the_image_shape(capsys, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, channel in (("red", 0), ("blue", 2)):  # colour photos of assorted sizes
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(6):
+            height, width = rng.integers(30, 70, size=2)
+            pixels = rng.integers(0, 60, size=(height, width, 3))
+            pixels[..., channel] += 180 if i % 2 else 120  # two kinds of grey within a class
+            Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    assert_error(capsys, ["cluster", photos, "-o", out],
+                 r"pixels but the first image is .*--image-shape HxW on the command line")
+    code, _, _ = run(capsys, "cluster", photos, "--image-shape", "24x20", "--features",
+                     "pixels", "--method", "kss", "--dims", 1, "-o", out)  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["resize"] == [24, 20] and report["input"]["n_features"] == 480
+    # New photos of other sizes are resized as the training ones were.
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", photos)
+    labels = [row["label"] for row in read_labels_csv(out / "labels.csv")]
+    assert code == 0 and [line.split(",")[2] for line in stdout.splitlines()[1:]] == labels
 
 
 def test_features_auto_without_kymatio_uses_the_pixels(monkeypatch):

@@ -141,8 +141,9 @@ def add_cluster_arguments(parser):
     )
     parser.add_argument(
         "--image-shape", type=_image_shape, default=None, metavar="HxW",
-        help="the rows of INPUT are images of this height and width (flattened column by "
-        "column in a .mat file, row by row otherwise): cluster them as images, in --features",
+        help="height and width of the images: the rows of a file INPUT are images of this "
+        "shape (flattened column by column in a .mat file, row by row otherwise), clustered as "
+        "images in --features; the images of a folder INPUT are resized to it",
     )
     parser.add_argument(
         "--n-samples", type=int, default=None, help="use the first N images of --dataset"

@@ -174,10 +174,12 @@ def load_inputs(
         :data:`AUTO_FEATURES`: ``X`` holds the first, ``alternatives`` the
         others, and :func:`cluster_inputs` keeps the best clustered.
     image_shape : (int, int), optional
-        The rows of the file at ``path`` are images of this ``(height,
-        width)``, flattened as the file's language does it: column-major in
-        a ``.mat`` file (MATLAB), row-major otherwise. They are clustered as
-        images, in the ``features`` asked for.
+        The ``(height, width)`` of the images. The rows of a file at ``path``
+        are images of this shape, flattened as the file's language does it
+        (column-major in a ``.mat`` file, as MATLAB does, row-major
+        otherwise), and are clustered as images, in the ``features`` asked
+        for; the images of a folder are resized to it
+        (:func:`subclust.io.read_images`).
     n_samples : int, optional
         Use the first ``n_samples`` images of the data set.
     data_home : str or path-like, optional
@@ -213,10 +215,10 @@ def load_inputs(
     """
     if (path is None) == (dataset is None):
         raise ValueError("Give either an INPUT path or --dataset NAME (exactly one of them).")
-    if image_shape is not None and (dataset is not None or Path(path).is_dir()):
+    if image_shape is not None and dataset is not None:
         raise ValueError(
-            "image_shape (--image-shape) applies to a file whose rows are images, not to image "
-            "folders or data sets: their images have a shape."
+            "image_shape (--image-shape) applies to a file whose rows are images or to a "
+            "folder of images, not to a data set."
         )
     if n_samples is not None and dataset is None:
         raise ValueError("n_samples (--n-samples) only applies to --dataset.")
@@ -230,8 +232,10 @@ def load_inputs(
                 "--key and --label-column apply to embedding files, not image folders."
             )
         # Pixels are the images as read: image_inputs computes the features.
-        bunch = read_image_folder(path, features="pixels")
+        bunch = read_image_folder(path, features="pixels", resize=image_shape)
         source = {"path": str(path)}
+        if image_shape is not None:
+            source["resize"] = list(bunch.images.shape[1:])
     elif dataset is None:
         bunch = read_embeddings(path, key=key, label_column=label_column)
         source = {"path": str(path), "format": bunch.format}
@@ -965,8 +969,8 @@ def predict_inputs(
         params = trained["feature_params"]
         bunch = read_image_folder(
             path, features=params["features"], shape=tuple(params["shape"]),
-            J=params.get("J", 3), L=params.get("L", 8), pad_to=params.get("pad_to", "auto"),
-            n_jobs=n_jobs, progress=progress,
+            resize=trained.get("resize"), J=params.get("J", 3), L=params.get("L", 8),
+            pad_to=params.get("pad_to", "auto"), n_jobs=n_jobs, progress=progress,
         )
         inputs = Inputs(bunch.data, bunch.target, bunch.target_names, bunch.filenames,
                         bunch.images, {"kind": "images", "path": str(path)})

@@ -675,8 +675,8 @@ def _image_files(folder):
     return files, np.array(target, dtype=np.int64), np.array(names)
 
 
-def read_images(filenames, shape=None):
-    """Read image files as grey levels in [0, 1]; all must have the same size.
+def read_images(filenames, shape=None, *, resize=None):
+    """Read image files as grey levels in [0, 1]; all must have the same size, or be resized.
 
     Parameters
     ----------
@@ -685,6 +685,9 @@ def read_images(filenames, shape=None):
         levels).
     shape : tuple (height, width), optional
         Required size (e.g. that of the images a model was trained on).
+    resize : tuple (height, width), optional
+        Resize every image to this size first (Lanczos filter, which averages
+        when it shrinks), whatever its own size and aspect.
 
     Returns
     -------
@@ -716,7 +719,10 @@ def read_images(filenames, shape=None):
     for path in filenames:
         try:
             with Image.open(path) as image:
-                grey = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+                image = image.convert("L")
+                if resize is not None:
+                    image = image.resize((int(resize[1]), int(resize[0])), Image.LANCZOS)
+                grey = np.asarray(image, dtype=np.float64) / 255.0
         except (UnidentifiedImageError, OSError) as error:
             raise ValueError(f"{path} could not be read as an image: {error}") from None
         expected = shape if shape is not None else (images[0].shape if images else None)
@@ -724,7 +730,8 @@ def read_images(filenames, shape=None):
             raise ValueError(
                 f"{path} is {grey.shape[0]}x{grey.shape[1]} pixels but "
                 f"{'the model expects' if shape is not None else 'the first image is'} "
-                f"{expected[0]}x{expected[1]}; resize the images to one size."
+                f"{expected[0]}x{expected[1]}; give the images one size (resize=(height, "
+                f"width), or --image-shape HxW on the command line)."
             )
         images.append(grey)
     return np.stack(images)
@@ -753,13 +760,14 @@ def _scattering_grid(shape, J, pad_to):
 
 def read_image_folder(
     path, *, features="scattering", n_components=None, J="auto", L=8, pad_to="auto",
-    shape=None, batch_size=64, n_jobs=None, progress=None,
+    shape=None, resize=None, batch_size=64, n_jobs=None, progress=None,
 ):
     """Read a folder of images (PNG, JPEG, PGM...) and turn them into feature vectors.
 
     The images sit directly in ``path`` (no labels), or in one sub-folder per
     class (the sub-folder names become the labels). Files are read in sorted
-    order, as grey levels in [0, 1]; all images must have the same size.
+    order, as grey levels in [0, 1]; all images must have the same size, or
+    be resized to one.
 
     Parameters
     ----------
@@ -790,6 +798,8 @@ def read_image_folder(
         MNIST setting of You et al.; 8x8 -> 16).
     shape : tuple (height, width), optional
         Required image size.
+    resize : tuple (height, width), optional
+        Resize every image to this size (see :func:`read_images`).
     batch_size, n_jobs
         See :func:`subclust.datasets.scattering_features`.
     progress : bool or None, default=None
@@ -825,7 +835,7 @@ def read_image_folder(
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of images.")
     files, target, target_names = _image_files(folder)
-    images = read_images(files, shape=shape)
+    images = read_images(files, shape=shape, resize=resize)
     params = image_feature_params(images.shape[1:], features, J=J, L=L, pad_to=pad_to)
     data = image_features(
         images, params, batch_size=batch_size, n_jobs=n_jobs, progress=progress
