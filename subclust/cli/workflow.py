@@ -48,6 +48,7 @@ from subclust.io import (
 )
 from subclust.pipeline import DEFAULT_METHOD, METHODS, make_pipeline
 from subclust.utils.progress import progress_bar
+from subclust.utils.validation import check_choice
 
 __all__ = [
     "AFFINITY_FILE",
@@ -222,9 +223,7 @@ def load_inputs(
         )
     if n_samples is not None and dataset is None:
         raise ValueError("n_samples (--n-samples) only applies to --dataset.")
-    if features not in ("auto", *IMAGE_FEATURES):
-        named = ", ".join(repr(name) for name in ("auto", *IMAGE_FEATURES[:-1]))
-        raise ValueError(f"features must be {named} or {IMAGE_FEATURES[-1]!r}, got {features!r}.")
+    check_choice(features, "features", ("auto", *IMAGE_FEATURES))
     start = time.perf_counter()
     if dataset is None and Path(path).is_dir():
         if key is not None or label_column is not None:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from subclust.utils.validation import check_choice
+
 __all__ = [
     "EMBEDDING_FORMATS",
     "IMAGE_EXTENSIONS",
@@ -886,9 +888,7 @@ def image_feature_params(shape, features="scattering", *, J="auto", L=8, pad_to=
     >>> params, json.loads(json.dumps(params)) == params
     ({'features': 'pixels', 'shape': [8, 8]}, True)
     """
-    if features not in IMAGE_FEATURES:
-        named = ", ".join(repr(name) for name in IMAGE_FEATURES[:-1])
-        raise ValueError(f"features must be {named} or {IMAGE_FEATURES[-1]!r}, got {features!r}.")
+    check_choice(features, "features", IMAGE_FEATURES)
     params = {"features": features, "shape": [int(s) for s in shape]}
     if features == "scattering":
         J, pad_to = _scattering_grid(shape, J, pad_to)

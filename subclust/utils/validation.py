@@ -181,6 +181,25 @@ full dimension fits every point. Lower dims or add features.
     return dims
 
 
+def check_choice(value, name, choices):
+    """Raise a one-line ``ValueError`` unless ``value`` is one of ``choices``.
+
+    For the edges that check a word once, before any work (the command line's
+    workflow and the readers it calls), with the same wording everywhere.
+
+    Examples
+    --------
+    >>> check_choice("pixels", "features", ("scattering", "pixels"))
+    >>> check_choice("hog", "features", ("auto", "scattering", "pixels"))
+    Traceback (most recent call last):
+    ...
+    ValueError: features must be 'auto', 'scattering' or 'pixels', got 'hog'.
+    """
+    if value not in choices:
+        named = ", ".join(repr(choice) for choice in choices[:-1])
+        raise ValueError(f"{name} must be {named} or {choices[-1]!r}, got {value!r}.")
+
+
 def check_positive_int(value, name):
     """Return ``value`` as an int after checking that it is one, at least 1.
 
