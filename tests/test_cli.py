@@ -171,6 +171,25 @@ def test_cluster_parquet(capsys, tmp_path, molrg):
     assert report["input"]["format"] == ".parquet"
 
 
+@pytest.mark.parametrize("name", ["x.pt", "x.txt"])
+def test_cluster_torch_and_text_files(capsys, tmp_path, molrg, name):
+    X, y, _ = molrg
+    if name.endswith(".pt"):
+        torch = pytest.importorskip("torch")
+        torch.save({"embeddings": torch.from_numpy(X), "y": torch.from_numpy(y)}, tmp_path / name)
+        labels = ["--label-column", "y"]
+    else:
+        np.savetxt(tmp_path / name, X)
+        np.savetxt(tmp_path / "y.txt", y, fmt="%d")
+        labels = ["--labels", tmp_path / "y.txt"]
+    code, _, _ = run(capsys, "cluster", tmp_path / name, *labels, "--method", "kss", "--dims", 3,
+                     "-o", tmp_path / "out")  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["metrics"]["accuracy"] == 1.0
+    assert report["input"]["format"] == name[1:]
+
+
 @pytest.fixture(scope="module")
 def digit_folder(tmp_path_factory):
     """15 MNIST zeros and 15 ones as PNG files, one sub-folder per digit."""
@@ -488,7 +507,7 @@ def _save(path, array):
          "pickled Python objects"),
         (lambda d: (d / "x.csv").write_text("a,b\n1,2\n3,oops\n") and d / "x.csv",
          r"column 'b' is not numeric \('oops' on line 3\)"),
-        (lambda d: (d / "x.tsv").write_text("1\t2\n") and d / "x.tsv", "extension '.tsv'"),
+        (lambda d: (d / "x.xls").write_text("1\t2\n") and d / "x.xls", "extension '.xls'"),
         (lambda d: d, r"holds no PNG/JPG/JPEG/PGM/\S* images"),
     ],
     ids=["missing", "1-d", "3-d", "nan", "object-array", "non-numeric-csv", "extension",

@@ -147,6 +147,67 @@ def test_read_mat_errors(tmp_path, molrg):
             read_embeddings(tmp_path / name)
 
 
+def test_read_delimited_text(tmp_path, molrg):
+    X = molrg[0]
+    np.savetxt(tmp_path / "blanks.txt", X, fmt="%.17g")  # np.savetxt's and MATLAB's layout
+    np.savetxt(tmp_path / "tabs.tsv", X, fmt="%.17g", delimiter="\t",
+               header="\t".join(f"f{j}" for j in range(X.shape[1])), comments="")  # fmt: skip
+    np.savetxt(tmp_path / "commas.txt", X, fmt="%.17g", delimiter=",")
+    np.savetxt(tmp_path / "semicolons.csv", X, fmt="%.17g", delimiter=";")
+    for name in ("blanks.txt", "tabs.tsv", "commas.txt", "semicolons.csv"):
+        np.testing.assert_array_equal(read_embeddings(tmp_path / name).data, X, err_msg=name)
+    assert read_embeddings(tmp_path / "tabs.tsv").feature_names[:2] == ["f0", "f1"]
+    (tmp_path / "ragged.txt").write_text("1 2 3\n4   5\n")
+    with pytest.raises(ValueError, match="line 2 has 2 fields, expected 3"):
+        read_embeddings(tmp_path / "ragged.txt")
+    (tmp_path / "y.tsv").write_text("name\tkind\nx\ttabby cat\ny\tdog\n")
+    assert read_labels(tmp_path / "y.tsv", column="kind")[1].tolist() == ["dog", "tabby cat"]
+
+
+def test_read_torch_tensors_without_unpickling_objects(tmp_path, molrg):
+    torch = pytest.importorskip("torch")
+    X, y = molrg
+    torch.save(torch.from_numpy(X), tmp_path / "x.pt")
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "x.pt").data, X)
+    # A dict of tensors reads as an .npz archive; bfloat16, which numpy lacks, as float32.
+    torch.save({"embeddings": torch.from_numpy(X).bfloat16(), "labels": torch.from_numpy(y)},
+               tmp_path / "dict.pt")  # fmt: skip
+    bunch = read_embeddings(tmp_path / "dict.pt", label_column="labels")
+    assert bunch.data.dtype == np.float32 and bunch.format == ".pt"
+    np.testing.assert_allclose(bunch.data, X, rtol=1e-2)
+    np.testing.assert_array_equal(bunch.target, y)
+    np.testing.assert_array_equal(read_labels(tmp_path / "dict.pt")[0], y)
+    torch.save({"X": X}, tmp_path / "numpy.pt")  # a numpy array is a pickled object
+    with pytest.raises(ValueError, match="objects besides tensors, which subclust does not"):
+        read_embeddings(tmp_path / "numpy.pt")
+    torch.save([torch.from_numpy(X)], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="holds a list; save a tensor or a dict of tensors"):
+        read_embeddings(tmp_path / "list.pt")
+    (tmp_path / "text.pt").write_text("not a tensor")
+    with pytest.raises(ValueError, match="not a PyTorch file"):
+        read_embeddings(tmp_path / "text.pt")
+
+
+def test_read_hdf5_data_sets_by_path(tmp_path, molrg):
+    h5py = pytest.importorskip("h5py")
+    X, y = molrg
+    names = np.array(["cat", "dog", "owl"])[y]
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["model/embeddings"] = X
+        f["species"] = names.astype("S")  # fixed-length bytes
+        f.create_dataset("kind", data=list(names), dtype=h5py.string_dtype())
+    bunch = read_embeddings(tmp_path / "x.h5", key="model/embeddings", label_column="species")
+    np.testing.assert_array_equal(bunch.data, X)
+    assert bunch.target_names.tolist() == ["cat", "dog", "owl"]
+    np.testing.assert_array_equal(bunch.target, y)
+    np.testing.assert_array_equal(read_labels(tmp_path / "x.h5", column="kind")[0], y)
+    with pytest.raises(ValueError, match=r"several arrays \['kind', 'model/embeddings'"):
+        read_embeddings(tmp_path / "x.h5")
+    (tmp_path / "text.hdf5").write_text("not HDF5")
+    with pytest.raises(ValueError, match="truncated or corrupted.*h5py"):
+        read_embeddings(tmp_path / "text.hdf5")
+
+
 def test_read_csv_with_header_and_string_labels(tmp_path):
     (tmp_path / "x.csv").write_text("a,b,kind\n1,2,dog\n3,4,cat\n5,6.5,dog\n")
     bunch = read_embeddings(tmp_path / "x.csv", label_column="kind")
@@ -247,9 +308,9 @@ def test_bad_arrays(tmp_path, array, message):
 def test_missing_file_and_unknown_extension(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_embeddings(tmp_path / "nope.npy")
-    (tmp_path / "x.txt").write_text("1,2\n")
-    with pytest.raises(ValueError, match=r"'.txt'.*\.npy, \.npz, \.csv, \.parquet, \.mat"):
-        read_embeddings(tmp_path / "x.txt")
+    (tmp_path / "x.xlsx").write_text("1,2\n")
+    with pytest.raises(ValueError, match=r"'.xlsx'.*\.npy, \.npz, \.csv, .*\.mat, \.pt, \.h5"):
+        read_embeddings(tmp_path / "x.xlsx")
     (tmp_path / "fake.npy").write_text("hello")
     with pytest.raises(ValueError, match="not a .npy file"):
         read_embeddings(tmp_path / "fake.npy")
@@ -259,7 +320,10 @@ def test_read_labels(tmp_path):
     (tmp_path / "y.txt").write_text("label\nb\na\nb\n")
     target, names = read_labels(tmp_path / "y.txt", n_samples=3)
     assert target.tolist() == [1, 0, 1] and names.tolist() == ["a", "b"]
-    with pytest.raises(ValueError, match="has 3 labels but the data has 4 samples"):
+    with pytest.raises(ValueError, match="has 3 labels but the data has 5 samples"):
+        read_labels(tmp_path / "y.txt", n_samples=5)
+    # One short: the header line may be a label that looks like one.
+    with pytest.raises(ValueError, match="3 labels after its header line 'label'.*add a header"):
         read_labels(tmp_path / "y.txt", n_samples=4)
     np.save(tmp_path / "y.npy", np.array([2, 2, 5]))
     assert read_labels(tmp_path / "y.npy")[0].tolist() == [0, 0, 1]

@@ -67,7 +67,7 @@ def _check_n_jobs(n_jobs):
 
 def _add_input_arguments(parser):
     parser.add_argument(
-        "--key", default=None, help="array of an .npz or .mat file holding the embeddings"
+        "--key", default=None, help="array of an .npz, .mat, .pt or .h5 file holding the embeddings"
     )
     parser.add_argument(
         "--n-jobs", type=int, default=None, metavar="N",
@@ -75,20 +75,21 @@ def _add_input_arguments(parser):
     )
     parser.add_argument(
         "--label-column", default=None,
-        help="column (CSV/Parquet) or array (.npz/.mat) holding ground-truth labels, for "
+        help="column (text/Parquet) or array (.npz/.mat/.pt/.h5) holding ground-truth labels, for "
         "metrics",
     )
     parser.add_argument(
         "--labels", default=None, metavar="FILE",
-        help="ground-truth labels (.npy, .npz, .mat, .csv, .txt; one per sample), for metrics",
+        help="ground-truth labels (.npy, .npz, .mat, .pt, .h5, .csv, .tsv, .txt; one per sample), "
+        "for metrics",
     )
 
 
 def add_cluster_arguments(parser):
     parser.add_argument(
         "input", nargs="?", default=None, metavar="INPUT",
-        help="embeddings (.npy, .npz, .csv, .parquet, .mat) or a folder of images (PNG, JPEG, "
-        "PGM...) (one sub-folder per class gives labels)",
+        help="embeddings (.npy, .npz, .csv, .tsv, .txt, .parquet, .mat, .pt, .h5) or a folder of "
+        "images (PNG, JPEG, PGM...) (one sub-folder per class gives labels)",
     )
     parser.add_argument(
         "--dataset", default=None, metavar="NAME",

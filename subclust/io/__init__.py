@@ -1,7 +1,8 @@
 """Input and output: embeddings and images from files, saved models, atomic writes.
 
-- :func:`read_embeddings` reads ``.npy``, ``.npz`` (never with pickle),
-  ``.csv``, ``.parquet`` and MATLAB ``.mat`` files; :func:`read_labels` reads ground truth;
+- :func:`read_embeddings` reads ``.npy``, ``.npz`` and PyTorch ``.pt`` (never
+  unpickling objects), delimited text (``.csv``, ``.tsv``, ``.txt``),
+  ``.parquet``, MATLAB ``.mat`` and HDF5 files; :func:`read_labels` reads ground truth;
   :func:`read_image_folder` turns a folder of images (PNG, JPEG, PGM...) into
   scattering-transform features.
 - :func:`save_model` / :func:`load_model` store a fitted estimator as arrays

@@ -1,7 +1,8 @@
 """Read embeddings and images from files, without ever unpickling anything.
 
 Embeddings are a 2-D float array, one row per sample, read from ``.npy``,
-``.npz``, ``.csv``, ``.parquet`` or MATLAB ``.mat``; a folder of images (PNG,
+``.npz``, delimited text (``.csv``, ``.tsv``, ``.txt``), ``.parquet``, MATLAB
+``.mat``, PyTorch ``.pt`` or HDF5 ``.h5``; a folder of images (PNG,
 JPEG, PGM...) becomes scattering-transform features
 (:func:`subclust.datasets.scattering_features`). Every reader returns a
 :class:`sklearn.utils.Bunch` like the data-set loaders do, and every problem
@@ -13,6 +14,7 @@ wrong and what to do.
 import csv
 import numbers
 import os
+import pickle
 import warnings
 import zipfile
 import zlib
@@ -37,7 +39,11 @@ __all__ = [
 ]
 
 #: File extensions read by :func:`read_embeddings`.
-EMBEDDING_FORMATS = (".npy", ".npz", ".csv", ".parquet", ".mat")
+EMBEDDING_FORMATS = (
+    ".npy", ".npz", ".csv", ".tsv", ".txt", ".parquet", ".mat", ".pt", ".h5", ".hdf5",
+)  # fmt: skip
+# Files read by read_labels.
+_LABEL_FORMATS = (".npy", ".npz", ".csv", ".tsv", ".txt", ".mat", ".pt", ".h5", ".hdf5")
 #: Image files read by :func:`read_image_folder` (case-insensitive): the formats image
 #: data sets ship in that Pillow reads (the AT&T faces are PGM files).
 IMAGE_EXTENSIONS = (
@@ -47,11 +53,11 @@ IMAGE_EXTENSIONS = (
 IMAGE_FEATURES = ("scattering", "pixels", "face")
 # Images per call of the scattering transform when features are computed with a progress bar.
 _FEATURE_CHUNK = 2048
-# Keys tried, in order, when an .npz or .mat file holds several arrays and none is named
+# Keys tried, in order, when a file of named arrays holds several and none is named
 # ("fea" names the data in the .mat files of the face and object benchmarks, "x" the
 # point tracks of Hopkins 155).
 _DATA_KEYS = ("X", "data", "embeddings", "features", "fea", "x")
-# Keys tried, in order, for the labels of an .npz or .mat file that holds several arrays.
+# Keys tried, in order, for the labels of a file of named arrays that holds several.
 _LABEL_KEYS = ("labels", "y", "target", "gnd")
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -164,17 +170,77 @@ def _mat_arrays(path):
 
 
 def _hdf5_mat_arrays(path):
+    # HDF5 lists MATLAB's column-major dimensions in reverse: .T restores MATLAB's shape.
+    return {name: value.T for name, value in _hdf5_arrays(
+        path, "save it again with MATLAB's save(path, ..., '-v7')").items()}
+
+
+def _hdf5_arrays(path, remedy="write it again with h5py"):
+    """The numeric and text data sets of an HDF5 file, by their path in it ('group/name')."""
     try:
         import h5py
     except ImportError:
         raise ValueError(
-            f"{path} is a MATLAB 7.3 file (HDF5): install h5py (the hdf5 extra) to read it, or "
-            "save it again with MATLAB's save(path, ..., '-v7')."
+            f"{path} is an HDF5 file: install h5py (the hdf5 extra) to read it, or {remedy}."
         ) from None
-    with h5py.File(path, "r") as f:
-        # HDF5 lists MATLAB's column-major dimensions in reverse: .T restores MATLAB's shape.
-        return {name: np.asarray(item).T for name, item in f.items()
-                if isinstance(item, h5py.Dataset) and item.dtype.kind in "biuf"}  # fmt: skip
+    arrays = {}
+
+    def keep(name, item):
+        if not isinstance(item, h5py.Dataset):
+            return
+        if h5py.check_string_dtype(item.dtype) is not None:
+            arrays[name] = np.asarray(item.asstr()[()], dtype=str)
+        elif item.dtype.kind in "biuf":
+            arrays[name] = np.asarray(item)
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(keep)
+    except OSError as error:  # h5py's answer to a file that is not HDF5, or is damaged
+        raise _damaged(path, error, remedy) from None
+    return arrays
+
+
+def _torch_arrays(path):
+    """The tensors of a PyTorch file (one tensor, or a dict of them) as arrays, by name.
+
+    Read with ``weights_only=True``: tensors and containers of them, never
+    arbitrary objects (the same guarantee as ``allow_pickle=False``).
+    """
+    remedy = "save a tensor or a dict of tensors with torch.save"
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(
+            f"{path} is a PyTorch file: install torch (the diffusion extra) to read it, or "
+            "save the embeddings with np.save."
+        ) from None
+    head = _magic(path)
+    if not head.startswith(_ZIP_MAGIC) and head[:1] != b"\x80":  # torch.save's two formats
+        raise ValueError(f"{path} is not a PyTorch file (no torch.save header); {remedy}.")
+    try:
+        contents = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(
+            f"{path} holds Python objects besides tensors, which subclust does not unpickle; "
+            f"{remedy}."
+        ) from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise _damaged(path, error, remedy) from None
+    if isinstance(contents, torch.Tensor):
+        contents = {"X": contents}
+    if not isinstance(contents, dict):
+        raise ValueError(f"{path} holds a {type(contents).__name__}; {remedy}.")
+    tensors = {str(name): value.detach() for name, value in contents.items()
+               if isinstance(value, torch.Tensor)}  # fmt: skip
+    # numpy has no bfloat16: it is read as float32.
+    return {name: (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+            for name, value in tensors.items()}  # fmt: skip
+
+
+#: Files of named arrays, and how to read them.
+_ARRAY_FILES = {".npz": _npz_arrays, ".pt": _torch_arrays, ".h5": _hdf5_arrays,
+                ".hdf5": _hdf5_arrays}  # fmt: skip
 
 
 def _read_mat(path, key, label_column):
@@ -320,12 +386,26 @@ def _is_number(text):
     return True
 
 
-def _read_csv_table(path):
-    """Header (or None) and rows of strings of a comma-separated file."""
+def _read_table(path, *, blanks=False):
+    """Header (or None) and rows of strings of a delimited text file.
+
+    Tabs separate the cells of a ``.tsv`` file. Those of a ``.csv`` file are
+    separated by commas, or by semicolons if its first line has no comma (as
+    spreadsheets write CSV in locales whose decimal mark is a comma). A
+    ``.txt`` file is separated by the first of comma, tab and semicolon that
+    its first line holds, else (with ``blanks``) by runs of blanks, as
+    ``np.savetxt`` and MATLAB's ``save -ascii`` write numbers.
+    """
     with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
-    if not rows:
+        lines = [line for line in f.read().splitlines() if line.strip()]
+    if not lines:
         raise ValueError(f"{path} is empty; expected one row per sample.")
+    suffix = Path(path).suffix.lower()
+    delimiter = "\t" if suffix == ".tsv" else next(
+        (d for d in (",;" if suffix == ".csv" else ",\t;") if d in lines[0]),
+        None if blanks and suffix == ".txt" else ",")  # fmt: skip
+    rows = ([line.split() for line in lines] if delimiter is None
+            else list(csv.reader(lines, delimiter=delimiter)))  # fmt: skip
     # A header is a first row with a cell that is not a number.
     header = rows[0] if not all(_is_number(cell) for cell in rows[0]) else None
     body = rows[1:] if header is not None else rows
@@ -371,8 +451,8 @@ def _csv_numbers(path, names, body, has_header):
     raise AssertionError("unreachable: a cell failed to convert but every cell is a number")
 
 
-def _read_csv(path, label_column):
-    names, body, has_header = _read_csv_table(path)
+def _read_text(path, label_column):
+    names, body, has_header = _read_table(path, blanks=True)
     target = None
     if label_column is not None:
         index = _column_index(names, label_column, path, has_header)
@@ -465,8 +545,16 @@ def read_embeddings(path, *, key=None, label_column=None):
       ``features``, ``fea``, ``x``. Both are opened with
       ``allow_pickle=False``: a file with pickled objects is refused, never
       unpickled.
-    - ``.csv``: comma-separated numbers, with or without a header (a first
-      row with a cell that is not a number is the header).
+    - ``.pt`` (PyTorch, needs torch, the ``diffusion`` extra): a tensor, or
+      a dict of tensors read as the arrays of an ``.npz`` file; loaded with
+      ``weights_only=True``, so other objects are refused, never unpickled.
+    - ``.h5``, ``.hdf5`` (needs h5py, the ``hdf5`` extra): the data sets,
+      named by their path in the file (``group/name``), read as the arrays
+      of an ``.npz`` file.
+    - ``.csv``, ``.tsv``, ``.txt``: numbers separated by commas, tabs, or
+      (a ``.txt`` file whose first line has neither) runs of blanks, with or
+      without a header (a first row with a cell that is not a number is the
+      header).
     - ``.parquet`` (needs pyarrow, the ``parquet`` extra): numeric columns,
       and list columns that hold one embedding per row.
     - ``.mat`` (MATLAB; a 7.3 file needs h5py, the ``hdf5`` extra): the
@@ -486,10 +574,12 @@ def read_embeddings(path, *, key=None, label_column=None):
     ----------
     path : str or path-like
     key : str, optional
-        Array of an ``.npz`` or ``.mat`` file holding the embeddings.
+        Array of an ``.npz``, ``.mat``, ``.pt`` or HDF5 file holding the
+        embeddings.
     label_column : str or int, optional
-        Column (CSV/Parquet; a name, or a position for a CSV file without
-        header) or array (``.npz``, ``.mat``) holding ground-truth labels;
+        Column (text or Parquet; a name, or a position for a text file
+        without header) or array (``.npz``, ``.mat``, ``.pt``, HDF5)
+        holding ground-truth labels;
         they may be strings. They are taken out of the features.
 
     Returns
@@ -535,8 +625,8 @@ def read_embeddings(path, *, key=None, label_column=None):
                 "their own file (--labels) or store both in an .npz."
             )
         X = _load_npy(path)
-    elif suffix == ".npz":
-        arrays = _npz_arrays(path)
+    elif suffix in _ARRAY_FILES:
+        arrays = _ARRAY_FILES[suffix](path)
         if label_column is not None:
             if label_column not in arrays:
                 raise ValueError(
@@ -545,8 +635,8 @@ def read_embeddings(path, *, key=None, label_column=None):
                 )
             target = arrays.pop(label_column)
         X = arrays[_pick_key(arrays, path, key)]
-    elif suffix == ".csv":
-        X, target, feature_names = _read_csv(path, label_column)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        X, target, feature_names = _read_text(path, label_column)
     elif suffix == ".parquet":
         X, target, feature_names = _read_parquet(path, label_column)
     elif suffix == ".mat":
@@ -575,10 +665,12 @@ def read_embeddings(path, *, key=None, label_column=None):
 
 
 def read_labels(path, n_samples=None, *, column=None):
-    """Read ground-truth labels, one per sample, from a .npy, .npz, .mat, .csv or .txt file.
+    """Read ground-truth labels, one per sample, from a .npy, text, .npz, .mat, .pt or HDF5 file.
 
-    A CSV or text file holds one label per line (a header line is allowed)
-    or, with ``column``, several columns of which one holds the labels.
+    A text file (``.csv``, ``.tsv``, ``.txt``) holds one label per line (a
+    header line is allowed) or, with ``column``, several columns separated
+    by commas or tabs, of which one holds the labels. A file of named arrays
+    (``.npz``, ``.mat``, ``.pt``, HDF5) holds them in one of its arrays.
     Labels may be numbers or strings.
 
     Parameters
@@ -587,7 +679,7 @@ def read_labels(path, n_samples=None, *, column=None):
     n_samples : int, optional
         The number of samples the labels are for; a different count is an error.
     column : str or int, optional
-        Column of a CSV file, or array of an ``.npz`` or ``.mat`` file
+        Column of a text file, or array of a file of named arrays
         (default: its only array, the first of ``labels``, ``y``, ``target``,
         ``gnd``, or its only 1-D array).
 
@@ -613,8 +705,8 @@ def read_labels(path, n_samples=None, *, column=None):
     suffix = path.suffix.lower()
     if suffix == ".npy":
         values = _load_npy(path)
-    elif suffix in (".npz", ".mat"):
-        arrays = _npz_arrays(path) if suffix == ".npz" else _mat_arrays(path)
+    elif suffix in _ARRAY_FILES or suffix == ".mat":
+        arrays = _ARRAY_FILES.get(suffix, _mat_arrays)(path)
         if column is None and len(arrays) > 1:
             vectors = [name for name, value in arrays.items() if value.ndim == 1]
             column = next((k for k in _LABEL_KEYS if k in arrays and arrays[k].ndim == 1),
@@ -625,19 +717,25 @@ def read_labels(path, n_samples=None, *, column=None):
                 )
         values = arrays[_pick_key(arrays, path, column)]
     elif suffix in (".csv", ".txt", ".tsv"):
-        names, body, has_header = _read_csv_table(path)
+        names, body, has_header = _read_table(path)
         if column is None and len(names) != 1:
             raise ValueError(
                 f"{path} has {len(names)} columns {names}; name the column of the labels."
             )
         index = 0 if column is None else _column_index(names, column, path, has_header)
         values = [row[index].strip() for row in body]
+        if has_header and n_samples == len(body) + 1:
+            raise ValueError(
+                f"{path} has {len(body)} labels after its header line {names[index]!r} but the "
+                f"data has {n_samples} samples; if that line is the first label, add a header "
+                "line above it (e.g. 'label')."
+            )
         if all(_is_number(v) for v in values):
             values = np.array(values, dtype=np.float64)
     else:
         raise ValueError(
-            f"{path} has extension {path.suffix!r}; labels are read from .npy, .npz, .mat, "
-            ".csv or .txt files."
+            f"{path} has extension {path.suffix!r}; labels are read from "
+            f"{', '.join(_LABEL_FORMATS)} files."
         )
     values = np.asarray(values)
     if values.dtype.kind not in "biufUS":
