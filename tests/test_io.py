@@ -392,6 +392,35 @@ def test_read_image_folder_reads_the_formats_face_sets_ship_in(tmp_path):
     np.testing.assert_allclose(bunch.data, np.array(written).reshape(6, 30) / 255.0)
 
 
+def test_read_images_keeps_the_depth_of_16_bit_and_float_images(tmp_path):
+    from PIL import Image
+
+    from subclust.io import read_images
+
+    levels = np.linspace(0, 1, 30).reshape(6, 5)
+    Image.fromarray((levels * 65535).round().astype(np.uint16)).save(tmp_path / "deep.png")
+    Image.fromarray(levels.astype(np.float32)).save(tmp_path / "float.tif")
+    Image.fromarray((levels * 255).round().astype(np.uint8)).save(tmp_path / "grey.png")
+    images = read_images([tmp_path / name for name in ("deep.png", "float.tif", "grey.png")])
+    np.testing.assert_allclose(images, np.stack([levels] * 3), atol=0.5 / 255)
+    assert len(np.unique(images[0])) == 30  # not clipped to 8 bits
+
+
+def test_read_images_turns_photographs_upright(tmp_path):
+    from PIL import Image
+
+    from subclust.io import read_images
+
+    pixels = np.zeros((6, 4), dtype=np.uint8)
+    pixels[0, 0] = 255
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # EXIF orientation: the camera was turned by 90 degrees
+    image.save(tmp_path / "photo.png", exif=exif)
+    upright = read_images([tmp_path / "photo.png"])[0]
+    assert upright.shape == (4, 6) and upright[0, -1] == 1.0
+
+
 def test_read_image_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_image_folder(tmp_path / "nope")

@@ -775,14 +775,24 @@ def _image_files(folder):
     return files, np.array(target, dtype=np.int64), np.array(names)
 
 
+# Full scale of the image modes that hold more than 8 bits (Pillow opens a 16-bit PNG as
+# "I;16", or as 32-bit "I" in older versions); floating-point images keep their values.
+_FULL_SCALE = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0,
+               "I": 65535.0, "F": 1.0}  # fmt: skip
+
+
 def read_images(filenames, shape=None, *, resize=None):
     """Read image files as grey levels in [0, 1]; all must have the same size, or be resized.
+
+    Colour is converted to grey levels. 16-bit images (microscopy, medical
+    and astronomical images often are) keep their depth, scaled by 65535
+    rather than clipped to 8 bits; floating-point images keep their values.
+    Photographs are turned upright by their EXIF orientation tag.
 
     Parameters
     ----------
     filenames : sequence of path-like
-        Image files (:data:`IMAGE_EXTENSIONS`, any mode; colour is converted to grey
-        levels).
+        Image files (:data:`IMAGE_EXTENSIONS`, any mode).
     shape : tuple (height, width), optional
         Required size (e.g. that of the images a model was trained on).
     resize : tuple (height, width), optional
@@ -809,7 +819,7 @@ def read_images(filenames, shape=None, *, resize=None):
     >>> tmp.cleanup()
     """
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError as error:
         raise ImportError(
             f"Reading images needs Pillow (installed with matplotlib): pip install "
@@ -819,10 +829,14 @@ def read_images(filenames, shape=None, *, resize=None):
     for path in filenames:
         try:
             with Image.open(path) as image:
-                image = image.convert("L")
+                # Pillow's conversion to 8-bit grey clips 16-bit and float images: those
+                # become 32-bit float images instead, scaled by their full range.
+                full_scale = _FULL_SCALE.get(image.mode, 255.0)
+                image = ImageOps.exif_transpose(image).convert(
+                    "L" if full_scale == 255.0 else "F")  # fmt: skip
                 if resize is not None:
                     image = image.resize((int(resize[1]), int(resize[0])), Image.LANCZOS)
-                grey = np.asarray(image, dtype=np.float64) / 255.0
+                grey = np.asarray(image, dtype=np.float64) / full_scale
         except (UnidentifiedImageError, OSError) as error:
             raise ValueError(f"{path} could not be read as an image: {error}") from None
         expected = shape if shape is not None else (images[0].shape if images else None)
@@ -866,8 +880,8 @@ def read_image_folder(
 
     The images sit directly in ``path`` (no labels), or in one sub-folder per
     class (the sub-folder names become the labels). Files are read in sorted
-    order, as grey levels in [0, 1]; all images must have the same size, or
-    be resized to one.
+    order, as grey levels in [0, 1] (:func:`read_images`: 16-bit images keep
+    their depth); all images must have the same size, or be resized to one.
 
     Parameters
     ----------
