@@ -75,6 +75,19 @@ def test_precomputed_affinity():
     assert clustering_accuracy(np.repeat(np.arange(4), 6), est.labels_) == 1.0
 
 
+def test_an_estimate_at_the_largest_value_considered_warns():
+    W = np.kron(np.eye(60), np.ones((4, 4)))  # 60 cliques: more than the 50 considered
+    est = LeastSquaresSubspaceClustering(None, affinity="precomputed", random_state=0)
+    for coupling in (0.0, 0.001):  # a flat spectrum has no gap to read below 51
+        with pytest.warns(UserWarning, match="estimated at 50, the largest value considered"):
+            est.fit(W + coupling)
+        assert est.n_clusters_ == 50
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning where the estimate is below the limit
+        est.fit(W[:120, :120])
+    assert est.n_clusters_ == 30
+
+
 def test_ekss_estimates_with_over_segmenting_runs():
     X, y, _ = _molrg(3, seed=3)
     est = EnsembleKSubspaces(None, n_estimators=100, random_state=0).fit(X)

@@ -96,6 +96,7 @@ from subclust.cluster._sparse_subspace import SparseSubspaceClustering
 from subclust.cluster._spectral import (
     _check_enough_samples,
     _distinct_nonzero,
+    _warn_if_largest,
     cluster_bases,
 )
 from subclust.cluster._thresholded import ThresholdedSubspaceClustering
@@ -711,6 +712,8 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         with warnings.catch_warnings():
             # A graph of exactly K components is what a good affinity looks like.
             warnings.filterwarnings("ignore", message="Graph is not fully connected")
+            # Only the estimate of K that is kept counts (fit warns about it).
+            warnings.filterwarnings("ignore", message="The number of clusters was estimated")
             estimator.fit(X)
         labels = np.asarray(estimator.labels_, dtype=np.intp)
         graph = getattr(estimator, "affinity_matrix_", None)
@@ -796,6 +799,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             (n_clusters, self.n_clusters_estimates_, self.n_clusters_scores_,
              self.laplacian_eigenvalues_, fitted) = self._estimate_n_clusters(
                 portfolio, X_compared, seed)
+            _warn_if_largest(n_clusters, len(X_compared))
             for _, _, _, estimator in portfolio:
                 if "n_clusters" in estimator.get_params(deep=False):
                     estimator.set_params(n_clusters=n_clusters)

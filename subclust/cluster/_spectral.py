@@ -558,7 +558,10 @@ def estimate_n_clusters(affinity, *, max_clusters=None, diffusion_time=10.0):
     piece as a cluster. The default ``t = 10`` was chosen on noisy unions of
     subspaces and on 5 and 10 subjects of Extended Yale B and scikit-learn's
     8x8 digits; ``subclust bench n-clusters`` also reports sets it was not
-    chosen on. ``K = 1`` is never returned (``lambda_1 = 0`` always).
+    chosen on. ``K = 1`` is never returned (``lambda_1 = 0`` always). A
+    spectrum without any gap up to ``max_clusters + 1`` (more equally
+    separated clusters than that) gives ``max_clusters``; the estimators
+    that read ``K`` this way warn when it is the largest value considered.
 
     Parameters
     ----------
@@ -602,11 +605,28 @@ def estimate_n_clusters(affinity, *, max_clusters=None, diffusion_time=10.0):
 _MAX_CLUSTERS = 50
 
 
+def _warn_if_largest(n_clusters, n_samples):
+    """Warn where K was estimated at the largest value considered: the data may hold more."""
+    if n_clusters == min(n_samples - 2, _MAX_CLUSTERS):
+        warnings.warn(
+            f"The number of clusters was estimated at {n_clusters}, the largest value "
+            "considered; the data may hold more clusters: give n_clusters.",
+            UserWarning, stacklevel=3,
+        )  # fmt: skip
+
+
 def _diffusion_gap(eigenvalues, diffusion_time):
-    """The ``k >= 2`` after which ``exp(-t * eigenvalues)`` (ascending eigenvalues) drops most."""
+    """The ``k >= 2`` after which ``exp(-t * eigenvalues)`` (ascending eigenvalues) drops most.
+
+    A spectrum without a gap (equal eigenvalues, as of more equally separated
+    clusters than were considered) gives the largest ``k`` considered.
+    """
     # expm1 keeps the plain gap's resolution when t * lambda is tiny.
     decay = np.expm1(-diffusion_time * np.asarray(eigenvalues[1:], dtype=np.float64))
-    return int(np.argmax(-np.diff(decay)) + 2)
+    gaps = -np.diff(decay)
+    if gaps.max() <= np.sqrt(np.finfo(np.float64).eps):  # round-off, not a gap
+        return len(eigenvalues) - 1
+    return int(np.argmax(gaps) + 2)
 
 
 def _normalized_kmeans(affinity, n_clusters, random_state, eigen_solver):
@@ -789,7 +809,9 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         max_clusters = min(n - 2, _MAX_CLUSTERS)
         if not self._affinity_reads_n_clusters():
             W = self._affinity(C, eigenpairs, None)
-            return (W, *estimate_n_clusters(W, max_clusters=max_clusters))
+            n_clusters, spectrum = estimate_n_clusters(W, max_clusters=max_clusters)
+            _warn_if_largest(n_clusters, n)
+            return W, n_clusters, spectrum
         if eigenpairs is None:  # once, for every rank the iteration may ask
             rank = self.dim_per_cluster * max_clusters + 1
             eigenpairs = _top_eigenpairs(C, min(rank, n - 1 if n > _DENSE_LIMIT else n))
@@ -798,6 +820,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
             W = self._affinity(C, eigenpairs, k)
             readings[k] = (W, *estimate_n_clusters(W, max_clusters=max_clusters))
             k = readings[k][1]
+        _warn_if_largest(k, n)
         return readings[k]
 
     _scale_rows = True
@@ -814,6 +837,7 @@ class BaseSpectralSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEst
         _check_enough_samples(X.shape[0], self.n_clusters)
         if self.n_clusters is None:
             n_clusters, spectrum = estimate_n_clusters(X)
+            _warn_if_largest(n_clusters, X.shape[0])
         else:
             n_clusters, spectrum = self.n_clusters, None
         self.representation_matrix_ = None
