@@ -170,9 +170,10 @@ def _mat_arrays(path):
 
 
 def _hdf5_mat_arrays(path):
+    arrays = _hdf5_arrays(path, "save it again with MATLAB's save(path, ..., '-v7')")
     # HDF5 lists MATLAB's column-major dimensions in reverse: .T restores MATLAB's shape.
-    return {name: value.T for name, value in _hdf5_arrays(
-        path, "save it again with MATLAB's save(path, ..., '-v7')").items()}
+    # Variables are at the top; groups hold structures and cells, left out as scipy does.
+    return {name: value.T for name, value in arrays.items() if "/" not in name}
 
 
 def _hdf5_arrays(path, remedy="write it again with h5py"):
@@ -551,10 +552,10 @@ def read_embeddings(path, *, key=None, label_column=None):
     - ``.h5``, ``.hdf5`` (needs h5py, the ``hdf5`` extra): the data sets,
       named by their path in the file (``group/name``), read as the arrays
       of an ``.npz`` file.
-    - ``.csv``, ``.tsv``, ``.txt``: numbers separated by commas, tabs, or
-      (a ``.txt`` file whose first line has neither) runs of blanks, with or
-      without a header (a first row with a cell that is not a number is the
-      header).
+    - ``.csv``, ``.tsv``, ``.txt``: numbers separated by commas (or
+      semicolons), tabs, or in a ``.txt`` file whose first line has none of
+      these, runs of blanks; with or without a header (a first row with a
+      cell that is not a number is the header).
     - ``.parquet`` (needs pyarrow, the ``parquet`` extra): numeric columns,
       and list columns that hold one embedding per row.
     - ``.mat`` (MATLAB; a 7.3 file needs h5py, the ``hdf5`` extra): the
