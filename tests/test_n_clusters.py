@@ -16,8 +16,9 @@ from subclust.cluster import (
     LeastSquaresSubspaceClustering,
     SparseSubspaceClustering,
     estimate_n_clusters,
+    subspace_consistency,
 )
-from subclust.datasets import make_molrg
+from subclust.datasets import make_molrg, make_motion_trajectories
 from subclust.metrics import clustering_accuracy
 from subclust.pipeline import make_estimator
 from subclust.subspace import estimate_rank
@@ -164,11 +165,14 @@ def test_auto_estimates_the_number_of_clusters_then_compares_at_it():
     assert auto.n_clusters_ == 4 and len(auto.bases_) == 4
     assert clustering_accuracy(y, auto.labels_) >= 0.95
     # Every graph-building candidate of the portfolio gave an estimate; K is the one whose
-    # partition has the largest refereed modularity.
+    # partition has the largest refereed modularity among those that compete.
     estimates, scores = auto.n_clusters_estimates_, auto.n_clusters_scores_
+    consistency = auto.n_clusters_consistency_
     assert {"lsr(regularization=0.1)", "tsc(n_nearest=5)", "omp(n_nonzero=10)"} <= set(estimates)
     assert not any(name.startswith(("kmeans", "spectral")) for name in estimates)
-    assert set(scores) == set(estimates) and estimates[max(scores, key=scores.get)] == 4
+    assert set(scores) == set(estimates) == set(consistency)
+    competing = [name for name in scores if not np.isnan(consistency[name])]
+    assert estimates[max(competing, key=scores.get)] == 4
     spectrum = auto.laplacian_eigenvalues_  # of a graph that gave 4: its gap is after the 4th
     assert spectrum[3] < 0.2 * spectrum[4]
     # The candidates were then compared at that K.
@@ -178,6 +182,40 @@ def test_auto_estimates_the_number_of_clusters_then_compares_at_it():
     # The fits that estimated K = 4 are reused: the same comparison as with K given.
     assert (auto.candidate_labels_ == given.candidate_labels_).all()
     assert auto.selected_ == given.selected_
+
+
+@pytest.mark.parametrize(
+    "make, n_clusters",
+    [(lambda: make_molrg(n_samples=[40] * 3, n_features=10, dims=2, random_state=0)[:2], 3),
+     (lambda: make_molrg(n_samples=[50] * 6, n_features=12, dims=2, noise=0.02,
+                         random_state=0)[:2], 6),
+     (lambda: make_motion_trajectories(2, random_state=4040), 2),
+     (lambda: make_motion_trajectories(3, random_state=4041), 3)],
+    ids=["3-planes-in-R10", "6-planes-in-R12", "2-motions", "3-motions"],
+)
+def test_auto_estimate_is_not_a_sparse_graph_in_pieces(make, n_clusters):
+    """Sparse graphs fall apart on planes in few dimensions and on motions: 14 to 21 pieces.
+
+    Their pieces cut the graph well (the more clusters, the larger the
+    modularity) but are less consistent with subspaces, adjusted for chance,
+    than the partitions into the true number.
+    """
+    X, y = make()
+    auto = make_estimator("auto", None, random_state=0).fit(X)
+    assert max(auto.n_clusters_estimates_.values()) > 2 * n_clusters  # some graphs fell apart
+    assert auto.n_clusters_ == n_clusters
+    assert clustering_accuracy(y, auto.labels_) >= 0.95
+
+
+def test_adjusted_consistency_is_near_zero_for_chance_partitions():
+    X, y, _ = _molrg(3, seed=0, dim=2, n_features=10)
+    rng = np.random.default_rng(0)
+    for n_clusters in (2, 3, 8):  # unadjusted, a random partition into few clusters scores high
+        labels = rng.integers(0, n_clusters, len(y))
+        assert abs(subspace_consistency(X, labels, n_clusters, adjusted=True,
+                                        random_state=0)) < 0.3  # fmt: skip
+    assert subspace_consistency(X, rng.integers(0, 2, len(y)), 2) > 0.5
+    assert subspace_consistency(X, y, adjusted=True, random_state=0) == 1.0
 
 
 def test_auto_without_a_graph_building_candidate_needs_n_clusters():
@@ -199,6 +237,7 @@ def test_cli_default_method_without_n_clusters(tmp_path, capsys):
     assert estimate["n_clusters"] == 3 and "modularity" in estimate["rule"]
     assert all(isinstance(k, int) for k in estimate["candidates"].values())
     assert set(estimate["modularity"]) == set(estimate["candidates"])
+    assert set(estimate["adjusted_consistency"]) == set(estimate["candidates"])
 
 
 def test_bench_table_counts_the_sets_found(capsys):

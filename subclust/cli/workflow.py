@@ -795,12 +795,17 @@ def _n_clusters_estimate(estimator):
         "laplacian_eigenvalues": [round(float(v), 6) for v in spectrum],
     }
     candidates = getattr(estimator, "n_clusters_estimates_", None)
-    if candidates is not None:  # method "auto": its candidates' estimates, picked by modularity
-        estimate["rule"] = ("the candidates' diffusion eigengaps, the one whose partition has the "
-                            "largest refereed modularity")
+    if candidates is not None:  # method "auto": its candidates' estimates and how it picked
+        estimate["rule"] = ("the candidates' diffusion eigengaps; of the partitions about as "
+                            "consistent with subspaces (adjusted for chance) as the most "
+                            "consistent, the one with the largest refereed modularity")
         estimate["candidates"] = candidates
         estimate["modularity"] = {name: round(float(score), 6)
                                   for name, score in estimator.n_clusters_scores_.items()}
+        # null where a partition did not compete
+        estimate["adjusted_consistency"] = _jsonable(
+            {name: round(float(value), 6)
+             for name, value in estimator.n_clusters_consistency_.items()})  # fmt: skip
     return estimate
 
 
