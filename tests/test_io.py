@@ -274,6 +274,18 @@ def test_read_csv_errors(tmp_path, content, message):
         read_embeddings(tmp_path / "x.csv")
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [("a,b,y\n1,2,c\n3,4,5,d\n", "line 3 has 4 fields, expected 3"),  # NumPy would drop 5
+     ("a,b,y\n1,2,c\n3,4\n", "line 3 has 2 fields, expected 3"),
+     ("y\nc\n", "no column besides the labels")],
+)
+def test_read_csv_with_labels_errors(tmp_path, content, message):
+    (tmp_path / "x.csv").write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_embeddings(tmp_path / "x.csv", label_column="y")
+
+
 def test_pickled_data_is_refused_never_loaded(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with open(tmp_path / "pickle.npy", "wb") as f:
