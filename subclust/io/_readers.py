@@ -42,8 +42,10 @@ __all__ = [
 EMBEDDING_FORMATS = (
     ".npy", ".npz", ".csv", ".tsv", ".txt", ".parquet", ".mat", ".pt", ".h5", ".hdf5",
 )  # fmt: skip
-# Files read by read_labels.
-_LABEL_FORMATS = (".npy", ".npz", ".csv", ".tsv", ".txt", ".mat", ".pt", ".h5", ".hdf5")
+# Delimited text files (see _text_layout).
+_TEXT_FORMATS = (".csv", ".tsv", ".txt")
+# Files read by read_labels: all but Parquet.
+_LABEL_FORMATS = tuple(suffix for suffix in EMBEDDING_FORMATS if suffix != ".parquet")
 #: Image files read by :func:`read_image_folder` (case-insensitive): the formats image
 #: data sets ship in that Pillow reads (the AT&T faces are PGM files).
 IMAGE_EXTENSIONS = (
@@ -690,7 +692,7 @@ def read_embeddings(path, *, key=None, label_column=None):
                 )
             target = arrays.pop(label_column)
         X = arrays[_pick_key(arrays, path, key)]
-    elif suffix in (".csv", ".tsv", ".txt"):
+    elif suffix in _TEXT_FORMATS:
         X, target, feature_names = _read_text(path, label_column)
     elif suffix == ".parquet":
         X, target, feature_names = _read_parquet(path, label_column)
@@ -771,7 +773,7 @@ def read_labels(path, n_samples=None, *, column=None):
                     f"{path} holds several arrays {sorted(arrays)}; name the labels' array."
                 )
         values = arrays[_pick_key(arrays, path, column)]
-    elif suffix in (".csv", ".txt", ".tsv"):
+    elif suffix in _TEXT_FORMATS:
         names, body, has_header = _read_table(path)
         if column is None and len(names) != 1:
             raise ValueError(
