@@ -432,6 +432,25 @@ def test_read_images_turns_photographs_upright(tmp_path):
     upright = read_images([tmp_path / "photo.png"])[0]
     assert upright.shape == (4, 6) and upright[0, -1] == 1.0
 
+def test_read_images_ignores_what_transparent_pixels_store(tmp_path):
+    from PIL import Image
+
+    from subclust.io import read_images
+
+    # Left-over white under a transparent half, as background removal leaves it.
+    rgba = np.full((4, 6, 4), 255, dtype=np.uint8)
+    rgba[:, :3, 3] = 0
+    rgba[:, 3:, 3] = 128
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cutout.png")
+    palette = Image.fromarray(np.tile([0, 1], (4, 3)).astype(np.uint8), "P")
+    palette.putpalette([255, 255, 255, 255, 255, 255] + [0] * 762)
+    palette.save(tmp_path / "icon.png", transparency=0)  # index 0 transparent
+    cutout, icon = read_images([tmp_path / "cutout.png", tmp_path / "icon.png"], shape=(4, 6))
+    np.testing.assert_allclose(cutout[:, :3], 0.0)
+    np.testing.assert_allclose(cutout[:, 3:], 128 / 255, atol=1 / 255)
+    assert icon[:, ::2].max() == 0.0 and icon[:, 1::2].min() == 1.0
+
+
 
 def test_read_image_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):

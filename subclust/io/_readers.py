@@ -836,6 +836,7 @@ def _image_files(folder):
 # "I;16", or as 32-bit "I" in older versions); floating-point images keep their values.
 _FULL_SCALE = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0,
                "I": 65535.0, "F": 1.0}  # fmt: skip
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
 def read_images(filenames, shape=None, *, resize=None):
@@ -845,6 +846,9 @@ def read_images(filenames, shape=None, *, resize=None):
     and astronomical images often are) keep their depth, scaled by 65535
     rather than clipped to 8 bits; floating-point images keep their values.
     Photographs are turned upright by their EXIF orientation tag.
+    Transparent pixels are black: grey levels are multiplied by the alpha
+    channel, so that what a transparent pixel happens to store (often
+    left-over colour) does not count.
 
     Parameters
     ----------
@@ -876,7 +880,7 @@ def read_images(filenames, shape=None, *, resize=None):
     >>> tmp.cleanup()
     """
     try:
-        from PIL import Image, ImageOps, UnidentifiedImageError
+        from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
     except ImportError as error:
         raise ImportError(
             f"Reading images needs Pillow (installed with matplotlib): pip install "
@@ -889,8 +893,13 @@ def read_images(filenames, shape=None, *, resize=None):
                 # Pillow's conversion to 8-bit grey clips 16-bit and float images: those
                 # become 32-bit float images instead, scaled by their full range.
                 full_scale = _FULL_SCALE.get(image.mode, 255.0)
-                image = ImageOps.exif_transpose(image).convert(
-                    "L" if full_scale == 255.0 else "F")  # fmt: skip
+                image = ImageOps.exif_transpose(image)
+                if image.mode in _ALPHA_MODES or "transparency" in image.info:
+                    # A transparent pixel has no colour, whatever RGB it stores (often
+                    # left-over garbage): the grey levels are premultiplied by the alpha.
+                    grey, alpha = image.convert("LA").split()
+                    image = ImageChops.multiply(grey, alpha)
+                image = image.convert("L" if full_scale == 255.0 else "F")
                 if resize is not None:
                     image = image.resize((int(resize[1]), int(resize[0])), Image.LANCZOS)
                 grey = np.asarray(image, dtype=np.float64) / full_scale
