@@ -190,6 +190,25 @@ def test_cluster_torch_and_text_files(capsys, tmp_path, molrg, name):
     assert report["input"]["format"] == name[1:]
 
 
+def test_ids_of_an_embedding_file_go_beside_its_labels(capsys, tmp_path, molrg):
+    X, y, _ = molrg
+    rows = [f"photos/{i:03d}.jpg," + ",".join(f"{v:.17g}" for v in x) + f",class {k}"
+            for i, (x, k) in enumerate(zip(X, y))]  # fmt: skip
+    header = "path," + ",".join(f"f{j}" for j in range(X.shape[1])) + ",kind"
+    (tmp_path / "emb.csv").write_text("\n".join([header, *rows]) + "\n")
+    argv = [tmp_path / "emb.csv", "--id-column", "path", "--label-column", "kind"]
+    code, _, _ = run(capsys, "cluster", *argv, "--method", "kss", "--dims", 3,
+                     "-o", tmp_path / "out")  # fmt: skip
+    assert code == 0
+    rows = read_labels_csv(tmp_path / "out" / "labels.csv")
+    assert list(rows[0]) == ["index", "id", "label", "true_label"]
+    assert [row["id"] for row in rows] == [f"photos/{i:03d}.jpg" for i in range(len(X))]
+    code, out, _ = run(capsys, "predict", tmp_path / "out" / "model.npz", *argv)
+    assert code == 0 and out.splitlines()[1].startswith("0,photos/000.jpg,")
+    assert_error(capsys, ["cluster", tmp_path / "emb.csv", "-o", tmp_path / "o2"],
+                 r"column 'path' is not numeric .*--id-column")  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def digit_folder(tmp_path_factory):
     """15 MNIST zeros and 15 ones as PNG files, one sub-folder per digit."""

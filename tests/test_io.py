@@ -217,6 +217,16 @@ def test_read_csv_with_header_and_string_labels(tmp_path):
     assert bunch.target_names.tolist() == ["cat", "dog"]
 
 
+def test_read_csv_with_quoted_strings_as_r_writes_them(tmp_path):
+    (tmp_path / "x.csv").write_text('"a","b","kind"\n1,2,"dog"\n3,4,"cat"\n5,6.5,"hot, dog"\n')
+    bunch = read_embeddings(tmp_path / "x.csv", label_column="kind")
+    np.testing.assert_array_equal(bunch.data, [[1, 2], [3, 4], [5, 6.5]])
+    assert bunch.target_names.tolist() == ["cat", "dog", "hot, dog"]
+    (tmp_path / "y.csv").write_text('"a","b","kind"\n1,2,"dog"\n3,4,"cat"\n')  # NumPy's parser
+    assert read_embeddings(tmp_path / "y.csv", label_column="kind").target_names.tolist() == [
+        "cat", "dog"]
+
+
 def test_read_csv_without_header(tmp_path, molrg):
     X = molrg[0]
     np.savetxt(tmp_path / "x.csv", X, delimiter=",", fmt="%.17g")
@@ -284,6 +294,58 @@ def test_read_csv_with_labels_errors(tmp_path, content, message):
     (tmp_path / "x.csv").write_text(content)
     with pytest.raises(ValueError, match=message):
         read_embeddings(tmp_path / "x.csv", label_column="y")
+
+
+@pytest.mark.parametrize("content", [
+    "file,a,b,y\nimg 1.png,1,2,dog\nimg 2.png,3,4,cat\nimg 3.png,5,6.5,dog\n",
+    'file,a,b,y\n"img 1.png",1,2,dog\n"img 2.png",3,4,cat\n"img 3.png",5,6.5,dog\n',  # row reader
+])  # fmt: skip
+def test_read_ids_of_a_table_beside_its_labels(tmp_path, content):
+    (tmp_path / "x.csv").write_text(content)
+    bunch = read_embeddings(tmp_path / "x.csv", label_column="y", id_column="file")
+    np.testing.assert_array_equal(bunch.data, [[1, 2], [3, 4], [5, 6.5]])
+    assert bunch.ids.tolist() == ["img 1.png", "img 2.png", "img 3.png"]
+    assert bunch.target.tolist() == [1, 0, 1] and bunch.feature_names == ["a", "b"]
+    with pytest.raises(ValueError, match=r"column 'file' is not numeric.*id column \(--id-col"):
+        read_embeddings(tmp_path / "x.csv", label_column="y")
+    with pytest.raises(ValueError, match="the labels and the ids are the same column 'y'"):
+        read_embeddings(tmp_path / "x.csv", label_column="y", id_column="y")
+    (tmp_path / "x.csv").write_text("file,y\na.png,dog\n")
+    with pytest.raises(ValueError, match="no column besides the labels 'y' and the ids 'file'"):
+        read_embeddings(tmp_path / "x.csv", label_column="y", id_column="file")
+
+
+def test_read_ids_of_named_arrays(tmp_path, molrg):
+    X, y = molrg
+    names = np.array([f"sample-{i}" for i in range(len(X))])
+    np.savez(tmp_path / "x.npz", embeddings=X, paths=names)
+    bunch = read_embeddings(tmp_path / "x.npz", id_column="paths")
+    np.testing.assert_array_equal(bunch.data, X)
+    assert bunch.ids.tolist() == names.tolist()
+    with pytest.raises(ValueError, match=r"no array 'nope' for the ids"):
+        read_embeddings(tmp_path / "x.npz", id_column="nope")
+    np.savez(tmp_path / "short.npz", embeddings=X, paths=names[:-1])
+    with pytest.raises(ValueError, match=r"holds \(89,\) values for 90 samples"):
+        read_embeddings(tmp_path / "short.npz", id_column="paths")
+    # MATLAB pads the rows of a character matrix to the longest.
+    savemat = pytest.importorskip("scipy.io").savemat
+    savemat(tmp_path / "x.mat", {"X": X, "names": np.array(["a", "bb", "c"] * 30)})
+    ids = read_embeddings(tmp_path / "x.mat", id_column="names").ids
+    assert ids[:3].tolist() == ["a", "bb", "c"]
+    np.save(tmp_path / "x.npy", X)
+    with pytest.raises(ValueError, match="single array: it has no id column"):
+        read_embeddings(tmp_path / "x.npy", id_column="paths")
+
+
+def test_read_ids_of_a_parquet_table(tmp_path, molrg):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = molrg
+    names = [f"sample-{i}" for i in range(len(X))]
+    pq.write_table(pa.table({"name": names, "embedding": list(X), "y": y}), tmp_path / "x.parquet")
+    bunch = read_embeddings(tmp_path / "x.parquet", label_column="y", id_column="name")
+    np.testing.assert_array_equal(bunch.data, X)
+    assert bunch.ids.tolist() == names and bunch.target.tolist() == y.tolist()
 
 
 def test_pickled_data_is_refused_never_loaded(tmp_path):

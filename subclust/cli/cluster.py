@@ -79,6 +79,11 @@ def _add_input_arguments(parser):
         "metrics",
     )
     parser.add_argument(
+        "--id-column", default=None,
+        help="column (text/Parquet) or array (.npz/.mat/.h5) naming each sample (file names, "
+        "keys): written beside its label in labels.csv",
+    )
+    parser.add_argument(
         "--labels", default=None, metavar="FILE",
         help="ground-truth labels (.npy, .npz, .mat, .pt, .h5, .csv, .tsv, .txt; one per sample), "
         "for metrics",
@@ -199,9 +204,9 @@ def cluster_main(args):
         stages.begin("read")
         inputs = load_inputs(
             args.input, dataset=args.dataset, key=args.key, label_column=args.label_column,
-            labels=args.labels, features=args.features, image_shape=args.image_shape,
-            n_samples=args.n_samples, data_home=args.data_home, n_jobs=args.n_jobs,
-            progress=args.progress,
+            id_column=args.id_column, labels=args.labels, features=args.features,
+            image_shape=args.image_shape, n_samples=args.n_samples, data_home=args.data_home,
+            n_jobs=args.n_jobs, progress=args.progress,
         )
         if inputs.source.get("kind") == "embeddings" and "path" in inputs.source:
             side = square_image_side(inputs.X)
@@ -277,7 +282,8 @@ def predict_main(args):
         stages.begin("read and predict")
         labels, inputs, metrics = predict_inputs(
             args.model, args.input, key=args.key, label_column=args.label_column,
-            labels=args.labels, n_jobs=args.n_jobs, progress=args.progress,
+            id_column=args.id_column, labels=args.labels, n_jobs=args.n_jobs,
+            progress=args.progress,
         )
     text = labels_csv(labels, inputs)
     summary = "" if metrics is None else ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())

@@ -95,7 +95,8 @@ class Inputs:
     target_names : ndarray or None
         Original label of each int.
     names : list of str or None
-        Name of each sample (image file names).
+        Name of each sample: the file names of images, or the ids of the
+        rows of an embedding file (``id_column``).
     images : ndarray of shape (n_samples, h, w) or None
     source : dict
         JSON-serializable description (kind, path, format, feature recipe),
@@ -151,8 +152,9 @@ def _load_dataset(name, n_samples, data_home):
 
 
 def load_inputs(
-    path=None, *, dataset=None, key=None, label_column=None, labels=None, features="auto",
-    image_shape=None, n_samples=None, data_home=None, n_jobs=None, progress=None,
+    path=None, *, dataset=None, key=None, label_column=None, id_column=None, labels=None,
+    features="auto", image_shape=None, n_samples=None, data_home=None, n_jobs=None,
+    progress=None,
 ):  # fmt: skip
     """Read the samples to cluster: a file, a folder of images, or a data set.
 
@@ -165,8 +167,9 @@ def load_inputs(
     dataset : str, optional
         Instead of ``path``: a loader of :mod:`subclust.datasets`
         (:func:`dataset_names`, e.g. 'mnist'), whose images and labels are used.
-    key, label_column
-        See :func:`subclust.io.read_embeddings`.
+    key, label_column, id_column
+        See :func:`subclust.io.read_embeddings`; the ids become the
+        ``names`` of the samples.
     labels : str or path-like, optional
         File of ground-truth labels (see :func:`subclust.io.read_labels`).
     features : {'auto', 'scattering', 'pixels', 'face'}, default='auto'
@@ -226,9 +229,10 @@ def load_inputs(
     check_choice(features, "features", ("auto", *IMAGE_FEATURES))
     start = time.perf_counter()
     if dataset is None and Path(path).is_dir():
-        if key is not None or label_column is not None:
+        if key is not None or label_column is not None or id_column is not None:
             raise ValueError(
-                "--key and --label-column apply to embedding files, not image folders."
+                "--key, --label-column and --id-column apply to embedding files, not image "
+                "folders (whose file names are written beside the labels)."
             )
         # Pixels are the images as read: image_inputs computes the features.
         bunch = read_image_folder(path, features="pixels", resize=image_shape)
@@ -236,8 +240,10 @@ def load_inputs(
         if image_shape is not None:
             source["resize"] = list(bunch.images.shape[1:])
     elif dataset is None:
-        bunch = read_embeddings(path, key=key, label_column=label_column)
+        bunch = read_embeddings(path, key=key, label_column=label_column, id_column=id_column)
         source = {"path": str(path), "format": bunch.format}
+        if id_column is not None:
+            source["id_column"] = id_column
         if image_shape is not None:
             bunch.images = _rows_as_images(bunch, image_shape)
             source["image_shape"] = list(bunch.images.shape[1:])
@@ -255,14 +261,20 @@ def load_inputs(
         source["labels"] = str(labels)
     if "images" in bunch:
         inputs = image_inputs(bunch.images, y, target_names=target_names,
-                              names=bunch.get("filenames"), features=features, source=source,
+                              names=_names(bunch), features=features, source=source,
                               n_jobs=n_jobs, progress=progress)  # fmt: skip
     else:  # embeddings, from a file or a data set
         source = {"kind": "embeddings", **source, "n_samples": int(bunch.data.shape[0]),
                   "n_features": int(bunch.data.shape[1])}  # fmt: skip
-        inputs = Inputs(bunch.data, y, target_names, source=source)
+        inputs = Inputs(bunch.data, y, target_names, _names(bunch), source=source)
     inputs.seconds = time.perf_counter() - start
     return inputs
+
+
+def _names(bunch):
+    """The names of a bunch's samples: its image files, or the ids of its rows."""
+    names = bunch.get("filenames", bunch.get("ids"))
+    return None if names is None else list(names)
 
 
 def square_image_side(X, n_rows=1000):
@@ -698,20 +710,6 @@ def _not_our_files(outdir):
     )
 
 
-def _labels_csv(labels, names=None, y=None, target_names=None):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    header = ["index"] + (["file"] if names is not None else []) + ["label"]
-    header += ["true_label"] if y is not None else []
-    writer.writerow(header)
-    for i, label in enumerate(labels):
-        row = [i] + ([names[i]] if names is not None else []) + [int(label)]
-        if y is not None:
-            row.append(target_names[y[i]] if target_names is not None else int(y[i]))
-        writer.writerow(row)
-    return buffer.getvalue()
-
-
 def _bases_arrays(result):
     arrays = {f"basis_{k}": U for k, U in enumerate(result.bases)}
     arrays["dims"] = np.array([U.shape[1] for U in result.bases])
@@ -886,7 +884,7 @@ def write_cluster_outputs(
             result.pipeline, path, metadata=metadata, exclude=_SAMPLE_BY_SAMPLE
         ),
         "labels.csv": lambda path: write_text(
-            path, _labels_csv(result.labels, inputs.names, inputs.y, inputs.target_names)
+            path, labels_csv(result.labels, inputs)
         ),
         "bases.npz": lambda path: write_atomic(
             path, lambda f: np.savez(f, **_bases_arrays(result))
@@ -925,7 +923,8 @@ def _affinity_writer(affinity):
 
 
 def predict_inputs(
-    model_path, path, *, key=None, label_column=None, labels=None, n_jobs=None, progress=None
+    model_path, path, *, key=None, label_column=None, id_column=None, labels=None, n_jobs=None,
+    progress=None,
 ):
     """Cluster labels of new samples under a saved model.
 
@@ -941,7 +940,7 @@ def predict_inputs(
         :func:`subclust.io.save_model`.
     path : str or path-like
         Embedding file or image folder, like the model's training input.
-    key, label_column, labels, n_jobs, progress
+    key, label_column, id_column, labels, n_jobs, progress
         See :func:`load_inputs`.
 
     Returns
@@ -960,8 +959,8 @@ def predict_inputs(
                 f"The model {model_path} was trained on the rows of {trained['path']} as "
                 f"images: give a file like it, not the folder {path}."
             )
-        inputs = load_inputs(path, key=key, label_column=label_column, labels=labels,
-                             features=trained["feature_params"]["features"],
+        inputs = load_inputs(path, key=key, label_column=label_column, id_column=id_column,
+                             labels=labels, features=trained["feature_params"]["features"],
                              image_shape=trained["image_shape"], n_jobs=n_jobs,
                              progress=progress)  # fmt: skip
     elif trained.get("kind") == "images":
@@ -986,7 +985,8 @@ def predict_inputs(
                 f"The model {model_path} was trained on embeddings: give an embedding file, "
                 f"not the folder {path}."
             )
-        inputs = load_inputs(path, key=key, label_column=label_column, labels=labels)
+        inputs = load_inputs(path, key=key, label_column=label_column, id_column=id_column,
+                             labels=labels)  # fmt: skip
     expected = getattr(model, "n_features_in_", None)
     if expected is not None and inputs.X.shape[1] != expected:
         raise ValueError(
@@ -1011,7 +1011,8 @@ def labels_csv(labels, inputs):
     labels : array-like of int of shape (n_samples,)
         Predicted clusters.
     inputs : Inputs
-        Their file names (``names``) and ground truth (``y``,
+        Their names (``names``: a column ``file`` for the files of images,
+        ``id`` for the ids of an embedding file) and ground truth (``y``,
         ``target_names``), when known, are added as columns.
 
     Returns
@@ -1031,4 +1032,16 @@ def labels_csv(labels, inputs):
     1,0,dog
     2,0,dog
     """
-    return _labels_csv(labels, inputs.names, inputs.y, inputs.target_names)
+    names, y, target_names = inputs.names, inputs.y, inputs.target_names
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    names_header = "id" if "id_column" in inputs.source else "file"
+    header = ["index"] + ([names_header] if names is not None else []) + ["label"]
+    header += ["true_label"] if y is not None else []
+    writer.writerow(header)
+    for i, label in enumerate(labels):
+        row = [i] + ([names[i]] if names is not None else []) + [int(label)]
+        if y is not None:
+            row.append(target_names[y[i]] if target_names is not None else int(y[i]))
+        writer.writerow(row)
+    return buffer.getvalue()

@@ -12,6 +12,7 @@ wrong and what to do.
 """
 
 import csv
+import functools
 import numbers
 import os
 import pickle
@@ -246,20 +247,20 @@ _ARRAY_FILES = {".npz": _npz_arrays, ".pt": _torch_arrays, ".h5": _hdf5_arrays,
                 ".hdf5": _hdf5_arrays}  # fmt: skip
 
 
-def _read_mat(path, key, label_column):
-    """Embeddings and labels of a ``.mat`` file, one sample per row.
+def _read_mat(path, key, label_column, id_column):
+    """Embeddings, labels and ids of a ``.mat`` file, one sample per row.
 
     MATLAB code stores samples as columns as often as rows: with labels, the
     data are oriented so that samples match labels. Point tracks become one
     trajectory per row (:func:`_trajectories`).
     """
     arrays = _mat_arrays(path)
-    target = None
-    if label_column is not None:
-        target = arrays[_pick_key(arrays, path, label_column)]
+    target, ids = (None if name is None else arrays[_pick_key(arrays, path, name)]
+                   for name in (label_column, id_column))  # fmt: skip
     if key is None:  # the only matrix, or the first of the usual names
         matrices = {name: value for name, value in arrays.items()
-                    if name != label_column and (value.ndim == 2 or _is_point_tracks(value))}
+                    if name not in (label_column, id_column)
+                    and (value.ndim == 2 or _is_point_tracks(value))}  # fmt: skip
         key = _pick_key(matrices, path, None)
     X = arrays[_pick_key(arrays, path, key)]
     if _is_point_tracks(X):
@@ -278,7 +279,7 @@ def _read_mat(path, key, label_column):
                 f"--label-column {per_column[0]}).",
                 stacklevel=3,
             )
-    return X, target
+    return X, target, ids
 
 
 def _is_point_tracks(array):
@@ -445,6 +446,11 @@ def _column_index(names, column, path, has_header):
     raise ValueError(f"{path} has no column {column!r}; its columns are {names}.")
 
 
+# What to do with a column of a table that is not a number.
+_REMEDY = ("drop it, or name it as the label column (--label-column) if it holds the labels, or "
+           "as the id column (--id-column) if it names the samples.")  # fmt: skip
+
+
 def _csv_numbers(path, names, body, has_header):
     """Rows of strings to floats; a cell that is not a number names its column."""
     cells = np.array(body, dtype=str)
@@ -458,14 +464,32 @@ def _csv_numbers(path, names, body, has_header):
                 line = i + 1 + has_header
                 what = "an empty cell" if not cell.strip() else repr(cell)
                 raise ValueError(
-                    f"{path} column {names[j]!r} is not numeric ({what} on line {line}); drop it, "
-                    "or name it as the label column (--label-column) if it holds the labels."
+                    f"{path} column {names[j]!r} is not numeric ({what} on line {line}); {_REMEDY}"
                 )
     raise AssertionError("unreachable: a cell failed to convert but every cell is a number")
 
 
-def _read_text(path, label_column):
-    """Numbers, labels (or None) and feature names of a delimited text file.
+def _taken_columns(names, columns, path, has_header):
+    """Indices of the label and id ``columns`` (None where not asked): not features."""
+    indices = [None if c is None else _column_index(names, c, path, has_header) for c in columns]
+    given = [j for j in indices if j is not None]
+    if len(set(given)) < len(given):
+        raise ValueError(f"{path}: the labels and the ids are the same column {names[given[0]]!r}.")
+    if given and len(given) == len(names):
+        what = " and ".join(f"the {role} {names[j]!r}"
+                            for role, j in zip(("labels", "ids"), indices) if j is not None)
+        raise ValueError(f"{path} has no column besides {what}.")
+    return indices
+
+
+def _label_values(cells):
+    """Stripped label cells; numeric labels as numbers, which sort as numbers (2 before 10)."""
+    cells = [cell.strip() for cell in cells]
+    return np.array(cells, dtype=np.float64) if all(map(_is_number, cells)) else cells
+
+
+def _read_text(path, label_column, id_column):
+    """Numbers, labels and ids (or None) and feature names of a delimited text file.
 
     NumPy's parser reads a well-formed file in a fraction of the time and
     memory of rows of Python strings (20,000 rows of 512 numbers, 94 MB:
@@ -473,32 +497,30 @@ def _read_text(path, label_column):
     read again row by row, to say which line and column are wrong.
     """
     delimiter, names, has_header = _text_layout(path, blanks=True)
-    index = None if label_column is None else _column_index(names, label_column, path,
-                                                             has_header)  # fmt: skip
-    if index is not None and len(names) == 1:
-        raise ValueError(f"{path} has no column besides the labels {label_column!r}.")
-    # NumPy ignores the fields past those it is asked for: with a label column, the rows'
-    # widths are checked first.
-    if index is not None and not _same_width(path, delimiter, len(names)):
-        return _read_text_by_rows(path, label_column)
+    taken = _taken_columns(names, (label_column, id_column), path, has_header)
+    kept = [j for j in range(len(names)) if j not in taken]
+    by_rows = functools.partial(_read_text_by_rows, path, label_column, id_column)
+    # NumPy ignores the fields past those it is asked for: with a label or id column, the
+    # rows' widths are checked first.
+    if len(kept) < len(names) and not _same_width(path, delimiter, len(names)):
+        return by_rows()
+    # Quoted cells as the csv module reads them: R's write.csv quotes every string.
     options = dict(delimiter=delimiter, skiprows=int(has_header), encoding="utf-8-sig",
-                   comments=None, ndmin=2)  # fmt: skip
+                   comments=None, ndmin=2,
+                   quotechar=None if delimiter is None else '"')  # fmt: skip
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # no rows: said by the row reader
-            X = np.loadtxt(path, dtype=np.float64, **options, usecols=None if index is None
-                           else [j for j in range(len(names)) if j != index])  # fmt: skip
-            target = (None if index is None
-                      else np.loadtxt(path, dtype=str, usecols=index, **options))  # fmt: skip
+            X = np.loadtxt(path, dtype=np.float64, usecols=kept, **options)
+            cells = [None if j is None
+                     else np.loadtxt(path, dtype=str, usecols=j, **options).ravel()
+                     for j in taken]  # fmt: skip
     except ValueError:
-        return _read_text_by_rows(path, label_column)
-    if X.shape[0] == 0 or X.shape[1] != len(names) - (index is not None):
-        return _read_text_by_rows(path, label_column)  # it says what is wrong
-    if target is not None:
-        target = [value.strip() for value in target.ravel()]
-        if all(_is_number(value) for value in target):
-            target = np.array(target, dtype=np.float64)
-    return X, target, [name for j, name in enumerate(names) if j != index]
+        return by_rows()
+    if X.shape[0] == 0 or X.shape[1] != len(kept):
+        return by_rows()  # it says what is wrong
+    target, ids = cells
+    return X, None if target is None else _label_values(target), ids, [names[j] for j in kept]
 
 
 def _same_width(path, delimiter, width):
@@ -508,20 +530,16 @@ def _same_width(path, delimiter, width):
                    for line in f if line.strip())  # fmt: skip
 
 
-def _read_text_by_rows(path, label_column):
+def _read_text_by_rows(path, label_column, id_column):
     names, body, has_header = _read_table(path, blanks=True)
-    target = None
-    if label_column is not None:
-        index = _column_index(names, label_column, path, has_header)
-        target = [row[index].strip() for row in body]
-        body = [row[:index] + row[index + 1 :] for row in body]
-        names = names[:index] + names[index + 1 :]
-        if not names:
-            raise ValueError(f"{path} has no column besides the labels {label_column!r}.")
-        # Numeric labels sort as numbers (2 before 10), not as strings.
-        if all(_is_number(value) for value in target):
-            target = np.array(target, dtype=np.float64)
-    return _csv_numbers(path, names, body, has_header), target, names
+    label_index, id_index = _taken_columns(names, (label_column, id_column), path, has_header)
+    target = None if label_index is None else _label_values([row[label_index] for row in body])
+    ids = None if id_index is None else [row[id_index] for row in body]
+    kept = [j for j in range(len(names)) if j not in (label_index, id_index)]
+    if len(kept) < len(names):
+        body = [[row[j] for j in kept] for row in body]
+        names = [names[j] for j in kept]
+    return _csv_numbers(path, names, body, has_header), target, ids, names
 
 
 def _parquet_module():
@@ -558,29 +576,23 @@ def _parquet_column(column, name, path):
             raise ValueError(f"{path} column {name!r} holds lists of non-numbers.") from None
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
         return column.to_numpy(zero_copy_only=False).reshape(-1, 1)
-    raise ValueError(
-        f"{path} column {name!r} is not numeric (type {kind}); drop it, or name it as the "
-        "label column (--label-column) if it holds the labels."
-    )
+    raise ValueError(f"{path} column {name!r} is not numeric (type {kind}); {_REMEDY}")
 
 
-def _read_parquet(path, label_column):
+def _read_parquet(path, label_column, id_column):
     pq = _parquet_module()
     try:
         table = pq.read_table(path)
     except Exception as error:  # pyarrow raises its own ArrowInvalid etc.
         raise ValueError(f"{path} could not be read as Parquet: {error}") from None
     names = list(table.column_names)
-    target = None
-    if label_column is not None:
-        index = _column_index(names, label_column, path, True)
-        labels = table.column(index)
-        if labels.null_count:
-            raise ValueError(f"{path} label column {names[index]!r} has missing values.")
-        target = labels.to_numpy(zero_copy_only=False)
-        names = names[:index] + names[index + 1 :]
-        if not names:
-            raise ValueError(f"{path} has no column besides the labels {label_column!r}.")
+    taken = _taken_columns(names, (label_column, id_column), path, True)
+    for role, index in zip(("label", "id"), taken):
+        if index is not None and table.column(index).null_count:
+            raise ValueError(f"{path} {role} column {names[index]!r} has missing values.")
+    target, ids = (None if index is None else table.column(index).to_numpy(zero_copy_only=False)
+                   for index in taken)  # fmt: skip
+    names = [name for j, name in enumerate(names) if j not in taken]
     if table.num_rows == 0:
         raise ValueError(f"{path} has no rows; expected one row per sample.")
     blocks, feature_names = [], []
@@ -591,10 +603,10 @@ def _read_parquet(path, label_column):
         feature_names += [name] if width == 1 else [f"{name}_{j}" for j in range(width)]
     dtypes = {b.dtype for b in blocks}
     dtype = np.float32 if dtypes == {np.dtype(np.float32)} else np.float64
-    return np.hstack([b.astype(dtype, copy=False) for b in blocks]), target, feature_names
+    return np.hstack([b.astype(dtype, copy=False) for b in blocks]), target, ids, feature_names
 
 
-def read_embeddings(path, *, key=None, label_column=None):
+def read_embeddings(path, *, key=None, label_column=None, id_column=None):
     """Read embeddings, one row per sample, from a file (see :data:`EMBEDDING_FORMATS`).
 
     - ``.npy``: a 2-D numeric array. ``.npz``: the array named ``key``, or
@@ -638,14 +650,18 @@ def read_embeddings(path, *, key=None, label_column=None):
         without header) or array (``.npz``, ``.mat``, ``.pt``, HDF5)
         holding ground-truth labels;
         they may be strings. They are taken out of the features.
+    id_column : str or int, optional
+        Column or array, like ``label_column``, naming each sample (an image
+        file name, a database key); taken out of the features and returned
+        as ``ids``, so that results can be joined back to the samples.
 
     Returns
     -------
     bunch : sklearn.utils.Bunch
         ``data`` (n_samples, n_features); ``target`` (n_samples,) labels as
         ints 0..K-1, or None; ``target_names`` the original label of each
-        int, or None; ``feature_names``; ``filename``; ``format`` (the
-        extension).
+        int, or None; ``ids`` (n_samples,) strings, or None;
+        ``feature_names``; ``filename``; ``format`` (the extension).
 
     Raises
     ------
@@ -674,30 +690,36 @@ def read_embeddings(path, *, key=None, label_column=None):
     """
     path = _existing_file(path, "embedding file")
     suffix = path.suffix.lower()
-    target, feature_names = None, None
+    target, ids, feature_names = None, None, None
     if suffix == ".npy":
         if label_column is not None:
             raise ValueError(
                 f"{path} is a single array: it has no label column; give the labels in "
                 "their own file (--labels) or store both in an .npz."
             )
+        if id_column is not None:
+            raise ValueError(
+                f"{path} is a single array: it has no id column; store the embeddings and "
+                "their ids together in an .npz."
+            )
         X = _load_npy(path)
     elif suffix in _ARRAY_FILES:
         arrays = _ARRAY_FILES[suffix](path)
-        if label_column is not None:
-            if label_column not in arrays:
+        for role, name in (("labels", label_column), ("ids", id_column)):
+            if name is not None and name not in arrays:
                 raise ValueError(
-                    f"{path} has no array {label_column!r} for the labels; its arrays are "
+                    f"{path} has no array {name!r} for the {role}; its arrays are "
                     f"{sorted(arrays)}."
                 )
-            target = arrays.pop(label_column)
+        target, ids = (None if name is None else arrays.pop(name)
+                       for name in (label_column, id_column))  # fmt: skip
         X = arrays[_pick_key(arrays, path, key)]
     elif suffix in _TEXT_FORMATS:
-        X, target, feature_names = _read_text(path, label_column)
+        X, target, ids, feature_names = _read_text(path, label_column, id_column)
     elif suffix == ".parquet":
-        X, target, feature_names = _read_parquet(path, label_column)
+        X, target, ids, feature_names = _read_parquet(path, label_column, id_column)
     elif suffix == ".mat":
-        X, target = _read_mat(path, key, label_column)
+        X, target, ids = _read_mat(path, key, label_column, id_column)
     else:
         raise ValueError(
             f"{path} has extension {path.suffix!r}; embeddings are read from "
@@ -709,16 +731,35 @@ def read_embeddings(path, *, key=None, label_column=None):
         if len(target) != X.shape[0]:
             raise ValueError(f"{path} has {X.shape[0]} samples but {len(target)} labels.")
         target, target_names = _encode_labels(target, f"{path} ({label_column})")
+    if ids is not None:
+        ids = _id_strings(ids, X.shape[0], f"{path} ({id_column})")
     if feature_names is None:
         feature_names = [str(j) for j in range(X.shape[1])]
     return Bunch(
         data=X,
         target=target,
         target_names=target_names,
+        ids=ids,
         feature_names=feature_names,
         filename=str(path),
         format=suffix,
     )
+
+
+def _id_strings(values, n_samples, source):
+    """One id per sample, as stripped strings (MATLAB pads its rows of characters)."""
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or len(values) != n_samples:
+        raise ValueError(
+            f"{source} holds {values.shape} values for {n_samples} samples; give one id per sample."
+        )
+    if values.dtype.kind == "S":
+        values = np.char.decode(values, "utf-8")
+    elif values.dtype.kind == "f" and np.array_equal(values, np.round(values)):
+        values = values.astype(np.int64)  # MATLAB's numbers are doubles: 12, not 12.0
+    return np.char.strip(values.astype(str))
 
 
 def read_labels(path, n_samples=None, *, column=None):
