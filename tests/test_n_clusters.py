@@ -184,6 +184,17 @@ def test_auto_estimates_the_number_of_clusters_then_compares_at_it():
     assert auto.selected_ == given.selected_
 
 
+def test_auto_warns_where_no_graph_has_clear_clusters():
+    X, _, _ = _molrg(4, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # clear clusters: nothing to say
+        make_estimator("auto", None, random_state=0).fit(X)
+    noise = np.random.default_rng(0).standard_normal((100, 10))  # no clusters at all
+    with pytest.warns(UserWarning, match=r"graphs without clear clusters \(modularity 0\.[0-2]"):
+        auto = make_estimator("auto", None, random_state=0).fit(noise)
+    assert max(auto.n_clusters_scores_.values()) < 0.3
+
+
 @pytest.mark.parametrize(
     "make, n_clusters",
     [(lambda: make_molrg(n_samples=[40] * 3, n_features=10, dims=2, random_state=0)[:2], 3),

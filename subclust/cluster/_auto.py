@@ -200,6 +200,10 @@ _N_RELABELINGS = 3
 #: modularity set the floor of their consistency check: not a partition of few large
 #: clusters that cuts its graph poorly (a few clusters always fit their subspaces).
 _PLAUSIBLE_MODULARITY = 0.5
+#: Networks with clear community structure have modularity from about 0.3 to 0.7
+#: (Newman and Girvan, Physical Review E 69, 026113, 2004): a K estimated from
+#: partitions that all score less was found in graphs without such structure.
+_STRUCTURED_MODULARITY = 0.3
 
 
 def _competing(consistency, sets_floor=None):
@@ -786,6 +790,8 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         cut their own graph at least half as well as the best (a few large
         clusters that cut their graph poorly are consistent whatever the
         data). Of those that compete, the largest refereed modularity picks.
+        It warns where K is the largest value considered, or where even that
+        modularity is low: no graph has clear clusters.
 
         Returns ``(n_clusters, estimates, scores, consistency, spectrum,
         fits)``: ``scores`` the refereed modularity of each estimate's
@@ -832,13 +838,21 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         ])  # fmt: skip
         competes = _competing(consistency, sets_floor=own >= _PLAUSIBLE_MODULARITY * own.max())
         # Ties go to the first in portfolio order.
-        best = names[int(np.nanargmax(np.where(competes, scores, np.nan)))]
-        n_clusters = estimates[best]
+        best = int(np.nanargmax(np.where(competes, scores, np.nan)))
+        n_clusters = estimates[names[best]]
+        _warn_if_largest(n_clusters, len(X))
+        if scores[best] < _STRUCTURED_MODULARITY:
+            warnings.warn(
+                f"The number of clusters was estimated at {n_clusters}, but in graphs without "
+                f"clear clusters (modularity {scores[best]:.2f}, below "
+                f"{_STRUCTURED_MODULARITY}): the data may hold more clusters than considered, "
+                "or none; give n_clusters.", UserWarning, stacklevel=3,
+            )  # fmt: skip
         agreeing = {name: fits[name] for name, k in estimates.items() if k == n_clusters}
         return (n_clusters, estimates, dict(zip(names, scores.tolist())),
                 {name: float(c) if eligible else np.nan
                  for name, c, eligible in zip(names, consistency, competes)},
-                spectra[best], agreeing)  # fmt: skip
+                spectra[names[best]], agreeing)  # fmt: skip
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -881,7 +895,6 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             (n_clusters, self.n_clusters_estimates_, self.n_clusters_scores_,
              self.n_clusters_consistency_, self.laplacian_eigenvalues_,
              fitted) = self._estimate_n_clusters(portfolio, X_compared, X_seen, seed)
-            _warn_if_largest(n_clusters, len(X_compared))
             for _, _, _, estimator in portfolio:
                 if "n_clusters" in estimator.get_params(deep=False):
                     estimator.set_params(n_clusters=n_clusters)
