@@ -167,11 +167,14 @@ def test_auto_estimates_the_number_of_clusters_then_compares_at_it():
     # Every graph-building candidate of the portfolio gave an estimate; K is the one whose
     # partition has the largest refereed modularity among those that compete.
     estimates, scores = auto.n_clusters_estimates_, auto.n_clusters_scores_
-    consistency = auto.n_clusters_consistency_
+    consistency, competes = auto.n_clusters_consistency_, auto.n_clusters_competing_
     assert {"lsr(regularization=0.1)", "tsc(n_nearest=5)", "omp(n_nonzero=10)"} <= set(estimates)
     assert not any(name.startswith(("kmeans", "spectral")) for name in estimates)
-    assert set(scores) == set(estimates) == set(consistency)
-    competing = [name for name in scores if not np.isnan(consistency[name])]
+    assert set(scores) == set(estimates) == set(consistency) == set(competes)
+    competing = [name for name in scores if competes[name]]
+    # Those that compete are the most consistent with subspaces, adjusted for chance.
+    assert min(consistency[n] for n in competing) > max(
+        [consistency[n] for n in scores if not competes[n]], default=-1.0)
     assert estimates[max(competing, key=scores.get)] == 4
     spectrum = auto.laplacian_eigenvalues_  # of a graph that gave 4: its gap is after the 4th
     assert spectrum[3] < 0.2 * spectrum[4]
@@ -249,6 +252,8 @@ def test_cli_default_method_without_n_clusters(tmp_path, capsys):
     assert all(isinstance(k, int) for k in estimate["candidates"].values())
     assert set(estimate["modularity"]) == set(estimate["candidates"])
     assert set(estimate["adjusted_consistency"]) == set(estimate["candidates"])
+    assert set(estimate["competes"]) == set(estimate["candidates"])
+    assert any(estimate["competes"].values())
 
 
 def test_bench_table_counts_the_sets_found(capsys):

@@ -800,10 +800,10 @@ def _n_clusters_estimate(estimator):
         estimate["candidates"] = candidates
         estimate["modularity"] = {name: round(float(score), 6)
                                   for name, score in estimator.n_clusters_scores_.items()}
-        # null where a partition did not compete
         estimate["adjusted_consistency"] = _jsonable(
             {name: round(float(value), 6)
              for name, value in estimator.n_clusters_consistency_.items()})  # fmt: skip
+        estimate["competes"] = estimator.n_clusters_competing_
     return estimate
 
 
@@ -883,9 +883,7 @@ def write_cluster_outputs(
         "model.npz": lambda path: save_model(
             result.pipeline, path, metadata=metadata, exclude=_SAMPLE_BY_SAMPLE
         ),
-        "labels.csv": lambda path: write_text(
-            path, labels_csv(result.labels, inputs)
-        ),
+        "labels.csv": lambda path: write_text(path, labels_csv(result.labels, inputs)),
         "bases.npz": lambda path: write_atomic(
             path, lambda f: np.savez(f, **_bases_arrays(result))
         ),

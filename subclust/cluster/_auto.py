@@ -630,8 +630,10 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         (None otherwise).
     n_clusters_consistency_ : dict or None
         With ``n_clusters=None``, the :func:`subspace_consistency` of each
-        estimate's partition adjusted for chance, by name; NaN for those
-        that do not compete, being much less consistent than the most
+        estimate's partition adjusted for chance, by name (None otherwise).
+    n_clusters_competing_ : dict or None
+        With ``n_clusters=None``, whether each estimate's partition
+        competed, by name: not those much less consistent than the most
         consistent plausible partition (None otherwise).
     laplacian_eigenvalues_ : ndarray or None
         With ``n_clusters=None``, the smallest eigenvalues of the normalized
@@ -793,10 +795,11 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         It warns where K is the largest value considered, or where even that
         modularity is low: no graph has clear clusters.
 
-        Returns ``(n_clusters, estimates, scores, consistency, spectrum,
-        fits)``: ``scores`` the refereed modularity of each estimate's
-        partition, ``consistency`` its adjusted subspace consistency (NaN
-        where it did not compete), ``spectrum`` the winner's, and ``fits``
+        Returns ``(n_clusters, estimates, scores, consistency, competing,
+        spectrum, fits)``: ``scores`` the refereed modularity of each
+        estimate's partition, ``consistency`` its adjusted subspace
+        consistency, ``competing`` whether it competed, ``spectrum`` the
+        winner's, and ``fits``
         the ``(labels, graph, bases, seconds)`` of the candidates whose
         estimate is K (their comparison needs no second fit). A candidate
         that cannot estimate K (k-means, K-subspaces, spectral clustering:
@@ -850,8 +853,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             )  # fmt: skip
         agreeing = {name: fits[name] for name, k in estimates.items() if k == n_clusters}
         return (n_clusters, estimates, dict(zip(names, scores.tolist())),
-                {name: float(c) if eligible else np.nan
-                 for name, c, eligible in zip(names, consistency, competes)},
+                dict(zip(names, consistency.tolist())), dict(zip(names, competes.tolist())),
                 spectra[names[best]], agreeing)  # fmt: skip
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -890,10 +892,12 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
                             dtype=np.float64)  # fmt: skip
         n_clusters, fitted = self.n_clusters, {}
         self.n_clusters_estimates_ = self.n_clusters_scores_ = None
-        self.n_clusters_consistency_ = self.laplacian_eigenvalues_ = None
+        self.n_clusters_consistency_ = self.n_clusters_competing_ = None
+        self.laplacian_eigenvalues_ = None
         if n_clusters is None:
             (n_clusters, self.n_clusters_estimates_, self.n_clusters_scores_,
-             self.n_clusters_consistency_, self.laplacian_eigenvalues_,
+             self.n_clusters_consistency_, self.n_clusters_competing_,
+             self.laplacian_eigenvalues_,
              fitted) = self._estimate_n_clusters(portfolio, X_compared, X_seen, seed)
             for _, _, _, estimator in portfolio:
                 if "n_clusters" in estimator.get_params(deep=False):
