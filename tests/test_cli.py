@@ -21,6 +21,7 @@ import pytest
 
 import subclust
 from subclust.cli import main
+from subclust.cli.workflow import IMAGE_MAX_SIDE
 from subclust.datasets import make_molrg
 from subclust.metrics import subspace_recovery_error
 from subclust.pipeline import METHODS, available_methods
@@ -256,6 +257,32 @@ def test_cluster_folder_of_pngs_then_predict(capsys, tmp_path, digit_folder):
     np.save(tmp_path / "x.npy", np.ones((3, 4)))
     assert_error(capsys, ["predict", out / "model.npz", tmp_path / "x.npy"],
                  "trained on images: give a folder of images")
+
+
+def test_large_images_are_shrunk_before_their_features(capsys, tmp_path, digit_folder):
+    from PIL import Image
+
+    large = tmp_path / "large"
+    for path in sorted(digit_folder.rglob("*.png")):
+        (large / path.parent.name).mkdir(parents=True, exist_ok=True)
+        resized = Image.open(path).resize((112, 112), Image.BICUBIC)
+        resized.save(large / path.parent.name / path.name)
+    out = tmp_path / "out"
+    code, _, _ = run(capsys, "cluster", large, "--method", "kss", "--dims", 2,
+                     "--features", "pixels", "-o", out)  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["max_side"] == IMAGE_MAX_SIDE == 64
+    assert report["input"]["feature_params"]["shape"] == [64, 64]
+    assert report["metrics"]["accuracy"] == 1.0
+    # New images are shrunk the same way; with --image-shape the size is the user's.
+    code, stdout, _ = run(capsys, "predict", out / "model.npz", large)
+    assert code == 0 and len(stdout.splitlines()) == 31
+    code, _, _ = run(capsys, "cluster", large, "--method", "kss", "--dims", 2, "--features",
+                     "pixels", "--image-shape", "96x96", "-o", tmp_path / "o96")  # fmt: skip
+    report = json.loads((tmp_path / "o96" / "report.json").read_text())
+    assert code == 0 and report["input"]["feature_params"]["shape"] == [96, 96]
+    assert "max_side" not in report["input"]
 
 
 def test_features_auto_compares_scattering_and_pixels(capsys, tmp_path, digit_folder):

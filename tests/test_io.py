@@ -494,6 +494,23 @@ def test_read_images_turns_photographs_upright(tmp_path):
     upright = read_images([tmp_path / "photo.png"])[0]
     assert upright.shape == (4, 6) and upright[0, -1] == 1.0
 
+def test_read_images_shrinks_large_images_to_a_largest_side(tmp_path):
+    from PIL import Image
+
+    from subclust.io import read_images
+
+    wide = np.zeros((100, 200), dtype=np.uint8)
+    wide[:, 100:] = 255  # right half white
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    Image.fromarray(np.full((20, 30), 255, dtype=np.uint8)).save(tmp_path / "small.png")
+    [shrunk] = read_images([tmp_path / "wide.png"], max_side=64)
+    assert shrunk.shape == (32, 64)  # the aspect kept
+    np.testing.assert_allclose(shrunk[:, :30], 0.0, atol=0.01)
+    np.testing.assert_allclose(shrunk[:, 34:], 1.0, atol=0.01)
+    assert read_images([tmp_path / "small.png"], max_side=64).shape == (1, 20, 30)  # untouched
+    assert read_images([tmp_path / "wide.png"], resize=(10, 10), max_side=64).shape == (1, 10, 10)
+
+
 def test_read_images_ignores_what_transparent_pixels_store(tmp_path):
     from PIL import Image
 

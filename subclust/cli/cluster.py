@@ -149,7 +149,8 @@ def add_cluster_arguments(parser):
         "--image-shape", type=_image_shape, default=None, metavar="HxW",
         help="height and width of the images: the rows of a file INPUT are images of this "
         "shape (flattened column by column in a .mat file, row by row otherwise), clustered as "
-        "images in --features; the images of a folder INPUT are resized to it",
+        "images in --features; the images of a folder INPUT are resized to it (without it, "
+        "those larger than 64 pixels a side are shrunk to 64)",
     )
     parser.add_argument(
         "--n-samples", type=int, default=None, help="use the first N images of --dataset"

@@ -880,7 +880,7 @@ _FULL_SCALE = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 655
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
-def read_images(filenames, shape=None, *, resize=None):
+def read_images(filenames, shape=None, *, resize=None, max_side=None):
     """Read image files as grey levels in [0, 1]; all must have the same size, or be resized.
 
     Colour is converted to grey levels. 16-bit images (microscopy, medical
@@ -900,6 +900,9 @@ def read_images(filenames, shape=None, *, resize=None):
     resize : tuple (height, width), optional
         Resize every image to this size first (Lanczos filter, which averages
         when it shrinks), whatever its own size and aspect.
+    max_side : int, optional
+        Without ``resize``: shrink the images whose longer side exceeds
+        ``max_side`` pixels to it, keeping their aspect (Lanczos filter).
 
     Returns
     -------
@@ -943,6 +946,10 @@ def read_images(filenames, shape=None, *, resize=None):
                 image = image.convert("L" if full_scale == 255.0 else "F")
                 if resize is not None:
                     image = image.resize((int(resize[1]), int(resize[0])), Image.LANCZOS)
+                elif max_side is not None and max(image.size) > max_side:
+                    scale = max_side / max(image.size)
+                    image = image.resize(tuple(max(1, round(n * scale)) for n in image.size),
+                                         Image.LANCZOS)  # fmt: skip
                 grey = np.asarray(image, dtype=np.float64) / full_scale
         except (UnidentifiedImageError, OSError) as error:
             raise ValueError(f"{path} could not be read as an image: {error}") from None
@@ -981,7 +988,7 @@ def _scattering_grid(shape, J, pad_to):
 
 def read_image_folder(
     path, *, features="scattering", n_components=None, J="auto", L=8, pad_to="auto",
-    shape=None, resize=None, batch_size=64, n_jobs=None, progress=None,
+    shape=None, resize=None, max_side=None, batch_size=64, n_jobs=None, progress=None,
 ):
     """Read a folder of images (PNG, JPEG, PGM...) and turn them into feature vectors.
 
@@ -1021,6 +1028,9 @@ def read_image_folder(
         Required image size.
     resize : tuple (height, width), optional
         Resize every image to this size (see :func:`read_images`).
+    max_side : int, optional
+        Shrink larger images to this many pixels a side (see
+        :func:`read_images`).
     batch_size, n_jobs
         See :func:`subclust.datasets.scattering_features`.
     progress : bool or None, default=None
@@ -1056,7 +1066,7 @@ def read_image_folder(
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of images.")
     files, target, target_names = _image_files(folder)
-    images = read_images(files, shape=shape, resize=resize)
+    images = read_images(files, shape=shape, resize=resize, max_side=max_side)
     params = image_feature_params(images.shape[1:], features, J=J, L=L, pad_to=pad_to)
     data = image_features(
         images, params, batch_size=batch_size, n_jobs=n_jobs, progress=progress
