@@ -511,6 +511,19 @@ def test_read_images_shrinks_large_images_to_a_largest_side(tmp_path):
     assert read_images([tmp_path / "wide.png"], resize=(10, 10), max_side=64).shape == (1, 10, 10)
 
 
+def test_read_images_says_it_reads_the_first_frame_of_a_stack(tmp_path):
+    from PIL import Image
+
+    from subclust.io import read_images
+
+    frames = [Image.fromarray(np.full((4, 4), level, dtype=np.uint8)) for level in (0, 128, 255)]
+    frames[0].save(tmp_path / "stack.tif", save_all=True, append_images=frames[1:])
+    frames[2].save(tmp_path / "single.tif")
+    with pytest.warns(UserWarning, match=r"1 of the 2 images hold several frames .*stack\.tif"):
+        images = read_images([tmp_path / "stack.tif", tmp_path / "single.tif"])
+    assert images[:, 0, 0].tolist() == [0.0, 1.0]
+
+
 def test_read_images_ignores_what_transparent_pixels_store(tmp_path):
     from PIL import Image
 

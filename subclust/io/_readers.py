@@ -886,10 +886,11 @@ def read_images(filenames, shape=None, *, resize=None, max_side=None):
     Colour is converted to grey levels. 16-bit images (microscopy, medical
     and astronomical images often are) keep their depth, scaled by 65535
     rather than clipped to 8 bits; floating-point images keep their values.
-    Photographs are turned upright by their EXIF orientation tag.
-    Transparent pixels are black: grey levels are multiplied by the alpha
-    channel, so that what a transparent pixel happens to store (often
-    left-over colour) does not count.
+    Photographs are turned upright by their EXIF orientation tag. Of a
+    file with several frames (a TIFF stack, an animated GIF) the first is
+    read, with a warning. Transparent pixels are black: grey levels are
+    multiplied by the alpha channel, so that what a transparent pixel
+    happens to store (often left-over colour) does not count.
 
     Parameters
     ----------
@@ -930,10 +931,12 @@ def read_images(filenames, shape=None, *, resize=None, max_side=None):
             f"Reading images needs Pillow (installed with matplotlib): pip install "
             f"'subclust[plot]' ({error})."
         ) from error
-    images = []
+    images, stacks = [], []
     for path in filenames:
         try:
             with Image.open(path) as image:
+                if getattr(image, "n_frames", 1) > 1:
+                    stacks.append(path)
                 # Pillow's conversion to 8-bit grey clips 16-bit and float images: those
                 # become 32-bit float images instead, scaled by their full range.
                 full_scale = _FULL_SCALE.get(image.mode, 255.0)
@@ -962,6 +965,12 @@ def read_images(filenames, shape=None, *, resize=None, max_side=None):
                 f"width), or --image-shape HxW on the command line)."
             )
         images.append(grey)
+    if stacks:
+        warnings.warn(
+            f"{len(stacks)} of the {len(images)} images hold several frames (a stack or an "
+            f"animation, such as {stacks[0]}): only the first frame of each is read; save "
+            "the frames as images of their own to cluster them.", UserWarning, stacklevel=2,
+        )  # fmt: skip
     return np.stack(images)
 
 
