@@ -191,6 +191,19 @@ def test_cluster_torch_and_text_files(capsys, tmp_path, molrg, name):
     assert report["input"]["format"] == name[1:]
 
 
+def test_report_keeps_the_warnings_shown(capsys, tmp_path, npy):
+    np.save(tmp_path / "noise.npy", np.random.default_rng(0).standard_normal((100, 10)))
+    code, _, err = run(capsys, "cluster", tmp_path / "noise.npy", "-o", tmp_path / "out")
+    assert code == 0 and "warning: The number of clusters was estimated" in err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    [message] = report["warnings"]
+    assert message.startswith("The number of clusters was estimated at") and message in err
+    code, _, err = run(capsys, "cluster", npy[0], "--method", "kss", "--n-clusters", 3,
+                       "--dims", 3, "-o", tmp_path / "clean")  # fmt: skip
+    assert code == 0 and "warning" not in err
+    assert json.loads((tmp_path / "clean" / "report.json").read_text())["warnings"] == []
+
+
 def test_ids_of_an_embedding_file_go_beside_its_labels(capsys, tmp_path, molrg):
     X, y, _ = molrg
     rows = [f"photos/{i:03d}.jpg," + ",".join(f"{v:.17g}" for v in x) + f",class {k}"

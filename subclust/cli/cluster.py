@@ -7,6 +7,7 @@ and exits with code 2.
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -180,6 +181,20 @@ def _check_affinity_method(method):
         )
 
 
+@contextlib.contextmanager
+def _kept_warnings():
+    """Warnings shown as they come, their messages also kept for the report."""
+    kept, show = [], warnings.showwarning
+
+    def show_and_keep(message, category, filename, lineno, file=None, line=None):
+        kept.append(" ".join(str(message).split()))
+        show(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show_and_keep
+        yield kept
+
+
 def cluster_main(args):
     from subclust.utils.progress import Stages
     from subclust.cli.workflow import (
@@ -201,7 +216,8 @@ def cluster_main(args):
     check_output_dir(args.outdir, args.force)
     if args.save_affinity:
         _check_affinity_method(args.method)
-    with Stages(["read", "fit", "write"], progress=args.progress, desc="cluster") as stages:
+    with Stages(["read", "fit", "write"], progress=args.progress, desc="cluster") as stages, \
+            _kept_warnings() as warned:
         stages.begin("read")
         inputs = load_inputs(
             args.input, dataset=args.dataset, key=args.key, label_column=args.label_column,
@@ -228,7 +244,7 @@ def cluster_main(args):
         arguments = {k: v for k, v in vars(args).items() if k != "handler"}
         report = write_cluster_outputs(
             args.outdir, result, force=args.force, command=arguments,
-            save_affinity=args.save_affinity, progress=args.progress,
+            save_affinity=args.save_affinity, progress=args.progress, warning_messages=warned,
         )
     table = Table(title=f"subclust cluster: {report['estimator']} ({args.method})")
     row = {

@@ -755,8 +755,8 @@ def _summary_figure(result):
     )
 
 
-def build_report(result, *, command=None, timings=None, outputs=None):
-    """The content of ``report.json``: method, parameters, objective, timings, metrics."""
+def build_report(result, *, command=None, timings=None, outputs=None, warning_messages=None):
+    """The content of ``report.json``: method, parameters, objective, timings, metrics, warnings."""
     estimator = result.estimator
     objective = getattr(estimator, "objective_", None)
     report = {
@@ -781,6 +781,7 @@ def build_report(result, *, command=None, timings=None, outputs=None):
         "metrics": result.metrics,
         "timings": {"seconds_" + k: round(v, 4) for k, v in (timings or {}).items()},
         "outputs": outputs or {},
+        "warnings": list(warning_messages or []),
     }
     candidates = getattr(estimator, "candidates_", None)
     if candidates is not None:  # method "auto": what it compared and what it chose
@@ -824,7 +825,7 @@ def _version():
 
 def write_cluster_outputs(
     outdir, result, *, force=False, command=None, read_seconds=None,
-    save_affinity=False, progress=None,
+    save_affinity=False, progress=None, warning_messages=None,
 ):
     """Write the results of a clustering into ``outdir``, a directory written whole or not at all.
 
@@ -857,6 +858,9 @@ def write_cluster_outputs(
     progress : bool or None, default=None
         Show a progress bar over the files on stderr (None: when stderr is a
         terminal).
+    warning_messages : list of str, optional
+        The warnings given while reading and clustering, recorded in the
+        report (``warnings``), for those who read it rather than the terminal.
 
     Returns
     -------
@@ -914,7 +918,8 @@ def write_cluster_outputs(
         }
         timings["total"] = sum(timings.values())
         outputs = {name: str(outdir / name) for name in names}
-        report = build_report(result, command=command, timings=timings, outputs=outputs)
+        report = build_report(result, command=command, timings=timings, outputs=outputs,
+                              warning_messages=warning_messages)  # fmt: skip
         bar.set_postfix_str("report.json")
         write_text(building / "report.json", json.dumps(report, indent=2) + "\n")
         bar.update(1)
