@@ -106,3 +106,13 @@ def test_uncentered_pca_is_an_exact_svd(shape):
     assert proj.fit(X.astype(np.float32)).transform(X.astype(np.float32)).dtype == np.float32
     with pytest.raises(ValueError, match="n_components=9 exceeds min"):
         UncenteredPCA(n_components=9).fit(X)
+
+
+def test_uncentered_pca_completes_the_basis_of_rank_deficient_samples():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 2)) @ rng.standard_normal((2, 30))  # 8 samples of rank 2
+    proj = UncenteredPCA(n_components=4).fit(X)
+    np.testing.assert_allclose(proj.components_ @ proj.components_.T, np.eye(4), atol=1e-10)
+    Vt = np.linalg.svd(X, full_matrices=False)[2]
+    np.testing.assert_allclose(np.abs(proj.components_[:2] @ Vt[:2].T), np.eye(2), atol=1e-10)
+    np.testing.assert_allclose(proj.inverse_transform(proj.transform(X)), X, atol=1e-10)

@@ -81,7 +81,7 @@ def _add_input_arguments(parser):
     )
     parser.add_argument(
         "--id-column", default=None,
-        help="column (text/Parquet) or array (.npz/.mat/.h5) naming each sample (file names, "
+        help="column (text/Parquet) or array (.npz/.mat/.pt/.h5) naming each sample (file names, "
         "keys): written beside its label in labels.csv",
     )
     parser.add_argument(

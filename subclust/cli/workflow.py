@@ -83,8 +83,8 @@ AUTO_FEATURES = ("scattering", "pixels")
 #: Images of a folder larger than this many pixels a side are shrunk to it, keeping
 #: their aspect, before their scattering or pixel features are computed (not before face
 #: detection). The subspace-clustering benchmarks work at 28 to 55 pixels a side (MNIST,
-#: COIL-20, ORL, Extended Yale B, AR). 2,000 MNIST digits enlarged to 128x128 took 5.0 GB
-#: and 9 minutes, for an accuracy of 0.65; shrunk to 64x64, 1.5 GB, 4 minutes and 0.86.
+#: COIL-20, ORL, Extended Yale B, AR). 2,000 MNIST digits enlarged to 128x128 take 3.3 GB
+#: and 153 s, for an accuracy of 0.65; shrunk to 64x64, 1.3 GB, 82 s and 0.86.
 IMAGE_MAX_SIDE = 64
 
 
