@@ -332,6 +332,9 @@ def test_read_ids_of_named_arrays(tmp_path, molrg):
     savemat(tmp_path / "x.mat", {"X": X, "names": np.array(["a", "bb", "c"] * 30)})
     ids = read_embeddings(tmp_path / "x.mat", id_column="names").ids
     assert ids[:3].tolist() == ["a", "bb", "c"]
+    savemat(tmp_path / "columns.mat", {"X": X.T, "names": np.array(["a", "bb", "c"] * 30)})
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "columns.mat", id_column="names").data,
+                                  X)  # samples as columns, turned to match the ids
     np.save(tmp_path / "x.npy", X)
     with pytest.raises(ValueError, match="single array: it has no id column"):
         read_embeddings(tmp_path / "x.npy", id_column="paths")

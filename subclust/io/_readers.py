@@ -250,8 +250,8 @@ _ARRAY_FILES = {".npz": _npz_arrays, ".pt": _torch_arrays, ".h5": _hdf5_arrays,
 def _read_mat(path, key, label_column, id_column):
     """Embeddings, labels and ids of a ``.mat`` file, one sample per row.
 
-    MATLAB code stores samples as columns as often as rows: with labels, the
-    data are oriented so that samples match labels. Point tracks become one
+    MATLAB code stores samples as columns as often as rows: with labels (or
+    ids), the data are oriented so that samples match them. Point tracks become one
     trajectory per row (:func:`_trajectories`).
     """
     arrays = _mat_arrays(path)
@@ -265,8 +265,9 @@ def _read_mat(path, key, label_column, id_column):
     X = arrays[_pick_key(arrays, path, key)]
     if _is_point_tracks(X):
         X = _trajectories(X)
-    if target is not None:
-        if X.ndim == 2 and X.shape[0] != len(target) == X.shape[1]:
+    per_sample = target if target is not None else ids
+    if per_sample is not None:
+        if X.ndim == 2 and X.shape[0] != len(per_sample) == X.shape[1]:
             X = X.T
     elif X.ndim == 2 and X.shape[0] != X.shape[1]:
         per_column = [name for name, value in arrays.items()
@@ -629,8 +630,8 @@ def read_embeddings(path, *, key=None, label_column=None, id_column=None):
     - ``.mat`` (MATLAB; a 7.3 file needs h5py, the ``hdf5`` extra): the
       matrix named ``key``, or the only one, or the first of the names
       above. MATLAB code stores samples as columns as often as
-      rows: with ``label_column``, the matrix is turned so that its samples
-      match the labels; without, its rows are the samples, with a warning
+      rows: with ``label_column`` (or ``id_column``), the matrix is turned
+      so that its samples match them; without, its rows are the samples, with a warning
       when another variable has one value per column. Points tracked over
       F frames in homogeneous image coordinates (an array of 3 x points x
       frames whose third coordinate is 1, as the Hopkins 155 benchmark
