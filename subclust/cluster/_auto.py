@@ -799,11 +799,11 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         spectrum, fits)``: ``scores`` the refereed modularity of each
         estimate's partition, ``consistency`` its adjusted subspace
         consistency, ``competing`` whether it competed, ``spectrum`` the
-        winner's, and ``fits``
-        the ``(labels, graph, bases, seconds)`` of the candidates whose
-        estimate is K (their comparison needs no second fit). A candidate
-        that cannot estimate K (k-means, K-subspaces, spectral clustering:
-        no graph of their own to read it from) or fails is left out.
+        winner's, and ``fits`` the ``(labels, graph, bases, seconds)`` of
+        the candidates whose estimate is K (their comparison needs no
+        second fit). A candidate that cannot estimate K (k-means,
+        K-subspaces, spectral clustering: no graph of their own to read it
+        from) or fails is left out.
         """
         estimates, spectra, fits = {}, {}, {}
         for name, family, _, estimator in portfolio:

@@ -251,8 +251,8 @@ def _read_mat(path, key, label_column, id_column):
     """Embeddings, labels and ids of a ``.mat`` file, one sample per row.
 
     MATLAB code stores samples as columns as often as rows: with labels (or
-    ids), the data are oriented so that samples match them. Point tracks become one
-    trajectory per row (:func:`_trajectories`).
+    ids), the data are oriented so that samples match them. Point tracks
+    become one trajectory per row (:func:`_trajectories`).
     """
     arrays = _mat_arrays(path)
     target, ids = (None if name is None else arrays[_pick_key(arrays, path, name)]
@@ -513,14 +513,14 @@ def _read_text(path, label_column, id_column):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # no rows: said by the row reader
             X = np.loadtxt(path, dtype=np.float64, usecols=kept, **options)
-            cells = [None if j is None
-                     else np.loadtxt(path, dtype=str, usecols=j, **options).ravel()
-                     for j in taken]  # fmt: skip
+            given = [j for j in taken if j is not None]  # read as strings, in one pass
+            strings = iter(np.loadtxt(path, dtype=str, usecols=given, **options).T
+                           if given else ())  # fmt: skip
     except ValueError:
         return by_rows()
     if X.shape[0] == 0 or X.shape[1] != len(kept):
         return by_rows()  # it says what is wrong
-    target, ids = cells
+    target, ids = (None if j is None else next(strings) for j in taken)
     return X, None if target is None else _label_values(target), ids, [names[j] for j in kept]
 
 
@@ -631,8 +631,8 @@ def read_embeddings(path, *, key=None, label_column=None, id_column=None):
       matrix named ``key``, or the only one, or the first of the names
       above. MATLAB code stores samples as columns as often as
       rows: with ``label_column`` (or ``id_column``), the matrix is turned
-      so that its samples match them; without, its rows are the samples, with a warning
-      when another variable has one value per column. Points tracked over
+      so that its samples match them; without, its rows are the samples,
+      with a warning when another variable has one value per column. Points tracked over
       F frames in homogeneous image coordinates (an array of 3 x points x
       frames whose third coordinate is 1, as the Hopkins 155 benchmark
       stores them in ``x``, with the motions in ``s``) become one
@@ -822,15 +822,13 @@ def read_labels(path, n_samples=None, *, column=None):
                 f"{path} has {len(names)} columns {names}; name the column of the labels."
             )
         index = 0 if column is None else _column_index(names, column, path, has_header)
-        values = [row[index].strip() for row in body]
+        values = _label_values([row[index] for row in body])
         if has_header and n_samples == len(body) + 1:
             raise ValueError(
                 f"{path} has {len(body)} labels after its header line {names[index]!r} but the "
                 f"data has {n_samples} samples; if that line is the first label, add a header "
                 "line above it (e.g. 'label')."
             )
-        if all(_is_number(v) for v in values):
-            values = np.array(values, dtype=np.float64)
     else:
         raise ValueError(
             f"{path} has extension {path.suffix!r}; labels are read from "
