@@ -236,6 +236,18 @@ def test_reproduce_protocol_and_a_small_run(capsys):
     assert "1.8600" in row  # the published mean error for two subjects
     assert main(["bench", "reproduce", "--sizes", "11"]) == 2
     assert main(["bench", "reproduce", "--max-trials", "-1"]) == 2
+    assert main(["bench", "reproduce", "--n-jobs", "0"]) == 2
+
+
+def test_reproduce_in_worker_processes_gives_the_same_errors():
+    from subclust.bench.reproduce import face_clustering_table
+
+    def errors(n_jobs):
+        table = face_clustering_table("heckel2015-faces", sizes=[2, 3], max_combos=3,
+                                      n_jobs=n_jobs)  # fmt: skip
+        return table.column("ours_mean"), table.column("ours_median")
+
+    assert errors(2) == errors(None)
 
 
 def test_face_protocol_is_every_choice_within_each_group():

@@ -27,7 +27,8 @@ The whole SSC protocol solves 1530 Lasso problems of up to 640 samples in
 table's ``full_hours`` extrapolates a sampled run to all combinations).
 ``--max-combos M`` draws M combinations per group size (seeded, uniformly
 among all of them, so the mean stays unbiased; the table gives its standard
-error); by default all of them run.
+error); by default all of them run. ``--n-jobs`` runs the combinations in
+worker processes, each with its share of the cores for its BLAS.
 """
 
 import itertools
@@ -37,6 +38,7 @@ import numpy as np
 
 from subclust.bench._common import parse_names
 from subclust.metrics import clustering_accuracy
+from subclust.utils.parallel import process_map
 from subclust.utils.tables import Table
 
 #: Subject ids (1-based) of the four groups of Elhamifar & Vidal's protocol.
@@ -98,9 +100,18 @@ def _draw(combinations, max_combos, rng):
     return [combinations[i] for i in chosen]
 
 
+def _face_error(trial):
+    """Clustering error (%) of a preset on the faces of one choice of subjects."""
+    from subclust.cluster.presets import make_preset
+
+    preset, n_subjects, X, y, random_state, overrides = trial
+    estimator = make_preset(preset, n_subjects, random_state=random_state, **overrides)
+    return 100.0 * (1.0 - clustering_accuracy(y, estimator.fit(X).labels_))
+
+
 def face_clustering_table(
     preset="elhamifar2013-faces", sizes=tuple(PAPER_SSC_FACES), max_combos=None,
-    random_state=0, data_home=None, verbose=False, **overrides,
+    random_state=0, data_home=None, n_jobs=None, verbose=False, **overrides,
 ):  # fmt: skip
     """Clustering error of a preset on Elhamifar & Vidal's face protocol.
 
@@ -115,6 +126,9 @@ def face_clustering_table(
     random_state : int, default=0
         Seed of the draw and of the spectral step.
     data_home : str, optional
+    n_jobs : int, optional
+        Combinations fitted at once, in worker processes (None: one, here;
+        -1: as many as the cores allow).
     verbose : bool, default=False
         Print one line per size as it finishes.
     **overrides
@@ -134,7 +148,6 @@ def face_clustering_table(
     >>> table.column("combos")  # doctest: +SKIP
     ['1/163']
     """
-    from subclust.cluster.presets import make_preset
     from subclust.datasets import load_yaleb
 
     paper = FACE_PROTOCOL_PAPERS.get(preset, {})
@@ -147,14 +160,12 @@ def face_clustering_table(
             raise ValueError(f"no group of Extended Yale B has {n} subjects; use 2 to 10.")
         # One stream per size: a size's draw does not depend on the other sizes run.
         chosen = _draw(combinations, max_combos, np.random.default_rng([random_state, n]))
-        errors, start = [], time.perf_counter()
-        for ids in chosen:
-            mask = np.isin(subject, ids)
-            estimator = make_preset(preset, n, random_state=random_state, **overrides)
-            labels = estimator.fit(faces.data[mask]).labels_
-            errors.append(100.0 * (1.0 - clustering_accuracy(faces.target[mask], labels)))
+        masks = (np.isin(subject, ids) for ids in chosen)
+        trials = ((preset, n, faces.data[mask], faces.target[mask], random_state, overrides)
+                  for mask in masks)  # fmt: skip
+        start = time.perf_counter()
+        errors = np.fromiter(process_map(_face_error, trials, n_jobs), dtype=np.float64)
         seconds = time.perf_counter() - start
-        errors = np.asarray(errors)
         paper_mean, paper_median = paper.get(n, (None, None))
         # A standard error only where the mean estimates that of a larger protocol.
         sampled = 1 < len(chosen) < len(combinations)
@@ -270,6 +281,11 @@ def add_arguments(parser):
         help="combinations drawn per number of subjects (default 0: all 1530 of the protocol; "
         "SSC takes hours, the table extrapolates a sample to the full run)",
     )  # fmt: skip
+    parser.add_argument(
+        "--n-jobs", type=int, default=None,
+        help="combinations of ssc-faces and tsc-faces fitted at once, in worker processes "
+        "(-1: as many as the cores allow)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-home", default=None)
 
@@ -295,7 +311,7 @@ def main(args):
         if name in names:
             tables.append(face_clustering_table(
                 preset, sizes=sizes, max_combos=args.max_combos, random_state=args.seed,
-                data_home=args.data_home, verbose=True,
+                data_home=args.data_home, n_jobs=args.n_jobs, verbose=True,
             ))  # fmt: skip
     if "lsr-faces" in names:
         tables.append(lsr_faces_table(random_state=args.seed, data_home=args.data_home))

@@ -379,27 +379,39 @@ def _admm_sparse_outliers(X, alpha, gamma, rho, tol, max_iter):
     c = mu / gamma**2 + rho
     S = la.cho_factor((c / mu) * np.eye(n) + gram)
     diag = np.arange(n)
+    threshold = 1.0 / rho
+    # The multipliers of Z = its sparse copy are kept divided by rho: the soft threshold
+    # of V = Z + multiplier at 1 / rho leaves V - clip(V) as the copy, and the clip itself
+    # as the next multiplier.
     sparse_c, sparse_e = np.zeros((n, n)), np.zeros((d, n))
-    dual_c, dual_e = np.zeros((n, n)), np.zeros((d, n))  # multipliers of Z = its copy
+    scaled_c, scaled_e = np.zeros((n, n)), np.zeros((d, n))
     dual_fit = np.zeros((d, n))  # multiplier of Y = P Z
+    mu_y = mu * Y
     for n_iter in range(1, max_iter + 1):
-        W_c, W_e = rho * sparse_c - dual_c, rho * sparse_e - dual_e
-        U = mu * Y + dual_fit - (mu / rho) * (Y @ W_c + W_e / gamma)
+        W_c, W_e = sparse_c - scaled_c, sparse_e - scaled_e
+        U = Y @ W_c
+        U += W_e / gamma
+        U *= -mu
+        U += mu_y
+        U += dual_fit
         A = Y.T @ U
         B = la.cho_solve(S, A)
-        Z_c = W_c / rho + (A - gram @ B) / c
+        Z_c = W_c + (A - gram @ B) / c
         Z_c[diag, diag] = 0.0
-        Z_e = W_e / rho + (U - Y @ B) / (c * gamma)
-        new_c = _soft_threshold(Z_c + dual_c / rho, 1.0 / rho)
-        new_c[diag, diag] = 0.0
-        new_e = _soft_threshold(Z_e + dual_e / rho, 1.0 / rho)
+        Z_e = U - Y @ B
+        Z_e /= c * gamma
+        Z_e += W_e
         clean = Y - Z_e / gamma
         residual = clean - Y @ Z_c
         dual_fit += mu * residual
-        dual_c += rho * (Z_c - new_c)
-        dual_e += rho * (Z_e - new_e)
-        sparse_c, sparse_e = new_c, new_e
-        gap = max(np.abs(Z_c - new_c).max(), np.abs(Z_e - new_e).max())
+        Z_c += scaled_c
+        Z_e += scaled_e
+        clip_c = np.clip(Z_c, -threshold, threshold)
+        clip_e = np.clip(Z_e, -threshold, threshold)
+        # |Z - its new copy| is the change of the scaled multiplier.
+        gap = max(np.abs(clip_c - scaled_c).max(), np.abs(clip_e - scaled_e).max())
+        sparse_c, sparse_e = Z_c - clip_c, Z_e - clip_e
+        scaled_c, scaled_e = clip_c, clip_e
         relative = np.sqrt(
             (np.einsum("ij,ij->j", residual, residual) / np.einsum("ij,ij->j", clean, clean)).max()
         )
