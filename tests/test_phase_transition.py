@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from subclust.experiments import phase_transition
