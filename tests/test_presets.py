@@ -234,6 +234,7 @@ def test_reproduce_protocol_and_a_small_run(capsys):
     assert "paper_mean" in header and "ours_mean" in header
     row = next(line for line in out.splitlines() if line.split()[:2] == ["2", "1/163"])
     assert "1.8600" in row  # the published mean error for two subjects
+    assert "ours_by_group" in header and row.count("/") == 1 + 3  # combos, then four groups
     assert main(["bench", "reproduce", "--sizes", "11"]) == 2
     assert main(["bench", "reproduce", "--max-trials", "-1"]) == 2
     assert main(["bench", "reproduce", "--n-jobs", "0"]) == 2
