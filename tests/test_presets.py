@@ -235,6 +235,9 @@ def test_reproduce_protocol_and_a_small_run(capsys):
     row = next(line for line in out.splitlines() if line.split()[:2] == ["2", "1/163"])
     assert "1.8600" in row  # the published mean error for two subjects
     assert "ours_by_group" in header and row.count("/") == 1 + 3  # combos, then four groups
+    # The images our copy lacks, counted as misclustered, can only add errors.
+    values = dict(zip(header.split(), row.split()))
+    assert float(values["missing_wrong_mean"]) >= float(values["ours_mean"])
     assert main(["bench", "reproduce", "--sizes", "11"]) == 2
     assert main(["bench", "reproduce", "--max-trials", "-1"]) == 2
     assert main(["bench", "reproduce", "--n-jobs", "0"]) == 2
@@ -249,6 +252,18 @@ def test_reproduce_in_worker_processes_gives_the_same_errors():
         return table.column("ours_mean"), table.column("ours_median")
 
     assert errors(2) == errors(None)
+
+
+def test_reproduce_counts_the_images_our_copy_lacks(monkeypatch):
+    from subclust.bench import reproduce
+
+    # A clustering without errors: only the 18 images missing from subjects 11-17 count,
+    # each subject in 9 of the 163 pairs, over the 128 images a pair holds in the paper.
+    monkeypatch.setattr(reproduce, "_face_error", lambda trial: 0.0)
+    table = reproduce.face_clustering_table(sizes=[2])
+    assert table.column("ours_mean") == [0.0]
+    assert table.column("missing_wrong_mean") == [pytest.approx(100 * 9 * 18 / (163 * 128))]
+    assert table.column("missing_wrong_median") == [0.0]
 
 
 def test_face_protocol_is_every_choice_within_each_group():
