@@ -48,7 +48,7 @@ from subclust.utils.tables import Table
 #: Subject ids (1-based) of the four groups of Elhamifar & Vidal's protocol.
 YALEB_GROUPS = (range(1, 11), range(11, 21), range(21, 31), range(31, 39))
 
-#: Images of each subject in the papers' copy of Extended Yale B: one per illumination.
+#: Images of each subject in the paper's copy of Extended Yale B: one per illumination.
 IMAGES_PER_SUBJECT = 64
 
 #: Clustering error (%) of SSC on Extended Yale B, n subjects -> (mean, median):
@@ -152,7 +152,7 @@ def face_clustering_table(
         One row per size: combinations run (of all), the paper's and our
         mean and median error in %, the standard error of our mean, our mean
         in each group of subjects, the mean and median error had every image
-        that our copy lacks (and the papers' copy holds) been misclustered, the
+        that our copy lacks (and the paper's copy holds) been misclustered, the
         seconds taken and their extrapolation to every combination.
 
     Examples
@@ -180,7 +180,7 @@ def face_clustering_table(
         start = time.perf_counter()
         errors = np.fromiter(process_map(_face_error, trials, n_jobs), dtype=np.float64)
         seconds = time.perf_counter() - start
-        # The papers' copy holds every image our copy lacks: count those as misclustered.
+        # The paper's copy holds every image our copy lacks: count those as misclustered.
         held = np.array([mask.sum() for mask in masks])
         full = IMAGES_PER_SUBJECT * n
         missing_wrong = (errors * held + 100.0 * (full - held)) / full
