@@ -266,6 +266,20 @@ def test_bench_table_counts_the_sets_found(capsys):
     assert "lsr 1/1" in table.notes[0]
 
 
+def test_bench_describes_the_clusters_against_the_classes():
+    from subclust.bench.n_clusters import cluster_composition
+
+    # Classes 0 and 1 split in two pure clusters each; a third cluster mixes every class.
+    y = np.repeat([0, 1, 2], 20)
+    labels = np.repeat([0, 1, 4, 2, 3, 4, 4], [10, 8, 2, 9, 9, 2, 20])
+    assert cluster_composition(y, labels) == "4 pure, covering 2 of 3 classes; 24 mixing 3"
+    assert cluster_composition(y, y) == "3 pure, covering 3 of 3 classes"
+    many = np.arange(60) % 5  # five clusters, each of all three classes
+    assert cluster_composition(y, many, most_mixed=2) == (
+        "0 pure, covering 0 of 3 classes; 12 mixing 3, 12 mixing 3, ..."
+    )
+
+
 def test_bench_data_sets_load_by_name():
     from subclust.bench._common import DATASETS, load_dataset
 
