@@ -59,6 +59,21 @@ PURE = 0.9
 def cluster_composition(labels_true, labels_pred, *, pure=PURE, most_mixed=3):
     """One line on how a partition relates to the classes, to read an estimate of K.
 
+    Parameters
+    ----------
+    labels_true, labels_pred : array-like of shape (n_samples,)
+        The classes and the clusters.
+    pure : float, default=0.9
+        Share of one class that makes a cluster pure.
+    most_mixed : int, default=3
+        How many of the other clusters to describe, largest first.
+
+    Returns
+    -------
+    text : str
+        The number of pure clusters and of the classes they cover, then the
+        size of each other cluster and the number of classes it mixes.
+
     Examples
     --------
     >>> cluster_composition([0, 0, 0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 2, 2, 2, 2])
@@ -134,7 +149,6 @@ def n_clusters_table(datasets=DEFAULT_DATASETS.split(","), methods=DEFAULT_METHO
             "split; a large cluster mixing every class: samples the features fail on"
         )
     return table
-
 
 
 def dims_table(n_per_cluster=100, n_clusters=4, dim=8, n_features=256, noise=0.05,
