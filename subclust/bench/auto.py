@@ -33,6 +33,7 @@ from subclust.utils.tables import Table
 DATASETS = (
     "yaleb10", "coil20", "yaleb38", "coil20-pixels", "mnist", "fashion", "digits", "groups40",
     "motion2", "motion3", "yaleb10-embed", "yaleb38-embed", "yaleb-few", "yaleb-few-embed",
+    "fashion-pixels", "mnist1000",
 )  # fmt: skip
 #: The sets the rule was fixed on; the others are held out.
 SEEN = ("yaleb10", "coil20", "yaleb10-embed", "yaleb38-embed", "yaleb-few", "yaleb-few-embed")
