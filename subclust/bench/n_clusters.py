@@ -146,7 +146,8 @@ def n_clusters_table(datasets=DEFAULT_DATASETS.split(","), methods=DEFAULT_METHO
             "auto_clusters: auto's clusters against the classes: how many are pure (at least "
             f"{PURE:.0%} one class) and how many classes those cover; the size of each other "
             "cluster and how many classes it mixes. More pure clusters than classes: classes "
-            "split; a large cluster mixing every class: samples the features fail on"
+            "split; one cluster mixing every class beside pure ones: often the samples the "
+            "features fail on"
         )
     return table
 
