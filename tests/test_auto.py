@@ -212,6 +212,23 @@ def test_subspace_consistency_compares_subspaces_of_different_dimensions_fairly(
     assert subspace_consistency(X, y, dims=[2, 15]) > 0.96
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_subspace_consistency_measures_each_sample_against_a_subspace_not_fitted_to_it(seed):
+    # Half of the first subspace alone, its other half with the second subspace: both
+    # clusters' subspaces hold the half that moved. Against subspaces fitted to them,
+    # those samples stay in their cluster (0.89 of all samples do); against subspaces
+    # fitted without them (the default), about half of them go to the other cluster.
+    X, y, _ = make_molrg(n_samples=[60, 30], n_features=30, dims=3, noise=0.05,
+                         random_state=seed)  # fmt: skip
+    piece = (y == 0) & (np.cumsum(y == 0) <= 30)
+    nested = np.where(piece, 0, 1)
+    assert subspace_consistency(X, nested, random_state=0) < 0.7
+    assert subspace_consistency(X, nested, held_out=False) > 0.85
+    assert subspace_consistency(X, nested, adjusted=True, random_state=0) < 0.4
+    assert subspace_consistency(X, y, random_state=0) == 1.0
+    assert subspace_consistency(X, y, adjusted=True, random_state=0) == 1.0
+
+
 def test_the_consistency_allowance_grows_with_its_noise_floor():
     from subclust.cluster._auto import _competing
 
@@ -364,3 +381,21 @@ def test_model_file_round_trip(tmp_path, molrg):
     loaded = load_model(save_model(auto, tmp_path / "auto.npz"))
     assert loaded.selected_ == auto.selected_ and loaded.candidates_ == auto.candidates_
     assert np.array_equal(loaded.predict(X), auto.predict(X))
+
+
+def test_bench_motion_reports_the_errors_over_its_scenes(capsys):
+    from subclust.bench.motion import draw_scene
+    from subclust.cli import main
+
+    X, y = draw_scene(3, 1000.0, [0, 3, 1])
+    again, same = draw_scene(3, 1000.0, [0, 3, 1])
+    assert np.array_equal(X, again) and np.array_equal(y, same)  # the seed fixes the scene
+    assert 30 <= X.shape[1] <= 100 and all(15 <= n <= 120 for n in np.bincount(y)[1:])
+    assert main(["bench", "motion", "--scenes", "1", "--motions", "2",
+                 "--camera-distances", "inf"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.startswith("affine "))
+    auto_mean, ssc_mean, kmeans_mean = float(row[3]), float(row[5]), float(row[7])
+    assert auto_mean <= kmeans_mean and ssc_mean <= kmeans_mean
+    assert main(["bench", "motion", "--scenes", "0"]) == 2
+    assert "--scenes must be >= 1" in capsys.readouterr().err

@@ -398,3 +398,20 @@ def test_motion_trajectories_lie_on_one_affine_subspace_per_motion():
     assert (same == y).all() and 0.2 < np.std(noisy - X) < 0.8  # half a pixel of noise
     with pytest.raises(ValueError, match="'n_frames' parameter of make_motion_trajectories"):
         ds.make_motion_trajectories(2, n_frames=1)
+
+
+def test_motion_trajectories_of_small_objects_seen_in_perspective():
+    X, y = ds.make_motion_trajectories(3, noise=0, object_points=(15, 20), random_state=1)
+    assert all(15 <= n <= 20 for n in np.bincount(y)[1:])
+    near, _ = ds.make_motion_trajectories(3, noise=0, object_points=(15, 20), camera_distance=1e9,
+                                          random_state=1)  # fmt: skip
+    np.testing.assert_allclose(near, X, atol=1e-4)  # a far pinhole camera is an affine one
+    seen, same = ds.make_motion_trajectories(3, noise=0, object_points=(15, 20),
+                                             camera_distance=500, random_state=1)  # fmt: skip
+    assert (same == y).all()
+    for k in range(3):  # near their 4-dimensional subspaces, no longer on them
+        values = np.linalg.svd(seen[y == k], compute_uv=False)
+        assert values[4] > 1e-6 * values[0] and np.sum(values[4:] ** 2) < 1e-3 * np.sum(values**2)
+    for bad in [(20, 15), (0, 5), (3,), (1.5, 4)]:
+        with pytest.raises(ValueError, match="object_points must be two integers"):
+            ds.make_motion_trajectories(2, object_points=bad)
