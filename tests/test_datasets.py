@@ -415,3 +415,5 @@ def test_motion_trajectories_of_small_objects_seen_in_perspective():
     for bad in [(20, 15), (0, 5), (3,), (1.5, 4)]:
         with pytest.raises(ValueError, match="object_points must be two integers"):
             ds.make_motion_trajectories(2, object_points=bad)
+    with pytest.raises(ValueError, match="behind the camera; give a larger one"):
+        ds.make_motion_trajectories(2, camera_distance=10, random_state=0)

@@ -104,8 +104,12 @@ def motion_table(motions=(2, 3), camera_distances=(math.inf, 1000.0), *, scenes=
 
 
 def main(args):
-    motions = [int(n) for n in args.motions.split(",")]
-    distances = [float(d) for d in args.camera_distances.split(",")]
-    if args.scenes < 1 or min(motions) < 2 or min(distances) <= 0:
-        raise ValueError("--scenes must be >= 1, --motions >= 2 and --camera-distances > 0.")
+    try:
+        motions = [int(n) for n in args.motions.split(",")]
+        distances = [float(d) for d in args.camera_distances.split(",")]
+    except ValueError:
+        motions = distances = None
+    if args.scenes < 1 or not motions or min(motions) < 2 or min(distances) <= 0:
+        raise ValueError("--scenes must be >= 1, --motions integers >= 2 and "
+                         "--camera-distances numbers > 0 (inf: affine camera).")  # fmt: skip
     print(motion_table(motions, distances, scenes=args.scenes, random_state=args.seed))

@@ -119,7 +119,13 @@ def make_motion_trajectories(n_motions=2, *, n_frames=30, noise=0.5, object_poin
         seen = np.einsum("fij,fnj->fni", camera_rotation, world) + camera_translation[:, None]
         image = seen[..., :2]
         if camera_distance is not None:
-            image = image * (camera_distance / (camera_distance + seen[..., 2:]))
+            depth = camera_distance + seen[..., 2:]
+            if depth.min() <= 0:
+                raise ValueError(
+                    f"camera_distance={camera_distance} puts points of the scene behind the "
+                    "camera; give a larger one (the scene spans a few hundred in depth)."
+                )
+            image = image * (camera_distance / depth)
         track = image + noise * rng.standard_normal(image.shape)
         X.append(np.concatenate([track[..., 0].T, track[..., 1].T], axis=1) + 320.0)
         y.append(np.full(len(points), motion))
