@@ -27,6 +27,7 @@ __all__ = [
     "numerical_rank",
     "estimate_rank",
     "principal_subspace",
+    "held_out_residuals",
 ]
 
 # Eigenvalues of a Gram matrix below this share of the largest are rounding noise of
@@ -584,6 +585,77 @@ def principal_subspace(X, dim=None, *, energy=None):
         # Fewer directions spanned than asked for: the full SVD completes them.
         U = np.linalg.svd(A, full_matrices=True)[0]
     return U[:, :dim].astype(dtype, copy=False)
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "folds": ["array-like"],
+        "dim": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def held_out_residuals(X, folds, dim):
+    """Squared distance of each sample to the principal subspace of the other folds' samples.
+
+    Cross-validation of a principal subspace: the samples of each fold are
+    measured against the ``dim``-dimensional principal subspace (through the
+    origin, as :func:`principal_subspace` fits it) of the samples of the
+    other folds, which was not fitted to them. The folds share one product
+    of the samples, ``X X^T`` where they are fewer than the features (each
+    fold's coordinates then come from the eigenpairs of its block, without
+    forming a basis) and ``X^T X`` otherwise (less the held samples' share).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    folds : ndarray of int of shape (n_samples,)
+        The fold of each sample.
+    dim : int
+        Dimension of the subspaces; fewer where the other folds' samples
+        span fewer directions.
+
+    Returns
+    -------
+    residuals : ndarray of shape (n_samples,)
+        Squared distances. The samples of a fold that holds every sample
+        have no subspace to be measured against: their squared norms.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from subclust.subspace import held_out_residuals
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 2)) @ rng.standard_normal((2, 6))  # a plane in R^6
+    >>> folds = np.arange(20) % 5
+    >>> bool(held_out_residuals(X, folds, dim=2).max() < 1e-9)  # the other folds span it
+    True
+    >>> bool(held_out_residuals(X, folds, dim=1).min() > 0)  # a line misses every sample
+    True
+    """
+    X = np.asarray(X, dtype=np.float64)
+    folds = np.asarray(folds)
+    squared = np.einsum("ij,ij->i", X, X)
+    distances = squared.copy()
+    gram = X.shape[0] <= X.shape[1]
+    product = X @ X.T if gram else X.T @ X
+    for fold in np.unique(folds):
+        held, kept = folds == fold, folds != fold
+        if not kept.any():
+            continue
+        if gram:  # held x in the kept basis A^T V / sqrt(values): V^T (A x) / sqrt(values)
+            values, vectors = np.linalg.eigh(product[np.ix_(kept, kept)])
+            cross = product[np.ix_(kept, held)]
+        else:
+            values, vectors = np.linalg.eigh(product - X[held].T @ X[held])
+            cross = X[held].T
+        values, vectors = values[::-1][:dim], vectors[:, ::-1][:, :dim]
+        resolved = values > max(values[0], 0.0) * _GRAM_RTOL
+        coords = vectors[:, resolved].T @ cross
+        if gram:
+            coords /= np.sqrt(values[resolved])[:, None]
+        distances[held] = squared[held] - np.einsum("ij,ij->j", coords, coords)
+    return np.maximum(distances, 0.0)
 
 
 def _leading_left_singular_pairs(A):

@@ -7,6 +7,7 @@ from scipy.stats import ortho_group
 
 from subclust.datasets import random_bases
 from subclust.subspace import (
+    held_out_residuals,
     match_subspaces,
     numerical_rank,
     orthonormal_basis,
@@ -147,6 +148,23 @@ def test_principal_subspace_is_the_same_by_gram_and_by_svd():
     by_svd = np.linalg.svd(X.T, full_matrices=False)[0][:, :5]
     assert subspace_distance(by_gram, by_svd) < 1e-8
     assert principal_subspace(X.astype(np.float32), 5).dtype == np.float32
+
+
+@pytest.mark.parametrize("n_samples, n_features", [(40, 50), (200, 20)])  # Gram, X^T X
+def test_held_out_residuals_measure_each_fold_against_the_others_subspace(n_samples,
+                                                                         n_features):  # fmt: skip
+    X, _ = _noisy_subspace_samples(n_samples, n_features, 3, noise=0.05)
+    folds = np.arange(n_samples) % 5
+    expected = np.empty(n_samples)
+    for fold in range(5):
+        held = folds == fold
+        basis = principal_subspace(X[~held], 4)
+        expected[held] = residuals(X[held], [basis])[:, 0]
+    np.testing.assert_allclose(held_out_residuals(X, folds, 4), expected, rtol=1e-8, atol=1e-12)
+    # In-sample the fit absorbs part of each sample's noise; held out it cannot.
+    assert held_out_residuals(X, folds, 4).mean() > residuals(X, [principal_subspace(X, 4)]).mean()
+    single = held_out_residuals(X, np.zeros(n_samples, int), 4)  # no other fold: no subspace
+    np.testing.assert_allclose(single, np.einsum("ij,ij->i", X, X))
 
 
 def test_principal_subspace_completes_a_basis_the_samples_do_not_span():

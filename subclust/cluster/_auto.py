@@ -118,7 +118,7 @@ from subclust.cluster._spectral import (
 )
 from subclust.cluster._thresholded import ThresholdedSubspaceClustering
 from subclust.cluster.presets import make_preset
-from subclust.subspace import principal_subspace, residuals
+from subclust.subspace import held_out_residuals, residuals
 from subclust.utils.validation import (
     Interval,
     fit_context,
@@ -382,8 +382,9 @@ def subspace_consistency(X, labels, n_clusters=None, *, dims=None, adjusted=Fals
     measured against its own cluster's subspace fitted without it
     (``held_out``): the samples are split into five folds, and those of
     each fold against the subspace (of the same dimension) of the other
-    folds' samples of their cluster, as cross-validation measures a model
-    on data it was not fitted to.
+    folds' samples of their cluster
+    (:func:`subclust.subspace.held_out_residuals`), as cross-validation
+    measures a model on data it was not fitted to.
 
     Fewer, larger clusters get larger subspaces, which fit any sample
     better: even a random partition into a few clusters scores high. To
@@ -452,11 +453,7 @@ def _consistent_share(X, labels, n_clusters, dims, folds=None):
     if folds is not None:  # each sample against its own cluster's other folds' subspace
         for k, U in enumerate(bases):
             members = labels == k
-            for fold in range(_N_FOLDS):
-                held, kept = members & (folds == fold), members & (folds != fold)
-                if held.any() and kept.any():
-                    V = principal_subspace(X[kept], min(U.shape[1], int(kept.sum())))
-                    R[held, k] = residuals(X[held], [V])[:, 0]
+            R[members, k] = held_out_residuals(X[members], folds[members], U.shape[1])
     nearest = (R / free).argmin(axis=1)
     return float(np.mean(nearest == labels))
 
