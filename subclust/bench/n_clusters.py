@@ -28,6 +28,7 @@ minutes per method on two cores.
 import time
 
 import numpy as np
+from sklearn.metrics.cluster import contingency_matrix
 
 from subclust.bench._common import add_names_argument, load_dataset, parse_names
 from subclust.utils.tables import Table
@@ -79,8 +80,6 @@ def cluster_composition(labels_true, labels_pred, *, pure=PURE, most_mixed=3):
     >>> cluster_composition([0, 0, 0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 2, 2, 2, 2])
     '2 pure, covering 1 of 3 classes; 4 mixing 2'
     """
-    from sklearn.metrics.cluster import contingency_matrix
-
     counts = contingency_matrix(labels_pred, labels_true)  # clusters x classes
     sizes = counts.sum(axis=1)
     is_pure = counts.max(axis=1) >= pure * sizes

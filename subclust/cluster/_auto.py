@@ -446,7 +446,7 @@ def subspace_consistency(X, labels, n_clusters=None, *, dims=None, adjusted=Fals
     return float((share - chance) / (1.0 - chance)) if chance < 1.0 else 0.0
 
 
-def _consistent_share(X, labels, n_clusters, dims, folds=None):
+def _consistent_share(X, labels, n_clusters, dims, folds):
     bases = cluster_bases(X, labels, n_clusters, dims=dims)
     free = np.array([max(X.shape[1] - U.shape[1], 1) for U in bases])
     R = residuals(X, bases)
