@@ -272,6 +272,27 @@ def test_motions_are_told_from_image_regions_by_their_subspaces():
     assert clustering_accuracy(y, auto.candidate_labels_[auto.candidates_.index(regions)]) < 0.7
 
 
+def test_partitions_are_checked_against_subspaces_of_the_data_s_dimension():
+    """Under a pinhole camera, image regions fit subspaces of the dimensions they set.
+
+    Perspective bends each motion's trajectories off its subspace, so the
+    estimate of each cluster's dimension grows, for the motions' clusters and
+    for regions that mix them alike; at their own dimensions the regions were
+    about as consistent as the motions (0.90 against 0.95) and won on their graphs.
+    """
+    from subclust.bench.motion import draw_scene
+
+    X, y = draw_scene(2, 1000.0, [0, 2, 6])  # a background of 277 points, an object of 31
+    auto = AutoSubspaceClustering(2, candidates=["ssc-affine", "tsc", "spectral"],
+                                  random_state=0).fit(X)  # fmt: skip
+    assert auto.consistency_dims_ <= 6  # the scene's subspaces: 4 dimensions, bent
+    motions, *regions = auto.candidates_
+    assert motions["consistency"] > 0.98 and all(c["consistency"] < 0.9 for c in regions)
+    assert auto.selected_ == "ssc-affine" and clustering_accuracy(y, auto.labels_) > 0.99
+    given = AutoSubspaceClustering(2, candidates=["lsr"], subspace_dims=3, random_state=0)
+    assert given.fit(X).consistency_dims_ == 3
+
+
 def test_a_referee_overrules_a_graph_that_fits_its_own_wrong_partition():
     W = np.kron(np.eye(2), np.ones((4, 4))) - np.eye(8)  # the right graph: two cliques of 4
     noisy = W + 0.05 - 0.05 * np.eye(8)
@@ -346,6 +367,7 @@ def test_report_and_summary_figure_show_the_candidates(tmp_path, molrg):
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["method"] == "auto" and report["selected"].startswith("lsr")
+    assert abs(report["consistency_dims"] - 3) <= 1  # that of the subspaces, estimated
     assert [c["name"] for c in report["candidates"]][-1] == "kmeans"
     assert report["metrics"]["accuracy"] >= 0.98
 

@@ -14,8 +14,10 @@ unit-norm trajectories, with auto's mean time.
 
 ``auto``'s check that a partition is about as consistent with subspaces as
 the most consistent one measures each sample against its own cluster's
-subspace fitted without it; it was made so after scenes of this kind, and
-the scenes of this table (from ``--seed``) measure it.
+subspace fitted without it, and every partition against subspaces of one
+dimension read from the data; it was made so after scenes of this kind
+(the second change after a scene of seed 0), and the scenes of other seeds
+measure it.
 """
 
 import math

@@ -787,6 +787,7 @@ def build_report(result, *, command=None, timings=None, outputs=None, warning_me
     if candidates is not None:  # method "auto": what it compared and what it chose
         report["selected"] = estimator.selected_
         report["candidates"] = _jsonable(candidates)
+        report["consistency_dims"] = _jsonable(estimator.consistency_dims_)
     if result.features is not None:  # features "auto": the features compared and kept
         report["features_compared"] = _jsonable(result.features)
     return report

@@ -106,7 +106,7 @@ from sklearn.preprocessing import normalize as normalize_rows
 from sklearn.utils import check_random_state
 
 from subclust.cluster._ensemble import EnsembleKSubspaces
-from subclust.cluster._k_subspaces import KSubspaces
+from subclust.cluster._k_subspaces import KSubspaces, _local_dimensions
 from subclust.cluster._least_squares import LeastSquaresSubspaceClustering
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin
 from subclust.cluster._sparse_subspace import SparseSubspaceClustering
@@ -602,10 +602,11 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
     (:func:`refereed_scores`). The best scoring candidate among those whose
     partition is about as consistent with subspaces as the most consistent
     one (:func:`subspace_consistency`, adjusted for chance: at most twice
-    its share of inconsistent samples, plus 0.01) wins and is fitted on all
-    samples. A graph
-    that links only samples of one subspace (subspace-preserving), cut
-    along its clusters, scores 1 in normalized association. ``predict``,
+    its share of inconsistent samples, plus 0.01; every partition's
+    subspaces of one dimension, the median dimension of the samples'
+    neighbourhoods) wins and is fitted on all samples. A graph that links
+    only samples of one subspace (subspace-preserving), cut along its
+    clusters, scores 1 in normalized association. ``predict``,
     ``transform`` and ``score`` measure samples against one subspace per
     cluster of the winner's partition.
 
@@ -640,9 +641,12 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         Scale samples to unit norm (every candidate; k-means and spectral
         clustering get unit-norm rows).
     subspace_dims : int or list of int, optional
-        Dimension of the subspace of each cluster (``bases_``), and the
-        dimension K-subspaces fits; default: estimated from each cluster's
-        singular values (:func:`subclust.cluster.cluster_bases`).
+        Dimension of the subspace of each cluster (``bases_``), the
+        dimension K-subspaces fits and that of the consistency check;
+        default: estimated from each cluster's singular values
+        (:func:`subclust.cluster.cluster_bases`), and for the check, where
+        the candidates' clusters differ, one dimension for all of them from
+        the data (``consistency_dims_``).
     verbose : int, default=0
         Print one line per candidate (name, criterion, seconds).
     random_state : int, RandomState instance or None, default=None
@@ -674,6 +678,13 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         the estimate reads (None otherwise).
     bases_ : list of ndarray of shape (n_features, d_k)
         Orthonormal basis of each cluster's subspace.
+    consistency_dims_ : int or list of int
+        The dimension of the subspaces every candidate's partition was
+        checked against: ``subspace_dims``, or the median dimension of the
+        compared samples' neighbourhoods (as
+        :class:`subclust.cluster.KSubspaces` estimates it), which no
+        partition shapes. A cluster's own estimate would grow with the
+        pieces of other subspaces it holds, and forgive them.
     affinity_matrix_ : ndarray, sparse matrix or None
         The winner's affinity on all samples (None if it builds none).
     candidates_ : list of dict
@@ -939,6 +950,13 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
                 if "n_clusters" in estimator.get_params(deep=False):
                     estimator.set_params(n_clusters=n_clusters)
         self.n_clusters_ = n_clusters
+        # Every partition is judged against subspaces of one dimension, read from the
+        # samples' neighbourhoods, which no partition shapes: a cluster's own estimate
+        # grows with the pieces of other subspaces it holds, and forgives them.
+        self.consistency_dims_ = self.subspace_dims
+        if self.subspace_dims is None:
+            local = _local_dimensions(X_seen, n_clusters, X_compared.dtype)
+            self.consistency_dims_ = int(np.median(local))
 
         self.candidates_, partitions, graphs, all_bases = [], [], [], []
         neighbour_graph = None
@@ -978,7 +996,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         scores = refereed_scores(partitions, graphs, n_clusters)
         consistency = np.array([
             np.nan if labels is None else
-            subspace_consistency(X_seen, labels, n_clusters, dims=self.subspace_dims,
+            subspace_consistency(X_seen, labels, n_clusters, dims=self.consistency_dims_,
                                  adjusted=True, random_state=seed)
             for labels in partitions
         ])  # fmt: skip
