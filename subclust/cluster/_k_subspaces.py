@@ -484,29 +484,37 @@ def _local_dimensions(X, n_clusters, dtype):
     (:func:`subclust.subspace.estimate_rank`) is that subspace's dimension.
     The neighbourhood holds three times the mean dimension (the data's
     estimated rank shared among the clusters), at least 20 samples, so that
-    noise fills most of its spectrum, as the threshold needs.
+    noise fills most of its spectrum, as the threshold needs. Every
+    spectrum is read from one product of the samples, their Gram matrix.
     """
     X = X.astype(np.float64)
     n_samples, n_features = X.shape
-    s = np.linalg.svd(X, compute_uv=False)
-    mean_dim = max(1, estimate_rank(_above_rounding(s, dtype), X.shape) // n_clusters)
+    gram = X @ X.T
+    whole = X.T @ X if n_samples > n_features else gram  # the smaller product
+    mean_dim = max(1, estimate_rank(_gram_singular_values(whole, dtype), X.shape) // n_clusters)
     n_neighbors = int(min(n_samples - 1, max(3 * mean_dim, 20)))
-    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), np.finfo(np.float64).tiny)
-    similarity = np.abs(unit @ unit.T)
+    norms = np.sqrt(np.maximum(np.diag(gram), np.finfo(np.float64).tiny))
+    similarity = np.abs(gram) / np.outer(norms, norms)
     np.fill_diagonal(similarity, np.inf)  # each neighbourhood holds its own sample
     neighbourhoods = np.argpartition(-similarity, n_neighbors, axis=1)[:, : n_neighbors + 1]
     dims = np.empty(n_samples, dtype=np.intp)
     with blas_threads(1):  # many small factorizations
         for i, index in enumerate(neighbourhoods):
-            values = np.linalg.svd(X[index], compute_uv=False)
-            dims[i] = estimate_rank(_above_rounding(values, dtype), (index.size, n_features))
+            values = _gram_singular_values(gram[np.ix_(index, index)], dtype)
+            dims[i] = estimate_rank(values, (index.size, n_features))
     return np.clip(dims, 1, max(1, n_features - 1))
 
 
-def _above_rounding(singular_values, dtype):
-    """Singular values with those below the rounding error of ``dtype`` set to zero."""
-    s = np.asarray(singular_values, dtype=np.float64)
-    floor = s.max(initial=0.0) * np.sqrt(s.size) * np.finfo(dtype).eps * 10
+def _gram_singular_values(gram, dtype):
+    """Singular values of ``A`` from ``A A^T``, those below its rounding error set to zero.
+
+    Squared, they lose half their digits: below about the square root of the
+    machine epsilon times the largest (or the rounding error of ``dtype``,
+    if larger), they are rounding error and count as zero.
+    """
+    s = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))
+    eps = max(np.finfo(dtype).eps, np.sqrt(np.finfo(np.float64).eps))
+    floor = s.max(initial=0.0) * np.sqrt(s.size) * eps * 10
     return np.where(s > floor, s, 0.0)
 
 
