@@ -658,6 +658,17 @@ def held_out_residuals(X, folds, dim):
     return np.maximum(distances, 0.0)
 
 
+def _gram_singular_values(gram):
+    """Singular values of ``A`` (descending) from ``A A^T`` or ``A^T A``, those resolved.
+
+    Squared, they keep about half their digits: those below ``sqrt(_GRAM_RTOL)``
+    of the largest are rounding noise of the product and count as zero.
+    """
+    values = np.linalg.eigvalsh(gram)[::-1]
+    resolved = values > max(values[0], 0.0) * _GRAM_RTOL
+    return np.where(resolved, np.sqrt(np.where(resolved, values, 0.0)), 0.0)
+
+
 def _leading_left_singular_pairs(A):
     """Singular values (descending) and left singular vectors of ``A``, those resolved.
 

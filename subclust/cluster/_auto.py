@@ -68,7 +68,10 @@ graph criterion decides; on the trajectories the regions fall to
 were fitted to them as well, the regions of scenes with a small moving
 object kept 0.98-0.99 (the object's region holds a piece of the
 background, whose subspace fits it as well as the background's own) and
-outscored the motions in the graphs.
+outscored the motions in the graphs. Every partition's subspaces have one
+dimension, the median dimension of the samples' neighbourhoods: a
+cluster's own estimate grows with the pieces of other subspaces it holds,
+and under a pinhole camera the regions scored as the motions did.
 
 Without K, each graph-building candidate reads its own K from its graph's
 spectrum, and the same comparison picks among these partitions: those

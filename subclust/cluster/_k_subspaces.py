@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from subclust.cluster._nearest_subspace import NearestSubspaceMixin, warn_zero_samples
 from subclust.cluster._row_source import as_row_source, is_out_of_core
 from subclust.subspace import (
+    _gram_singular_values,
     estimate_rank,
     principal_subspace,
     residuals_stacked,
@@ -491,7 +492,8 @@ def _local_dimensions(X, n_clusters, dtype):
     n_samples, n_features = X.shape
     gram = X @ X.T
     whole = X.T @ X if n_samples > n_features else gram  # the smaller product
-    mean_dim = max(1, estimate_rank(_gram_singular_values(whole, dtype), X.shape) // n_clusters)
+    values = _above_rounding(_gram_singular_values(whole), dtype)
+    mean_dim = max(1, estimate_rank(values, X.shape) // n_clusters)
     n_neighbors = int(min(n_samples - 1, max(3 * mean_dim, 20)))
     norms = np.sqrt(np.maximum(np.diag(gram), np.finfo(np.float64).tiny))
     similarity = np.abs(gram) / np.outer(norms, norms)
@@ -500,21 +502,15 @@ def _local_dimensions(X, n_clusters, dtype):
     dims = np.empty(n_samples, dtype=np.intp)
     with blas_threads(1):  # many small factorizations
         for i, index in enumerate(neighbourhoods):
-            values = _gram_singular_values(gram[np.ix_(index, index)], dtype)
+            values = _above_rounding(_gram_singular_values(gram[np.ix_(index, index)]), dtype)
             dims[i] = estimate_rank(values, (index.size, n_features))
     return np.clip(dims, 1, max(1, n_features - 1))
 
 
-def _gram_singular_values(gram, dtype):
-    """Singular values of ``A`` from ``A A^T``, those below its rounding error set to zero.
-
-    Squared, they lose half their digits: below about the square root of the
-    machine epsilon times the largest (or the rounding error of ``dtype``,
-    if larger), they are rounding error and count as zero.
-    """
-    s = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))
-    eps = max(np.finfo(dtype).eps, np.sqrt(np.finfo(np.float64).eps))
-    floor = s.max(initial=0.0) * np.sqrt(s.size) * eps * 10
+def _above_rounding(singular_values, dtype):
+    """Singular values with those below the rounding error of ``dtype`` set to zero."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    floor = s.max(initial=0.0) * np.sqrt(s.size) * np.finfo(dtype).eps * 10
     return np.where(s > floor, s, 0.0)
 
 
