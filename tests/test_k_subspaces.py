@@ -207,3 +207,22 @@ def test_init_subspaces_rejects_bad_arguments():
         init_subspaces(X, 11, 1)
     with pytest.raises(ValueError, match="NaN"):
         init_subspaces(np.full((4, 3), np.nan), 2, 1)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("dims", [4, None])
+def test_fewer_samples_than_features_fit_as_from_scatter_matrices(affine, dims, tmp_path):
+    # In memory, clusters' subspaces then come from their samples; read by chunks from a
+    # memmap, from their scatter matrices: the same fit either way.
+    X, y, true_bases = make_molrg(n_samples=[40] * 3, n_features=150, dims=4, noise=0.01,
+                                  random_state=5)  # fmt: skip
+    X = X + 2.0 * affine
+    np.save(tmp_path / "X.npy", X)
+    params = dict(dims=dims, affine=affine, n_init=3, random_state=0)
+    in_memory = KSubspaces(3, **params).fit(X)
+    chunked = KSubspaces(3, chunk_size=30, **params).fit(np.load(tmp_path / "X.npy", mmap_mode="r"))
+    np.testing.assert_array_equal(in_memory.labels_, chunked.labels_)
+    assert subspace_recovery_error(in_memory.bases_, chunked.bases_) < 1e-8
+    assert clustering_accuracy(y, in_memory.labels_) >= 0.99
+    if dims is not None:
+        assert subspace_recovery_error(in_memory.bases_, true_bases) < 0.05
