@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import subclust.bench
-from subclust.bench.kss import iteration_table, recovery_table
+from subclust.bench.kss import iteration_table, recovery_table, wide_table
 
 BENCH_DIR = Path(subclust.bench.__file__).parent
 
@@ -29,6 +29,15 @@ def test_recovery_table_nn_initialization_recovers_at_twice_the_dimension():
     assert set(rows) == {("nn", 1), ("nn", 10), ("random", 1), ("random", 10)}
     assert rows["nn", 10]["recovered"] == 1.0
     assert rows["nn", 10]["median_error"] < 1e-6
+
+
+def test_wide_table_times_both_fits_and_finds_the_same_labels():
+    table = wide_table(n_samples=60, n_features=80, n_clusters=3, dim=2, repeats=1)
+    assert [row["data"] for row in table.rows] == [
+        "memmap (scatter matrices)", "in memory (cluster samples)"
+    ]
+    assert table.rows[1]["ratio_to_memmap"] == table.rows[1]["seconds"] / table.rows[0]["seconds"]
+    assert table.notes[-1].endswith("the same labels")
 
 
 def _private_imports(path):
