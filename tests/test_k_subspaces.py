@@ -220,7 +220,8 @@ def test_fewer_samples_than_features_fit_as_from_scatter_matrices(affine, dims, 
     np.save(tmp_path / "X.npy", X)
     params = dict(dims=dims, affine=affine, n_init=3, random_state=0)
     in_memory = KSubspaces(3, **params).fit(X)
-    chunked = KSubspaces(3, chunk_size=30, **params).fit(np.load(tmp_path / "X.npy", mmap_mode="r"))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    chunked = KSubspaces(3, chunk_size=30, **params).fit(mapped)
     np.testing.assert_array_equal(in_memory.labels_, chunked.labels_)
     assert subspace_recovery_error(in_memory.bases_, chunked.bases_) < 1e-8
     assert clustering_accuracy(y, in_memory.labels_) >= 0.99

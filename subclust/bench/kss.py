@@ -1,4 +1,4 @@
-"""K-subspaces benchmark: cost of one iteration, and recovery by initialization.
+"""K-subspaces benchmark: cost of an iteration, recovery by initialization, wide data.
 
 ``subclust bench kss`` prints three tables:
 
