@@ -521,16 +521,18 @@ def _check_problem(source, n_clusters, dims):
 _PROBE_SAMPLES = 2000
 
 
-def _local_dimensions(X, n_clusters, dtype):
+def _local_dimensions(X, n_clusters, dtype, affine=False):
     """Estimated dimension of each sample's neighbourhood on its subspace.
 
     The neighbours of a sample by absolute cosine lie mostly on its own
     subspace; the optimal hard threshold of their singular values
-    (:func:`subclust.subspace.estimate_rank`) is that subspace's dimension.
-    The neighbourhood holds three times the mean dimension (the data's
-    estimated rank shared among the clusters), at least 20 samples, so that
-    noise fills most of its spectrum, as the threshold needs. Every
-    spectrum is read from one product of the samples, their Gram matrix.
+    (:func:`subclust.subspace.estimate_rank`) is that subspace's dimension,
+    and for affine subspaces that of the centred neighbourhood, as the
+    subspace is fitted (uncentred, the offset adds a dimension). The
+    neighbourhood holds three times the mean dimension (the data's estimated
+    rank shared among the clusters), at least 20 samples, so that noise
+    fills most of its spectrum, as the threshold needs. Every spectrum is
+    read from one product of the samples, their Gram matrix.
     """
     X = X.astype(np.float64)
     n_samples, n_features = X.shape
@@ -546,8 +548,11 @@ def _local_dimensions(X, n_clusters, dtype):
     dims = np.empty(n_samples, dtype=np.intp)
     with blas_threads(1):  # many small factorizations
         for i, index in enumerate(neighbourhoods):
-            values = _above_rounding(_gram_singular_values(gram[np.ix_(index, index)]), dtype)
-            dims[i] = estimate_rank(values, (index.size, n_features))
+            block = gram[np.ix_(index, index)]
+            if affine:  # the Gram matrix of the centred neighbourhood
+                block = block - block.mean(axis=0) - block.mean(axis=1)[:, None] + block.mean()
+            values = _above_rounding(_gram_singular_values(block), dtype)
+            dims[i] = estimate_rank(values, (index.size - affine, n_features))
     return np.clip(dims, 1, max(1, n_features - 1))
 
 
@@ -573,7 +578,7 @@ def _k_subspaces_estimating_dims(X, n_clusters, *, random_state, **kwargs):
         source.n_samples, min(source.n_samples, _PROBE_SAMPLES), replace=False
     ))
     sample = np.asarray(source.rows(probes))
-    local = _local_dimensions(sample, n_clusters, source.dtype)
+    local = _local_dimensions(sample, n_clusters, source.dtype, kwargs["affine"])
     dims = [int(np.median(local))] * n_clusters
     bases, means, *rest = k_subspaces(X, n_clusters, dims, random_state=random_state, **kwargs)
     model = _Model(bases, means, source.dtype)
@@ -612,11 +617,12 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         Dimension of every subspace, or one per cluster; each must be smaller
         than the number of features (or, with ``init`` bases, theirs). By
         default each is estimated from the data: the dimension of a sample's
-        neighbourhood (its nearest samples by absolute cosine) by the optimal
-        hard threshold of singular values, which noise does not inflate
-        (:func:`subclust.subspace.estimate_rank`); a first fit uses the median
-        over up to 2,000 samples, then each cluster the median over its own
-        and the fit continues. The dimensions used are those of ``bases_``.
+        neighbourhood (its nearest samples by absolute cosine; centred if
+        ``affine``) by the optimal hard threshold of singular values, which
+        noise does not inflate (:func:`subclust.subspace.estimate_rank`);
+        a first fit uses the median over up to 2,000 samples, then each
+        cluster the median over its own and the fit continues. The
+        dimensions used are those of ``bases_``.
     affine : bool, default=False
         Fit affine subspaces ``mu_k + span(U_k)`` instead of subspaces
         through the origin.
