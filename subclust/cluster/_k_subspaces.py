@@ -552,7 +552,7 @@ def _local_dimensions(X, n_clusters, dtype, affine=False):
             if affine:  # the Gram matrix of the centred neighbourhood
                 block = block - block.mean(axis=0) - block.mean(axis=1)[:, None] + block.mean()
             values = _above_rounding(_gram_singular_values(block), dtype)
-            dims[i] = estimate_rank(values, (index.size - affine, n_features))
+            dims[i] = estimate_rank(values, (index.size - int(affine), n_features))
     return np.clip(dims, 1, max(1, n_features - 1))
 
 
