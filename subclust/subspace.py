@@ -11,6 +11,7 @@ Conventions used throughout subclust:
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 
 from subclust.utils.validation import Interval, validate_params
@@ -577,7 +578,7 @@ def principal_subspace(X, dim=None, *, energy=None):
         raise ValueError(f"dim={dim} exceeds n_features={n_features}; lower it.")
     dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
     A = X.T.astype(np.float64)
-    s, U = _leading_left_singular_pairs(A)
+    s, U = _leading_left_singular_pairs(A, dim)
     if dim is None:
         rank = estimate_rank(s, X.shape) if energy is None else numerical_rank(s, energy)
         dim = max(1, min(rank, U.shape[1], n_features - 1))
@@ -669,17 +670,22 @@ def _gram_singular_values(gram):
     return np.where(resolved, np.sqrt(np.where(resolved, values, 0.0)), 0.0)
 
 
-def _leading_left_singular_pairs(A):
+def _leading_left_singular_pairs(A, n_pairs=None):
     """Singular values (descending) and left singular vectors of ``A``, those resolved.
 
     With fewer columns than rows (a cluster of fewer samples than features,
     the common case), the eigenpairs of the small ``A^T A`` give them at a
-    fraction of the cost of an SVD, down to about 1e-5 of the largest value.
+    fraction of the cost of an SVD, down to about 1e-5 of the largest value;
+    only the ``n_pairs`` leading ones, if given (a partial eigendecomposition).
     """
     if A.shape[1] >= A.shape[0]:
         U, s, _ = np.linalg.svd(A, full_matrices=False)
         return s, U
-    values, V = np.linalg.eigh(A.T @ A)
+    gram, n = A.T @ A, A.shape[1]
+    if n_pairs is None or n_pairs >= n:
+        values, V = np.linalg.eigh(gram)
+    else:
+        values, V = linalg.eigh(gram, subset_by_index=[n - n_pairs, n - 1], driver="evr")
     values, V = values[::-1], V[:, ::-1]
     keep = values > values[0] * _GRAM_RTOL if values[0] > 0 else np.zeros(len(values), bool)
     s = np.sqrt(values[keep])

@@ -6,8 +6,9 @@ Alternates two steps that each never increase the objective
 - assignment: every point goes to the subspace with the smallest residual
   (one GEMM of ``X`` with all bases stacked);
 - update: every subspace becomes the top-``d_k`` principal subspace of its
-  points (eigenvectors of a per-cluster scatter matrix; for clusters of fewer
-  points than features held in memory, the cheaper SVD of the cluster's points).
+  points (eigenvectors of a per-cluster scatter matrix; for data in memory
+  whose clusters hold fewer points than about two thirds of the features,
+  the cheaper SVD of each cluster's points).
 
 For linear subspaces the objective equals ``||X||_F^2 - sum_i max_k ||U_k^T x_i||^2``,
 so minimizing it is maximizing the objective that training the paper's
@@ -262,10 +263,10 @@ class _Statistics:
 class _Members:
     """A labelled data set in memory: its clusters' subspaces fitted to their samples.
 
-    Where a cluster holds fewer samples than features, its fit is the SVD of
-    its samples (through their Gram matrix, of the cluster's size) rather than
-    the eigendecomposition of a features x features scatter matrix: on
-    clusters of 64 faces of 2,016 pixels, milliseconds instead of a second.
+    Each fit is the leading singular vectors of the cluster's samples (from
+    their Gram matrix, of the cluster's size) rather than the leading
+    eigenvectors of a features x features scatter matrix: on clusters of 64
+    faces of 2,016 pixels, milliseconds instead of a second.
     """
 
     X: np.ndarray
@@ -320,13 +321,16 @@ def _refit_pass(source, sq_norms, model, previous_labels=None, previous_stats=No
     """:func:`_pass` with what the subspaces are refitted from: statistics or members.
 
     The per-cluster statistics (updated from ``previous_stats`` by the rows
-    that moved since ``previous_labels``); or, for data held in memory whose
-    clusters hold on average fewer samples than features, the clusters'
-    members (:class:`_Members`), whose Gram matrices are smaller than
-    scatter matrices.
+    that moved since ``previous_labels``); or, for data held in memory, the
+    clusters' members (:class:`_Members`) where their Gram matrices cost
+    fewer operations to form and decompose (``2 m^2 n + 4/3 m^3`` for ``m``
+    samples of ``n`` features) than scatter matrices to decompose
+    (``4/3 n^3``, the reduction to tridiagonal form), for clusters of the
+    mean size: about two thirds of the features or fewer.
     """
     n_clusters = len(model.dims)
-    if isinstance(source, ArraySource) and source.n_samples < n_clusters * source.n_features:
+    m, n = source.n_samples / n_clusters, source.n_features
+    if isinstance(source, ArraySource) and 2 * m**2 * n + 4 / 3 * m**3 < 4 / 3 * n**3:
         labels, min_res, _ = _pass(source, sq_norms, model, accumulate=False)
         return labels, min_res, _Members(source.X, labels, n_clusters)
     labels, min_res, change = _pass(source, sq_norms, model, previous_labels=previous_labels)
