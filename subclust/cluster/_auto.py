@@ -170,10 +170,10 @@ _FAMILIES = {
 #: the two usual baselines: k-means on unit-norm rows and spectral clustering of a
 #: 10-nearest-neighbour graph (as You et al., CVPR 2016, compare). K-subspaces and its
 #: ensemble are asked for by name (``candidates``): on the faces of Extended Yale B
-#: the best of 1000 runs reached 0.25 accuracy where least squares reaches 0.98. SSC as Elhamifar and Vidal ran it
-#: on motion trajectories (affine, on the samples as they are: the
-#: ``elhamifar2013-motion`` preset) joins when at most ``_AFFINE_MAX_SAMPLES`` samples
-#: are compared.
+#: the best of 1000 runs reached 0.25 accuracy where least squares reaches 0.98. SSC
+#: as Elhamifar and Vidal ran it on motion trajectories (affine, on the samples as
+#: they are: the ``elhamifar2013-motion`` preset) joins when at most
+#: ``_AFFINE_MAX_SAMPLES`` samples are compared.
 PORTFOLIO = (
     ("ensc", {"alpha": 10.0}),
     ("ensc", {"alpha": 50.0}),
