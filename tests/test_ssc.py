@@ -34,6 +34,7 @@ from subclust.cluster import (
 )
 from subclust.datasets import make_molrg
 from subclust.metrics import clustering_accuracy, subspace_recovery_error
+from subclust.pipeline import make_estimator
 from subclust.utils.validation import InvalidParameterError
 
 
@@ -422,6 +423,18 @@ def test_normalized_kmeans_spectral_labels():
     np.testing.assert_array_equal(auto.labels_, qr.labels_)
     with pytest.raises(ValueError, match="assign_labels"):
         LeastSquaresSubspaceClustering(2, assign_labels="auto").fit(X)
+
+
+@pytest.mark.parametrize("method", ["omp", "tsc", "lsr"])
+def test_as_many_clusters_as_samples(method):
+    """K = N puts every sample in its own cluster, also where the graph is sparse."""
+    X = np.random.default_rng(0).standard_normal((12, 20))
+    labels = make_estimator(method, 12, random_state=0).fit_predict(X)
+    assert len(np.unique(labels)) == 12
+    W = sp.csr_matrix(np.ones((5, 5)))
+    for assign_labels in ("cluster_qr", "normalized_kmeans"):
+        assert spectral_labels(W, 5, random_state=0, assign_labels=assign_labels).tolist() == [
+            0, 1, 2, 3, 4]
 
 
 # --- real data (slow) ------------------------------------------------------------

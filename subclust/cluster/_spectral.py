@@ -437,6 +437,8 @@ default='cluster_qr'
         )
     if n_clusters == 1:
         return np.zeros(n, dtype=np.intp)
+    if n_clusters == n:  # the only partition; ARPACK cannot compute all n eigenpairs
+        return np.arange(n, dtype=np.intp)
     if eigen_solver == "auto":
         eigen_solver = "lobpcg" if sp.issparse(affinity) and n > _DENSE_LIMIT else "arpack"
     # The eigensolvers are loops of sparse products and BLAS-2 calls on tall, thin
