@@ -152,12 +152,18 @@ def test_predict_checks_feature_count(molrg):
 
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize(
-    "n_features, dims, noise",
-    [(128, [2, 3, 5], 0.01), (256, [8] * 4, 0.05), (20, [3] * 3, 0.0)],
+    "n_per_cluster, n_features, dims, noise",
+    [
+        (120, 128, [2, 3, 5], 0.01),
+        (120, 256, [8] * 4, 0.05),
+        (120, 20, [3] * 3, 0.0),
+        # Fewer samples than a neighbourhood across the data takes from one subspace.
+        (25, 120, [4] * 4, 0.05),
+    ],
 )
-def test_dims_estimated_when_not_given(n_features, dims, noise, affine):
-    X, y, true_bases = make_molrg(n_samples=[120] * len(dims), n_features=n_features, dims=dims,
-                                  noise=noise, random_state=0)
+def test_dims_estimated_when_not_given(n_per_cluster, n_features, dims, noise, affine):
+    X, y, true_bases = make_molrg(n_samples=[n_per_cluster] * len(dims), n_features=n_features,
+                                  dims=dims, noise=noise, random_state=0)
     if affine:  # subspaces through points far from the origin: an offset is no dimension
         X = X + 3.0 * np.random.default_rng(0).standard_normal((len(dims), n_features))[y]
     kss = KSubspaces(len(dims), affine=affine, random_state=0).fit(X.astype(np.float32))

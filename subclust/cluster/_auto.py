@@ -956,7 +956,7 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         # grows with the pieces of other subspaces it holds, and forgives them.
         self.consistency_dims_ = self.subspace_dims
         if self.subspace_dims is None:
-            local = _local_dimensions(X_seen, n_clusters, X_compared.dtype)
+            local, _ = _local_dimensions(X_seen, n_clusters, X_compared.dtype)
             self.consistency_dims_ = int(np.median(local))
 
         self.candidates_, partitions, graphs, all_bases = [], [], [], []

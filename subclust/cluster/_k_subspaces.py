@@ -525,7 +525,7 @@ def _check_problem(source, n_clusters, dims):
 _PROBE_SAMPLES = 2000
 
 
-def _local_dimensions(X, n_clusters, dtype, affine=False):
+def _local_dimensions(X, n_clusters, dtype, affine=False, n_neighbors=None):
     """Estimated dimension of each sample's neighbourhood on its subspace.
 
     The neighbours of a sample by absolute cosine lie mostly on its own
@@ -535,16 +535,19 @@ def _local_dimensions(X, n_clusters, dtype, affine=False):
     subspace is fitted (uncentred, the offset adds a dimension). The
     neighbourhood holds three times the mean dimension (the data's estimated
     rank shared among the clusters), at least 20 samples, so that noise
-    fills most of its spectrum, as the threshold needs. Every spectrum is
-    read from one product of the samples, their Gram matrix.
+    fills most of its spectrum, as the threshold needs; or ``n_neighbors``.
+    Every spectrum is read from one product of the samples, their Gram
+    matrix. Returns the dimensions and the neighbourhoods' size.
     """
     X = X.astype(np.float64)
     n_samples, n_features = X.shape
     gram = X @ X.T
-    whole = X.T @ X if n_samples > n_features else gram  # the smaller product
-    values = _above_rounding(_gram_singular_values(whole), dtype)
-    mean_dim = max(1, estimate_rank(values, X.shape) // n_clusters)
-    n_neighbors = int(min(n_samples - 1, max(3 * mean_dim, 20)))
+    if n_neighbors is None:
+        whole = X.T @ X if n_samples > n_features else gram  # the smaller product
+        values = _above_rounding(_gram_singular_values(whole), dtype)
+        mean_dim = max(1, estimate_rank(values, X.shape) // n_clusters)
+        n_neighbors = max(3 * mean_dim, 20)
+    n_neighbors = int(min(n_samples - 1, n_neighbors))
     norms = np.sqrt(np.maximum(np.diag(gram), np.finfo(np.float64).tiny))
     similarity = np.abs(gram) / np.outer(norms, norms)
     np.fill_diagonal(similarity, np.inf)  # each neighbourhood holds its own sample
@@ -557,7 +560,7 @@ def _local_dimensions(X, n_clusters, dtype, affine=False):
                 block = block - block.mean(axis=0) - block.mean(axis=1)[:, None] + block.mean()
             values = _above_rounding(_gram_singular_values(block), dtype)
             dims[i] = estimate_rank(values, (index.size - int(affine), n_features))
-    return np.clip(dims, 1, max(1, n_features - 1))
+    return np.clip(dims, 1, max(1, n_features - 1)), n_neighbors
 
 
 def _above_rounding(singular_values, dtype):
@@ -567,27 +570,45 @@ def _above_rounding(singular_values, dtype):
     return np.where(s > floor, s, 0.0)
 
 
+def _cluster_dimension(members, n_neighbors, default, dtype, affine):
+    """Median local dimension of one cluster's members, their neighbourhoods among them.
+
+    The threshold needs noise to fill most of a spectrum: where the cluster
+    holds fewer members than about twice the dimension they read, ``default``.
+    """
+    if len(members) < 4:
+        return default
+    local, _ = _local_dimensions(members, 1, dtype, affine, n_neighbors)
+    dim = int(np.median(local))
+    return dim if len(members) - int(affine) > 2 * dim else default
+
+
 def _k_subspaces_estimating_dims(X, n_clusters, *, random_state, **kwargs):
     """:func:`k_subspaces` with each dimension estimated from the data.
 
     Local dimensions are estimated on a random subset of the samples
     (:func:`_local_dimensions`); K-subspaces is fitted with their median as
-    every dimension, then each cluster takes the median local dimension of
-    its subset members and the fit continues from the clusters' principal
-    subspaces of those dimensions. Medians keep a few samples of another
-    subspace, assigned to the wrong cluster, from inflating its dimension.
+    every dimension. Then each cluster's dimension is the median local
+    dimension of its subset members, their neighbourhoods taken among those
+    members alone, and the fit continues from the clusters' principal
+    subspaces of those dimensions. Neighbourhoods across the whole data
+    reach into other subspaces where clusters hold few samples (four
+    clusters of 25 samples on 4-dimensional subspaces read 6); within a
+    cluster they do not, and medians keep a few samples of another subspace,
+    assigned to the wrong cluster, from inflating its dimension.
     """
+    affine = kwargs["affine"]
     source = as_row_source(X, kwargs.get("chunk_size"))
     probes = np.sort(random_state.choice(
         source.n_samples, min(source.n_samples, _PROBE_SAMPLES), replace=False
     ))
     sample = np.asarray(source.rows(probes))
-    local = _local_dimensions(sample, n_clusters, source.dtype, kwargs["affine"])
+    local, n_neighbors = _local_dimensions(sample, n_clusters, source.dtype, affine)
     dims = [int(np.median(local))] * n_clusters
     bases, means, *rest = k_subspaces(X, n_clusters, dims, random_state=random_state, **kwargs)
     model = _Model(bases, means, source.dtype)
     members = model.residuals(sample, np.einsum("ij,ij->i", sample, sample)).argmin(axis=1)
-    new_dims = [int(np.median(local[members == k])) if np.any(members == k) else dim
+    new_dims = [_cluster_dimension(sample[members == k], n_neighbors, dim, source.dtype, affine)
                 for k, dim in enumerate(dims)]
     if new_dims == dims:
         return (bases, means, *rest)
@@ -625,8 +646,8 @@ class KSubspaces(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
         ``affine``) by the optimal hard threshold of singular values, which
         noise does not inflate (:func:`subclust.subspace.estimate_rank`);
         a first fit uses the median over up to 2,000 samples, then each
-        cluster the median over its own and the fit continues. The
-        dimensions used are those of ``bases_``.
+        cluster the median over its own, their neighbourhoods among them,
+        and the fit continues. The dimensions used are those of ``bases_``.
     affine : bool, default=False
         Fit affine subspaces ``mu_k + span(U_k)`` instead of subspaces
         through the origin.
