@@ -38,6 +38,21 @@ def test_recovers_subspaces_labels_and_orthonormal_bases(molrg):
     assert model.loss_history_.ndim == 1 and np.all(np.isfinite(model.loss_history_))
 
 
+@pytest.mark.parametrize("units", [1e-3, 1e3])
+def test_labels_and_bases_do_not_depend_on_units(molrg, units):
+    """The network sees the samples at its own scale: a thousand times smaller is the same."""
+    X, y, _ = molrg
+    params = dict(dims=6, steps=100, n_init=2, random_state=0)
+    base = DiffusionSubspaceClustering(3, **params).fit(X)
+    scaled = DiffusionSubspaceClustering(3, **params).fit(units * X)
+    assert clustering_accuracy(y, scaled.labels_) == 1.0
+    np.testing.assert_array_equal(scaled.labels_, base.labels_)
+    np.testing.assert_array_equal(scaled.predict(units * X), base.labels_)
+    assert subspace_recovery_error(scaled.bases_, base.bases_) < 1e-6
+    assert scaled.scale_ == pytest.approx(units * base.scale_)
+    assert scaled.training_loss(units * X) == pytest.approx(base.training_loss_, rel=1e-6)
+
+
 def test_one_component_is_pca():
     X, _, _ = make_molrg(n_samples=[40], n_features=20, dims=3, noise=0.05, random_state=1)
     model = DiffusionSubspaceClustering(1, dims=3, init="random", random_state=0).fit(X)

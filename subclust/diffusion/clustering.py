@@ -55,6 +55,14 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
     cosine learning-rate decay. For one component the optimum is PCA, for
     several it is the K-subspaces objective.
 
+    The network models data ``x = U_k a`` with ``a ~ N(0, I)``, whose mean
+    squared norm is the subspace dimension. The samples are divided by
+    ``scale_``, the root of their mean squared norm over the mean dimension,
+    so that they meet the model at its scale whatever their units: at the
+    low noise levels of training, data a hundred times smaller would be
+    mostly noise to the network, and clustered by it barely better than by
+    chance. Labels and bases do not depend on the units of ``X``.
+
     Parameters
     ----------
     n_clusters : int, default=8
@@ -103,6 +111,9 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         Mean training loss of each epoch (pass over the data) of the kept run.
     training_loss_ : float
         :meth:`training_loss` of the kept run on the training data.
+    scale_ : float
+        The samples' scale, by which the network sees them divided (also in
+        :meth:`predict` and :meth:`training_loss`).
     n_features_in_ : int
 
     Notes
@@ -174,6 +185,8 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
     def make_denoiser(self, bases=None, dtype=torch.float64):
         """The low-rank mixture denoiser with the fitted bases (or ``bases``).
 
+        It acts on samples divided by ``scale_``, as in training.
+
         Parameters
         ----------
         bases : list of array-like of shape (*batch_shape, n_features, d_k), optional
@@ -214,6 +227,8 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
                 "each cluster needs at least one sample (all-zero samples do not count)."
             )
         dims = check_dims(self.dims, self.n_clusters, X.shape[1])
+        self.scale_ = float(np.sqrt(np.mean(np.einsum("ij,ij->i", X_fit, X_fit)) / np.mean(dims)))
+        X_fit = X_fit / self.scale_
         rng = check_random_state(self.random_state)
         runs = self._initial_bases(X_fit, dims, rng)
         # The restarts as one batched network: they share minibatches and noise draws
@@ -253,7 +268,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         return [[np.asarray(B, dtype=np.float64) for B in self.init]]
 
     def training_loss(self, X, bases=None):
-        """Denoising score matching loss of the network on ``X``.
+        """Denoising score matching loss of the network on ``X / scale_``.
 
         Evaluated over 64 fixed draws of noise levels and noise per sample
         (the same draws for every call, and those that chose among the
@@ -276,7 +291,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         bases = self.bases_ if bases is None else [np.asarray(B) for B in bases]
         with torch_threads(self.n_threads):
             net = self.make_denoiser(bases, _torch_dtype(X))
-            loss = dsm_loss_estimate(net, _as_tensor(X, self.device),
+            loss = dsm_loss_estimate(net, _as_tensor(X / self.scale_, self.device),
                                      noise_levels=CLUSTERING_NOISE_LEVELS)
             return float(loss)
 
@@ -302,7 +317,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         s = float(schedule.s_and_g(torch.tensor(t, dtype=torch.float64))[0])
         with torch_threads(self.n_threads), torch.no_grad():
             net = self.make_denoiser(self.bases_, _torch_dtype(X))
-            weights = net.responsibilities(s * _as_tensor(X, self.device), t)
+            weights = net.responsibilities(s * _as_tensor(X / self.scale_, self.device), t)
         labels = weights.argmax(dim=-1).cpu().numpy()
         labels[np.einsum("ij,ij->i", X, X) == 0] = 0
         return labels
