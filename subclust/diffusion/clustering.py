@@ -55,13 +55,12 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
     cosine learning-rate decay. For one component the optimum is PCA, for
     several it is the K-subspaces objective.
 
-    The network models data ``x = U_k a`` with ``a ~ N(0, I)``, whose mean
-    squared norm is the subspace dimension. The samples are divided by
-    ``scale_``, the root of their mean squared norm over the mean dimension,
-    so that they meet the model at its scale whatever their units: at the
-    low noise levels of training, data a hundred times smaller would be
-    mostly noise to the network, and clustered by it barely better than by
-    chance. Labels and bases do not depend on the units of ``X``.
+    The noise levels of training are low against data of unit scale, so
+    the samples are divided by ``scale_``, the root mean square of their
+    entries (diffusion models standardize their data the same way, EDM's
+    ``sigma_data``): labels and bases do not depend on the units of ``X``.
+    Without it, data a hundred times smaller would be mostly noise to the
+    network, and clustered by it little better than by chance.
 
     Parameters
     ----------
@@ -227,7 +226,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
                 "each cluster needs at least one sample (all-zero samples do not count)."
             )
         dims = check_dims(self.dims, self.n_clusters, X.shape[1])
-        self.scale_ = float(np.sqrt(np.mean(np.einsum("ij,ij->i", X_fit, X_fit)) / np.mean(dims)))
+        self.scale_ = float(np.sqrt(np.mean(np.square(X_fit, dtype=np.float64))))
         X_fit = X_fit / self.scale_
         rng = check_random_state(self.random_state)
         runs = self._initial_bases(X_fit, dims, rng)
