@@ -53,6 +53,15 @@ def test_labels_and_bases_do_not_depend_on_units(molrg, units):
     assert scaled.training_loss(units * X) == pytest.approx(base.training_loss_, rel=1e-6)
 
 
+def test_dims_estimated_when_not_given():
+    X, y, true_bases = make_molrg(n_samples=[50] * 3, n_features=40, dims=4, noise=0.05,
+                                  random_state=0)
+    model = DiffusionSubspaceClustering(3, steps=100, n_init=2, random_state=0).fit(X)
+    assert [U.shape[1] for U in model.bases_] == [4, 4, 4]
+    assert clustering_accuracy(y, model.labels_) == 1.0
+    assert subspace_recovery_error(model.bases_, true_bases) < 0.1
+
+
 def test_one_component_is_pca():
     X, _, _ = make_molrg(n_samples=[40], n_features=20, dims=3, noise=0.05, random_state=1)
     model = DiffusionSubspaceClustering(1, dims=3, init="random", random_state=0).fit(X)

@@ -16,7 +16,7 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 
-from subclust.cluster import NearestSubspaceMixin, init_subspaces, warn_zero_samples
+from subclust.cluster import KSubspaces, NearestSubspaceMixin, init_subspaces, warn_zero_samples
 from subclust.diffusion.networks import LowRankMixtureDenoiser
 from subclust.diffusion.schedules import UniformTime, VPLinear
 from subclust.diffusion.training import dsm_loss_estimate, train_denoiser
@@ -66,8 +66,12 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
     ----------
     n_clusters : int, default=8
         Number of components ``K``.
-    dims : int or list of int, default=1
-        Dimension of each subspace.
+    dims : int or list of int, optional
+        Dimension of each subspace. By default one for all, estimated from
+        the data: the median of the dimensions :class:`subclust.KSubspaces`
+        estimates for its clusters of the same samples (optimal hard
+        threshold of the singular values of neighbourhoods, which noise does
+        not inflate).
     weighting : {'soft', 'hard'}, default='soft'
         Soft-max posterior weights (the paper's network) or hard-max.
     init : {'nn', 'random'} or list of ndarray, default='nn'
@@ -143,7 +147,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
 
     _parameter_constraints = {
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "dims": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
         "weighting": [StrOptions({"soft", "hard"})],
         "init": [StrOptions({"nn", "random"}), list, tuple],
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -162,7 +166,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         self,
         n_clusters=8,
         *,
-        dims=1,
+        dims=None,
         weighting="soft",
         init="nn",
         n_init=10,
@@ -225,10 +229,14 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
                 f"n_samples={X_fit.shape[0]} should be >= n_clusters={self.n_clusters}: "
                 "each cluster needs at least one sample (all-zero samples do not count)."
             )
-        dims = check_dims(self.dims, self.n_clusters, X.shape[1])
+        rng = check_random_state(self.random_state)
+        dims = self.dims
+        if dims is None:
+            kss = KSubspaces(self.n_clusters, random_state=rng.randint(np.iinfo(np.int32).max))
+            dims = int(np.median([U.shape[1] for U in kss.fit(X_fit).bases_]))
+        dims = check_dims(dims, self.n_clusters, X.shape[1])
         self.scale_ = float(np.sqrt(np.mean(np.square(X_fit, dtype=np.float64))))
         X_fit = X_fit / self.scale_
-        rng = check_random_state(self.random_state)
         runs = self._initial_bases(X_fit, dims, rng)
         # The restarts as one batched network: they share minibatches and noise draws
         # and nothing else, so each trains as if alone, at the cost of about one.
