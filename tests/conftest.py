@@ -1,8 +1,19 @@
 """Fixtures shared by the test modules."""
 
+import os
+
 import pytest
 
 from subclust.datasets import make_molrg
+
+
+@pytest.fixture(scope="session")
+def data_home():
+    """The benchmark data's home, ``SUBCLUST_DATA``; tests that need it are skipped without it."""
+    home = os.environ.get("SUBCLUST_DATA")
+    if not home:
+        pytest.skip("SUBCLUST_DATA is not set: no benchmark data")
+    return home
 
 
 @pytest.fixture

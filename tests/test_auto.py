@@ -238,14 +238,10 @@ def test_the_consistency_allowance_grows_with_its_noise_floor():
     assert _competing(np.array([0.99, 0.96, np.nan])).tolist() == [True, False, False]
 
 
-def test_few_faces_a_person_are_not_left_to_the_most_consistent_partition():
+def test_few_faces_a_person_are_not_left_to_the_most_consistent_partition(data_home):
     """10 faces of each of 38 persons: the check is noisy, and must not overrule the graphs."""
-    import os
-
     from subclust.datasets import load_yaleb
 
-    if not os.environ.get("SUBCLUST_DATA"):
-        pytest.skip("SUBCLUST_DATA is not set: no faces")
     faces = load_yaleb("32x32")
     rng = np.random.default_rng(2)
     index = np.concatenate([rng.choice(np.flatnonzero(faces.target == k), 10, replace=False)

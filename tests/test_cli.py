@@ -224,7 +224,7 @@ def test_ids_of_an_embedding_file_go_beside_its_labels(capsys, tmp_path, molrg):
 
 
 @pytest.fixture(scope="module")
-def digit_folder(tmp_path_factory):
+def digit_folder(tmp_path_factory, data_home):
     """15 MNIST zeros and 15 ones as PNG files, one sub-folder per digit."""
     from PIL import Image
 
@@ -461,7 +461,7 @@ def test_warnings_are_one_line(capsys, tmp_path, monkeypatch):
     ]
 
 
-def test_features_auto_keeps_pixels_for_faces_under_many_lights():
+def test_features_auto_keeps_pixels_for_faces_under_many_lights(data_home):
     """Lambertian faces lie near a subspace per person in pixels, not in scattering features."""
     pytest.importorskip("kymatio")
     from subclust.bench._common import load_images
@@ -480,7 +480,7 @@ def test_features_auto_keeps_pixels_for_faces_under_many_lights():
     assert lsr.metrics["accuracy"] > 0.7 > 0.4 > lsr.features[0]["metrics"]["accuracy"]
 
 
-def test_bench_features_row_reports_both_features():
+def test_bench_features_row_reports_both_features(data_home):
     pytest.importorskip("kymatio")
     from subclust.bench._common import load_images
     from subclust.bench.features import features_row
@@ -511,7 +511,7 @@ def test_a_data_set_of_embeddings_is_read_as_embeddings(monkeypatch, molrg):
     assert inputs.X is X and inputs.target_names is names and inputs.alternatives == []
 
 
-def test_cluster_dataset_by_name(capsys, tmp_path):
+def test_cluster_dataset_by_name(capsys, tmp_path, data_home):
     pytest.importorskip("kymatio")
     code, _, _ = run(capsys, "cluster", "--dataset", "mnist", "--n-samples", 60, "--method", "kss",
                      "--dims", 2, "--param", "n_init=2", "-o", tmp_path / "out")

@@ -5,7 +5,6 @@ skipped without them; the checks of input and of the cache need neither.
 """
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -17,11 +16,9 @@ from subclust.io import image_feature_params, image_features
 
 
 @pytest.fixture(scope="module")
-def bright_faces():
+def bright_faces(data_home):
     """The 8 brightest of the 64 images of each of subjects 1-3 of Extended Yale B."""
     pytest.importorskip("dlib")
-    if not os.environ.get("SUBCLUST_DATA"):
-        pytest.skip("SUBCLUST_DATA is not set: no faces to embed")
     faces = load_yaleb(subjects=3)
     index = np.concatenate([
         np.flatnonzero(faces.target == k)[np.argsort(-faces.data[faces.target == k].mean(1))[:8]]
@@ -106,10 +103,8 @@ def test_without_dlib_the_error_says_what_to_install(missing, monkeypatch):
         _faces._face_models.cache_clear()
 
 
-def test_yaleb_embeddings_are_cached_and_cut_by_subject(tmp_path, monkeypatch):
+def test_yaleb_embeddings_are_cached_and_cut_by_subject(tmp_path, monkeypatch, data_home):
     pytest.importorskip("dlib")
-    if not os.environ.get("SUBCLUST_DATA"):
-        pytest.skip("SUBCLUST_DATA is not set: no Extended Yale B")
     calls = []
 
     def fake_embeddings(images, n_jobs=None, progress=None):  # the network is tested above

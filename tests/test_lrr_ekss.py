@@ -230,15 +230,11 @@ def test_methods_registered():
     assert isinstance(make_estimator("ekss", n_clusters=2), EnsembleKSubspaces)
 
 
-def test_bench_tables_on_two_yaleb_subjects():
+def test_bench_tables_on_two_yaleb_subjects(data_home):
     """The benchmark's protocol at its smallest: the first 2 subjects of Extended Yale B."""
-    import os
-
     from subclust.bench.lrr_ekss import ekss_table, lrr_table
     from subclust.datasets import get_data_home
 
-    if not os.environ.get("SUBCLUST_DATA"):
-        pytest.skip("SUBCLUST_DATA is not set: no benchmark data")
     if not (get_data_home() / "yaleb" / "ExtendedYaleB_48x42.mat").exists():
         pytest.skip("Extended Yale B is missing from the data home")
     lrr = {(row["affinity"], row["spectral"]): row["accuracy"] for row in lrr_table(2).rows}

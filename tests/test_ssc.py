@@ -6,8 +6,6 @@ predict assigns new samples to them, and bad input fails clearly.
 Real-data accuracy runs are marked slow (and live in ``subclust bench ssc``).
 """
 
-import os
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -439,14 +437,8 @@ def test_as_many_clusters_as_samples(method):
 
 # --- real data (slow) ------------------------------------------------------------
 
-needs_data = pytest.mark.skipif(
-    not os.environ.get("SUBCLUST_DATA"), reason="SUBCLUST_DATA is not set"
-)
-
-
 @pytest.mark.slow
-@needs_data
-def test_yaleb_10_subjects_lsr_defaults():
+def test_yaleb_10_subjects_lsr_defaults(data_home):
     from subclust.datasets import load_yaleb
 
     faces = load_yaleb(subjects=10)
@@ -455,8 +447,7 @@ def test_yaleb_10_subjects_lsr_defaults():
 
 
 @pytest.mark.slow
-@needs_data
-def test_yaleb_38_subjects_lsr_defaults_and_held_out_predict():
+def test_yaleb_38_subjects_lsr_defaults_and_held_out_predict(data_home):
     from sklearn.model_selection import train_test_split
 
     from subclust.datasets import load_yaleb
@@ -490,8 +481,7 @@ def test_subspace_dims_must_be_smaller_than_n_features():
             estimator.fit(X)
 
 
-@needs_data
-def test_yaleb_10_subjects_omp_defaults():
+def test_yaleb_10_subjects_omp_defaults(data_home):
     from subclust.datasets import load_yaleb
 
     faces = load_yaleb(subjects=10)
