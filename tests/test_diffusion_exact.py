@@ -112,7 +112,8 @@ def test_molrg_matches_the_general_gaussian_mixture(molrg):
 
 
 def test_paper_formula_and_gmm_score_gradient(molrg):
-    # DESIGN.md: E[x0|x_t] = sum_k w_k c_t U_k U_k^T x_t with the explicit soft-max weights.
+    # The paper's posterior mean, E[x0|x_t] = sum_k w_k c_t U_k U_k^T x_t, with the explicit
+    # soft-max weights.
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(10, 8, generator=gen, dtype=torch.float64)
     s, g = 0.8, 0.6

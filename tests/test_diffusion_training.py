@@ -37,7 +37,7 @@ def _top_pca_basis(X, d):
 @pytest.mark.parametrize("optimizer,lr", [("adam", 1e-2), ("rsgd", 10.0)])
 def test_one_component_training_is_pca_of_the_samples(optimizer, lr):
     # K = 1 with N = 2d noisy samples: the minimizer of the loss is the top-d principal
-    # subspace of the samples (DESIGN.md section 2), which here is far from the true one.
+    # subspace of the samples (Wang et al., arXiv:2409.02426), which here is far from the true one.
     n, d = 16, 3
     X, _, true_bases = make_molrg(n_samples=[2 * d], n_features=n, dims=d, noise=0.1,
                                   random_state=0)
@@ -259,8 +259,9 @@ def test_bad_training_arguments():
 
 
 def test_several_components_training_recovers_the_subspaces():
-    # K > 1 with hard weights is K-subspaces (DESIGN.md section 2); from this seeded random
-    # start the global optimum is found (other starts can end in local optima, as K-subspaces).
+    # K > 1 with hard weights is K-subspaces (Wang et al., arXiv:2409.02426); from this
+    # seeded random start the global optimum is found (other starts can end in local optima,
+    # as K-subspaces).
     X, _, bases = make_molrg(n_samples=[30, 30], n_features=24, dims=3, random_state=0)
     net = LowRankMixtureDenoiser(24, 2, 3, weighting="hard", random_state=0)
     train_denoiser(net, X, steps=1000, lr=1e-2, lr_schedule="cosine",

@@ -26,7 +26,7 @@ on ``span(U_k)`` and ``tau^2 = s^2 sigma_0^2 + g^2`` off it. With
 
 The logits ``l_k`` drop the term ``-||x_t||^2 / (2 tau^2)`` shared by every
 component, so no large numbers cancel. For the paper's model they reduce to
-the formula of DESIGN.md section 2:
+the formula of the paper (Wang et al., arXiv:2409.02426):
 ``E[x_0 | x_t] = sum_k w_k c_t U_k U_k^T x_t``, ``c_t = s / (s^2 + g^2)``,
 ``w_k = softmax(log pi_k - (d_k/2) log((s^2 + g^2) / g^2)
 + s^2 ||U_k^T x_t||^2 / (2 g^2 (s^2 + g^2)))``.

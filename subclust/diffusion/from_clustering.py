@@ -12,7 +12,7 @@ Per cluster ``k`` with samples ``X_k`` (``N_k`` rows):
   ``KSubspaces(affine=True)``), else 0;
 - basis ``U_k``: the top ``d_k`` right singular vectors of ``X_k - mu_k``,
   the principal subspace of the cluster. For one component this is the
-  minimizer of the denoising loss (PCA, DESIGN.md section 2), so for fixed
+  minimizer of the denoising loss (PCA; Wang et al., arXiv:2409.02426), so for fixed
   labels it is the optimum of the training problem; it equals the bases of
   :class:`~subclust.cluster.KSubspaces` at convergence. ``d_k`` comes from
   the estimator's ``bases_``, from ``dims``, or is the smallest rank holding

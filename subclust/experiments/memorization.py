@@ -27,7 +27,7 @@ the same sampler, and for fresh draws of the true MoLRG, the ideal generator.
 Choice of the thresholds. The factor 1/3 is the one of the memorization
 criterion of Yoon et al. (ICML 2023 workshop) and Gu et al. (arXiv:2310.02664),
 who compare the nearest training sample with the second nearest; we compare
-it with the typical gap of the training set, as DESIGN.md states the measure.
+it with the typical gap of the training set.
 A new point of the distribution falls that close to a training point by chance
 with probability about ``1 - 2^(-(1/3)^d)`` (the nearest-neighbour distance of
 a Poisson process in ``d`` dimensions: 7% for ``d = 2``, 2.5% for ``d = 3``,
