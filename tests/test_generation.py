@@ -146,7 +146,7 @@ def test_cli_compare_and_rate(tmp_path, capsys):
 
 
 def test_acceptance_configuration_against_sgd_training():
-    # Issue 9 on MoLRG (n=48, K=3, d=6, N_k=60): the clustering-built denoiser's held-out
+    # The target on MoLRG (n=48, K=3, d=6, N_k=60): the clustering-built denoiser's held-out
     # loss is within 1 % of the SGD-trained network's at every noise level, and its
     # samples lie on the true subspaces. (The speed-up is measured by the CLI, not here.)
     result = molrg_comparison(methods=["clustering", "sgd"], n_test=2000, n_generate=300)

@@ -15,7 +15,7 @@ def molrg():
 
 
 def test_noiseless_recovery_with_default_init_over_seeds():
-    # Issue acceptance: n=48, K=3, d=6, N_k=2d; every subspace recovered in >= 95 of 100 seeds.
+    # The target: n=48, K=3, d=6, N_k=2d; every subspace recovered in >= 95 of 100 seeds.
     recovered = 0
     for seed in range(100):
         X, _, true_bases = make_molrg(n_samples=[12] * 3, n_features=48, dims=6, random_state=seed)
