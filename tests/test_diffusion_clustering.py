@@ -62,6 +62,23 @@ def test_dims_estimated_when_not_given():
     assert subspace_recovery_error(model.bases_, true_bases) < 0.1
 
 
+def test_fewer_samples_than_features_train_in_their_span():
+    """The bases of the samples' span are the answer; training there gives the same clusters."""
+    X, y, true_bases = make_molrg(n_samples=[12] * 3, n_features=400, dims=2, noise=0.01,
+                                  random_state=0)
+    model = DiffusionSubspaceClustering(3, dims=2, random_state=0).fit(X)
+    assert clustering_accuracy(y, model.labels_) == 1.0
+    span = np.linalg.svd(X, full_matrices=False)[2].T  # 400 x 36
+    for U in model.bases_:
+        np.testing.assert_allclose(span @ (span.T @ U), U, atol=1e-10)
+        np.testing.assert_allclose(U.T @ U, np.eye(2), atol=1e-10)
+    assert model.training_loss(X) == pytest.approx(model.training_loss_, rel=1e-12)
+    # The loss is a mean over all 400 features, as without the span.
+    kss = KSubspaces(3, dims=2, random_state=0).fit(X)
+    assert model.training_loss_ == pytest.approx(model.training_loss(X, kss.bases_), rel=0.05)
+    assert model.loss_history_[-1] == pytest.approx(model.training_loss_, rel=0.5)
+
+
 def test_one_component_is_pca():
     X, _, _ = make_molrg(n_samples=[40], n_features=20, dims=3, noise=0.05, random_state=1)
     model = DiffusionSubspaceClustering(1, dims=3, init="random", random_state=0).fit(X)

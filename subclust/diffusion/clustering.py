@@ -236,14 +236,24 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
             dims = int(np.median([U.shape[1] for U in kss.fit(X_fit).bases_]))
         dims = check_dims(dims, self.n_clusters, X.shape[1])
         self.scale_ = float(np.sqrt(np.mean(np.square(X_fit, dtype=np.float64))))
-        X_fit = X_fit / self.scale_
-        runs = self._initial_bases(X_fit, dims, rng)
+        X_train = X_fit / self.scale_
+        # With fewer samples than features, the best bases lie in the samples' span, and
+        # the noise outside it never reaches the network's output: the training problem in
+        # the span's coordinates is the same, n_features / rank times cheaper.
+        span = None
+        if isinstance(self.init, str) and X_train.shape[0] < X_train.shape[1]:
+            span = _row_span(X_train)
+            if max(dims) < span.shape[1]:
+                X_train = X_train @ span
+            else:
+                span = None
+        runs = self._initial_bases(X_train, dims, rng)
         # The restarts as one batched network: they share minibatches and noise draws
         # and nothing else, so each trains as if alone, at the cost of about one.
         restarts = self.make_denoiser(
             [np.stack([run[k] for run in runs]) for k in range(len(dims))], _torch_dtype(X)
         )
-        x = _as_tensor(X_fit, self.device)
+        x = _as_tensor(X_train, self.device)
         history = []
         with torch_threads(self.n_threads):
             train_denoiser(
@@ -254,10 +264,14 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
             )
             losses = dsm_loss_estimate(restarts, x, noise_levels=CLUSTERING_NOISE_LEVELS)
         best = _best_run(losses)
-        self.bases_ = [U[best].cpu().numpy().astype(X.dtype) for U in restarts.bases]
-        self.training_loss_ = float(losses[best])
+        bases = [U[best].cpu().numpy() for U in restarts.bases]
+        self.bases_ = [(U if span is None else span @ U).astype(X.dtype) for U in bases]
+        # The losses are means over the features; off the span the error is zero.
+        feature_share = 1.0 if span is None else span.shape[1] / X.shape[1]
+        self.training_loss_ = (float(losses[best]) if span is None
+                               else self.training_loss(X_fit))  # fmt: skip
         steps_per_epoch = max(X_fit.shape[0] // self.batch_size, 1)
-        self.loss_history_ = _epoch_means(
+        self.loss_history_ = feature_share * _epoch_means(
             torch.stack(history)[:, best].cpu().to(torch.float64).numpy(), steps_per_epoch
         )
         self.labels_ = self.predict(X)
@@ -328,6 +342,13 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         labels = weights.argmax(dim=-1).cpu().numpy()
         labels[np.einsum("ij,ij->i", X, X) == 0] = 0
         return labels
+
+
+def _row_span(X):
+    """Orthonormal basis (columns, ``X``'s dtype) of the span of the rows of ``X``."""
+    _, s, vt = np.linalg.svd(X.astype(np.float64), full_matrices=False)
+    rank = int(np.count_nonzero(s > s[0] * max(X.shape) * np.finfo(X.dtype).eps))
+    return vt[:rank].T.astype(X.dtype)
 
 
 def _torch_dtype(X):
