@@ -60,7 +60,10 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
     entries (diffusion models standardize their data the same way, EDM's
     ``sigma_data``): labels and bases do not depend on the units of ``X``.
     Without it, data a hundred times smaller would be mostly noise to the
-    network, and clustered by it little better than by chance.
+    network, and clustered by it little better than by chance. With fewer
+    samples than features, training runs in the coordinates of the samples'
+    span, where the best bases lie: the same problem, n_features / rank
+    times cheaper.
 
     Parameters
     ----------
