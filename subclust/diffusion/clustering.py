@@ -20,6 +20,7 @@ from subclust.cluster import KSubspaces, NearestSubspaceMixin, init_subspaces, w
 from subclust.diffusion.networks import LowRankMixtureDenoiser
 from subclust.diffusion.schedules import UniformTime, VPLinear
 from subclust.diffusion.training import dsm_loss_estimate, train_denoiser
+from subclust.subspace import orthonormal_basis
 from subclust.utils.parallel import torch_threads
 from subclust.utils.validation import (
     Interval,
@@ -245,11 +246,11 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         # the span's coordinates is the same, n_features / rank times cheaper.
         span = None
         if isinstance(self.init, str) and X_train.shape[0] < X_train.shape[1]:
-            span = _row_span(X_train)
-            if max(dims) < span.shape[1]:
-                X_train = X_train @ span
-            else:
+            span = orthonormal_basis(X_train.T)
+            if max(dims) >= span.shape[1]:
                 span = None
+        if span is not None:
+            X_train = X_train @ span
         runs = self._initial_bases(X_train, dims, rng)
         # The restarts as one batched network: they share minibatches and noise draws
         # and nothing else, so each trains as if alone, at the cost of about one.
@@ -345,13 +346,6 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         labels = weights.argmax(dim=-1).cpu().numpy()
         labels[np.einsum("ij,ij->i", X, X) == 0] = 0
         return labels
-
-
-def _row_span(X):
-    """Orthonormal basis (columns, ``X``'s dtype) of the span of the rows of ``X``."""
-    _, s, vt = np.linalg.svd(X.astype(np.float64), full_matrices=False)
-    rank = int(np.count_nonzero(s > s[0] * max(X.shape) * np.finfo(X.dtype).eps))
-    return vt[:rank].T.astype(X.dtype)
 
 
 def _torch_dtype(X):
