@@ -417,3 +417,25 @@ def test_motion_trajectories_of_small_objects_seen_in_perspective():
             ds.make_motion_trajectories(2, object_points=bad)
     with pytest.raises(ValueError, match="behind the camera; give a larger one"):
         ds.make_motion_trajectories(2, camera_distance=10, random_state=0)
+
+
+def test_make_molrg_rejects_shapes_that_do_not_fit():
+    bad = [
+        (dict(n_samples=[]), "at least one component"),
+        (dict(n_samples=[5, 5], dims=[2, 2, 2]), "dims has 3 entries for 2 components"),
+        (dict(n_features=4, dims=4), r"must lie in \[1, n_features=4\)"),
+        (dict(n_samples=[5, -1]), "non-negative"),
+        (dict(weights=[0.5, 0.5]), "weights must be 3 non-negative numbers"),
+    ]
+    for params, match in bad:
+        with pytest.raises(ValueError, match=match):
+            ds.make_molrg(**params, random_state=0)
+
+
+def test_yaleb_subjects_are_checked_also_when_a_caller_skips_validation(tmp_path):
+    # A validated caller (an experiment) turns off the loader's own parameter check.
+    import sklearn
+
+    with sklearn.config_context(skip_parameter_validation=True):
+        with pytest.raises(ValueError, match="Extended Yale B has 38 subjects"):
+            load_yaleb(subjects=39, data_home=tmp_path)

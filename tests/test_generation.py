@@ -114,6 +114,10 @@ def test_generate_faces_and_digits():
         generate_images("cifar", data_home=home)
     with pytest.raises(ValueError, match="'clusterer' parameter of generate_images must be a"):
         generate_images("mnist", clusterer="gmm", n_samples=100, data_home=home)
+    with pytest.raises(ValueError, match="Extended Yale B has 38 subjects"):
+        generate_images("yaleb", subjects=39, data_home=home)
+    with pytest.raises(ValueError, match="fewer than 2 of the 5 images"):
+        generate_images("mnist", n_samples=5, data_home=home)
 
 
 def test_cli_generate_writes_grid_and_table(tmp_path, capsys):

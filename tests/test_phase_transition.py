@@ -121,3 +121,8 @@ def test_command_writes_table_and_heatmaps_and_prints_the_checks(capsys, tmp_pat
     assert (tmp_path / "phase_transition.png").stat().st_size > 0
     assert main(argv + ["--n-jobs", "0"]) == 2  # refused before any work: outputs exist
     assert "exists" in capsys.readouterr().err
+
+
+def test_dimensions_of_the_whole_space_are_rejected():
+    with pytest.raises(ValueError, match="dims must be smaller than n_features=6"):
+        phase_transition(methods=["pca"], dims=[2, 6], n_features=6, n_trials=1)

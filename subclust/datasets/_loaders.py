@@ -98,6 +98,9 @@ def _check_subjects(subjects):
     if subjects is None:
         return list(range(1, YALEB_N_SUBJECTS + 1))
     if isinstance(subjects, numbers.Integral):  # the first n subjects
+        if not 1 <= subjects <= YALEB_N_SUBJECTS:
+            raise ValueError(f"Extended Yale B has {YALEB_N_SUBJECTS} subjects; subjects must "
+                             f"lie in 1..{YALEB_N_SUBJECTS}, got {subjects}.")
         return list(range(1, int(subjects) + 1))
     try:
         ids = [int(s) for s in subjects]
@@ -106,7 +109,8 @@ def _check_subjects(subjects):
             f"subjects must be None, an int or a list of subject ids, got {subjects!r}."
         ) from None
     if not ids:
-        raise ValueError("subjects is an empty list; give at least one subject id in 1..38.")
+        raise ValueError("subjects is an empty list; give at least one subject id in "
+                         f"1..{YALEB_N_SUBJECTS}.")
     bad = [s for s in ids if not 1 <= s <= YALEB_N_SUBJECTS]
     if bad:
         raise ValueError(f"Subject ids must lie in 1..{YALEB_N_SUBJECTS}, got {bad}.")

@@ -144,6 +144,9 @@ def make_molrg(
         n_components = len(n_samples)
     elif not isinstance(dims, numbers.Integral):
         n_components = len(dims)
+    if n_components < 1:
+        raise ValueError("A mixture needs at least one component; n_samples, dims and bases "
+                         "must not be empty.")
     dims = [int(dims)] * n_components if isinstance(dims, numbers.Integral) else list(dims)
     if len(dims) != n_components:
         raise ValueError(f"dims has {len(dims)} entries for {n_components} components.")

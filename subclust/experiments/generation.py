@@ -780,6 +780,9 @@ def generate_images(
     from subclust.metrics import clustering_accuracy
 
     X, y, shape = load_images(dataset, n_samples, subjects, data_home, random_state)
+    if np.bincount(y).min() < 2:
+        raise ValueError(f"Some class has fewer than 2 of the {len(y)} images, one to train on "
+                         "and one to hold out; draw more images (n_samples).")
     X_train, X_test, y_train, _ = train_test_split(
         X, y, test_size=test_fraction, stratify=y, random_state=random_state
     )

@@ -259,7 +259,7 @@ def phase_transition(
     ----------
     methods : sequence of {'pca', 'kss', 'diffusion'}
     dims : iterable of int
-        Intrinsic dimensions ``d``.
+        Intrinsic dimensions ``d``, each smaller than ``n_features``.
     samples_per_component : iterable of int
         Samples per component ``N_k``.
     n_components : iterable of int
@@ -297,7 +297,9 @@ def phase_transition(
     samples_per_component = check_grid(samples_per_component, "samples_per_component",
                                        increasing=False)
     n_components = check_grid(n_components, "n_components", increasing=False)
-    units = _units(n_components, dims, samples_per_component, n_features)
+    if max(dims) >= n_features:
+        raise ValueError(f"dims must be smaller than n_features={n_features}; got {dims}.")
+    units = _units(n_components, dims, samples_per_component)
     run = partial(_run_unit, methods=list(methods), n_features=n_features, n_trials=n_trials,
                   noise=noise, random_state=random_state)
     errors = {}
@@ -319,14 +321,13 @@ def phase_transition(
     return PhaseTransitionResult(table=table, threshold=threshold)
 
 
-def _units(n_components, dims, samples_per_component, n_features):
+def _units(n_components, dims, samples_per_component):
     """``(K, d, N_k values)`` units of work, the costliest first so that workers finish together."""
     samples = sorted(set(samples_per_component))
     units = [
         (K, d, tuple(samples[i : i + _SAMPLES_PER_UNIT]))
         for K in n_components
         for d in dims
-        if d < n_features
         for i in range(0, len(samples), _SAMPLES_PER_UNIT)
     ]
     # The diffusion training dominates: about bases size x noise draws per step.
