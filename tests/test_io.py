@@ -434,6 +434,29 @@ def test_read_image_folder_classes_from_subfolders(tmp_path):
     assert 0 <= bunch.data.min() and bunch.data.max() <= 1
 
 
+def test_read_image_folder_finds_a_class_at_any_depth_and_skips_hidden_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for path in ("cats/0.png", "cats/indoor/1.png", "cats/indoor/night/2.png", "dogs/0.png",
+                 "dogs/._0.png", "dogs/.cache/3.png", "birds/.thumbs/0.png"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        _write_png(tmp_path / path, rng.integers(0, 256, (6, 5)))
+    (tmp_path / "dogs" / ".DS_Store").write_bytes(b"\0\1")
+    bunch = read_image_folder(tmp_path, features="pixels")
+    assert bunch.filenames == ["cats/0.png", "cats/indoor/1.png", "cats/indoor/night/2.png",
+                               "dogs/0.png"]
+    assert bunch.target.tolist() == [0, 0, 0, 1] and bunch.target_names.tolist() == ["cats", "dogs"]
+
+
+def test_read_image_folder_says_which_images_it_leaves_out(tmp_path):
+    rng = np.random.default_rng(0)
+    for path in ("0.png", "1.png", "rejected/2.png"):
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        _write_png(tmp_path / path, rng.integers(0, 256, (6, 5)))
+    with pytest.warns(UserWarning, match="holds 2 images and sub-folders with 1 more"):
+        bunch = read_image_folder(tmp_path, features="pixels")
+    assert bunch.filenames == ["0.png", "1.png"] and bunch.target is None
+
+
 def test_read_image_folder_scattering_features(tmp_path):
     pytest.importorskip("kymatio")
     rng = np.random.default_rng(0)

@@ -846,30 +846,41 @@ def read_labels(path, n_samples=None, *, column=None):
 
 
 def _image_files(folder):
-    """Images directly in ``folder`` (no labels) or in its sub-folders (one per class)."""
-    def images_in(directory):
+    """Images directly in ``folder`` (no labels) or in its sub-folders (one per class).
+
+    A class's images may sit at any depth below its sub-folder. Hidden files
+    and folders (a leading dot, such as .DS_Store or macOS's ._ copies) are
+    not images.
+    """
+    def images_in(directory, recursive=False):
+        paths = directory.rglob("*") if recursive else directory.iterdir()
         return sorted(
-            p for p in directory.iterdir()
-            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+            p for p in paths
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            and not any(part.startswith(".") for part in p.relative_to(directory).parts)
         )
 
+    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = {directory.name: images_in(directory, recursive=True) for directory in classes}
     files = images_in(folder)
     if files:
+        nested = sum(map(len, found.values()))
+        if nested:
+            warnings.warn(
+                f"{folder} holds {len(files)} images and sub-folders with {nested} more; only "
+                "the images directly in it are read (unlabelled). For one class per "
+                "sub-folder, move the loose images into sub-folders.", UserWarning, stacklevel=3,
+            )  # fmt: skip
         return files, None, None
-    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files, target, names = [], [], []
-    for directory in classes:
-        found = images_in(directory)
-        if found:
-            target += [len(names)] * len(found)
-            names.append(directory.name)
-            files += found
-    if not files:
+    names = [name for name, images in found.items() if images]
+    if not names:
         raise ValueError(
             f"{folder} holds no {'/'.join(e[1:].upper() for e in IMAGE_EXTENSIONS)} images, "
             "neither directly nor in sub-folders (one per class)."
         )
-    return files, np.array(target, dtype=np.int64), np.array(names)
+    files = [f for name in names for f in found[name]]
+    target = np.repeat(np.arange(len(names)), [len(found[name]) for name in names])
+    return files, target.astype(np.int64), np.array(names)
 
 
 # Full scale of the image modes that hold more than 8 bits (Pillow opens a 16-bit PNG as
@@ -1001,7 +1012,8 @@ def read_image_folder(
     """Read a folder of images (PNG, JPEG, PGM...) and turn them into feature vectors.
 
     The images sit directly in ``path`` (no labels), or in one sub-folder per
-    class (the sub-folder names become the labels). Files are read in sorted
+    class, at any depth below it (the sub-folder names become the labels);
+    hidden files are skipped. Files are read in sorted
     order, as grey levels in [0, 1] (:func:`read_images`: 16-bit images keep
     their depth); all images must have the same size, or be resized to one.
 
