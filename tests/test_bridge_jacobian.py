@@ -117,3 +117,6 @@ def test_bad_input_gets_clear_errors(molrg):
         jacobian_basis(D, np.full(64, np.nan), 0.1)
     with pytest.raises(ValueError, match="ts must hold"):
         rank_profile(D, X[:2], [])
+    for method in ("full", "randomized"):  # through reverse and forward mode
+        with pytest.raises(ValueError, match=r"returned shape \(\d+, 3\) for inputs of shape"):
+            jacobian_basis(lambda x, t: x[:, :3], X[0], 0.1, rank=2, method=method)

@@ -197,15 +197,25 @@ class _Products:
                 # Forward mode through dual numbers (torch.func would import torch._dynamo).
                 with torch.autograd.forward_ad.dual_level():
                     dual = torch.autograd.forward_ad.make_dual(Z, rows[start:stop])
-                    tangent = torch.autograd.forward_ad.unpack_dual(self.denoiser(dual, t)).tangent
+                    tangent = torch.autograd.forward_ad.unpack_dual(self._denoise(dual, t)).tangent
                 out[start:stop] = tangent if tangent is not None else 0.0
             else:
                 with torch.enable_grad():
                     Z = Z.detach().requires_grad_(True)
-                    (grad,) = torch.autograd.grad(self.denoiser(Z, t), Z, rows[start:stop],
+                    (grad,) = torch.autograd.grad(self._denoise(Z, t), Z, rows[start:stop],
                                                   allow_unused=True)
                 out[start:stop] = grad if grad is not None else 0.0
         return out.reshape(B, m, n).permute(0, 2, 1)
+
+    def _denoise(self, Z, t):
+        denoised = self.denoiser(Z, t)
+        if tuple(getattr(denoised, "shape", ())) != tuple(Z.shape):
+            raise ValueError(
+                f"The denoiser returned shape {tuple(getattr(denoised, 'shape', ()))} for "
+                f"inputs of shape {tuple(Z.shape)}; it must return a tensor of the inputs' "
+                "shape, one denoised sample per row."
+            )
+        return denoised
 
     def J(self, V):
         return self._apply(V, "jvp")
