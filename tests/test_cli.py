@@ -624,6 +624,11 @@ def test_argument_errors(capsys, tmp_path, npy):
                  "is a file; -o names a directory")
     assert_error(capsys, ["cluster", X_path, "--n-jobs", 0] + out,
                  "--n-jobs must be a positive number of workers, or -1 for every core")
+    # Options of other inputs are refused rather than ignored.
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--features", "face"] + out,
+                 r"features='face' \(--features\) applies to images.*these samples are embeddings")
+    assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--key", "X"] + out,
+                 r"holds one table of embeddings: key='X' \(--key\) names an array of an .npz")
 
 
 def test_unavailable_method_is_a_clear_error(capsys, tmp_path, npy, monkeypatch):

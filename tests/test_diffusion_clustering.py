@@ -117,6 +117,8 @@ def test_float32_is_kept():
         (np.full((6, 4), np.nan), {}, "NaN"),
         (np.ones((2, 4)), {"n_clusters": 3}, "n_samples=2 should be >= n_clusters=3"),
         (np.ones((10, 4)), {"dims": 4}, "smaller than n_features=4"),
+        (np.ones((10, 4)), {"device": "gpu"}, "device 'gpu' cannot be used here"),
+        (np.ones((10, 4)), {"device": "cuda:99"}, "device 'cuda:99' cannot be used here"),
     ],
 )
 def test_bad_input(X, params, message):

@@ -170,7 +170,7 @@ def test_same_seed_same_table_and_plot_draws():
     (dict(steps=0), r"'steps' parameter of subspace_score_experiment must be an int in"),
     (dict(basis_init="identity"), "'basis_init' parameter of subspace_score_experiment must be"),
     (dict(lr=-1.0), r"'lr' parameter .* range \(0.0, inf\)"),
-    (dict(device="gpu7"), "is not a torch device"),
+    (dict(device="gpu7"), "device .gpu7. cannot be used here"),
 ])
 def test_experiment_rejects_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):

@@ -273,6 +273,12 @@ def load_inputs(
                               names=_names(bunch), features=features, source=source,
                               n_jobs=n_jobs, progress=progress)  # fmt: skip
     else:  # embeddings, from a file or a data set
+        if features != "auto":
+            raise ValueError(
+                f"features={features!r} (--features) applies to images: a folder of them, a "
+                "data set of images, or a file whose rows are images (with --image-shape); "
+                "these samples are embeddings."
+            )
         source = {"kind": "embeddings", **source, "n_samples": int(bunch.data.shape[0]),
                   "n_features": int(bunch.data.shape[1])}  # fmt: skip
         inputs = Inputs(bunch.data, y, target_names, _names(bunch), source=source)

@@ -36,7 +36,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
         'pip install "subclust[diffusion]"'
     ) from error
 
-from subclust.diffusion._utils import append_dims, as_generator
+from subclust.diffusion._utils import append_dims, as_generator, check_device
 from subclust.diffusion.exact import (
     EmpiricalDenoiser,
     GMMDenoiser,
@@ -121,6 +121,7 @@ __all__ = [
     "DiffusionSubspaceClustering",
     "append_dims",
     "as_generator",
+    "check_device",
     # schedules
     "Schedule", "VPLinear", "VPCosine", "VE", "EDM", "get_schedule",
     "vp_linear", "vp_cosine", "ve", "edm",

@@ -8,7 +8,7 @@ import torch
 
 from subclust.utils.validation import TORCH_RANDOM_STATE, Interval, validate_params
 
-__all__ = ["append_dims", "as_generator"]
+__all__ = ["append_dims", "as_generator", "check_device"]
 
 
 def _append_dims(x, target_dims):
@@ -125,6 +125,43 @@ def as_generator(random_state, device=None):
     else:
         seed = int(random_state)
     return torch.Generator(device=device or "cpu").manual_seed(seed)
+
+
+@validate_params({"device": [str, torch.device]}, prefer_skip_nested_validation=True)
+def check_device(device):
+    """``device`` as a ``torch.device`` that this PyTorch can allocate on.
+
+    The diffusion layer's estimators and experiments check the device they
+    are given here, once, so that a device the machine lacks gets one clear
+    line rather than an error from deep inside PyTorch.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        Such as 'cpu', 'cuda', 'cuda:1' or 'mps'.
+
+    Returns
+    -------
+    device : torch.device
+
+    Raises
+    ------
+    ValueError
+        If PyTorch does not know the device, or cannot allocate on it here
+        (a build without CUDA, no GPU visible, no such GPU index).
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    device(type='cpu')
+    """
+    try:
+        device = torch.device(device)
+        torch.empty(0, device=device)
+    except (RuntimeError, TypeError, AssertionError) as error:  # AssertionError: no CUDA build
+        raise ValueError(f"device {str(device)!r} cannot be used here ({error}); use 'cpu' or "
+                         "a device this PyTorch has.") from None
+    return device
 
 
 def reset_layer_(layer, generator):

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 
 from subclust.cluster import KSubspaces, NearestSubspaceMixin, init_subspaces, warn_zero_samples
+from subclust.diffusion._utils import check_device
 from subclust.diffusion.networks import LowRankMixtureDenoiser
 from subclust.diffusion.schedules import UniformTime, VPLinear
 from subclust.diffusion.training import dsm_loss_estimate, train_denoiser
@@ -226,6 +227,7 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         self : DiffusionSubspaceClustering
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        check_device(self.device)
         zero = warn_zero_samples(np.einsum("ij,ij->i", X, X) == 0)
         X_fit = np.delete(X, zero, axis=0) if zero.size else X
         if X_fit.shape[0] < self.n_clusters:

@@ -468,17 +468,10 @@ def subspace_score_experiment(
     if not networks or set(networks) - set(NETWORKS):
         raise ValueError(f"networks must be among {sorted(NETWORKS)}, got {networks!r}.")
 
-    import torch
-
-    from subclust.diffusion import UniformTime, VPLinear
+    from subclust.diffusion import UniformTime, VPLinear, check_device
     from subclust.utils.parallel import torch_threads
 
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device {device!r} is not a torch device: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'.")
+    device = check_device(device)
 
     config = dict(schedule=VPLinear(), noise_levels=UniformTime(), steps=steps,
                   batch_size=batch_size, lr=lr, hidden=hidden, depth=depth,

@@ -692,6 +692,11 @@ def read_embeddings(path, *, key=None, label_column=None, id_column=None):
     path = _existing_file(path, "embedding file")
     suffix = path.suffix.lower()
     target, ids, feature_names = None, None, None
+    if key is not None and suffix not in (*_ARRAY_FILES, ".mat"):
+        raise ValueError(
+            f"{path} holds one table of embeddings: key={key!r} (--key) names an array of an "
+            ".npz, .mat, .pt or .h5 file; leave it out."
+        )
     if suffix == ".npy":
         if label_column is not None:
             raise ValueError(
