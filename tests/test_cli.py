@@ -656,6 +656,9 @@ def test_predict_errors(capsys, tmp_path, npy):
                  "trained on embeddings: give an embedding file")
     np.save(tmp_path / "nan.npy", np.full((2, 20), np.nan))
     assert_error(capsys, ["predict", model, tmp_path / "nan.npy"], "NaN")
+    assert_error(capsys, ["predict", model, X_path, "-o", tmp_path / "labels.npy"],
+                 "the labels are written as CSV text; name the file .csv")
+    assert not (tmp_path / "labels.npy").exists()
 
 
 @pytest.mark.parametrize("damage", [truncate, corrupt_crc], ids=["truncated", "bad-crc"])

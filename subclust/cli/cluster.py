@@ -278,7 +278,7 @@ def add_predict_arguments(parser):
     )
     parser.add_argument(
         "-o", "--output", default=None, metavar="FILE",
-        help="write the labels CSV here (default: print it)",
+        help="write the labels CSV here, a .csv file (default: print it)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _add_input_arguments(parser)
@@ -293,6 +293,9 @@ def predict_main(args):
     from subclust.cli.workflow import labels_csv, predict_inputs
 
     _check_n_jobs(args.n_jobs)
+    if args.output is not None and Path(args.output).suffix.lower() not in ("", ".csv", ".txt"):
+        raise ValueError(f"-o {args.output}: the labels are written as CSV text; name the file "
+                         ".csv (or .txt).")
     if args.output is not None and Path(args.output).exists() and not args.force:
         raise FileExistsError(f"{args.output} exists; pass --force to overwrite it.")
     with Stages(["read and predict"], progress=args.progress, desc="predict") as stages:
