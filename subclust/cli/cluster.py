@@ -278,7 +278,7 @@ def add_predict_arguments(parser):
     )
     parser.add_argument(
         "-o", "--output", default=None, metavar="FILE",
-        help="write the labels CSV here, a .csv file (default: print it)",
+        help="write the labels here as CSV, to a .csv or .txt file (default: print them)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _add_input_arguments(parser)
