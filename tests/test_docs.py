@@ -24,6 +24,7 @@ def examples(name):
 @pytest.mark.parametrize("name", ["README.md", "docs/guide.md"])
 def test_python_examples_run(name, data_home, tmp_path, monkeypatch):
     pytest.importorskip("torch")
+    monkeypatch.setenv("SUBCLUST_DATA", str(Path(data_home).resolve()))  # CI's is relative
     monkeypatch.chdir(tmp_path)  # whatever an example writes lands here
     X, _, _ = make_molrg(n_samples=[40] * 10, n_features=48, dims=6, noise=0.01, random_state=0)
     namespace = {"X": X}
