@@ -209,11 +209,11 @@ class _Products:
 
     def _denoise(self, Z, t):
         denoised = self.denoiser(Z, t)
-        if tuple(getattr(denoised, "shape", ())) != tuple(Z.shape):
+        shape = tuple(getattr(denoised, "shape", ()))
+        if shape != tuple(Z.shape):
             raise ValueError(
-                f"The denoiser returned shape {tuple(getattr(denoised, 'shape', ()))} for "
-                f"inputs of shape {tuple(Z.shape)}; it must return a tensor of the inputs' "
-                "shape, one denoised sample per row."
+                f"The denoiser returned shape {shape} for inputs of shape {tuple(Z.shape)}; it "
+                "must return a tensor of the inputs' shape, one denoised sample per row."
             )
         return denoised
 
