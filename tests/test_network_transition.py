@@ -141,6 +141,7 @@ def test_summary_and_plot(small):
     (dict(subspace_tolerance=2.0), "subspace_tolerance"),
     (dict(level=1.0), "level"),
     (dict(n_jobs=0), "n_jobs"),
+    (dict(device="gpu"), "device 'gpu' cannot be used here"),
 ])
 def test_bad_parameters_are_rejected(kwargs, match):
     params = dict(dims=[2], ratios=[1, 2], n_features=8, n_seeds=1)

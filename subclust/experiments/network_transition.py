@@ -508,6 +508,10 @@ def network_transition(
     >>> result.table.columns[:4], len(result.table.rows)
     (['dim', 'ratio', 'samples_per_component', 'seeds'], 2)
     """
+    if device is not None:
+        from subclust.diffusion import check_device
+
+        device = check_device(device)
     config = dict(n_features=n_features, n_components=n_components, n_seeds=n_seeds,
                   n_generated=n_generated, steps=steps, batch_size=batch_size, lr=lr,
                   hidden=hidden, depth=depth, sampler=sampler, sampler_steps=sampler_steps,
