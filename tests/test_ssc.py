@@ -158,12 +158,14 @@ def test_elastic_net_matches_cvxpy_per_sample(draw_molrg):
     np.testing.assert_allclose(C[i, others], c.value, atol=1e-5)
 
 
-def test_least_squares_closed_forms(draw_molrg):
-    X, _, _ = draw_molrg(n_per=10, n_features=12, dim=2, noise=0.1, seed=8)
+@pytest.mark.parametrize("n_features", [12, 40])  # more samples than features, and fewer
+def test_least_squares_closed_forms(draw_molrg, n_features):
+    X, _, _ = draw_molrg(n_per=10, n_features=n_features, dim=2, noise=0.1, seed=8)
     lam = 0.3
     C2, (values, vectors) = least_squares_representation(X, lam, return_eigenpairs=True)
     G = X @ X.T
     np.testing.assert_allclose(C2, np.linalg.solve(G + lam * np.eye(len(X)), G), atol=1e-10)
+    np.testing.assert_allclose(least_squares_representation(X, lam), C2, atol=1e-10)
     np.testing.assert_allclose((vectors * values) @ vectors.T, C2, atol=1e-10)
     C1 = least_squares_representation(X, lam, zero_diagonal=True)
     assert np.all(np.diag(C1) == 0)
