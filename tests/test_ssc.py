@@ -231,6 +231,9 @@ def test_representation_affinity_is_symmetric_and_scaled():
     Wk = representation_affinity(C, n_neighbors=3)
     assert (Wk != Wk.T).nnz == 0
     assert np.all(np.diff(sp.csr_matrix(representation_affinity(C, n_neighbors=3)).indptr) >= 3)
+    # A sparse representation keeps the same neighbours as the dense one.
+    np.testing.assert_allclose(representation_affinity(sp.csr_matrix(C), n_neighbors=3).toarray(),
+                               Wk.toarray())
 
 
 def test_angular_affinity_block_diagonal_and_sparse_version():
