@@ -148,6 +148,24 @@ def test_torch_threads_follow_the_budget_and_restore():
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.parametrize("n_features", [5, 60])  # fewer features than samples, and more
+def test_held_out_residuals_decompose_on_one_blas_thread(monkeypatch, n_features):
+    # Beside a BLAS-busy process, threads waiting on each other made these small
+    # eigendecompositions (five per cluster and candidate in auto) 15 times slower.
+    from subclust.subspace import held_out_residuals
+
+    seen, eigh = [], np.linalg.eigh
+
+    def recording(a):
+        seen.append(_blas_now())
+        return eigh(a)
+
+    monkeypatch.setattr(np.linalg, "eigh", recording)
+    X = np.random.default_rng(0).standard_normal((40, n_features))
+    held_out_residuals(X, np.arange(40) % 5, dim=2)
+    assert seen == [1] * 5
+
+
 def test_threads_benchmark_small_prints_ratios(capsys):
     assert main(["bench", "threads", "--jobs", "kss-embeddings", "--small"]) == 0
     out = capsys.readouterr().out

@@ -52,6 +52,11 @@ JOBS = {
         "DiffusionSubspaceClustering(3, dims=4) on an MoLRG of 3 x 500 points in 32-D",
         "DiffusionSubspaceClustering(3, dims=4, steps=50, n_init=2) on 3 x 60 points",
     ),
+    "auto-mnist": (
+        "AutoSubspaceClustering(10), the default method, on 2,000 MNIST images, scattering "
+        "+ PCA 500",
+        "AutoSubspaceClustering(10) on the first 500 MNIST images, scattering + PCA 50",
+    ),
 }
 
 _COMPETITOR = """
@@ -99,8 +104,11 @@ def _data(name, small, data_home):
             dtype=np.float32, random_state=0,
         )  # fmt: skip
         return X
-    if name == "ensc-mnist":
-        kwargs = dict(n_samples=500, n_components=50) if small else {}
+    if name in ("ensc-mnist", "auto-mnist"):
+        if small:
+            kwargs = dict(n_samples=500, n_components=50)
+        else:
+            kwargs = dict(n_samples=2000) if name == "auto-mnist" else {}
         return datasets.mnist_scattering_pca(data_home=data_home, **kwargs).data
     if name == "lsr-yaleb":
         return datasets.load_yaleb(subjects=3 if small else None, data_home=data_home).data
@@ -119,6 +127,8 @@ def _estimator(name, small):
         return subclust.SparseSubspaceClustering(10, random_state=0)
     if name == "lsr-yaleb":
         return subclust.LeastSquaresSubspaceClustering(3 if small else 38, random_state=0)
+    if name == "auto-mnist":
+        return subclust.AutoSubspaceClustering(10, random_state=0)
     from subclust.diffusion import DiffusionSubspaceClustering
 
     params = dict(steps=50, n_init=2) if small else {}
