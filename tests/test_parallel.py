@@ -148,12 +148,8 @@ def test_torch_threads_follow_the_budget_and_restore():
     assert torch.get_num_threads() == before
 
 
-@pytest.mark.parametrize("n_features", [5, 60])  # fewer features than samples, and more
-def test_held_out_residuals_decompose_on_one_blas_thread(monkeypatch, n_features):
-    # Beside a BLAS-busy process, threads waiting on each other made these small
-    # eigendecompositions (five per cluster and candidate in auto) 15 times slower.
-    from subclust.subspace import held_out_residuals
-
+def _record_eigh(monkeypatch):
+    """Record the BLAS threads in force at every ``np.linalg.eigh``."""
     seen, eigh = [], np.linalg.eigh
 
     def recording(a):
@@ -161,9 +157,29 @@ def test_held_out_residuals_decompose_on_one_blas_thread(monkeypatch, n_features
         return eigh(a)
 
     monkeypatch.setattr(np.linalg, "eigh", recording)
+    return seen
+
+
+@pytest.mark.parametrize("n_features", [5, 60])  # fewer features than samples, and more
+def test_held_out_residuals_decompose_on_one_blas_thread(monkeypatch, n_features):
+    # Beside a BLAS-busy process, threads waiting on each other made these small
+    # eigendecompositions (five per cluster and candidate in auto) 15 times slower.
+    from subclust.subspace import held_out_residuals
+
+    seen = _record_eigh(monkeypatch)
     X = np.random.default_rng(0).standard_normal((40, n_features))
     held_out_residuals(X, np.arange(40) % 5, dim=2)
     assert seen == [1] * 5
+
+
+def test_angular_affinity_decomposes_on_one_blas_thread(monkeypatch):
+    # Beside a BLAS-busy process its dense eigendecomposition at N = 2000 took 20 s on two
+    # BLAS threads, 2.4 s on one.
+    from subclust.cluster import angular_affinity
+
+    seen = _record_eigh(monkeypatch)
+    angular_affinity(np.random.default_rng(0).standard_normal((30, 30)), 3, dim_per_cluster=2)
+    assert seen == [1]
 
 
 def test_threads_benchmark_small_prints_ratios(capsys):
