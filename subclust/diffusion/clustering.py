@@ -272,10 +272,11 @@ class DiffusionSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstima
         best = _best_run(losses)
         bases = [U[best].cpu().numpy() for U in restarts.bases]
         self.bases_ = [(U if span is None else span @ U).astype(X.dtype) for U in bases]
-        # The losses are means over the features; off the span the error is zero.
-        feature_share = 1.0 if span is None else span.shape[1] / X.shape[1]
-        self.training_loss_ = (float(losses[best]) if span is None
-                               else self.training_loss(X_fit))  # fmt: skip
+        if span is None:
+            self.training_loss_, feature_share = float(losses[best]), 1.0
+        else:  # losses are means over the features, and off the span the error is zero
+            self.training_loss_ = self.training_loss(X_fit)
+            feature_share = span.shape[1] / X.shape[1]
         steps_per_epoch = max(X_fit.shape[0] // self.batch_size, 1)
         self.loss_history_ = feature_share * _epoch_means(
             torch.stack(history)[:, best].cpu().to(torch.float64).numpy(), steps_per_epoch
