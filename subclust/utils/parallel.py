@@ -25,6 +25,10 @@ The policy, applied by the helpers below:
   (``blas_threads(1)``), parallel across their items where that pays, as
   scikit-learn's KMeans runs its iterations with one BLAS thread and
   parallel chunks;
+- the k-means of the spectral step (scikit-learn's, on OpenMP threads) runs on
+  one thread (:func:`openmp_threads`): its iterations on K-dimensional points
+  are short, and every one of them ends at a barrier that waits for threads a
+  busy machine has descheduled;
 - torch's intra-op threads follow the same budget (:func:`torch_threads`).
 
 Limits hold inside their region only and are restored on leaving it, also
@@ -44,6 +48,7 @@ __all__ = [
     "blas_threads",
     "cpu_budget",
     "effective_n_jobs",
+    "openmp_threads",
     "process_map",
     "thread_map",
     "torch_threads",
@@ -194,6 +199,42 @@ def blas_threads(n_threads):
                 _release_control()
             elif limit < min(_region_limits):
                 _set_blas_limit(min(_region_limits))
+
+
+@contextlib.contextmanager
+def openmp_threads(n_threads):
+    """Run this thread's OpenMP loops with at most ``n_threads`` threads; restore them after.
+
+    OpenMP (scikit-learn's k-means and neighbour searches) keeps its thread
+    count per calling thread, so regions in different threads do not interact.
+
+    Parameters
+    ----------
+    n_threads : int
+        Never more than the limit in force.
+
+    Yields
+    ------
+    limit : int or None
+        The OpenMP threads in force inside the region; None where no OpenMP
+        library is loaded.
+
+    Examples
+    --------
+    >>> import sklearn.cluster  # loads scikit-learn's OpenMP runtime
+    >>> from subclust.utils.parallel import openmp_threads
+    >>> with openmp_threads(1) as limit:
+    ...     limit
+    1
+    """
+    openmp = ThreadpoolController().select(user_api="openmp")
+    in_force = [lib["num_threads"] for lib in openmp.info()]
+    if not in_force:
+        yield None
+        return
+    limit = max(1, min(int(n_threads), *in_force))
+    with openmp.limit(limits=limit):
+        yield limit
 
 
 def thread_map(function, items, n_workers=None):
