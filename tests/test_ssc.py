@@ -428,6 +428,38 @@ def test_normalized_kmeans_spectral_labels():
         LeastSquaresSubspaceClustering(2, assign_labels="auto").fit(X)
 
 
+def test_lobpcg_early_stop_is_one_short_warning(monkeypatch):
+    # SciPy's LOBPCG warns twice when it stops short, each time with every eigenpair's
+    # residual: on 30,000 embeddings the command line printed two lines of 400 characters.
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from subclust.cluster import _spectral
+
+    def stopping_early(affinity, n_clusters, **kwargs):
+        residuals = np.full(n_clusters + 1, 1e-3)
+        warnings.warn(f"Exited at iteration 9 with accuracies \n{residuals}\n"
+                      "not reaching the requested tolerance 1e-4.", UserWarning)
+        warnings.warn(f"Exited postprocessing with accuracies \n{residuals}\n"
+                      "not reaching the requested tolerance 1e-4.", UserWarning)
+        warnings.warn("something else", RuntimeWarning)
+        return np.arange(affinity.shape[0]) % n_clusters
+
+    monkeypatch.setattr(_spectral, "spectral_clustering", stopping_early)
+    W = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 3))))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels = spectral_labels(W, 2, random_state=0, assign_labels="kmeans")
+    assert labels.tolist() == [0, 1, 0, 1, 0, 1]
+    shown = [(w.category, str(w.message)) for w in caught]
+    assert len(shown) == 2
+    assert shown[0] == (RuntimeWarning, "something else")  # other warnings pass unchanged
+    category, message = shown[1]
+    assert category is ConvergenceWarning and "\n" not in message
+    assert message.startswith("LOBPCG stopped short of its tolerance") and "6 samples" in message
+
+
 @pytest.mark.parametrize("method", ["omp", "tsc", "lsr"])
 def test_as_many_clusters_as_samples(method):
     """K = N puts every sample in its own cluster, also where the graph is sparse."""
