@@ -613,6 +613,11 @@ def test_argument_errors(capsys, tmp_path, npy):
                           "alpha=2"] + out, r"KSubspaces \(method 'kss'\) has no parameter 'alpha'")
     assert_error(capsys, ["cluster", X_path, "--n-clusters", 3, "--param", "alpha"] + out,
                  "--param expects KEY=VALUE")
+    for key, option in [("n_clusters", "--n-clusters"), ("dims", "--dims"),
+                        ("random_state", "--random-state")]:
+        assert_error(capsys, ["cluster", X_path, "--method", "kss", "--n-clusters", 3, "--dims",
+                              2, "--param", f"{key}=4"] + out,
+                     f"--param {key}: give it with {option} instead")
     assert_error(capsys, ["cluster", X_path, "--method", "kss", "--n-clusters", 3, "--dims", 20]
                  + out,
                  "Subspace dimension 20 must be smaller than n_features=20")

@@ -21,6 +21,10 @@ from subclust.utils.tables import Table
 _WORDS = {"True": True, "False": False, "None": None, "none": None}
 
 
+#: Estimator parameters that have an option of their own.
+_OWN_OPTIONS = {"n_clusters": "--n-clusters", "dims": "--dims", "random_state": "--random-state"}
+
+
 def _key_value(text):
     """``KEY=VALUE`` with VALUE parsed as JSON when it is (numbers, true, null, lists).
 
@@ -209,6 +213,9 @@ def cluster_main(args):
 
     _check_n_jobs(args.n_jobs)
     params = dict(_key_value(text) for text in args.param)
+    for key, option in _OWN_OPTIONS.items():
+        if key in params:
+            raise ValueError(f"--param {key}: give it with {option} instead.")
     # Fail before reading the data and the (possibly long) fit: names and values first.
     make_estimator(args.method, **{k: v for k, v in params.items() if k != "normalize"})
     if not isinstance(params.get("normalize", False), bool):
