@@ -116,6 +116,7 @@ from subclust.cluster._sparse_subspace import SparseSubspaceClustering
 from subclust.cluster._spectral import (
     _check_enough_samples,
     _distinct_nonzero,
+    _graph_eigen_solver,
     _warn_if_largest,
     cluster_bases,
 )
@@ -818,6 +819,11 @@ class AutoSubspaceClustering(NearestSubspaceMixin, ClusterMixin, BaseEstimator):
             estimator.set_params(random_state=seed)
         if self.normalize and family in _FAMILIES and _FAMILIES[family][1] == "rows":
             X = normalize_rows(X)
+        if family == "spectral" and estimator.get_params(deep=False).get("eigen_solver") is None:
+            # The kNN graph is sparse, and scikit-learn's default ARPACK factors it. A copy:
+            # the portfolio's estimator leaves the solver to the number of samples.
+            solver = _graph_eigen_solver(X.shape[0], sparse=True)
+            estimator = clone(estimator).set_params(eigen_solver=solver)
         with warnings.catch_warnings():
             # A graph of exactly K components is what a good affinity looks like.
             warnings.filterwarnings("ignore", message="Graph is not fully connected")

