@@ -104,6 +104,9 @@ def test_cluster_npy_end_to_end(capsys, tmp_path, npy, molrg):
                           "--labels", y_path)
     assert code == 0 and "accuracy 1.0000" in stdout
     assert [r["label"] for r in read_labels_csv(tmp_path / "p.csv")] == [r["label"] for r in rows]
+    # the output directory names its model as well
+    code, stdout, _ = run(capsys, "predict", out, X_path)
+    assert code == 0 and [int(line.split(",")[1]) for line in stdout.splitlines()[1:]] == predicted
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))

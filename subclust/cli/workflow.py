@@ -955,8 +955,8 @@ def predict_inputs(
     Parameters
     ----------
     model_path : str or path-like
-        A model written by ``subclust cluster`` (``OUTDIR/model.npz``) or
-        :func:`subclust.io.save_model`.
+        A model written by ``subclust cluster`` (``OUTDIR/model.npz``, or
+        ``OUTDIR`` itself) or :func:`subclust.io.save_model`.
     path : str or path-like
         Embedding file or image folder, like the model's training input.
     key, label_column, id_column, labels, n_jobs, progress
@@ -969,6 +969,8 @@ def predict_inputs(
     metrics : dict or None
         Against the ground truth, when given.
     """
+    if Path(model_path).is_dir() and (Path(model_path) / "model.npz").is_file():
+        model_path = Path(model_path) / "model.npz"
     model, metadata = load_model(model_path, return_metadata=True)
     trained = metadata.get("input", {})
     is_folder = Path(path).is_dir()
