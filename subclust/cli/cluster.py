@@ -279,7 +279,9 @@ def cluster_main(args):
 
 
 def add_predict_arguments(parser):
-    parser.add_argument("model", metavar="MODEL", help="model.npz written by `subclust cluster`, or the OUTDIR holding it")
+    parser.add_argument(
+        "model", metavar="MODEL", help="model.npz written by `subclust cluster`, or its OUTDIR"
+    )
     parser.add_argument(
         "input", metavar="INPUT", help="embedding file or image folder, like the training input"
     )
