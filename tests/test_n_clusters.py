@@ -16,6 +16,7 @@ from subclust.cluster import (
     LeastSquaresSubspaceClustering,
     SparseSubspaceClustering,
     estimate_n_clusters,
+    laplacian_spectrum,
     subspace_consistency,
 )
 from subclust.datasets import make_molrg, make_motion_trajectories
@@ -110,6 +111,34 @@ def test_estimate_n_clusters_sparse_and_dense_agree():
     X, _, _ = _molrg(4, seed=4)
     W = LeastSquaresSubspaceClustering(4, random_state=0).fit(X).affinity_matrix_
     assert estimate_n_clusters(W)[0] == estimate_n_clusters(sp.csr_matrix(W))[0] == 4
+
+
+def _components_graph(n_components, size, n_isolated, seed):
+    """Connected pieces (a ring with random chords each), then samples without links."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for _ in range(n_components):
+        ring = np.roll(np.eye(size), 1, axis=1) * rng.uniform(0.5, 1.0, size)
+        chords = (rng.random((size, size)) < 0.05) * rng.random((size, size))
+        blocks.append(ring + chords)
+    W = sp.block_diag(blocks + [sp.csr_matrix((n_isolated, n_isolated))]).tocsr()
+    return W + W.T
+
+
+def test_spectrum_of_a_large_graph_counts_every_component():
+    # ARPACK sees one copy of a repeated eigenvalue per start vector: on a 5,000-sample
+    # thresholding graph of 19 components it found 13 zeros, and K was read as 14.
+    W = _components_graph(20, 40, 5, seed=0)
+    assert W.shape[0] > 600  # past the dense decomposition
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    scale = np.where(degree > 0, 1 / np.sqrt(np.maximum(degree, 1e-300)), 0.0)
+    dense = 1 - np.linalg.eigvalsh(scale[:, None] * W.toarray() * scale[None, :])[::-1]
+    expected = np.sort(np.clip(dense, 0, 2))[:51]
+    np.testing.assert_allclose(laplacian_spectrum(W, 51), expected, atol=1e-8)
+    np.testing.assert_allclose(laplacian_spectrum(W.toarray(), 51), expected, atol=1e-8)
+    assert np.count_nonzero(expected < 1e-8) == 20
+    assert estimate_n_clusters(W)[0] == 20
+    np.testing.assert_array_equal(laplacian_spectrum(W, 8), np.zeros(8))
 
 
 def test_bad_input():
