@@ -203,7 +203,7 @@ def test_openmp_threads_limits_this_thread_and_restores():
 @pytest.mark.parametrize("assign_labels", ["kmeans", "normalized_kmeans"])
 def test_spectral_k_means_runs_on_one_openmp_thread(monkeypatch, assign_labels):
     # Beside a BLAS-busy process, scikit-learn's k-means of 10,000 points in R^10 took
-    # 1.5-2 s on two OpenMP threads and 0.1 s on one.
+    # 0.2-2 s on two OpenMP threads and 0.1 s on one.
     from sklearn.cluster import KMeans
 
     from subclust.cluster import spectral_labels

@@ -454,7 +454,7 @@ default='cluster_qr'
     # machine; ARPACK's 101 eigenpairs of EnSC's representation of MNIST beside it:
     # 44-65 s with two BLAS threads, 6-8 s with one). The k-means that follows is a loop of
     # short passes over K-dimensional points: 10,000 points, K = 10, took 0.07 s idle on
-    # either count of OpenMP threads, and beside that process 0.1 s on one, 1.5-2 s on two.
+    # either count of OpenMP threads, and beside that process 0.1 s on one, 0.2-2 s on two.
     with warnings.catch_warnings(record=True) as caught, blas_threads(1), openmp_threads(1):
         # A graph of exactly n_clusters components is the ideal outcome of
         # self-expression, not a problem: silence scikit-learn's warning about it.
