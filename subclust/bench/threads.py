@@ -107,8 +107,10 @@ def _data(name, small, data_home):
     if name in ("ensc-mnist", "auto-mnist"):
         if small:
             kwargs = dict(n_samples=500, n_components=50)
+        elif name == "auto-mnist":
+            kwargs = dict(n_samples=2000)
         else:
-            kwargs = dict(n_samples=2000) if name == "auto-mnist" else {}
+            kwargs = {}
         return datasets.mnist_scattering_pca(data_home=data_home, **kwargs).data
     if name == "lsr-yaleb":
         return datasets.load_yaleb(subjects=3 if small else None, data_home=data_home).data
