@@ -142,6 +142,23 @@ def test_elastic_net_is_optimal(draw_molrg):
     assert np.all(np.abs(grad[~nonzero & off]) <= tau * (1 + 1e-5))
 
 
+def test_elastic_net_is_optimal_with_more_atoms_than_dimensions(draw_molrg):
+    """Supports larger than the dimension: ill-posed restricted problems solved exactly."""
+    X, _, _ = draw_molrg(n_per=60, n_features=10, dim=4, noise=0.1, seed=0)
+    X = normalize_samples(X)
+    alpha, tau = 200.0, 0.9
+    C = self_representation_elastic_net(X, alpha=alpha, l1_ratio=tau).toarray()
+    G = np.abs(X @ X.T)
+    np.fill_diagonal(G, -np.inf)
+    gamma = alpha * tau / G.max(axis=1)
+    grad = gamma[:, None] * ((X - C @ X) @ X.T) - (1 - tau) * C
+    off = ~np.eye(len(X), dtype=bool)
+    nonzero = (C != 0) & off
+    assert np.count_nonzero(nonzero, axis=1).mean() > X.shape[1]
+    np.testing.assert_allclose(grad[nonzero], tau * np.sign(C[nonzero]), atol=1e-6)
+    assert np.all(np.abs(grad[~nonzero & off]) <= tau * (1 + 1e-5))
+
+
 def test_elastic_net_matches_cvxpy_per_sample(draw_molrg):
     cp = pytest.importorskip("cvxpy")
     X, _, _ = draw_molrg(n_per=15, n_features=10, dim=3, noise=0.05, seed=7)
